@@ -1,0 +1,94 @@
+"""The :class:`Layer` base class: a ``torch.nn.Module`` with Keras' conveniences.
+
+What it adds to ``nn.Module``:
+
+* **Lazy building.**  A layer may be created without its input size
+  (``LSTM(64)``, ``Dense(10)``); its weights are created by :meth:`Layer.build`
+  at the first call, on the input's device, from the input's last dimension.
+  Passing ``input_size=`` (or calling ``build`` yourself) creates them at once,
+  which you need before handing ``parameters()`` to an optimizer.
+* **Masks.**  ``forward(x, mask=None)`` takes an optional ``(batch, time)`` bool
+  mask (True = a real step); :meth:`Layer.compute_mask` says which mask flows
+  on to the next layer, as in Keras.
+* **Config.**  :meth:`Layer.get_config` returns a JSON-safe dict of the
+  constructor arguments and :meth:`Layer.from_config` rebuilds the layer.
+* **Names.**  Each layer gets a unique snake-case name (``lstm``, ``lstm_1``).
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from collections import defaultdict
+from typing import Any
+
+import torch
+from torch import nn
+
+from ._validation import check_positive_int
+from .errors import NotBuiltError
+
+__all__ = ["Layer"]
+
+_name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
+
+
+def _auto_name(class_name: str) -> str:
+    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", class_name).lower()
+    index = next(_name_counters[base])
+    return base if index == 0 else f"{base}_{index}"
+
+
+class Layer(nn.Module):
+    """Base class of every rnnkit layer and cell.
+
+    Subclasses create their weights in :meth:`build` (called once, with the
+    shape of the first input) and set ``self.built = True`` through
+    ``super().build(...)``.  Layers that need no weights never override it.
+
+    Args:
+        name: a unique name for summaries; derived from the class name by default.
+    """
+
+    #: Whether the layer passes an incoming mask on unchanged (see :meth:`compute_mask`).
+    supports_masking: bool = False
+
+    def __init__(self, *, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name if name is not None else _auto_name(type(self).__name__)
+        self.built = False
+
+    # ----------------------------------------------------------------- building
+    def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
+        """Create the weights for inputs of ``input_shape``; subclasses extend this."""
+        self.built = True
+
+    def _maybe_build(self, x: torch.Tensor) -> None:
+        if not self.built:
+            dtype = x.dtype if x.is_floating_point() else None
+            self.build(tuple(x.shape), device=x.device, dtype=dtype)
+
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise NotBuiltError(
+                f"{type(self).__name__}: {what} needs the weights, which do not exist yet; "
+                "pass `input_size=` when creating the layer, call `.build(input_shape)`, or call it on a batch first"
+            )
+
+    @staticmethod
+    def _check_input_size(owner: str, input_size: Any) -> int | None:
+        return check_positive_int(owner, "input_size", input_size, allow_none=True)
+
+    # ------------------------------------------------------------------- masks
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The mask for the next layer: passed through if the layer supports masking, else dropped."""
+        return mask if self.supports_masking else None
+
+    # ------------------------------------------------------------------ config
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-safe dict of constructor arguments; ``type(self)(**config)`` rebuilds the layer."""
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Layer":
+        """Rebuild a layer (without its weights) from :meth:`get_config`'s output."""
+        return cls(**config)

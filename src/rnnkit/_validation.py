@@ -1,0 +1,77 @@
+"""Argument and input checks shared by every layer and cell.
+
+Each helper raises a :mod:`rnnkit.errors` exception whose message says who
+complained, what was received and what was expected.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+
+from .errors import ConfigError, ShapeError
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def check_positive_int(owner: str, name: str, value: Any, *, allow_none: bool = False, minimum: int = 1) -> Any:
+    """Return ``value`` if it is an int >= ``minimum`` (bools refused)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ConfigError(f"{owner}: `{name}` must be {what}, got {_describe(value)}")
+    return int(value)
+
+
+def check_rate(owner: str, name: str, value: Any) -> float:
+    """Return ``value`` if it is a dropout-style rate in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) < 1.0:
+        raise ConfigError(f"{owner}: `{name}` must be a float in [0, 1), got {_describe(value)}")
+    return float(value)
+
+
+def check_choice(owner: str, name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """Return ``value`` if it is one of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ConfigError(f"{owner}: `{name}` must be one of {options}, got {value!r}")
+    return value
+
+
+def check_bool(owner: str, name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{owner}: `{name}` must be True or False, got {_describe(value)}")
+    return bool(value)
+
+
+def as_tensor(owner: str, x: Any, name: str = "input") -> torch.Tensor:
+    """Accept a tensor or a NumPy array; anything else is a clear error."""
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(x))
+    raise ShapeError(f"{owner}: expected {name} as a torch.Tensor or NumPy array, got {type(x).__name__}")
+
+
+def check_ndim(owner: str, x: torch.Tensor, ndims: int | tuple[int, ...], layout: str, name: str = "input") -> None:
+    """Raise unless ``x.dim()`` is one of ``ndims``; ``layout`` names the axes, e.g. '(batch, time, features)'."""
+    allowed = (ndims,) if isinstance(ndims, int) else tuple(ndims)
+    if x.dim() not in allowed:
+        want = " or ".join(str(n) for n in allowed)
+        raise ShapeError(
+            f"{owner}: expected {name} of {want} dims {layout}, got {x.dim()} dims with shape {tuple(x.shape)}"
+        )
+
+
+def check_floating(owner: str, x: torch.Tensor, name: str = "input") -> None:
+    if not x.is_floating_point():
+        raise ShapeError(
+            f"{owner}: expected a floating-point {name}, got dtype {x.dtype}; "
+            "convert it with x.float() (token ids go through an Embedding layer first)"
+        )

@@ -1,0 +1,30 @@
+"""The one error hierarchy of rnnkit.
+
+Every error that rnnkit raises on purpose derives from :class:`RnnkitError`, so a
+caller can catch the whole family with one ``except``.  Each message names the
+object that complained, what it received, and what it expected, e.g.::
+
+    LSTM: expected input of 3 dims (batch, time, features), got 2 dims with shape (4, 7)
+
+The narrower classes also derive from the built-in exception a Python user would
+expect (``ValueError``/``TypeError``), so ``except ValueError`` keeps working.
+"""
+from __future__ import annotations
+
+__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError"]
+
+
+class RnnkitError(Exception):
+    """Base class of every error raised by rnnkit."""
+
+
+class ConfigError(RnnkitError, ValueError):
+    """An argument or configuration value is invalid (wrong type, range or choice)."""
+
+
+class ShapeError(RnnkitError, ValueError):
+    """A tensor has the wrong number of dimensions, size or dtype for the layer it meets."""
+
+
+class NotBuiltError(RnnkitError, RuntimeError):
+    """A layer's weights were asked for before its input size was known."""

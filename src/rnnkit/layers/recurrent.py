@@ -1,0 +1,500 @@
+"""Recurrent layers: the loop over time for any cell, and SimpleRNN, LSTM, GRU.
+
+:class:`RecurrentLayer` holds what every recurrent layer shares with Keras:
+``return_sequences``, ``return_state``, ``go_backwards``, ``stateful``, masks and
+``initial_state``.  :class:`RNN` runs one cell (or a stack of cells) over time,
+on PyTorch's fused kernel when the configuration allows (the *fast path*) and
+otherwise on a Python loop over the cell's steps (the *generic path*); see
+``last_path`` for which one ran.
+
+Shape glossary: ``B`` batch, ``T`` time steps, ``F`` input features, ``U`` units.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._base_layer import Layer
+from .._validation import as_tensor, check_bool, check_choice, check_floating, check_ndim
+from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..cells._base import State
+from ..errors import ConfigError, ShapeError
+from ._fused import fused_blocker, mask_segments, run_fused
+
+__all__ = ["RecurrentLayer", "RNN", "SimpleRNN", "LSTM", "GRU"]
+
+StateArg = torch.Tensor | Sequence[torch.Tensor] | None
+
+
+class RecurrentLayer(Layer):
+    """Base of every layer that loops over time (:class:`RNN`, MinGRU, ...).
+
+    Subclasses provide :attr:`state_size` (a flat tuple of state widths) and
+    :meth:`_run`; this class validates inputs, resolves the initial state
+    (``initial_state=``, the stored state of a stateful layer, or zeros),
+    reverses time for ``go_backwards``, and assembles the return value.
+
+    Call: ``layer(x, mask=None, initial_state=None)`` with ``x`` (B, T, F) and
+    ``mask`` (B, T) bool, True at real steps.  Masked steps leave the state
+    unchanged; the outputs there repeat the last valid output (zeros before the
+    first one), or are zeros with ``zero_output_for_mask=True``.
+
+    Returns ``output`` — (B, T, U) if ``return_sequences`` else (B, U), the last
+    valid output — followed by the final states if ``return_state``
+    (``out, h, c = LSTM(8, return_state=True)(x)``, as in Keras).
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        *,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        zero_output_for_mask: bool = False,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        owner = type(self).__name__
+        self.return_sequences = check_bool(owner, "return_sequences", return_sequences)
+        self.return_state = check_bool(owner, "return_state", return_state)
+        self.go_backwards = check_bool(owner, "go_backwards", go_backwards)
+        self.stateful = check_bool(owner, "stateful", stateful)
+        self.zero_output_for_mask = check_bool(owner, "zero_output_for_mask", zero_output_for_mask)
+        self._states: tuple[torch.Tensor, ...] | None = None
+        #: which implementation the last call used: 'fused', 'generic', 'scan' ... (None before any call)
+        self.last_path: str | None = None
+
+    # ------------------------------------------------------------- for subclasses
+    @property
+    def state_size(self) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    @property
+    def units(self) -> int:
+        raise NotImplementedError
+
+    def _run(
+        self, x: torch.Tensor, mask: torch.Tensor | None, state: tuple[torch.Tensor, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Return (outputs (B, T, U), last valid output (B, U), final flat state)."""
+        raise NotImplementedError
+
+    def _param_like(self) -> torch.Tensor:
+        return next(self.parameters())
+
+    # ------------------------------------------------------------- states
+    def reset_states(self, states: StateArg = None) -> None:
+        """Forget the state a stateful layer carries between calls (or set it to ``states``)."""
+        if not self.stateful:
+            raise ConfigError(f"{type(self).__name__}: reset_states() is for layers created with stateful=True")
+        if states is None:
+            self._states = None
+            return
+        states = self._as_state_tuple(states, "states")
+        self._check_states(states, states[0].shape[0], "states")
+        self._states = tuple(s.detach() for s in states)
+
+    @property
+    def states(self) -> tuple[torch.Tensor, ...] | None:
+        """The state a stateful layer will start its next call from (None: zeros)."""
+        return self._states
+
+    def _as_state_tuple(self, value: StateArg, what: str) -> tuple[torch.Tensor, ...]:
+        if isinstance(value, (torch.Tensor, np.ndarray)):
+            value = (value,)
+        if not isinstance(value, (list, tuple)):
+            raise ShapeError(f"{type(self).__name__}: `{what}` must be a tensor or a list of tensors, got {type(value).__name__}")
+        return tuple(as_tensor(type(self).__name__, v, what) for v in value)
+
+    def _check_states(self, states: tuple[torch.Tensor, ...], batch: int, what: str) -> None:
+        owner = type(self).__name__
+        if len(states) != len(self.state_size):
+            raise ShapeError(
+                f"{owner}: `{what}` needs {len(self.state_size)} tensor(s) of sizes {self.state_size}, got {len(states)}"
+            )
+        for i, (s, n) in enumerate(zip(states, self.state_size)):
+            if tuple(s.shape) != (batch, n):
+                raise ShapeError(f"{owner}: `{what}`[{i}] expected shape ({batch}, {n}), got {tuple(s.shape)}")
+
+    def _start_state(self, batch: int, x: torch.Tensor, initial_state: StateArg) -> tuple[torch.Tensor, ...]:
+        if initial_state is not None:
+            states = self._as_state_tuple(initial_state, "initial_state")
+            self._check_states(states, batch, "initial_state")
+            return tuple(s.to(device=x.device, dtype=x.dtype) for s in states)
+        if self.stateful and self._states is not None:
+            if self._states[0].shape[0] != batch:
+                raise ShapeError(
+                    f"{type(self).__name__}: stateful layer holds states for batch size {self._states[0].shape[0]}, "
+                    f"got a batch of {batch}; keep the batch size fixed or call reset_states() first"
+                )
+            return self._states
+        return tuple(torch.zeros(batch, n, device=x.device, dtype=x.dtype) for n in self.state_size)
+
+    # ------------------------------------------------------------- call
+    def _check_mask(self, mask: Any, x: torch.Tensor) -> torch.Tensor | None:
+        if mask is None:
+            return None
+        owner = type(self).__name__
+        mask = as_tensor(owner, mask, "mask")
+        if tuple(mask.shape) != tuple(x.shape[:2]):
+            raise ShapeError(
+                f"{owner}: expected mask of shape (batch, time) = {tuple(x.shape[:2])}, got {tuple(mask.shape)}"
+            )
+        return mask.to(device=x.device, dtype=torch.bool)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state: StateArg = None) -> Any:
+        owner = type(self).__name__
+        x = as_tensor(owner, x)
+        check_ndim(owner, x, 3, "(batch, time, features)")
+        check_floating(owner, x)
+        if x.shape[1] == 0:
+            raise ShapeError(f"{owner}: expected at least one time step, got input of shape {tuple(x.shape)}")
+        self._maybe_build(x)
+        mask = self._check_mask(mask, x)
+        state = self._start_state(x.shape[0], x, initial_state)
+        if self.go_backwards:
+            x = x.flip(1)
+            mask = None if mask is None else mask.flip(1)
+        if mask is not None and bool(mask.all()):
+            mask = None  # nothing masked: the plain path is exact and faster
+        outputs, last, final = self._run(x, mask, state)
+        if self.stateful:
+            self._states = tuple(s.detach() for s in final)
+        result = outputs if self.return_sequences else last
+        return (result, *final) if self.return_state else result
+
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        return mask if self.return_sequences else None
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "zero_output_for_mask": self.zero_output_for_mask,
+        }
+
+
+def _input_dropout(cell, x: torch.Tensor, training: bool) -> torch.Tensor:
+    """Drop input features with one mask per sequence, shared by every time step (as Keras)."""
+    rate = getattr(cell, "dropout", 0.0)
+    if not training or rate <= 0:
+        return x
+    keep = 1.0 - rate
+    mask = torch.empty(x.shape[0], 1, x.shape[2], device=x.device, dtype=x.dtype).bernoulli_(keep).div_(keep)
+    return x * mask  # (B, T, F)
+
+
+def _loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_output_for_mask: bool, training: bool):
+    """The generic path: step ``cell`` over time.  Returns (outputs, last output, final state)."""
+    batch = x.shape[0]
+    x = _input_dropout(cell, x, training)
+    rmask = None
+    if training and getattr(cell, "recurrent_dropout", 0.0) > 0:
+        rmask = cell.recurrent_dropout_mask(batch, x.device, x.dtype)
+    hoisted = hasattr(cell, "project_inputs") and hasattr(cell, "recurrence")
+    if hoisted:
+        # x W_ih^T + b for all steps in one matrix product, time-major for contiguous steps  (T, B, G*U)
+        inputs = cell.project_inputs(x.transpose(0, 1))
+    else:
+        inputs = x.transpose(0, 1)
+    masks = None if mask is None else mask.transpose(0, 1)[:, :, None]  # (T, B, 1)
+    outputs = []
+    prev = None
+    for t in range(inputs.shape[0]):
+        out, new_state = cell.recurrence(inputs[t], state, rmask) if hoisted else cell(inputs[t], state)
+        if masks is not None:
+            m = masks[t]
+            # masked steps keep the previous state ...
+            new_state = tuple(torch.where(m, n, s) for n, s in zip(new_state, state))
+            # ... and repeat the previous output (zeros before the first valid step)
+            prev = torch.where(m, out, torch.zeros_like(out) if prev is None else prev)
+            out = torch.where(m, out, torch.zeros_like(out)) if zero_output_for_mask else prev
+        else:
+            prev = out
+        state = tuple(new_state)
+        outputs.append(out)
+    return torch.stack(outputs, dim=1), prev, state
+
+
+class RNN(RecurrentLayer):
+    """The loop over time for any cell, or a stack of cells (Keras ``RNN``).
+
+    ``RNN(cell)`` runs ``cell`` at each step; ``RNN([cell_1, cell_2])`` feeds
+    each step's output of one cell to the next (stacked cells), which is the
+    same as two layers with ``return_sequences=True`` in a row.  Cells may be
+    the built-in ones or any module with ``forward(x_t, state) -> (output,
+    new_state)``, ``state_size`` (tuple of ints) and ``output_size``, where
+    ``state`` is a tuple of (batch, n) tensors.
+
+    The flat state of a stack lists each cell's state in order, so
+    ``RNN([LSTMCell(8), GRUCell(4)], return_state=True)`` returns
+    ``out, h1, c1, h2``.
+
+    Fast path: each built-in cell whose configuration PyTorch's fused kernels
+    compute (default activations, no recurrent dropout while training, GRU
+    ``reset_after=True``, masks whose valid steps are contiguous) runs on the
+    fused kernel; otherwise on the generic loop, which computes the input
+    projection for all steps in one product.  ``use_fused`` forces the choice
+    (``True`` raises if the kernel cannot compute the configuration), and
+    ``last_path`` says what ran: ``'fused'``, ``'generic'`` or ``'mixed'``.
+
+    Example:
+        >>> import torch
+        >>> from rnnkit.cells import LSTMCell, GRUCell
+        >>> layer = RNN([LSTMCell(8), GRUCell(4)], return_sequences=True, return_state=True)
+        >>> out, h1, c1, h2 = layer(torch.randn(2, 5, 3))
+        >>> out.shape, h1.shape, h2.shape, layer.last_path
+        (torch.Size([2, 5, 4]), torch.Size([2, 8]), torch.Size([2, 4]), 'fused')
+    """
+
+    def __init__(
+        self,
+        cell: nn.Module | Sequence[nn.Module],
+        *,
+        use_fused: bool | str = "auto",
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        zero_output_for_mask: bool = False,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(
+            return_sequences=return_sequences,
+            return_state=return_state,
+            go_backwards=go_backwards,
+            stateful=stateful,
+            zero_output_for_mask=zero_output_for_mask,
+            name=name,
+        )
+        cells = list(cell) if isinstance(cell, (list, tuple)) else [cell]
+        if not cells:
+            raise ConfigError(f"{type(self).__name__}: expected a cell or a non-empty list of cells, got an empty list")
+        for c in cells:
+            if not isinstance(c, nn.Module) or not hasattr(c, "state_size"):
+                raise ConfigError(
+                    f"{type(self).__name__}: expected cells with forward(x_t, state) and state_size, got {type(c).__name__}"
+                )
+        self.cells = nn.ModuleList(cells)
+        self.use_fused = check_choice(type(self).__name__, "use_fused", use_fused, ("auto", True, False))
+        if all(getattr(c, "built", True) for c in self.cells):
+            self.built = True
+
+    @property
+    def cell(self) -> nn.Module:
+        """The cell (the first one of a stack)."""
+        return self.cells[0]
+
+    @property
+    def units(self) -> int:
+        return self.cells[-1].output_size
+
+    @property
+    def state_size(self) -> tuple[int, ...]:
+        return tuple(n for c in self.cells for n in _state_sizes(c))
+
+    def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
+        features = input_shape[-1]
+        for c in self.cells:
+            if not getattr(c, "built", True):
+                c.build((None, features), device=device, dtype=dtype)
+            features = c.output_size
+        super().build(input_shape)
+
+    def _run(self, x, mask, state):
+        segments = None
+        fused_ok = self.use_fused is not False
+        if mask is not None and fused_ok:
+            segments = mask_segments(mask)
+        paths = []
+        offset = 0
+        finals: list[torch.Tensor] = []
+        seq = x
+        for cell in self.cells:
+            n = len(_state_sizes(cell))
+            cell_state = tuple(state[offset : offset + n])
+            offset += n
+            blocker = fused_blocker(cell, self.training)
+            if blocker is None and mask is not None and segments is None:
+                blocker = "a mask whose valid steps are not contiguous"
+            if self.use_fused is True and blocker is not None:
+                raise ConfigError(f"{type(self).__name__}: use_fused=True, but the fused kernel cannot run it: {blocker}")
+            if blocker is None and fused_ok:
+                seq = _input_dropout(cell, seq, self.training)
+                seq, last, cell_final = run_fused(cell, seq, cell_state, segments, self.zero_output_for_mask, self.training)
+                paths.append("fused")
+            else:
+                seq, last, cell_final = _loop(cell, seq, mask, cell_state, self.zero_output_for_mask, self.training)
+                paths.append("generic")
+            finals.extend(cell_final)
+        self.last_path = paths[0] if len(set(paths)) == 1 else "mixed"
+        return seq, last, tuple(finals)
+
+    def fast_path_blocker(self) -> str | None:
+        """Why this layer (in its current training mode, without a mask) would not run fused; None if it would."""
+        for cell in self.cells:
+            blocker = fused_blocker(cell, self.training)
+            if blocker is not None:
+                return blocker
+        return None if self.use_fused is not False else "use_fused=False"
+
+    def get_config(self) -> dict[str, Any]:
+        from .serialization import serialize
+
+        cells = [serialize(c) for c in self.cells]
+        return {**super().get_config(), "cell": cells if len(cells) > 1 else cells[0], "use_fused": self.use_fused}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "RNN":
+        from .serialization import deserialize
+
+        config = dict(config)
+        cell = config.pop("cell")
+        cells = [deserialize(c) for c in cell] if isinstance(cell, list) else deserialize(cell)
+        return cls(cells, **config)
+
+
+def _state_sizes(cell: nn.Module) -> tuple[int, ...]:
+    size = cell.state_size
+    return (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
+
+
+_LAYER_ARGS = ("use_fused", "return_sequences", "return_state", "go_backwards", "stateful", "zero_output_for_mask", "name")
+
+
+class _SingleCellRNN(RNN):
+    """An RNN over one built-in cell whose constructor takes the cell's arguments too."""
+
+    _cell_class: type
+
+    def __init__(self, units: int, **kwargs: Any) -> None:
+        layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
+        cell = self._cell_class(units, **kwargs)
+        super().__init__(cell, **layer_kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        cell_config = dict(config.pop("cell")["config"])
+        cell_config.pop("name", None)
+        return {**config, **cell_config}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "RNN":
+        return cls(**config)
+
+    def extra_repr(self) -> str:
+        flags = [f for f in ("return_sequences", "return_state", "go_backwards", "stateful") if getattr(self, f)]
+        return ", ".join(flags)
+
+
+_COMMON_ARGS_DOC = """
+    Args:
+        units: size of the hidden state and of the output.
+        activation, recurrent_activation: names (see :mod:`rnnkit.activations`) or callables.
+        use_bias, kernel_initializer ('glorot_uniform'), recurrent_initializer
+            ('orthogonal'), bias_initializer ('zeros'): as in Keras.
+        dropout: fraction of input features dropped while training (one mask per sequence).
+        recurrent_dropout: fraction of the recurrent state dropped while training
+            (one mask per sequence; runs the generic path).
+        return_sequences: return the output at every step (B, T, U) instead of the last (B, U).
+        return_state: also return the final state(s).
+        go_backwards: process the sequence in reverse and return the reversed outputs.
+        stateful: carry the final state of each call into the next (detached);
+            :meth:`reset_states` forgets it.
+        zero_output_for_mask: zeros at masked steps instead of the last valid output.
+        input_size: features per step; inferred at the first call when None.
+        use_fused: 'auto' (fast path when possible), True (require it) or False.
+
+    Call: ``layer(x, mask=None, initial_state=None)``; see :class:`RecurrentLayer`.
+"""
+
+
+class SimpleRNN(_SingleCellRNN):
+    __doc__ = (
+        r"""Fully connected recurrent layer (Elman network) over a sequence.
+
+    .. math::
+        h_t = \phi(x_t W_{ih}^T + b_{ih} + h_{t-1} W_{hh}^T + b_{hh})
+
+    The cell is :class:`rnnkit.cells.SimpleRNNCell`; ``layer.cell.weight_ih`` etc.
+    follow ``torch.nn.RNN``'s layout.  Fast path: ``activation`` 'tanh' or 'relu'.
+    """
+        + _COMMON_ARGS_DOC
+        + """
+    Example:
+        >>> import torch
+        >>> layer = SimpleRNN(3)
+        >>> layer(torch.randn(4, 10, 2)).shape
+        torch.Size([4, 3])
+    """
+    )
+    _cell_class = SimpleRNNCell
+
+
+class LSTM(_SingleCellRNN):
+    __doc__ = (
+        r"""Long short-term memory layer over a sequence.
+
+    .. math::
+        \begin{aligned}
+        i_t &= \sigma(x_t W_{ii}^T + b_{ii} + h_{t-1} W_{hi}^T + b_{hi}), \quad
+        f_t = \sigma(x_t W_{if}^T + b_{if} + h_{t-1} W_{hf}^T + b_{hf}) \\
+        g_t &= \phi(x_t W_{ig}^T + b_{ig} + h_{t-1} W_{hg}^T + b_{hg}), \quad
+        o_t = \sigma(x_t W_{io}^T + b_{io} + h_{t-1} W_{ho}^T + b_{ho}) \\
+        c_t &= f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \phi(c_t)
+        \end{aligned}
+
+    The cell is :class:`rnnkit.cells.LSTMCell` (gates stacked i, f, g, o as in
+    ``torch.nn.LSTM``).  ``unit_forget_bias=True`` starts the forget bias at 1.
+    """
+        + _COMMON_ARGS_DOC
+        + """
+    Example:
+        >>> import torch
+        >>> layer = LSTM(8, return_sequences=True, return_state=True)
+        >>> out, h, c = layer(torch.randn(2, 6, 3))
+        >>> out.shape, h.shape, c.shape, layer.last_path
+        (torch.Size([2, 6, 8]), torch.Size([2, 8]), torch.Size([2, 8]), 'fused')
+    """
+    )
+    _cell_class = LSTMCell
+
+
+class GRU(_SingleCellRNN):
+    __doc__ = (
+        r"""Gated recurrent unit layer over a sequence.
+
+    .. math::
+        \begin{aligned}
+        r_t &= \sigma(x_t W_{ir}^T + b_{ir} + h_{t-1} W_{hr}^T + b_{hr}), \quad
+        z_t = \sigma(x_t W_{iz}^T + b_{iz} + h_{t-1} W_{hz}^T + b_{hz}) \\
+        n_t &= \phi(x_t W_{in}^T + b_{in} + r_t \odot (h_{t-1} W_{hn}^T + b_{hn})) \\
+        h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+        \end{aligned}
+
+    ``reset_after=True`` (default, as PyTorch and cuDNN) is shown; with
+    ``reset_after=False`` the reset gate multiplies :math:`h_{t-1}` before the
+    product (generic path).  The cell is :class:`rnnkit.cells.GRUCell` (gates
+    stacked r, z, n as in ``torch.nn.GRU``).
+    """
+        + _COMMON_ARGS_DOC
+        + """        reset_after: where the reset gate applies (see above).
+
+    Example:
+        >>> import torch
+        >>> layer = GRU(4, reset_after=False)
+        >>> layer(torch.randn(2, 5, 3)).shape, layer.last_path
+        (torch.Size([2, 4]), 'generic')
+    """
+    )
+    _cell_class = GRUCell

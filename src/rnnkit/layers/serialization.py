@@ -1,0 +1,51 @@
+"""Layers and cells to and from JSON-safe dicts: ``{"class_name": ..., "config": ...}``.
+
+>>> from rnnkit.layers import LSTM, serialize, deserialize
+>>> layer = deserialize(serialize(LSTM(8, return_sequences=True)))
+>>> type(layer).__name__, layer.units, layer.return_sequences
+('LSTM', 8, True)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConfigError
+
+__all__ = ["serialize", "deserialize", "register_serializable"]
+
+_CUSTOM: dict[str, type] = {}
+
+
+def register_serializable(cls: type) -> type:
+    """Make a user-defined layer or cell class known to :func:`deserialize` (usable as a decorator)."""
+    _CUSTOM[cls.__name__] = cls
+    return cls
+
+
+def _known_classes() -> dict[str, type]:
+    from .. import cells, layers
+
+    known = {name: getattr(cells, name) for name in cells.__all__}
+    known.update({name: getattr(layers, name) for name in layers.__all__ if isinstance(getattr(layers, name), type)})
+    known.update(_CUSTOM)
+    return known
+
+
+def serialize(obj: Any) -> dict[str, Any]:
+    """``{"class_name": <class name>, "config": obj.get_config()}``."""
+    if not hasattr(obj, "get_config"):
+        raise ConfigError(f"cannot serialize {type(obj).__name__}: it has no get_config()")
+    return {"class_name": type(obj).__name__, "config": obj.get_config()}
+
+
+def deserialize(data: dict[str, Any]) -> Any:
+    """Rebuild a layer or cell (without weights) from :func:`serialize`'s output."""
+    if not isinstance(data, dict) or "class_name" not in data or "config" not in data:
+        raise ConfigError(f"expected a dict with 'class_name' and 'config', got {data!r:.80}")
+    cls = _known_classes().get(data["class_name"])
+    if cls is None:
+        raise ConfigError(
+            f"unknown layer class {data['class_name']!r}; register custom classes with "
+            "rnnkit.layers.register_serializable"
+        )
+    return cls.from_config(data["config"])
