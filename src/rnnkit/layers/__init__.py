@@ -3,6 +3,8 @@
 Every layer is a ``torch.nn.Module`` whose input size may be inferred at the first call.
 """
 from .._base_layer import Layer
+from .bidirectional import Bidirectional
+from .convert import from_torch, load_torch_state_dict, to_torch, torch_state_dict
 from .recurrent import GRU, LSTM, RNN, RecurrentLayer, SimpleRNN
 from .serialization import deserialize, register_serializable, serialize
 
@@ -13,6 +15,11 @@ __all__ = [
     "SimpleRNN",
     "LSTM",
     "GRU",
+    "Bidirectional",
+    "from_torch",
+    "to_torch",
+    "torch_state_dict",
+    "load_torch_state_dict",
     "serialize",
     "deserialize",
     "register_serializable",

@@ -340,6 +340,18 @@ class RNN(RecurrentLayer):
         self.last_path = paths[0] if len(set(paths)) == 1 else "mixed"
         return seq, last, tuple(finals)
 
+    def get_weights(self) -> list[np.ndarray]:
+        """Keras-layout weights: ``[kernel, recurrent_kernel, bias]`` per cell (see :mod:`rnnkit.layers.convert`)."""
+        from .convert import get_keras_weights
+
+        return get_keras_weights(self)
+
+    def set_weights(self, weights: Sequence[Any]) -> None:
+        """Load Keras-layout weights, e.g. copied from a Keras model's ``layer.get_weights()``."""
+        from .convert import set_keras_weights
+
+        set_keras_weights(self, weights)
+
     def fast_path_blocker(self) -> str | None:
         """Why this layer (in its current training mode, without a mask) would not run fused; None if it would."""
         for cell in self.cells:

@@ -1,0 +1,277 @@
+"""Moving weights between rnnkit and ``torch.nn.RNN/LSTM/GRU``, and to/from Keras' layout.
+
+PyTorch: an rnnkit cell holds ``weight_ih``, ``weight_hh``, ``bias_ih``,
+``bias_hh`` in exactly the layout of one layer and direction of
+``torch.nn.LSTM`` (``weight_ih_l0``, ``weight_ih_l0_reverse``, ...).  A
+``num_layers=k`` module corresponds to ``k`` rnnkit layers in a row (each a
+:class:`~rnnkit.layers.Bidirectional` if the module is bidirectional)::
+
+    layers = from_torch(torch_lstm)          # list of rnnkit layers, weights copied
+    module = to_torch(layers)                # and back
+    torch_state_dict(layers)                 # {'weight_ih_l0': ..., 'weight_ih_l0_reverse': ...}
+    load_torch_state_dict(layers, module.state_dict())
+
+Keras: ``get_weights()`` / ``set_weights()`` on a recurrent layer use Keras'
+list ``[kernel, recurrent_kernel, bias]`` per cell (forward then backward for
+:class:`~rnnkit.layers.Bidirectional`), with Keras' shapes and gate orders:
+
+=========  ============  ==================  ===============================
+layer      kernel        recurrent_kernel    bias
+=========  ============  ==================  ===============================
+SimpleRNN  (in, U)       (U, U)              (U,)
+LSTM       (in, 4U) ifco (U, 4U)             (4U,)
+GRU        (in, 3U) zrh  (U, 3U)             (2, 3U) reset_after, else (3U,)
+=========  ============  ==================  ===============================
+
+Keras has one bias where PyTorch has two (except GRU with ``reset_after``):
+``get_weights`` returns their sum and ``set_weights`` loads it into
+``bias_ih`` with ``bias_hh`` zero, which computes the same function.
+
+>>> import torch
+>>> from rnnkit.layers import LSTM
+>>> torch_lstm = torch.nn.LSTM(3, 5, batch_first=True)
+>>> (layer,) = from_torch(torch_lstm)
+>>> x = torch.randn(2, 4, 3)
+>>> torch.allclose(layer(x), torch_lstm(x)[0], atol=1e-6)
+True
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import activations
+from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..errors import ConfigError, ShapeError
+from .bidirectional import Bidirectional
+from .recurrent import GRU, LSTM, RNN, SimpleRNN
+
+__all__ = [
+    "from_torch",
+    "to_torch",
+    "torch_state_dict",
+    "load_torch_state_dict",
+    "get_keras_weights",
+    "set_keras_weights",
+]
+
+_TORCH_KINDS = {nn.LSTM: (LSTM, LSTMCell), nn.GRU: (GRU, GRUCell), nn.RNN: (SimpleRNN, SimpleRNNCell)}
+
+
+def _as_list(layers: Any) -> list:
+    return list(layers) if isinstance(layers, (list, tuple)) else [layers]
+
+
+def _directions(layer: Any) -> list:
+    """The single-cell recurrent layers of one torch 'layer': [forward] or [forward, backward]."""
+    if isinstance(layer, Bidirectional):
+        return [layer.forward_layer, layer.backward_layer]
+    if isinstance(layer, RNN):
+        return [layer]
+    raise ConfigError(f"expected SimpleRNN/LSTM/GRU/RNN or Bidirectional layers, got {type(layer).__name__}")
+
+
+def _cells(layers: Any) -> list[list]:
+    """Per torch layer index, the cells per direction.  A stacked RNN([c1, c2]) counts as several layers."""
+    table: list[list] = []
+    for layer in _as_list(layers):
+        dirs = _directions(layer)
+        depth = len(dirs[0].cells)
+        for k in range(depth):
+            table.append([d.cells[k] for d in dirs])
+    return table
+
+
+def torch_state_dict(layers: Any) -> dict[str, torch.Tensor]:
+    """The weights of ``layers`` named as ``torch.nn.LSTM``/``GRU``/``RNN`` names them."""
+    state: dict[str, torch.Tensor] = {}
+    for k, cells in enumerate(_cells(layers)):
+        for d, cell in enumerate(cells):
+            cell._require_built("torch_state_dict")
+            suffix = f"_l{k}" + ("_reverse" if d else "")
+            state["weight_ih" + suffix] = cell.weight_ih.detach()
+            state["weight_hh" + suffix] = cell.weight_hh.detach()
+            if cell.use_bias:
+                state["bias_ih" + suffix] = cell.bias_ih.detach()
+                state["bias_hh" + suffix] = cell.bias_hh.detach()
+    return state
+
+
+@torch.no_grad()
+def load_torch_state_dict(layers: Any, state_dict: dict[str, torch.Tensor]) -> None:
+    """Copy a ``torch.nn.LSTM``/``GRU``/``RNN`` state dict into ``layers`` (shapes checked, unused keys refused)."""
+    expected = torch_state_dict(layers)
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    if missing or unexpected:
+        raise ConfigError(
+            f"load_torch_state_dict: keys do not match; missing {missing or 'none'}, unexpected {unexpected or 'none'} "
+            "(check num_layers, bidirectional and bias)"
+        )
+    for key, target in expected.items():
+        source = torch.as_tensor(state_dict[key])
+        if source.shape != target.shape:
+            raise ShapeError(f"load_torch_state_dict: {key} expected shape {tuple(target.shape)}, got {tuple(source.shape)}")
+        target.copy_(source)
+
+
+def from_torch(module: nn.Module, *, return_sequences: bool = True, use_fused: bool | str = "auto") -> list:
+    """rnnkit layers computing what ``module`` (a ``torch.nn.LSTM``, ``GRU`` or ``RNN``) computes.
+
+    Returns one layer per ``num_layers`` (a :class:`Bidirectional` with
+    ``merge_mode='concat'`` when the module is bidirectional), weights copied,
+    inputs batch-first.  Layers below the last always return sequences.
+    """
+    kind = next((v for k, v in _TORCH_KINDS.items() if type(module) is k), None)
+    if kind is None:
+        raise ConfigError(f"from_torch: expected torch.nn.LSTM, GRU or RNN, got {type(module).__name__}")
+    if getattr(module, "proj_size", 0):
+        raise ConfigError("from_torch: LSTM with proj_size > 0 has no rnnkit equivalent")
+    if module.dropout and module.num_layers > 1:
+        raise ConfigError(
+            f"from_torch: the module drops {module.dropout} between layers; put Dropout layers between the "
+            "returned layers yourself, or set module.dropout = 0"
+        )
+    layer_class, _ = kind
+    kwargs: dict[str, Any] = {"use_bias": module.bias, "use_fused": use_fused}
+    if layer_class is SimpleRNN:
+        kwargs["activation"] = module.nonlinearity
+    layers = []
+    input_size = module.input_size
+    for k in range(module.num_layers):
+        rs = return_sequences or k < module.num_layers - 1
+        layer = layer_class(module.hidden_size, input_size=input_size, return_sequences=rs, **kwargs)
+        if module.bidirectional:
+            layer = Bidirectional(layer)
+        layers.append(layer)
+        input_size = module.hidden_size * (2 if module.bidirectional else 1)
+    weight = next(module.parameters())
+    for layer in layers:
+        layer.to(device=weight.device, dtype=weight.dtype)
+    load_torch_state_dict(layers, module.state_dict())
+    return layers
+
+
+def to_torch(layers: Any) -> nn.Module:
+    """A ``torch.nn.LSTM``/``GRU``/``RNN`` (batch_first) with the weights of ``layers``."""
+    table = _cells(layers)
+    first = table[0][0]
+    kind = next((k for k, (_, cell_class) in _TORCH_KINDS.items() if type(first) is cell_class), None)
+    if kind is None:
+        raise ConfigError(f"to_torch: expected SimpleRNN/LSTM/GRU cells, got {type(first).__name__}")
+    for cells in table:
+        for cell in cells:
+            if type(cell) is not type(first) or cell.units != first.units or cell.use_bias != first.use_bias:
+                raise ConfigError("to_torch: every layer must have the same cell type, units and use_bias")
+            from ._fused import fused_blocker
+
+            blocker = fused_blocker(cell, training=False)
+            if blocker is not None:
+                raise ConfigError(f"to_torch: torch.nn cannot compute this configuration: {blocker}")
+    bidirectional = len(table[0]) == 2
+    kwargs: dict[str, Any] = {}
+    if kind is nn.RNN:
+        kwargs["nonlinearity"] = "tanh" if first.activation is activations.get("tanh") else "relu"
+    module = kind(
+        first.input_size,
+        first.units,
+        num_layers=len(table),
+        bias=first.use_bias,
+        batch_first=True,
+        bidirectional=bidirectional,
+        **kwargs,
+    )
+    module.to(device=first.weight_ih.device, dtype=first.weight_ih.dtype)
+    module.load_state_dict(torch_state_dict(layers))
+    return module
+
+
+# --------------------------------------------------------------------------- Keras layout
+def _gate_perm(cell: Any) -> list[int] | None:
+    """Keras gate order expressed as indices into rnnkit's blocks (None when identical)."""
+    return [1, 0, 2] if isinstance(cell, GRUCell) else None  # Keras z, r, h  <-  ours r, z, n
+
+
+def _blocks_to_keras(w: torch.Tensor, cell: Any) -> np.ndarray:
+    """(G*U, n) rnnkit rows -> Keras (n, G*U) columns, gates reordered."""
+    perm = _gate_perm(cell)
+    if perm is not None:
+        w = torch.cat([w.chunk(cell.num_gates, 0)[p] for p in perm], 0)
+    return w.detach().cpu().numpy().T.copy()
+
+
+def _blocks_from_keras(w: np.ndarray, cell: Any) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(w)).T
+    perm = _gate_perm(cell)
+    if perm is not None:  # the permutation [1, 0, 2] is its own inverse
+        t = torch.cat([t.chunk(cell.num_gates, 0)[p] for p in perm], 0)
+    return t
+
+
+def _keras_bias_shape(cell: Any) -> tuple[int, ...]:
+    rows = cell.num_gates * cell.units
+    return (2, rows) if isinstance(cell, GRUCell) and cell.reset_after else (rows,)
+
+
+def _cell_keras_weights(cell: Any) -> list[np.ndarray]:
+    cell._require_built("get_weights")
+    weights = [_blocks_to_keras(cell.weight_ih, cell), _blocks_to_keras(cell.weight_hh, cell)]
+    if cell.use_bias:
+        if isinstance(cell, GRUCell) and cell.reset_after:
+            bias = np.stack([_blocks_to_keras(cell.bias_ih[:, None], cell)[0], _blocks_to_keras(cell.bias_hh[:, None], cell)[0]])
+        else:
+            bias = _blocks_to_keras((cell.bias_ih + cell.bias_hh)[:, None], cell)[0]
+        weights.append(bias)
+    return weights
+
+
+@torch.no_grad()
+def _set_cell_keras_weights(cell: Any, weights: Sequence[Any], owner: str) -> None:
+    cell._require_built("set_weights")
+    rows = cell.num_gates * cell.units
+    shapes = [(cell.input_size, rows), (cell.units, rows)] + ([_keras_bias_shape(cell)] if cell.use_bias else [])
+    names = ["kernel", "recurrent_kernel", "bias"]
+    for i, (w, shape) in enumerate(zip(weights, shapes)):
+        if tuple(np.shape(w)) != shape:
+            raise ShapeError(f"{owner}.set_weights: {names[i]} expected shape {shape}, got {tuple(np.shape(w))}")
+    dev, dt = cell.weight_ih.device, cell.weight_ih.dtype
+    cell.weight_ih.copy_(_blocks_from_keras(weights[0], cell).to(dev, dt))
+    cell.weight_hh.copy_(_blocks_from_keras(weights[1], cell).to(dev, dt))
+    if cell.use_bias:
+        bias = np.asarray(weights[2])
+        if bias.ndim == 2:
+            cell.bias_ih.copy_(_blocks_from_keras(bias[0][None, :], cell)[:, 0].to(dev, dt))
+            cell.bias_hh.copy_(_blocks_from_keras(bias[1][None, :], cell)[:, 0].to(dev, dt))
+        else:
+            cell.bias_ih.copy_(_blocks_from_keras(bias[None, :], cell)[:, 0].to(dev, dt))
+            cell.bias_hh.zero_()
+
+
+def _keras_cells(layer: Any) -> list:
+    cells = [c for d in _directions(layer) for c in d.cells]
+    for c in cells:
+        if type(c) not in (SimpleRNNCell, LSTMCell, GRUCell):
+            raise ConfigError(f"Keras-layout weights are defined for SimpleRNN/LSTM/GRU cells, got {type(c).__name__}")
+    return cells
+
+
+def get_keras_weights(layer: Any) -> list[np.ndarray]:
+    """``[kernel, recurrent_kernel, bias]`` per cell in Keras' layout (see the module docstring)."""
+    return [w for cell in _keras_cells(layer) for w in _cell_keras_weights(cell)]
+
+
+def set_keras_weights(layer: Any, weights: Sequence[Any]) -> None:
+    """Load Keras-layout weights (as ``get_keras_weights`` returns them, NumPy or tensors)."""
+    cells = _keras_cells(layer)
+    owner = type(layer).__name__
+    per_cell = [3 if c.use_bias else 2 for c in cells]
+    if len(weights) != sum(per_cell):
+        raise ShapeError(f"{owner}.set_weights: expected {sum(per_cell)} arrays (kernel, recurrent_kernel, bias per cell), got {len(weights)}")
+    weights = [w.detach().cpu().numpy() if isinstance(w, torch.Tensor) else np.asarray(w) for w in weights]
+    start = 0
+    for cell, n in zip(cells, per_cell):
+        _set_cell_keras_weights(cell, weights[start : start + n], owner)
+        start += n
