@@ -4,6 +4,12 @@ Every layer is a ``torch.nn.Module`` whose input size may be inferred at the fir
 """
 from .._base_layer import Layer
 from .bidirectional import Bidirectional
+from .conv import Conv1D, Conv2D
+from .core import Activation, Dense, Dropout, Flatten, Masking
+from .embedding import Embedding
+from .normalization import LayerNormalization
+from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
+from .wrappers import TimeDistributed
 from .convert import from_torch, load_torch_state_dict, to_torch, torch_state_dict
 from .recurrent import GRU, LSTM, RNN, RecurrentLayer, SimpleRNN
 from .serialization import deserialize, register_serializable, serialize
@@ -16,6 +22,20 @@ __all__ = [
     "LSTM",
     "GRU",
     "Bidirectional",
+    "Dense",
+    "Dropout",
+    "Activation",
+    "Flatten",
+    "Masking",
+    "Embedding",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "Conv1D",
+    "Conv2D",
+    "LayerNormalization",
+    "TimeDistributed",
     "from_torch",
     "to_torch",
     "torch_state_dict",

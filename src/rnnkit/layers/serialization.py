@@ -14,6 +14,7 @@ from ..errors import ConfigError
 __all__ = ["serialize", "deserialize", "register_serializable"]
 
 _CUSTOM: dict[str, type] = {}
+_SCOPES: list[dict[str, type]] = []
 
 
 def register_serializable(cls: type) -> type:
@@ -38,14 +39,27 @@ def serialize(obj: Any) -> dict[str, Any]:
     return {"class_name": type(obj).__name__, "config": obj.get_config()}
 
 
-def deserialize(data: dict[str, Any]) -> Any:
-    """Rebuild a layer or cell (without weights) from :func:`serialize`'s output."""
+def deserialize(data: dict[str, Any], custom_objects: dict[str, type] | None = None) -> Any:
+    """Rebuild a layer or cell (without weights) from :func:`serialize`'s output.
+
+    Classes are found in ``custom_objects`` (name -> class), then among rnnkit's
+    public layers and cells, then those registered with :func:`register_serializable`.
+    """
     if not isinstance(data, dict) or "class_name" not in data or "config" not in data:
         raise ConfigError(f"expected a dict with 'class_name' and 'config', got {data!r:.80}")
-    cls = _known_classes().get(data["class_name"])
+    known = _known_classes()
+    for scope in _SCOPES:
+        known.update(scope)
+    known.update(custom_objects or {})
+    cls = known.get(data["class_name"])
     if cls is None:
         raise ConfigError(
-            f"unknown layer class {data['class_name']!r}; register custom classes with "
-            "rnnkit.layers.register_serializable"
+            f"unknown layer class {data['class_name']!r}; pass custom_objects={{{data['class_name']!r}: TheClass}} "
+            "or register the class with rnnkit.layers.register_serializable"
         )
-    return cls.from_config(data["config"])
+    # nested layers (Bidirectional, RNN cells, TimeDistributed) see the same custom_objects
+    _SCOPES.append(dict(custom_objects or {}))
+    try:
+        return cls.from_config(data["config"])
+    finally:
+        _SCOPES.pop()

@@ -1,0 +1,401 @@
+"""Core feed-forward layers: Dense, Dropout, Activation, Flatten and Masking."""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import activations, initializers
+from .._base_layer import Layer
+from .._validation import as_tensor, check_bool, check_floating, check_ndim, check_positive_int, check_rate
+from ..errors import ConfigError, ShapeError
+
+__all__ = ["Dense", "Dropout", "Activation", "Flatten", "Masking"]
+
+
+def _check_min_ndim(owner: str, x: torch.Tensor, min_dims: int, layout: str, name: str = "input") -> None:
+    """Raise a ShapeError unless ``x`` has at least ``min_dims`` dimensions."""
+    if x.dim() < min_dims:
+        raise ShapeError(
+            f"{owner}: expected {name} of at least {min_dims} dims {layout}, "
+            f"got {x.dim()} dims with shape {tuple(x.shape)}"
+        )
+
+
+class Dense(Layer):
+    r"""A fully connected layer on the last axis: ``activation(x W^T + b)``.
+
+    .. math::
+        y = \phi(x W^T + b)
+
+    where :math:`\phi` is ``activation`` (identity by default).  Every axis but
+    the last is treated as a batch axis, so a ``(batch, time, features)`` input
+    gives ``(batch, time, units)`` — the same result as Keras' ``Dense`` (and as
+    wrapping it in ``TimeDistributed``).
+
+    Shape:
+        * input: ``(*, input_size)``, at least 2 dims, floating point.
+        * output: ``(*, units)``.
+        * ``weight``: ``(units, input_size)`` and ``bias``: ``(units,)``, the
+          layout of ``torch.nn.Linear`` (Keras' kernel is ``weight.T``).
+
+    A mask passes through unchanged (``supports_masking``).
+
+    Args:
+        units: size of the output's last axis.
+        activation: name from :mod:`rnnkit.activations` or a callable; None = linear.
+        use_bias: add the bias ``b`` (default True).
+        kernel_initializer: initialiser of ``weight`` (default ``'glorot_uniform'``).
+        bias_initializer: initialiser of ``bias`` (default ``'zeros'``).
+        input_size: size of the input's last axis; when None the weights are
+            created at the first call.
+        name: layer name (derived from the class name by default).
+
+    Example:
+        >>> import torch
+        >>> layer = Dense(3, activation="relu", input_size=4)
+        >>> layer.weight.shape
+        torch.Size([3, 4])
+        >>> layer(torch.ones(2, 5, 4)).shape
+        torch.Size([2, 5, 3])
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | Callable | None = None,
+        use_bias: bool = True,
+        kernel_initializer: str | Callable = "glorot_uniform",
+        bias_initializer: str | Callable = "zeros",
+        input_size: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        owner = type(self).__name__
+        self.units = check_positive_int(owner, "units", units)
+        self.activation = activations.get(activation)
+        self.use_bias = check_bool(owner, "use_bias", use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.input_size = self._check_input_size(owner, input_size)
+        self.register_parameter("weight", None)
+        self.register_parameter("bias", None)
+        if self.input_size is not None:
+            self.build((None, self.input_size))
+
+    def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
+        input_size = input_shape[-1]
+        if self.input_size is not None and input_size != self.input_size:
+            raise ShapeError(
+                f"{type(self).__name__}: built for input_size={self.input_size}, got inputs with {input_size} features"
+            )
+        self.input_size = input_size
+        kw = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(self.units, input_size, **kw))
+        if self.use_bias:
+            self.bias = nn.Parameter(torch.empty(self.units, **kw))
+        self.reset_parameters()
+        super().build(input_shape)
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """(Re)initialise the weights with the configured initialisers."""
+        if self.weight is None:
+            self._require_built("reset_parameters")
+        self.kernel_initializer(self.weight)
+        if self.bias is not None:
+            self.bias_initializer(self.bias)
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Apply the layer; ``mask`` is accepted and ignored (see :meth:`compute_mask`)."""
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        _check_min_ndim(owner, x, 2, "(batch, ..., features)")
+        check_floating(owner, x)
+        self._maybe_build(x)
+        if x.shape[-1] != self.input_size:
+            raise ShapeError(
+                f"{owner}: built for input_size={self.input_size}, got inputs with {x.shape[-1]} features "
+                f"(shape {tuple(x.shape)})"
+            )
+        # y = φ(x W^T + b)                                            (*, units)
+        return self.activation(F.linear(x, self.weight, self.bias))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "input_size": self.input_size,
+        }
+
+    def extra_repr(self) -> str:
+        return f"input_size={self.input_size}, units={self.units}, use_bias={self.use_bias}"
+
+
+class Dropout(Layer):
+    r"""Inverted dropout: zero a fraction ``rate`` of the inputs while training.
+
+    .. math::
+        y = \frac{m \odot x}{1 - p}, \qquad m_i \sim \mathrm{Bernoulli}(1 - p)
+
+    with :math:`p` = ``rate``.  Dividing by :math:`1 - p` keeps the expected
+    value of every unit unchanged, so in evaluation mode (``layer.eval()``) the
+    layer is the identity.  Training mode is PyTorch's ``module.training`` flag.
+
+    ``noise_shape`` shares one draw along some axes, as in Keras: for inputs of
+    shape ``(batch, time, features)``, ``noise_shape=(None, 1, None)`` drops the
+    same features at every time step.  ``None`` entries take the input's size;
+    an integer entry must be 1 or the input's size on that axis.
+
+    ``seed`` makes the sequence of masks reproducible: the n-th training call of
+    a layer created with the same seed draws the same mask on the same device.
+
+    Shape:
+        * input: any shape, floating point.
+        * output: same as the input.
+
+    A mask passes through unchanged (``supports_masking``).
+
+    Args:
+        rate: fraction of units to drop, in [0, 1).
+        noise_shape: None (an independent draw per element) or a sequence with
+            one entry per input axis, each None, 1 or the axis size.
+        seed: optional non-negative integer seed.
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> layer = Dropout(0.5, seed=0)
+        >>> y = layer(torch.ones(2, 1000))
+        >>> sorted(set(y.flatten().tolist()))
+        [0.0, 2.0]
+        >>> torch.equal(layer.eval()(torch.ones(2, 3)), torch.ones(2, 3))
+        True
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        rate: float,
+        noise_shape: Sequence[int | None] | None = None,
+        seed: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        owner = type(self).__name__
+        self.rate = check_rate(owner, "rate", rate)
+        self.noise_shape = self._check_noise_shape(noise_shape)
+        self.seed = check_positive_int(owner, "seed", seed, allow_none=True, minimum=0)
+        self._calls = 0
+
+    def _check_noise_shape(self, noise_shape: Any) -> tuple[int | None, ...] | None:
+        if noise_shape is None:
+            return None
+        owner = type(self).__name__
+        if isinstance(noise_shape, (str, bytes)) or not isinstance(noise_shape, Sequence):
+            raise ConfigError(
+                f"{owner}: `noise_shape` must be None or a sequence of positive integers / None, "
+                f"got {noise_shape!r} ({type(noise_shape).__name__})"
+            )
+        return tuple(check_positive_int(owner, "noise_shape entry", n, allow_none=True) for n in noise_shape)
+
+    def _resolve_noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        if self.noise_shape is None:
+            return tuple(x.shape)
+        owner = type(self).__name__
+        if len(self.noise_shape) != x.dim():
+            raise ShapeError(
+                f"{owner}: `noise_shape` {self.noise_shape} has {len(self.noise_shape)} entries but the input has "
+                f"{x.dim()} dims with shape {tuple(x.shape)}; give one entry per input axis"
+            )
+        shape = []
+        for axis, (n, size) in enumerate(zip(self.noise_shape, x.shape)):
+            if n is None:
+                n = size
+            elif n not in (1, size):
+                raise ShapeError(
+                    f"{owner}: `noise_shape` entry {n} on axis {axis} must be None, 1 or the input's size {size} "
+                    f"(input shape {tuple(x.shape)})"
+                )
+            shape.append(n)
+        return tuple(shape)
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Drop units in training mode; identity in evaluation mode. ``mask`` is ignored."""
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        check_floating(owner, x)
+        if not self.training or self.rate == 0.0:
+            return x
+        shape = self._resolve_noise_shape(x)
+        generator = None
+        if self.seed is not None:
+            # One reproducible stream per layer: the n-th call uses a seed derived from (seed, n).
+            generator = torch.Generator(device=x.device)
+            generator.manual_seed((self.seed * 0x9E3779B97F4A7C15 + self._calls) % (2**63))
+        self._calls += 1
+        keep = 1.0 - self.rate
+        # m ~ Bernoulli(1 - p), broadcast along the axes where noise_shape is 1
+        m = torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype) >= self.rate
+        # y = m ⊙ x / (1 - p)
+        return x * m.to(x.dtype) / keep
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
+            "seed": self.seed,
+        }
+
+    def extra_repr(self) -> str:
+        return f"rate={self.rate}"
+
+
+class Activation(Layer):
+    r"""Apply an activation function element-wise: :math:`y = \phi(x)`.
+
+    Shape:
+        * input: any shape.
+        * output: same as the input (``softmax`` works on the last axis).
+
+    A mask passes through unchanged (``supports_masking``).
+
+    Args:
+        activation: name from :mod:`rnnkit.activations` (e.g. ``'relu'``,
+            ``'softmax'``) or a callable; None = linear.
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> Activation("relu")(torch.tensor([[-1.0, 2.0]]))
+        tensor([[0., 2.]])
+    """
+
+    supports_masking = True
+
+    def __init__(self, activation: str | Callable | None, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.activation = activations.get(activation)
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``activation(inputs)``; ``mask`` is ignored."""
+        x = as_tensor(type(self).__name__, inputs)
+        return self.activation(x)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+    def extra_repr(self) -> str:
+        try:
+            return activations.serialize(self.activation)
+        except ConfigError:
+            return repr(self.activation)
+
+
+class Flatten(Layer):
+    r"""Flatten every axis but the batch axis: ``(batch, d1, ..., dn) -> (batch, d1 * ... * dn)``.
+
+    Elements keep their row-major (channels-last) order, as in Keras.  A 1-D
+    input ``(batch,)`` becomes ``(batch, 1)``.
+
+    Shape:
+        * input: ``(batch, *)``, at least 1 dim.
+        * output: ``(batch, prod(*))``.
+
+    An incoming mask is consumed: :meth:`compute_mask` returns None.
+
+    Args:
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> Flatten()(torch.zeros(2, 3, 4)).shape
+        torch.Size([2, 12])
+    """
+
+    def __init__(self, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Flatten all axes after the first; ``mask`` is ignored."""
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        _check_min_ndim(owner, x, 1, "(batch, ...)")
+        if x.dim() == 1:
+            return x.unsqueeze(1)  # (batch, 1)
+        return torch.flatten(x, start_dim=1)  # (batch, d1 * ... * dn)
+
+
+class Masking(Layer):
+    r"""Mark time steps whose features all equal ``mask_value`` as padding.
+
+    .. math::
+        m_{b,t} = \exists f : x_{b,t,f} \neq v, \qquad
+        y_{b,t,:} = \begin{cases} x_{b,t,:} & m_{b,t} \\ 0 & \text{otherwise} \end{cases}
+
+    with :math:`v` = ``mask_value``.  :meth:`compute_mask` returns :math:`m`
+    (True = a real step) for the layers that follow, e.g. an RNN that skips the
+    padded steps.  As in Keras, the masked steps of the output are zeros (even
+    when ``mask_value`` is not 0), and an incoming mask is replaced, not combined.
+
+    Shape:
+        * input: ``(batch, time, features)``, floating point.
+        * output: same as the input.
+        * mask: ``(batch, time)`` bool.
+
+    Args:
+        mask_value: the padding value (default 0.0).
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[[1.0, 0.0], [0.0, 0.0], [0.0, 3.0]]])
+        >>> Masking().compute_mask(x)
+        tensor([[ True, False,  True]])
+    """
+
+    def __init__(self, mask_value: float = 0.0, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        if isinstance(mask_value, bool) or not isinstance(mask_value, numbers.Real):
+            raise ConfigError(
+                f"{type(self).__name__}: `mask_value` must be a number, got {mask_value!r} ({type(mask_value).__name__})"
+            )
+        self.mask_value = float(mask_value)
+
+    def _mask(self, x: torch.Tensor) -> torch.Tensor:
+        owner = type(self).__name__
+        check_ndim(owner, x, 3, "(batch, time, features)")
+        # m_{b,t} = any_f (x_{b,t,f} != v)                            (batch, time)
+        return (x != self.mask_value).any(dim=-1)
+
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch, time)`` bool: True where at least one feature differs from ``mask_value``."""
+        return self._mask(as_tensor(type(self).__name__, inputs))
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Zero the masked steps; the incoming ``mask`` is ignored (see :meth:`compute_mask`)."""
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        check_floating(owner, x)
+        m = self._mask(x)
+        # y = x where m, else 0                                        (batch, time, features)
+        return torch.where(m.unsqueeze(-1), x, torch.zeros((), dtype=x.dtype, device=x.device))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mask_value": self.mask_value}
+
+    def extra_repr(self) -> str:
+        return f"mask_value={self.mask_value}"

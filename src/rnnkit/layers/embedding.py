@@ -1,0 +1,144 @@
+"""Embedding: a lookup table from integer token ids to dense vectors."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import initializers
+from .._base_layer import Layer
+from .._validation import as_tensor, check_bool, check_positive_int
+from ..errors import ShapeError
+
+__all__ = ["Embedding"]
+
+# Keras calls U(-0.05, 0.05) 'uniform'; rnnkit.initializers calls it 'random_uniform'.
+_INITIALIZER_ALIASES = {"uniform": "random_uniform", "normal": "random_normal"}
+
+
+class Embedding(Layer):
+    r"""Turn integer token ids into dense vectors by table lookup.
+
+    .. math::
+        y_{\ldots,:} = W_{x_{\ldots},:}
+
+    Row :math:`i` of ``weight`` (input_dim, output_dim) is the vector of token
+    id :math:`i` — the layout of ``torch.nn.Embedding`` and of Keras'
+    ``embeddings`` variable.
+
+    With ``mask_zero=True`` id 0 is reserved for padding: :meth:`compute_mask`
+    returns ``inputs != 0`` so that later layers (RNNs, masked pooling) skip the
+    padded steps.  The vocabulary then needs ``input_dim = vocabulary size + 1``.
+    The vector of id 0 is still a trainable row, as in Keras.
+
+    Shape:
+        * input: ``(*)`` integer ids in ``[0, input_dim)``, typically ``(batch, time)``.
+        * output: ``(*, output_dim)``.
+        * mask: ``(*)`` bool when ``mask_zero``, else None.
+
+    Args:
+        input_dim: vocabulary size (largest id + 1).
+        output_dim: size of each vector.
+        mask_zero: treat id 0 as padding and emit a mask (default False).
+        embeddings_initializer: initialiser of ``weight``; the default
+            ``'uniform'`` is Keras' U(-0.05, 0.05) (``'random_uniform'`` here).
+            Fans are computed on the Keras layout, fan_in = input_dim.
+        input_length: accepted for compatibility with Keras 2 code and ignored.
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> emb = Embedding(10, 4, mask_zero=True)
+        >>> ids = torch.tensor([[3, 7, 0, 0]])
+        >>> emb(ids).shape
+        torch.Size([1, 4, 4])
+        >>> emb.compute_mask(ids)
+        tensor([[ True,  True, False, False]])
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        mask_zero: bool = False,
+        embeddings_initializer: str | Callable = "uniform",
+        input_length: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        owner = type(self).__name__
+        self.input_dim = check_positive_int(owner, "input_dim", input_dim)
+        self.output_dim = check_positive_int(owner, "output_dim", output_dim)
+        self.mask_zero = check_bool(owner, "mask_zero", mask_zero)
+        if isinstance(embeddings_initializer, str):
+            embeddings_initializer = _INITIALIZER_ALIASES.get(embeddings_initializer, embeddings_initializer)
+        self.embeddings_initializer = initializers.get(embeddings_initializer)
+        # input_length (Keras 2) only fixed the model's input shape; nothing here depends on it.
+        check_positive_int(owner, "input_length", input_length, allow_none=True)
+        self.build((None,))
+
+    def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
+        """Create ``weight``; its size is known from the constructor, so this runs at construction."""
+        if self.built:
+            return
+        self.weight = nn.Parameter(torch.empty(self.input_dim, self.output_dim, device=device, dtype=dtype))
+        self.reset_parameters()
+        super().build(input_shape)
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """(Re)initialise ``weight``; the initialiser sees Keras' (input_dim, output_dim) fans."""
+        # Initialisers take the PyTorch (out, in) layout; the transpose puts input_dim in the fan_in place.
+        self.embeddings_initializer(self.weight.T)
+
+    def _check_ids(self, x: torch.Tensor) -> None:
+        owner = type(self).__name__
+        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+            raise ShapeError(
+                f"{owner}: expected integer token ids, got dtype {x.dtype} with shape {tuple(x.shape)}; "
+                "convert them with ids.long() (if these are already vectors, drop the Embedding layer)"
+            )
+        if x.numel() == 0:
+            return
+        low, high = int(x.min()), int(x.max())
+        if low < 0:
+            raise ShapeError(
+                f"{owner}: token ids must be >= 0, found {low} (input_dim={self.input_dim}); "
+                "map unknown or padding tokens to a valid id such as 0 before the lookup"
+            )
+        if high >= self.input_dim:
+            raise ShapeError(
+                f"{owner}: token ids must be < input_dim={self.input_dim}, found max id {high}; "
+                f"create the layer with input_dim >= {high + 1} (vocabulary size + 1 when id 0 is padding) "
+                "or map out-of-vocabulary ids to a reserved id"
+            )
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Look up the vectors of ``inputs``; an incoming ``mask`` is ignored (see :meth:`compute_mask`)."""
+        x = as_tensor(type(self).__name__, inputs)
+        self._check_ids(x)
+        if x.dtype not in (torch.int32, torch.int64):
+            x = x.long()
+        # y[..., :] = W[x[...], :]                                    (*, output_dim)
+        return F.embedding(x, self.weight)
+
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        """``inputs != 0`` when ``mask_zero``, else None."""
+        if not self.mask_zero:
+            return None
+        return as_tensor(type(self).__name__, inputs) != 0
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "mask_zero": self.mask_zero,
+            "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+        }
+
+    def extra_repr(self) -> str:
+        return f"input_dim={self.input_dim}, output_dim={self.output_dim}, mask_zero={self.mask_zero}"

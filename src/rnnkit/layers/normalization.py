@@ -1,0 +1,185 @@
+"""LayerNormalization: normalise each sample over its feature axes, as in Keras."""
+from __future__ import annotations
+
+import numbers
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._base_layer import Layer
+from .._validation import as_tensor, check_bool, check_floating
+from ..errors import ConfigError, ShapeError
+
+__all__ = ["LayerNormalization"]
+
+
+class LayerNormalization(Layer):
+    r"""Layer normalisation (Ba et al. 2016): zero mean, unit variance per sample over ``axis``.
+
+    .. math::
+        \mu = \operatorname{mean}_{A}(x), \qquad
+        \sigma^2 = \operatorname{mean}_{A}\big((x - \mu)^2\big), \qquad
+        y = \gamma \odot \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta
+
+    where :math:`A` is the set of axes in ``axis`` (the last one by default),
+    the variance is the biased one (divided by the count, as in Keras), and
+    :math:`\gamma` (``weight``, only with ``scale``) and :math:`\beta`
+    (``bias``, only with ``center``) have one entry per position of the
+    normalised axes, initialised to ones and zeros.
+
+    Note Keras' default :math:`\epsilon = 10^{-3}`; ``torch.nn.LayerNorm`` uses
+    :math:`10^{-5}`.
+
+    Shape:
+        * input: any shape, floating point; ``axis`` must exist in it.
+        * output: same as the input.
+        * ``weight`` / ``bias``: the sizes of the normalised axes, e.g. ``(features,)``.
+
+    A mask passes through unchanged (``supports_masking``).
+
+    Args:
+        axis: int or sequence of ints, the axes to normalise over (default -1).
+        epsilon: small number added to the variance (default 1e-3).
+        center: learn the offset :math:`\beta` (default True).
+        scale: learn the gain :math:`\gamma` (default True).
+        input_size: size of the normalised axis, to create the weights at once
+            (only for a single ``axis``); when None they are created at the first call.
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> ln = LayerNormalization(input_size=4)
+        >>> y = ln(torch.tensor([[1.0, 2.0, 3.0, 4.0]]))
+        >>> y.detach().round(decimals=3)  # (x - 2.5) / sqrt(1.25 + 1e-3)
+        tensor([[-1.3410, -0.4470,  0.4470,  1.3410]])
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        axis: int | Sequence[int] = -1,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        input_size: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        owner = type(self).__name__
+        self.axis = self._check_axis(axis)
+        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not 0.0 <= float(epsilon) < float("inf"):
+            raise ConfigError(f"{owner}: `epsilon` must be a finite number >= 0, got {epsilon!r} ({type(epsilon).__name__})")
+        self.epsilon = float(epsilon)
+        self.center = check_bool(owner, "center", center)
+        self.scale = check_bool(owner, "scale", scale)
+        self.input_size = self._check_input_size(owner, input_size)
+        self.register_parameter("weight", None)
+        self.register_parameter("bias", None)
+        self._param_shape: tuple[int, ...] | None = None
+        if self.input_size is not None:
+            if not isinstance(self.axis, int):
+                raise ConfigError(
+                    f"{owner}: `input_size` gives the size of one axis, but axis={self.axis} names several; "
+                    "leave input_size=None (the weights are created at the first call) or pass a single axis"
+                )
+            self._create_weights((self.input_size,))
+            super().build((self.input_size,))
+
+    def _check_axis(self, axis: Any) -> int | list[int]:
+        owner = type(self).__name__
+        if isinstance(axis, numbers.Integral) and not isinstance(axis, bool):
+            return int(axis)
+        if isinstance(axis, (list, tuple)) and axis and all(
+            isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in axis
+        ):
+            if len(set(axis)) != len(axis):
+                raise ConfigError(f"{owner}: `axis` lists an axis twice: {axis!r}")
+            return [int(a) for a in axis]
+        raise ConfigError(
+            f"{owner}: `axis` must be an int or a non-empty list of ints, got {axis!r} ({type(axis).__name__})"
+        )
+
+    def _axes(self, ndim: int, shape: tuple[Any, ...]) -> tuple[int, ...]:
+        """The normalised axes as sorted non-negative indices for an input of ``ndim`` dims."""
+        owner = type(self).__name__
+        axes = [self.axis] if isinstance(self.axis, int) else self.axis
+        resolved = []
+        for a in axes:
+            if not -ndim <= a < ndim:
+                raise ShapeError(
+                    f"{owner}: axis={a} is out of range for input of {ndim} dims with shape {shape}"
+                )
+            resolved.append(a % ndim)
+        if len(set(resolved)) != len(resolved):
+            raise ShapeError(f"{owner}: axis={self.axis} names the same axis twice for input of {ndim} dims")
+        return tuple(sorted(resolved))
+
+    def _create_weights(self, param_shape: tuple[int, ...], device: Any = None, dtype: torch.dtype | None = None) -> None:
+        self._param_shape = tuple(int(n) for n in param_shape)
+        kw = {"device": device, "dtype": dtype}
+        if self.scale:
+            self.weight = nn.Parameter(torch.ones(self._param_shape, **kw))
+        if self.center:
+            self.bias = nn.Parameter(torch.zeros(self._param_shape, **kw))
+
+    def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
+        axes = self._axes(len(input_shape), tuple(input_shape))
+        self._create_weights(tuple(input_shape[a] for a in axes), device=device, dtype=dtype)
+        if isinstance(self.axis, int):
+            self.input_size = self._param_shape[0]
+        super().build(input_shape)
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """Reset :math:`\\gamma` to ones and :math:`\\beta` to zeros."""
+        if self.weight is not None:
+            self.weight.fill_(1.0)
+        if self.bias is not None:
+            self.bias.zero_()
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalise ``inputs``; ``mask`` is ignored (every position is normalised on its own)."""
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        check_floating(owner, x)
+        axes = self._axes(x.dim(), tuple(x.shape))
+        self._maybe_build(x)
+        sizes = tuple(x.shape[a] for a in axes)
+        if sizes != self._param_shape:
+            raise ShapeError(
+                f"{owner}: built for normalised axes of sizes {self._param_shape}, got sizes {sizes} "
+                f"on axis={self.axis} of input with shape {tuple(x.shape)}"
+            )
+        if axes == tuple(range(x.dim() - len(axes), x.dim())):
+            # trailing axes: the fused kernel computes the same biased-variance formula
+            return F.layer_norm(x, sizes, self.weight, self.bias, self.epsilon)
+        # μ = mean_A(x), σ² = mean_A((x - μ)²)                         (broadcast over A)
+        var, mean = torch.var_mean(x, dim=axes, correction=0, keepdim=True)
+        # y = (x - μ) / sqrt(σ² + ε)
+        y = (x - mean) * torch.rsqrt(var + self.epsilon)
+        broadcast = [1] * x.dim()
+        for a in axes:
+            broadcast[a] = x.shape[a]
+        # y = γ ⊙ y + β
+        if self.weight is not None:
+            y = y * self.weight.reshape(broadcast)
+        if self.bias is not None:
+            y = y + self.bias.reshape(broadcast)
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "axis": self.axis if isinstance(self.axis, int) else list(self.axis),
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "input_size": self.input_size,
+        }
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}, epsilon={self.epsilon}, center={self.center}, scale={self.scale}"

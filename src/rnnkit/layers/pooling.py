@@ -1,0 +1,276 @@
+"""Pooling layers: mask-aware global pooling over time, and channels-last max pooling."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .._base_layer import Layer
+from .._validation import as_tensor, check_bool, check_choice, check_floating, check_ndim
+from ..errors import ShapeError
+from .conv import _normalize_tuple, _same_padding
+
+__all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPooling1D", "MaxPooling2D"]
+
+
+def _check_mask(owner: str, mask: Any, x: torch.Tensor) -> torch.Tensor:
+    """A ``(batch, time)`` bool mask matching ``x`` (batch, time, features); non-bool masks mean ``mask != 0``."""
+    m = as_tensor(owner, mask, "mask")
+    check_ndim(owner, m, 2, "(batch, time)", name="mask")
+    if tuple(m.shape) != tuple(x.shape[:2]):
+        raise ShapeError(
+            f"{owner}: expected a mask of shape (batch, time) = {tuple(x.shape[:2])} for input of shape "
+            f"{tuple(x.shape)}, got mask shape {tuple(m.shape)}"
+        )
+    if m.dtype != torch.bool:
+        m = m != 0
+    return m.to(x.device)
+
+
+class _GlobalPooling1D(Layer):
+    """Shared checks and config of the global pooling layers over time."""
+
+    def __init__(self, keepdims: bool = False, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.keepdims = check_bool(type(self).__name__, "keepdims", keepdims)
+
+    def _prepare(self, inputs: Any, mask: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        check_ndim(owner, x, 3, "(batch, time, features)")
+        check_floating(owner, x)
+        return x, None if mask is None else _check_mask(owner, mask, x)
+
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """The time axis is pooled away, so no mask flows on: returns None."""
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+    def extra_repr(self) -> str:
+        return f"keepdims={self.keepdims}"
+
+
+class GlobalAveragePooling1D(_GlobalPooling1D):
+    r"""Average over the time axis, counting only the unmasked steps.
+
+    .. math::
+        y_{b,f} = \frac{\sum_t m_{b,t}\, x_{b,t,f}}{\max\big(1, \sum_t m_{b,t}\big)}
+
+    With no mask, :math:`m = 1` and this is the plain mean over time.  A row
+    whose steps are all masked gives zeros (Keras would divide 0 by 0 and give
+    NaN).
+
+    Shape:
+        * input: ``(batch, time, features)``, floating point.
+        * mask: optional ``(batch, time)`` bool, True = a real step.
+        * output: ``(batch, features)``, or ``(batch, 1, features)`` with ``keepdims``.
+
+    Args:
+        keepdims: keep the pooled time axis with size 1 (default False).
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[[1.0], [3.0], [100.0]]])
+        >>> GlobalAveragePooling1D()(x, mask=torch.tensor([[True, True, False]]))
+        tensor([[2.]])
+    """
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Mean over the valid steps of ``inputs``."""
+        x, m = self._prepare(inputs, mask)
+        if m is None:
+            return x.mean(dim=1, keepdim=self.keepdims)
+        w = m.to(x.dtype).unsqueeze(-1)  # (batch, time, 1)
+        # y = Σ_t m_t x_t / max(1, Σ_t m_t)                          (batch, features)
+        total = (x * w).sum(dim=1, keepdim=self.keepdims)
+        count = w.sum(dim=1, keepdim=self.keepdims).clamp_min(1.0)
+        return total / count
+
+
+class GlobalMaxPooling1D(_GlobalPooling1D):
+    r"""Maximum over the time axis, taken over the unmasked steps only.
+
+    .. math::
+        y_{b,f} = \max_{t \,:\, m_{b,t}} x_{b,t,f}
+
+    With no mask every step counts.  A row whose steps are all masked has no
+    maximum; it gives zeros (and no gradient).
+
+    Shape:
+        * input: ``(batch, time, features)``, floating point.
+        * mask: optional ``(batch, time)`` bool, True = a real step.
+        * output: ``(batch, features)``, or ``(batch, 1, features)`` with ``keepdims``.
+
+    Args:
+        keepdims: keep the pooled time axis with size 1 (default False).
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[[1.0], [3.0], [100.0]]])
+        >>> GlobalMaxPooling1D()(x, mask=torch.tensor([[True, True, False]]))
+        tensor([[3.]])
+    """
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Maximum over the valid steps of ``inputs``."""
+        x, m = self._prepare(inputs, mask)
+        if m is None:
+            return x.amax(dim=1, keepdim=self.keepdims)
+        valid = m.unsqueeze(-1)  # (batch, time, 1)
+        # y = max over {t : m_t} of x_t; masked steps become -inf so they never win
+        y = x.masked_fill(~valid, float("-inf")).amax(dim=1, keepdim=self.keepdims)
+        any_valid = valid.any(dim=1, keepdim=self.keepdims)  # (batch, 1) or (batch, 1, 1)
+        return torch.where(any_valid, y, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+class _MaxPooling(Layer):
+    """Shared machinery of the channels-last max pooling layers (``rank`` spatial axes)."""
+
+    rank: int = 1
+    _layout: str = ""
+
+    def __init__(self, pool_size: Any, strides: Any, padding: str, name: str | None) -> None:
+        super().__init__(name=name)
+        owner = type(self).__name__
+        self.pool_size = _normalize_tuple(owner, "pool_size", pool_size, self.rank)
+        self.strides = self.pool_size if strides is None else _normalize_tuple(owner, "strides", strides, self.rank)
+        self.padding = check_choice(owner, "padding", padding.lower() if isinstance(padding, str) else padding, ("valid", "same"))
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Max over each window; a ``mask`` is accepted and consumed (not used)."""
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        check_ndim(owner, x, self.rank + 2, self._layout)
+        check_floating(owner, x)
+        pads = []
+        for axis, (size, k, s) in enumerate(zip(x.shape[1:-1], self.pool_size, self.strides)):
+            if self.padding == "same":
+                pads.append(_same_padding(size, k, s))
+            elif size < k:
+                raise ShapeError(
+                    f"{owner}: input of shape {tuple(x.shape)} has size {size} on axis {axis + 1}, smaller than "
+                    f"pool_size {k}; with padding='valid' the output would be empty — use padding='same' or a "
+                    "smaller pool_size"
+                )
+            else:
+                pads.append((0, 0))
+        # channels last -> channels first: (batch, *spatial, ch) -> (batch, ch, *spatial)
+        xc = torch.movedim(x, -1, 1)
+        if all(before == after for before, after in pads):
+            # symmetric padding: max_pool's own padding already ignores the padded positions
+            pool_padding = tuple(before for before, _ in pads)
+        else:
+            # asymmetric 'same': pad with -inf so padded positions never win a window
+            flat = [p for pair in reversed(pads) for p in pair]
+            xc = F.pad(xc, flat, value=float("-inf"))
+            pool_padding = 0
+        pool = F.max_pool1d if self.rank == 1 else F.max_pool2d
+        # y = max over each window                                    (batch, ch, *out_spatial)
+        y = pool(xc, self.pool_size, self.strides, pool_padding)
+        return torch.movedim(y, 1, -1)  # (batch, *out_spatial, ch)
+
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Pooling changes the number of steps, so no mask flows on: returns None."""
+        return None
+
+    def get_config(self) -> dict[str, Any]:
+        def out(t: tuple[int, ...]) -> Any:
+            return t[0] if self.rank == 1 else list(t)
+
+        return {**super().get_config(), "pool_size": out(self.pool_size), "strides": out(self.strides), "padding": self.padding}
+
+    def extra_repr(self) -> str:
+        return f"pool_size={self.pool_size}, strides={self.strides}, padding={self.padding!r}"
+
+
+class MaxPooling1D(_MaxPooling):
+    r"""Max pooling over the steps of channels-last input ``(batch, steps, channels)``.
+
+    .. math::
+        y_{b,i,c} = \max_{0 \le j < p} \tilde x_{b,\, s i + j,\, c}
+
+    with :math:`p` = ``pool_size`` and :math:`s` = ``strides`` (default
+    ``pool_size``).  ``'valid'`` gives ``floor((steps - p) / s) + 1`` outputs;
+    ``'same'`` gives ``ceil(steps / s)`` with TensorFlow's padding (the odd
+    extra position after), where padded positions never count as a maximum.
+
+    Shape:
+        * input: ``(batch, steps, channels)``, floating point.
+        * output: ``(batch, steps_out, channels)``.
+
+    An incoming mask is consumed: :meth:`compute_mask` returns None.
+
+    Args:
+        pool_size: window length (default 2).
+        strides: step between windows; None = ``pool_size``.
+        padding: ``'valid'`` (default) or ``'same'``.
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[[1.0], [5.0], [2.0], [4.0], [3.0]]])
+        >>> MaxPooling1D(2)(x).flatten().tolist()
+        [5.0, 4.0]
+        >>> MaxPooling1D(2, padding="same")(x).flatten().tolist()
+        [5.0, 4.0, 3.0]
+    """
+
+    rank = 1
+    _layout = "(batch, steps, channels)"
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int] = 2,
+        strides: int | tuple[int] | None = None,
+        padding: str = "valid",
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, name)
+
+
+class MaxPooling2D(_MaxPooling):
+    r"""Max pooling over channels-last images ``(batch, height, width, channels)``.
+
+    .. math::
+        y_{b,i,j,c} = \max_{0 \le u < p_h,\ 0 \le v < p_w} \tilde x_{b,\, s_h i + u,\, s_w j + v,\, c}
+
+    ``strides`` defaults to ``pool_size``; ``'same'`` padding follows TensorFlow
+    on each axis (the odd extra position at the bottom / right), and padded
+    positions never count as a maximum.
+
+    Shape:
+        * input: ``(batch, height, width, channels)``, floating point.
+        * output: ``(batch, height_out, width_out, channels)``.
+
+    An incoming mask is consumed: :meth:`compute_mask` returns None.
+
+    Args:
+        pool_size: int or (p_h, p_w) (default (2, 2)).
+        strides: int, (s_h, s_w) or None = ``pool_size``.
+        padding: ``'valid'`` (default) or ``'same'``.
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> MaxPooling2D()(torch.zeros(1, 28, 28, 3)).shape
+        torch.Size([1, 14, 14, 3])
+    """
+
+    rank = 2
+    _layout = "(batch, height, width, channels)"
+
+    def __init__(
+        self,
+        pool_size: int | tuple[int, int] = (2, 2),
+        strides: int | tuple[int, int] | None = None,
+        padding: str = "valid",
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(pool_size, strides, padding, name)
