@@ -24,6 +24,7 @@ from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells._base import State
 from ..errors import ConfigError, ShapeError
 from ._fused import fused_blocker, mask_segments, run_fused
+from ._generic import run_manual_bptt, supports_manual_bptt
 
 __all__ = ["RecurrentLayer", "RNN", "SimpleRNN", "LSTM", "GRU"]
 
@@ -201,6 +202,8 @@ def _loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_o
     rmask = None
     if training and getattr(cell, "recurrent_dropout", 0.0) > 0:
         rmask = cell.recurrent_dropout_mask(batch, x.device, x.dtype)
+    if supports_manual_bptt(cell):
+        return _loop_manual(cell, x, mask, state, zero_output_for_mask, rmask)
     hoisted = hasattr(cell, "project_inputs") and hasattr(cell, "recurrence")
     if hoisted:
         # x W_ih^T + b for all steps in one matrix product, time-major for contiguous steps  (T, B, G*U)
@@ -224,6 +227,20 @@ def _loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_o
         state = tuple(new_state)
         outputs.append(out)
     return torch.stack(outputs, dim=1), prev, state
+
+
+def _loop_manual(cell, x, mask, state, zero_output_for_mask, rmask):
+    """The generic path for built-in cells: hand-written BPTT (see ``_generic.py``)."""
+    xp = cell.project_inputs(x.transpose(0, 1))  # (T, B, G*U), all steps in one product
+    masks = None if mask is None else mask.transpose(0, 1)[:, :, None]  # (T, B, 1)
+    H, final = run_manual_bptt(cell, xp, state, rmask, masks)  # H: (T, B, U) state sequence
+    if masks is None:
+        return H.transpose(0, 1), H[-1], final
+    # a masked step repeats the state, which is the last valid output once there is one
+    seen = masks.cumsum(0) > 0  # (T, B, 1)
+    keep = masks if zero_output_for_mask else seen
+    outputs = (H * keep).transpose(0, 1)
+    return outputs, H[-1] * seen[-1], final
 
 
 class RNN(RecurrentLayer):
