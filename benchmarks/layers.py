@@ -1,0 +1,178 @@
+"""Layer throughput: rnnkit against torch.nn, all measured in one run.
+
+Prints one table of tokens/s (batch x time per second) for a training step
+(forward + backward of output.sum()) and for inference (no_grad, eval), with
+the ratio of each row to its peer measured in the same run:
+
+* fast path    vs torch.nn.{RNN,LSTM,GRU} with the same weights  (goal >= 0.95x)
+* generic path vs the same torch.nn module (goal >= 0.5x, i.e. within 2x).
+  Training: recurrent_dropout=0.1, which the fused kernels cannot compute;
+  inference: use_fused=False.
+* MinGRU / MinLSTM vs torch.nn.LSTM at time 100 and 1000  (MinGRU training goal >= 5x at 1000)
+
+Usage:  python benchmarks/layers.py [--quick] [--repeats N] [--json PATH]
+Writes the rows as JSON (default benchmarks/results/layers.json).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from rnnkit.layers import GRU, LSTM, RNN, SimpleRNN, from_torch
+
+CONFIGS = [  # (batch, time, input, hidden, layers)
+    (32, 100, 128, 256, 1),
+    (64, 100, 512, 512, 2),
+    (8, 200, 64, 128, 1),
+]
+KINDS = {"SimpleRNN": (torch.nn.RNN, SimpleRNN), "LSTM": (torch.nn.LSTM, LSTM), "GRU": (torch.nn.GRU, GRU)}
+
+
+def _time(fn, repeats: int, min_seconds: float) -> float:
+    """Median seconds per call after a warm-up, over at least `repeats` calls."""
+    fn()
+    times = []
+    start = time.perf_counter()
+    while len(times) < repeats or time.perf_counter() - start < min_seconds:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        if len(times) >= 4 * repeats:
+            break
+    return statistics.median(times)
+
+
+def _output(result):
+    out = result[0] if isinstance(result, tuple) else result
+    return out
+
+
+def _train_step(module, x):
+    def step():
+        module.zero_grad(set_to_none=True)
+        _output(module(x)).sum().backward()
+
+    return step
+
+
+def _infer(module, x):
+    def step():
+        with torch.no_grad():
+            module(x)
+
+    return step
+
+
+def _stack(layers):
+    """Apply a list of rnnkit layers in a row."""
+
+    class Stack(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layers = torch.nn.ModuleList(layers)
+
+        def forward(self, x):
+            for layer in self.layers:
+                x = layer(x)
+            return x
+
+    return Stack()
+
+
+def _paths(stack) -> str:
+    return ",".join(sorted({layer.last_path for layer in stack.layers}))
+
+
+def run(repeats: int, min_seconds: float, quick: bool) -> list[dict]:
+    rows = []
+    torch.manual_seed(0)
+    configs = CONFIGS[:1] if quick else CONFIGS
+    for batch, steps, features, hidden, depth in configs:
+        x = torch.randn(batch, steps, features)
+        tokens = batch * steps
+        shape = f"B{batch} T{steps} in{features} h{hidden} x{depth}"
+        for kind, (torch_class, _) in KINDS.items():
+            ref = torch_class(features, hidden, num_layers=depth, batch_first=True)
+            fast = _stack(from_torch(ref))
+            generic = _stack(from_torch(ref, use_fused=False))
+            for layer in generic.layers:
+                layer.cell.recurrent_dropout = 0.1
+            for mode in ("train", "infer"):
+                make = _train_step if mode == "train" else _infer
+                for m in (ref, fast, generic):
+                    m.train(mode == "train")
+                t_ref = _time(make(ref, x), repeats, min_seconds)
+                t_fast = _time(make(fast, x), repeats, min_seconds)
+                fast_path = _paths(fast)
+                t_gen = _time(make(generic, x), repeats, min_seconds)
+                gen_path = _paths(generic)
+                peer = f"torch.nn.{torch_class.__name__}"
+                rows.append(dict(shape=shape, layer=kind, mode=mode, impl=peer, path="fused", tok_s=tokens / t_ref, peer=peer, ratio=1.0))
+                rows.append(dict(shape=shape, layer=kind, mode=mode, impl="rnnkit fast", path=fast_path, tok_s=tokens / t_fast, peer=peer, ratio=t_ref / t_fast, goal=0.95))
+                rows.append(dict(shape=shape, layer=kind, mode=mode, impl="rnnkit generic", path=gen_path, tok_s=tokens / t_gen, peer=peer, ratio=t_ref / t_gen, goal=0.5))
+    rows += _min_rnn_rows(repeats, min_seconds, quick)
+    return rows
+
+
+def _min_rnn_rows(repeats: int, min_seconds: float, quick: bool) -> list[dict]:
+    try:
+        from rnnkit.layers import MinGRU, MinLSTM
+    except ImportError:
+        return []
+    rows = []
+    batch, features, hidden = 32, 128, 256
+    for steps in (100,) if quick else (100, 1000):
+        x = torch.randn(batch, steps, features)
+        tokens = batch * steps
+        shape = f"B{batch} T{steps} in{features} h{hidden} x1"
+        ref = torch.nn.LSTM(features, hidden, batch_first=True)
+        candidates = [("MinGRU", MinGRU(hidden, input_size=features, return_sequences=True)),
+                      ("MinLSTM", MinLSTM(hidden, input_size=features, return_sequences=True))]
+        for mode in ("train", "infer"):
+            make = _train_step if mode == "train" else _infer
+            ref.train(mode == "train")
+            t_ref = _time(make(ref, x), repeats, min_seconds)
+            rows.append(dict(shape=shape, layer="LSTM", mode=mode, impl="torch.nn.LSTM", path="fused", tok_s=tokens / t_ref, peer="torch.nn.LSTM", ratio=1.0))
+            for name, layer in candidates:
+                layer.train(mode == "train")
+                t = _time(make(layer, x), repeats, min_seconds)
+                goal = 5.0 if (name == "MinGRU" and mode == "train" and steps == 1000) else None
+                rows.append(dict(shape=shape, layer=name, mode=mode, impl=f"rnnkit {name}", path=layer.last_path, tok_s=tokens / t, peer="torch.nn.LSTM", ratio=t_ref / t, goal=goal))
+    return rows
+
+
+def _print_table(rows: list[dict]) -> None:
+    header = f"{'shape':<26} {'layer':<9} {'mode':<5} {'implementation':<18} {'path':<8} {'tokens/s':>10} {'ratio':>7}  goal"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        goal = r.get("goal")
+        verdict = "" if goal is None else (f">={goal:g}x " + ("ok" if r["ratio"] >= goal else "MISSED"))
+        print(f"{r['shape']:<26} {r['layer']:<9} {r['mode']:<5} {r['impl']:<18} {r['path']:<8} {r['tok_s']:>10,.0f} {r['ratio']:>6.2f}x  {verdict}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--min-seconds", type=float, default=1.0, help="least time spent on each measurement")
+    parser.add_argument("--quick", action="store_true", help="first configuration only")
+    parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "layers.json")
+    args = parser.parse_args(argv)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    rows = run(args.repeats, args.min_seconds, args.quick)
+    _print_table(rows)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}, indent=1))
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Applications built on the public rnnkit API, one folder each (data, model, recipe)."""
