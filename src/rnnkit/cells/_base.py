@@ -149,6 +149,8 @@ class RecurrentCell(Layer):
         check_ndim(owner, x_t, 2, "(batch, features)")
         check_floating(owner, x_t)
         self._maybe_build(x_t)
+        if x_t.shape[-1] != self.input_size:
+            raise ShapeError(f"{owner}: expected inputs with {self.input_size} features, got shape {tuple(x_t.shape)}")
         if state is None:
             state = self.initial_state(x_t.shape[0], device=x_t.device, dtype=x_t.dtype)
         elif isinstance(state, torch.Tensor):

@@ -11,6 +11,7 @@ Shape glossary: ``B`` batch, ``T`` time steps, ``F`` input features, ``U`` units
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -158,6 +159,12 @@ class RecurrentLayer(Layer):
         if x.shape[1] == 0:
             raise ShapeError(f"{owner}: expected at least one time step, got input of shape {tuple(x.shape)}")
         self._maybe_build(x)
+        expected = getattr(getattr(self, "cell", None), "input_size", None)
+        if expected is not None and x.shape[-1] != expected:
+            raise ShapeError(
+                f"{owner}: expected inputs with {expected} features (the size it was built for), "
+                f"got shape {tuple(x.shape)}"
+            )
         mask = self._check_mask(mask, x)
         state = self._start_state(x.shape[0], x, initial_state)
         if self.go_backwards:
@@ -408,7 +415,13 @@ class _SingleCellRNN(RNN):
 
     def __init__(self, units: int, **kwargs: Any) -> None:
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
-        cell = self._cell_class(units, **kwargs)
+        try:
+            cell = self._cell_class(units, **kwargs)
+        except ConfigError as exc:  # name the layer the user created, not its cell
+            raise ConfigError(str(exc).replace(f"{self._cell_class.__name__}:", f"{type(self).__name__}:", 1)) from None
+        except TypeError as exc:
+            reason = re.sub(r"^[\w.]+\(\) ", "", str(exc))  # drop "RecurrentCell.__init__() "
+            raise ConfigError(f"{type(self).__name__}: {reason}") from None
         super().__init__(cell, **layer_kwargs)
 
     def get_config(self) -> dict[str, Any]:
