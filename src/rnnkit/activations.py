@@ -31,8 +31,12 @@ def linear(x: torch.Tensor) -> torch.Tensor:
 
 
 def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
-    """Keras 3 hard sigmoid: relu6(x + 3) / 6, the piecewise-linear sigmoid."""
-    return F.hardsigmoid(x)
+    """Keras 3 hard sigmoid: relu6(x + 3) / 6, the piecewise-linear sigmoid.
+
+    Written out rather than ``F.hardsigmoid``, whose backward uses a float32 1/6
+    even for float64 tensors.
+    """
+    return F.relu6(x + 3.0) / 6.0
 
 
 def exponential(x: torch.Tensor) -> torch.Tensor:
