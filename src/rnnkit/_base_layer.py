@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ._validation import check_positive_int
-from .errors import NotBuiltError
+from .errors import NotBuiltError, ShapeError
 
 __all__ = ["Layer"]
 
@@ -72,6 +72,20 @@ class Layer(nn.Module):
             raise NotBuiltError(
                 f"{type(self).__name__}: {what} needs the weights, which do not exist yet; "
                 "pass `input_size=` when creating the layer, call `.build(input_shape)`, or call it on a batch first"
+            )
+
+    def _set_input_size(self, size: int, unit: str = "features") -> None:
+        """At build time: record ``input_size``, refusing a size other than the one given at construction."""
+        if getattr(self, "input_size", None) is not None and size != self.input_size:
+            raise ShapeError(f"{type(self).__name__}: built for input_size={self.input_size}, got inputs with {size} {unit}")
+        self.input_size = size
+
+    def _check_input_features(self, x: torch.Tensor, unit: str = "features") -> None:
+        """At call time: the last axis of ``x`` must be the size the layer was built for."""
+        if x.shape[-1] != self.input_size:
+            raise ShapeError(
+                f"{type(self).__name__}: built for input_size={self.input_size}, got inputs with {x.shape[-1]} {unit} "
+                f"(shape {tuple(x.shape)})"
             )
 
     @staticmethod

@@ -120,7 +120,7 @@ def test_conv1d_errors():
     layer = Conv1D(4, 3, input_size=5)
     with pytest.raises(ShapeError, match=r"^Conv1D: expected input of 3 dims \(batch, steps, channels\), got 2 dims with shape \(4, 7\)$"):
         layer(torch.zeros(4, 7))
-    with pytest.raises(ShapeError, match=r"Conv1D: built for input_size=5 channels, got inputs with 6 channels"):
+    with pytest.raises(ShapeError, match=r"Conv1D: built for input_size=5, got inputs with 6 channels"):
         layer(torch.zeros(2, 7, 6))
     with pytest.raises(ShapeError, match=r"Conv1D: input of shape \(2, 2, 5\) has size 2 on axis 1, smaller than the kernel's span 3"):
         layer(torch.zeros(2, 2, 5))

@@ -44,11 +44,11 @@ def test_bad_inputs_raise_shape_errors():
     with pytest.raises(ShapeError, match=r"expected input as a torch.Tensor or NumPy array, got list"):
         layer([[[1.0]]])
     layer(torch.zeros(2, 5, 3))
-    with pytest.raises(ShapeError, match=r"LSTM: expected inputs with 3 features \(the size it was built for\), got shape \(2, 5, 7\)"):
+    with pytest.raises(ShapeError, match=r"LSTM: built for input_size=3, got inputs with 7 features \(shape \(2, 5, 7\)\)"):
         LSTM(4, input_size=3)(torch.zeros(2, 5, 7))
-    with pytest.raises(ShapeError, match="LSTM: expected inputs with 3 features"):
+    with pytest.raises(ShapeError, match="LSTM: built for input_size=3, got inputs with 4 features"):
         layer(torch.zeros(2, 5, 4))
-    with pytest.raises(ShapeError, match=r"GRUCell: expected inputs with 2 features, got shape \(1, 5\)"):
+    with pytest.raises(ShapeError, match=r"GRUCell: built for input_size=2, got inputs with 5 features \(shape \(1, 5\)\)"):
         GRUCell(3, input_size=2)(torch.zeros(1, 5))
     with pytest.raises(ShapeError, match=r"expected mask of shape \(batch, time\) = \(2, 5\), got \(2, 4\)"):
         layer(torch.zeros(2, 5, 3), mask=torch.ones(2, 4, dtype=torch.bool))

@@ -98,11 +98,7 @@ class RecurrentCell(Layer):
     # ------------------------------------------------------------ weights
     def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
         input_size = input_shape[-1]
-        if self.input_size is not None and input_size != self.input_size:
-            raise ShapeError(
-                f"{type(self).__name__}: built for input_size={self.input_size}, got inputs with {input_size} features"
-            )
-        self.input_size = input_size
+        self._set_input_size(input_size)
         rows = self.num_gates * self.units
         kw = {"device": device, "dtype": dtype}
         self.weight_ih = nn.Parameter(torch.empty(rows, input_size, **kw))
@@ -149,8 +145,7 @@ class RecurrentCell(Layer):
         check_ndim(owner, x_t, 2, "(batch, features)")
         check_floating(owner, x_t)
         self._maybe_build(x_t)
-        if x_t.shape[-1] != self.input_size:
-            raise ShapeError(f"{owner}: expected inputs with {self.input_size} features, got shape {tuple(x_t.shape)}")
+        self._check_input_features(x_t)
         if state is None:
             state = self.initial_state(x_t.shape[0], device=x_t.device, dtype=x_t.dtype)
         elif isinstance(state, torch.Tensor):

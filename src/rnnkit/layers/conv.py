@@ -6,12 +6,10 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from .. import activations, initializers
-from .._base_layer import Layer
-from .._validation import as_tensor, check_bool, check_choice, check_floating, check_ndim, check_positive_int
+from .._validation import as_tensor, check_choice, check_floating, check_ndim, check_positive_int
 from ..errors import ConfigError, ShapeError
+from .core import _KernelLayer
 
 __all__ = ["Conv1D", "Conv2D"]
 
@@ -41,7 +39,7 @@ def _same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tup
     return total // 2, total - total // 2
 
 
-class _Conv(Layer):
+class _Conv(_KernelLayer):
     """Shared machinery of :class:`Conv1D` and :class:`Conv2D` (``rank`` spatial axes, channels last)."""
 
     rank: int = 1
@@ -69,40 +67,16 @@ class _Conv(Layer):
         self.strides = _normalize_tuple(owner, "strides", strides, self.rank)
         self.padding = check_choice(owner, "padding", padding.lower() if isinstance(padding, str) else padding, self._paddings)
         self.dilation_rate = _normalize_tuple(owner, "dilation_rate", dilation_rate, self.rank)
-        self.activation = activations.get(activation)
-        self.use_bias = check_bool(owner, "use_bias", use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.input_size = self._check_input_size(owner, input_size)
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
+        self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, input_size)
         if self.input_size is not None:
             self.build((None,) * (self.rank + 1) + (self.input_size,))
 
     # ------------------------------------------------------------ weights
     def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
         in_channels = input_shape[-1]
-        if self.input_size is not None and in_channels != self.input_size:
-            raise ShapeError(
-                f"{type(self).__name__}: built for input_size={self.input_size} channels, got inputs with "
-                f"{in_channels} channels"
-            )
-        self.input_size = in_channels
-        kw = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(torch.empty(self.filters, in_channels, *self.kernel_size, **kw))
-        if self.use_bias:
-            self.bias = nn.Parameter(torch.empty(self.filters, **kw))
-        self.reset_parameters()
+        self._set_input_size(in_channels, "channels")
+        self._create_kernel((self.filters, in_channels, *self.kernel_size), device, dtype)
         super().build(input_shape)
-
-    @torch.no_grad()
-    def reset_parameters(self) -> None:
-        """(Re)initialise the weights; fans include the receptive field, as in Keras."""
-        if self.weight is None:
-            self._require_built("reset_parameters")
-        self.kernel_initializer(self.weight)
-        if self.bias is not None:
-            self.bias_initializer(self.bias)
 
     # ------------------------------------------------------------ the call
     def _pads(self, shape: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -132,11 +106,7 @@ class _Conv(Layer):
         check_ndim(owner, x, self.rank + 2, self._layout)
         check_floating(owner, x)
         self._maybe_build(x)
-        if x.shape[-1] != self.input_size:
-            raise ShapeError(
-                f"{owner}: built for input_size={self.input_size} channels, got inputs with {x.shape[-1]} channels "
-                f"(shape {tuple(x.shape)})"
-            )
+        self._check_input_features(x, "channels")
         pads = self._pads(tuple(x.shape))
         # channels last -> channels first: (batch, *spatial, in) -> (batch, in, *spatial)
         xc = torch.movedim(x, -1, 1)
@@ -168,11 +138,7 @@ class _Conv(Layer):
             "strides": out(self.strides),
             "padding": self.padding,
             "dilation_rate": out(self.dilation_rate),
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "input_size": self.input_size,
+            **self._kernel_config(),
         }
 
     def extra_repr(self) -> str:

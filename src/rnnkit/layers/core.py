@@ -25,7 +25,53 @@ def _check_min_ndim(owner: str, x: torch.Tensor, min_dims: int, layout: str, nam
         )
 
 
-class Dense(Layer):
+class _KernelLayer(Layer):
+    """A layer with one ``weight`` and an optional ``bias``, created at build time (Dense, Conv)."""
+
+    def _init_kernel(
+        self,
+        activation: str | Callable | None,
+        use_bias: bool,
+        kernel_initializer: str | Callable,
+        bias_initializer: str | Callable,
+        input_size: int | None,
+    ) -> None:
+        owner = type(self).__name__
+        self.activation = activations.get(activation)
+        self.use_bias = check_bool(owner, "use_bias", use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.input_size = self._check_input_size(owner, input_size)
+        self.register_parameter("weight", None)
+        self.register_parameter("bias", None)
+
+    def _create_kernel(self, weight_shape: tuple[int, ...], device: Any, dtype: torch.dtype | None) -> None:
+        kw = {"device": device, "dtype": dtype}
+        self.weight = nn.Parameter(torch.empty(*weight_shape, **kw))
+        if self.use_bias:
+            self.bias = nn.Parameter(torch.empty(weight_shape[0], **kw))
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """(Re)initialise the weights with the configured initialisers (fans as Keras computes them)."""
+        if self.weight is None:
+            self._require_built("reset_parameters")
+        self.kernel_initializer(self.weight)
+        if self.bias is not None:
+            self.bias_initializer(self.bias)
+
+    def _kernel_config(self) -> dict[str, Any]:
+        return {
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "input_size": self.input_size,
+        }
+
+
+class Dense(_KernelLayer):
     r"""A fully connected layer on the last axis: ``activation(x W^T + b)``.
 
     .. math::
@@ -79,38 +125,15 @@ class Dense(Layer):
         super().__init__(name=name)
         owner = type(self).__name__
         self.units = check_positive_int(owner, "units", units)
-        self.activation = activations.get(activation)
-        self.use_bias = check_bool(owner, "use_bias", use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.input_size = self._check_input_size(owner, input_size)
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
+        self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, input_size)
         if self.input_size is not None:
             self.build((None, self.input_size))
 
     def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
         input_size = input_shape[-1]
-        if self.input_size is not None and input_size != self.input_size:
-            raise ShapeError(
-                f"{type(self).__name__}: built for input_size={self.input_size}, got inputs with {input_size} features"
-            )
-        self.input_size = input_size
-        kw = {"device": device, "dtype": dtype}
-        self.weight = nn.Parameter(torch.empty(self.units, input_size, **kw))
-        if self.use_bias:
-            self.bias = nn.Parameter(torch.empty(self.units, **kw))
-        self.reset_parameters()
+        self._set_input_size(input_size)
+        self._create_kernel((self.units, input_size), device, dtype)
         super().build(input_shape)
-
-    @torch.no_grad()
-    def reset_parameters(self) -> None:
-        """(Re)initialise the weights with the configured initialisers."""
-        if self.weight is None:
-            self._require_built("reset_parameters")
-        self.kernel_initializer(self.weight)
-        if self.bias is not None:
-            self.bias_initializer(self.bias)
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Apply the layer; ``mask`` is accepted and ignored (see :meth:`compute_mask`)."""
@@ -119,11 +142,7 @@ class Dense(Layer):
         _check_min_ndim(owner, x, 2, "(batch, ..., features)")
         check_floating(owner, x)
         self._maybe_build(x)
-        if x.shape[-1] != self.input_size:
-            raise ShapeError(
-                f"{owner}: built for input_size={self.input_size}, got inputs with {x.shape[-1]} features "
-                f"(shape {tuple(x.shape)})"
-            )
+        self._check_input_features(x)
         # y = φ(x W^T + b)                                            (*, units)
         return self.activation(F.linear(x, self.weight, self.bias))
 
@@ -131,11 +150,7 @@ class Dense(Layer):
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "bias_initializer": initializers.serialize(self.bias_initializer),
-            "input_size": self.input_size,
+            **self._kernel_config(),
         }
 
     def extra_repr(self) -> str:

@@ -16,7 +16,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .._base_layer import Layer
@@ -159,11 +158,11 @@ class RecurrentLayer(Layer):
         if x.shape[1] == 0:
             raise ShapeError(f"{owner}: expected at least one time step, got input of shape {tuple(x.shape)}")
         self._maybe_build(x)
-        expected = getattr(getattr(self, "cell", None), "input_size", None)
-        if expected is not None and x.shape[-1] != expected:
+        cell = getattr(self, "cell", None)
+        if getattr(cell, "input_size", None) is not None and x.shape[-1] != cell.input_size:
             raise ShapeError(
-                f"{owner}: expected inputs with {expected} features (the size it was built for), "
-                f"got shape {tuple(x.shape)}"
+                f"{owner}: built for input_size={cell.input_size}, got inputs with {x.shape[-1]} features "
+                f"(shape {tuple(x.shape)})"
             )
         mask = self._check_mask(mask, x)
         state = self._start_state(x.shape[0], x, initial_state)
