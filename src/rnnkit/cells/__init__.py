@@ -6,6 +6,7 @@ alone, like ``torch.nn.LSTMCell``.
 from ._base import RecurrentCell, State
 from .gru import GRUCell
 from .lstm import LSTMCell
+from .min_rnn import MinGRUCell, MinLSTMCell
 from .simple_rnn import SimpleRNNCell
 
-__all__ = ["RecurrentCell", "State", "SimpleRNNCell", "LSTMCell", "GRUCell"]
+__all__ = ["RecurrentCell", "State", "SimpleRNNCell", "LSTMCell", "GRUCell", "MinGRUCell", "MinLSTMCell"]

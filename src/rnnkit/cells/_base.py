@@ -51,6 +51,9 @@ class RecurrentCell(Layer):
 
     #: number of gate blocks stacked in weight_ih / weight_hh
     num_gates: int = 1
+    #: False for cells whose gates see the input only (minGRU, minLSTM): no weight_hh/bias_hh,
+    #: and no recurrent_initializer, dropout or recurrent_dropout arguments
+    recurrent_weights: bool = True
 
     def __init__(
         self,
@@ -90,9 +93,9 @@ class RecurrentCell(Layer):
     def initial_state(self, batch_size: int, *, device: Any = None, dtype: torch.dtype | None = None) -> State:
         """All-zero state: a tuple with one ``(batch_size, n)`` tensor per entry of ``state_size``."""
         if dtype is None and self.built:
-            dtype = self.weight_hh.dtype
+            dtype = self.weight_ih.dtype
         if device is None and self.built:
-            device = self.weight_hh.device
+            device = self.weight_ih.device
         return tuple(torch.zeros(batch_size, n, device=device, dtype=dtype) for n in self.state_size)
 
     # ------------------------------------------------------------ weights
@@ -102,13 +105,10 @@ class RecurrentCell(Layer):
         rows = self.num_gates * self.units
         kw = {"device": device, "dtype": dtype}
         self.weight_ih = nn.Parameter(torch.empty(rows, input_size, **kw))
-        self.weight_hh = nn.Parameter(torch.empty(rows, self.units, **kw))
-        if self.use_bias:
-            self.bias_ih = nn.Parameter(torch.empty(rows, **kw))
-            self.bias_hh = nn.Parameter(torch.empty(rows, **kw))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
+        self.bias_ih = nn.Parameter(torch.empty(rows, **kw)) if self.use_bias else None
+        if self.recurrent_weights:
+            self.weight_hh = nn.Parameter(torch.empty(rows, self.units, **kw))
+            self.bias_hh = nn.Parameter(torch.empty(rows, **kw)) if self.use_bias else None
         self.reset_parameters()
         super().build(input_shape)
 
@@ -116,12 +116,14 @@ class RecurrentCell(Layer):
     def reset_parameters(self) -> None:
         """(Re)initialise the weights with the configured initialisers."""
         self.kernel_initializer(self.weight_ih)
-        # Keras initialises its (units, G*units) recurrent kernel as one matrix; ours is
-        # the transpose, so one call on the whole tensor gives the same distribution.
-        self.recurrent_initializer(self.weight_hh)
         if self.use_bias:
             self.bias_initializer(self.bias_ih)
-            self.bias_hh.zero_()
+        if self.recurrent_weights:
+            # Keras initialises its (units, G*units) recurrent kernel as one matrix; ours is
+            # the transpose, so one call on the whole tensor gives the same distribution.
+            self.recurrent_initializer(self.weight_hh)
+            if self.use_bias:
+                self.bias_hh.zero_()
 
     # ------------------------------------------------------------ the step
     def project_inputs(self, x: torch.Tensor) -> torch.Tensor:
@@ -130,8 +132,8 @@ class RecurrentCell(Layer):
 
     def _input_bias(self) -> torch.Tensor | None:
         """Bias folded into :meth:`project_inputs`; by default both biases add before the activation."""
-        if not self.use_bias:
-            return None
+        if not self.use_bias or not self.recurrent_weights:
+            return self.bias_ih
         return self.bias_ih + self.bias_hh
 
     def recurrence(self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
@@ -162,10 +164,8 @@ class RecurrentCell(Layer):
     def _check_state(self, state: State, batch: int) -> None:
         owner = type(self).__name__
         if len(state) != len(self.state_size):
-            raise ShapeError(
-                f"{owner}: expected a state of {len(self.state_size)} tensor(s) with sizes {self.state_size}, "
-                f"got {len(state)}"
-            )
+            shapes = ", ".join(str((batch, n)) for n in self.state_size)
+            raise ShapeError(f"{owner}: expected a state of {len(self.state_size)} tensor(s) of shape {shapes}, got {len(state)}")
         for s, n in zip(state, self.state_size):
             if tuple(s.shape) != (batch, n):
                 raise ShapeError(f"{owner}: expected a state tensor of shape ({batch}, {n}), got {tuple(s.shape)}")
@@ -177,17 +177,21 @@ class RecurrentCell(Layer):
 
     # ------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
-        return {
+        config = {
             **super().get_config(),
             "units": self.units,
             "input_size": self.input_size,
             "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
         }
+        if self.recurrent_weights:
+            config.update(
+                recurrent_initializer=initializers.serialize(self.recurrent_initializer),
+                dropout=self.dropout,
+                recurrent_dropout=self.recurrent_dropout,
+            )
+        return config
 
     def extra_repr(self) -> str:
         return f"input_size={self.input_size}, units={self.units}, use_bias={self.use_bias}"

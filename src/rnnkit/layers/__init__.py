@@ -7,6 +7,7 @@ from .bidirectional import Bidirectional
 from .conv import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding
+from .min_rnn import MinGRU, MinLSTM
 from .normalization import LayerNormalization
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
 from .wrappers import TimeDistributed
@@ -21,6 +22,8 @@ __all__ = [
     "SimpleRNN",
     "LSTM",
     "GRU",
+    "MinGRU",
+    "MinLSTM",
     "Bidirectional",
     "Dense",
     "Dropout",

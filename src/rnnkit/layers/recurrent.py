@@ -26,7 +26,7 @@ from ..errors import ConfigError, ShapeError
 from ._fused import fused_blocker, mask_segments, run_fused
 from ._generic import run_manual_bptt, supports_manual_bptt
 
-__all__ = ["RecurrentLayer", "RNN", "SimpleRNN", "LSTM", "GRU"]
+__all__ = ["RecurrentLayer", "RNN", "SimpleRNN", "LSTM", "GRU", "make_cell"]
 
 StateArg = torch.Tensor | Sequence[torch.Tensor] | None
 
@@ -191,7 +191,7 @@ class RecurrentLayer(Layer):
         }
 
 
-def _input_dropout(cell, x: torch.Tensor, training: bool) -> torch.Tensor:
+def input_dropout(cell, x: torch.Tensor, training: bool) -> torch.Tensor:
     """Drop input features with one mask per sequence, shared by every time step (as Keras)."""
     rate = getattr(cell, "dropout", 0.0)
     if not training or rate <= 0:
@@ -201,15 +201,15 @@ def _input_dropout(cell, x: torch.Tensor, training: bool) -> torch.Tensor:
     return x * mask  # (B, T, F)
 
 
-def _loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_output_for_mask: bool, training: bool):
+def loop_over_time(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_output_for_mask: bool, training: bool):
     """The generic path: step ``cell`` over time.  Returns (outputs, last output, final state)."""
     batch = x.shape[0]
-    x = _input_dropout(cell, x, training)
+    x = input_dropout(cell, x, training)
     rmask = None
     if training and getattr(cell, "recurrent_dropout", 0.0) > 0:
         rmask = cell.recurrent_dropout_mask(batch, x.device, x.dtype)
     if supports_manual_bptt(cell):
-        return _loop_manual(cell, x, mask, state, zero_output_for_mask, rmask)
+        return _loop_manual_bptt(cell, x, mask, state, zero_output_for_mask, rmask)
     hoisted = hasattr(cell, "project_inputs") and hasattr(cell, "recurrence")
     if hoisted:
         # x W_ih^T + b for all steps in one matrix product, time-major for contiguous steps  (T, B, G*U)
@@ -235,7 +235,7 @@ def _loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_o
     return torch.stack(outputs, dim=1), prev, state
 
 
-def _loop_manual(cell, x, mask, state, zero_output_for_mask, rmask):
+def _loop_manual_bptt(cell, x, mask, state, zero_output_for_mask, rmask):
     """The generic path for built-in cells: hand-written BPTT (see ``_generic.py``)."""
     xp = cell.project_inputs(x.transpose(0, 1))  # (T, B, G*U), all steps in one product
     masks = None if mask is None else mask.transpose(0, 1)[:, :, None]  # (T, B, 1)
@@ -353,11 +353,11 @@ class RNN(RecurrentLayer):
             if self.use_fused is True and blocker is not None:
                 raise ConfigError(f"{type(self).__name__}: use_fused=True, but the fused kernel cannot run it: {blocker}")
             if blocker is None and fused_ok:
-                seq = _input_dropout(cell, seq, self.training)
+                seq = input_dropout(cell, seq, self.training)
                 seq, last, cell_final = run_fused(cell, seq, cell_state, segments, self.zero_output_for_mask, self.training)
                 paths.append("fused")
             else:
-                seq, last, cell_final = _loop(cell, seq, mask, cell_state, self.zero_output_for_mask, self.training)
+                seq, last, cell_final = loop_over_time(cell, seq, mask, cell_state, self.zero_output_for_mask, self.training)
                 paths.append("generic")
             finals.extend(cell_final)
         self.last_path = paths[0] if len(set(paths)) == 1 else "mixed"
@@ -404,6 +404,17 @@ def _state_sizes(cell: nn.Module) -> tuple[int, ...]:
     return (int(size),) if isinstance(size, (int, np.integer)) else tuple(int(s) for s in size)
 
 
+def make_cell(owner: str, cell_class: type, *args: Any, **kwargs: Any) -> nn.Module:
+    """``cell_class(*args, **kwargs)``, with errors naming the layer the user created (LSTM, not LSTMCell)."""
+    try:
+        return cell_class(*args, **kwargs)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(f"{cell_class.__name__}:", f"{owner}:", 1)) from None
+    except TypeError as exc:
+        reason = re.sub(r"^[\w.]+\(\) ", "", str(exc))  # drop "RecurrentCell.__init__() "
+        raise ConfigError(f"{owner}: {reason}") from None
+
+
 _LAYER_ARGS = ("use_fused", "return_sequences", "return_state", "go_backwards", "stateful", "zero_output_for_mask", "name")
 
 
@@ -414,13 +425,7 @@ class _SingleCellRNN(RNN):
 
     def __init__(self, units: int, **kwargs: Any) -> None:
         layer_kwargs = {k: kwargs.pop(k) for k in _LAYER_ARGS if k in kwargs}
-        try:
-            cell = self._cell_class(units, **kwargs)
-        except ConfigError as exc:  # name the layer the user created, not its cell
-            raise ConfigError(str(exc).replace(f"{self._cell_class.__name__}:", f"{type(self).__name__}:", 1)) from None
-        except TypeError as exc:
-            reason = re.sub(r"^[\w.]+\(\) ", "", str(exc))  # drop "RecurrentCell.__init__() "
-            raise ConfigError(f"{type(self).__name__}: {reason}") from None
+        cell = make_cell(type(self).__name__, self._cell_class, units, **kwargs)
         super().__init__(cell, **layer_kwargs)
 
     def get_config(self) -> dict[str, Any]:

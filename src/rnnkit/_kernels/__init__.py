@@ -1,0 +1,169 @@
+"""Loader of rnnkit's small C kernels: compiled at first use, cached, called through ctypes.
+
+The kernels are plain C files next to this module (no torch headers), so any C
+compiler builds one in about a second.  :func:`load_minrnn` compiles
+``minrnn_scan.c`` once per machine into a cache directory
+(``$RNNKIT_KERNEL_CACHE``, by default ``~/.cache/rnnkit/kernels/``) under a name
+derived from a hash of the source, the compiler command and the CPU flags line
+of ``/proc/cpuinfo`` — so a library built with ``-march=native`` is never
+loaded on a CPU that lacks its instructions.  The library is written to a
+temporary file and renamed into place, so concurrent first uses cannot see a
+half-written file.
+
+When there is no compiler, or compiling or loading fails, :func:`load_minrnn`
+returns None and :func:`minrnn_unavailable_reason` says why; callers fall back
+to pure PyTorch.
+
+>>> lib = load_minrnn()
+>>> lib is None or lib.abi_version == 1
+True
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["MinRNNKernel", "load_minrnn", "minrnn_unavailable_reason", "kernel_cache_dir"]
+
+_ABI_VERSION = 1
+_SOURCE = Path(__file__).with_name("minrnn_scan.c")
+_lock = threading.Lock()
+_state: dict[str, Any] = {"loaded": False, "kernel": None, "reason": None}
+
+
+def kernel_cache_dir() -> Path:
+    """Where compiled kernels are kept: ``$RNNKIT_KERNEL_CACHE`` or ``~/.cache/rnnkit/kernels``."""
+    env = os.environ.get("RNNKIT_KERNEL_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "rnnkit" / "kernels"
+
+
+def _cpu_flags() -> str:
+    """The ``flags`` line of /proc/cpuinfo (empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return line.strip()
+    except OSError:
+        pass
+    return ""
+
+
+def _compiler() -> str | None:
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _compile_command(compiler: str, source: Path, output: Path) -> list[str]:
+    return [compiler, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", str(source), "-o", str(output), "-lm"]
+
+
+def _build(source: Path) -> Path:
+    """Compile ``source`` into the cache (if not there yet) and return the library's path."""
+    compiler = _compiler()
+    if compiler is None:
+        raise RuntimeError("no C compiler found (looked for $CC, cc, gcc, clang)")
+    cache = kernel_cache_dir()
+    text = source.read_bytes()
+    probe = _compile_command(compiler, source, Path("OUT"))
+    key = hashlib.sha256(b"\0".join([text, " ".join(probe).encode(), _cpu_flags().encode()])).hexdigest()[:20]
+    target = cache / f"{source.stem}-{key}.so"
+    if target.exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{source.stem}-", suffix=".so.tmp", dir=cache)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        proc = subprocess.run(
+            _compile_command(compiler, source, tmp), capture_output=True, text=True, timeout=120
+        )
+        if proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            raise RuntimeError(f"compiling {source.name} failed: {' | '.join(detail[-3:])}")
+        os.replace(tmp, target)  # atomic: other processes see no file or the whole one
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+class MinRNNKernel:
+    """ctypes bindings of ``minrnn_scan.c``: its float32 and float64 entry points by dtype.
+
+    ``forward[dtype]`` and ``backward[dtype]`` are the C functions
+    ``rk_minrnn_forward_f32`` etc. (arguments documented in the C file; tensors
+    are passed as ``tensor.data_ptr()``, shapes as ints); :meth:`empty` allocates
+    a large buffer with huge pages.  Used by :mod:`rnnkit.layers.min_rnn`.
+
+    Args:
+        path: the compiled shared library.
+
+    Example:
+        >>> import torch
+        >>> kernel = load_minrnn()
+        >>> kernel is None or sorted(str(d) for d in kernel.forward) == ['torch.float32', 'torch.float64']
+        True
+    """
+
+    def __init__(self, path: Path) -> None:
+        lib = ctypes.CDLL(str(path))
+        self.path = path
+        self.abi_version = int(lib.rk_minrnn_abi_version())
+        if self.abi_version != _ABI_VERSION:
+            raise RuntimeError(f"{path.name} has ABI version {self.abi_version}, expected {_ABI_VERSION}")
+        p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+        self.forward: dict[torch.dtype, Any] = {}
+        self.backward: dict[torch.dtype, Any] = {}
+        for dtype, suffix in ((torch.float32, "f32"), (torch.float64, "f64")):
+            fwd = getattr(lib, f"rk_minrnn_forward_{suffix}")
+            fwd.argtypes = [i32, i64, i64, i64, p, p, p, i32, p, p, p, i32]
+            fwd.restype = i32
+            bwd = getattr(lib, f"rk_minrnn_backward_{suffix}")
+            bwd.argtypes = [i32, i64, i64, i64, p, p, p, p, i32, p, i64, i64, i64, p, p, p, p, i32]
+            bwd.restype = i32
+            self.forward[dtype], self.backward[dtype] = fwd, bwd
+        self._advise = lib.rk_advise_hugepages
+        self._advise.argtypes = [p, i64]
+        self._advise.restype = i32
+
+    def empty(self, *shape: int, dtype: torch.dtype) -> torch.Tensor:
+        """``torch.empty`` for a large buffer that is written next: asks for huge pages first."""
+        out = torch.empty(*shape, dtype=dtype)
+        nbytes = out.numel() * out.element_size()
+        if nbytes >= (8 << 20):
+            self._advise(out.data_ptr(), nbytes)
+        return out
+
+
+def load_minrnn() -> MinRNNKernel | None:
+    """The minGRU/minLSTM scan kernel, compiled on first use; None when unavailable."""
+    if _state["loaded"]:
+        return _state["kernel"]
+    with _lock:
+        if not _state["loaded"]:
+            try:
+                if not sys.platform.startswith("linux") and not sys.platform == "darwin":
+                    raise RuntimeError(f"the C kernels are built on Linux and macOS only, not {sys.platform}")
+                _state["kernel"] = MinRNNKernel(_build(_SOURCE))
+            except Exception as exc:  # no compiler, failed build, failed load: all mean "use PyTorch"
+                _state["kernel"], _state["reason"] = None, f"{type(exc).__name__}: {exc}"
+            _state["loaded"] = True
+    return _state["kernel"]
+
+
+def minrnn_unavailable_reason() -> str | None:
+    """Why :func:`load_minrnn` returned None (None if it loaded, or was not tried yet)."""
+    return _state["reason"]
