@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.layers import GRU, LSTM, RNN, SimpleRNN, from_torch
+from rnnkit.layers import GRU, LSTM, SimpleRNN, from_torch
 
 CONFIGS = [  # (batch, time, input, hidden, layers)
     (32, 100, 128, 256, 1),
@@ -35,18 +35,25 @@ CONFIGS = [  # (batch, time, input, hidden, layers)
 KINDS = {"SimpleRNN": (torch.nn.RNN, SimpleRNN), "LSTM": (torch.nn.LSTM, LSTM), "GRU": (torch.nn.GRU, GRU)}
 
 
-def _time(fn, repeats: int, min_seconds: float) -> float:
-    """Median seconds per call after a warm-up, over at least `repeats` calls."""
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < repeats or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
+def _time(fns: list, repeats: int, min_seconds: float) -> list[float]:
+    """Median seconds per call of each function, measured round-robin after a warm-up.
+
+    Interleaving the implementations being compared exposes them to the same machine
+    state (allocator, caches, other load), so their ratio is fair even when the
+    absolute speed drifts.
+    """
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= 4 * repeats:
-            break
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in fns]
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < repeats or (time.perf_counter() - start < min_seconds * len(fns) and rounds < 4 * repeats):
+        for fn, bucket in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - t0)
+        rounds += 1
+    return [statistics.median(bucket) for bucket in times]
 
 
 def _output(result):
@@ -108,11 +115,8 @@ def run(repeats: int, min_seconds: float, quick: bool) -> list[dict]:
                 make = _train_step if mode == "train" else _infer
                 for m in (ref, fast, generic):
                     m.train(mode == "train")
-                t_ref = _time(make(ref, x), repeats, min_seconds)
-                t_fast = _time(make(fast, x), repeats, min_seconds)
-                fast_path = _paths(fast)
-                t_gen = _time(make(generic, x), repeats, min_seconds)
-                gen_path = _paths(generic)
+                t_ref, t_fast, t_gen = _time([make(ref, x), make(fast, x), make(generic, x)], repeats, min_seconds)
+                fast_path, gen_path = _paths(fast), _paths(generic)
                 peer = f"torch.nn.{torch_class.__name__}"
                 rows.append(dict(shape=shape, layer=kind, mode=mode, impl=peer, path="fused", tok_s=tokens / t_ref, peer=peer, ratio=1.0))
                 rows.append(dict(shape=shape, layer=kind, mode=mode, impl="rnnkit fast", path=fast_path, tok_s=tokens / t_fast, peer=peer, ratio=t_ref / t_fast, goal=0.95))
@@ -137,12 +141,11 @@ def _min_rnn_rows(repeats: int, min_seconds: float, quick: bool) -> list[dict]:
                       ("MinLSTM", MinLSTM(hidden, input_size=features, return_sequences=True))]
         for mode in ("train", "infer"):
             make = _train_step if mode == "train" else _infer
-            ref.train(mode == "train")
-            t_ref = _time(make(ref, x), repeats, min_seconds)
+            for m in [ref] + [layer for _, layer in candidates]:
+                m.train(mode == "train")
+            t_ref, *t_candidates = _time([make(ref, x)] + [make(layer, x) for _, layer in candidates], repeats, min_seconds)
             rows.append(dict(shape=shape, layer="LSTM", mode=mode, impl="torch.nn.LSTM", path="fused", tok_s=tokens / t_ref, peer="torch.nn.LSTM", ratio=1.0))
-            for name, layer in candidates:
-                layer.train(mode == "train")
-                t = _time(make(layer, x), repeats, min_seconds)
+            for (name, layer), t in zip(candidates, t_candidates):
                 goal = 5.0 if (name == "MinGRU" and mode == "train" and steps == 1000) else None
                 rows.append(dict(shape=shape, layer=name, mode=mode, impl=f"rnnkit {name}", path=layer.last_path, tok_s=tokens / t, peer="torch.nn.LSTM", ratio=t_ref / t, goal=goal))
     return rows
