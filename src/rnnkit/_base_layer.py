@@ -47,6 +47,19 @@ class Layer(nn.Module):
 
     Args:
         name: a unique name for summaries; derived from the class name by default.
+
+    Example — a layer whose weight is sized by its first input:
+        >>> import torch
+        >>> class Scale(Layer):
+        ...     def build(self, input_shape, *, device=None, dtype=None):
+        ...         self.weight = torch.nn.Parameter(torch.ones(input_shape[-1], device=device, dtype=dtype))
+        ...         super().build(input_shape)
+        ...     def forward(self, x):
+        ...         self._maybe_build(x)
+        ...         return x * self.weight
+        >>> layer = Scale()
+        >>> layer(torch.ones(2, 3)).shape, layer.weight.shape, layer.built
+        (torch.Size([2, 3]), torch.Size([3]), True)
     """
 
     #: Whether the layer passes an incoming mask on unchanged (see :meth:`compute_mask`).

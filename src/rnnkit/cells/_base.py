@@ -47,6 +47,16 @@ class RecurrentCell(Layer):
         dropout: fraction of the input features dropped (one mask per sequence).
         recurrent_dropout: fraction of the recurrent state dropped before the
             recurrent product (one mask per sequence).
+
+    Example — what every cell offers:
+        >>> import torch
+        >>> from rnnkit.cells import LSTMCell
+        >>> cell = LSTMCell(4, input_size=3)
+        >>> cell.state_size, [tuple(s.shape) for s in cell.initial_state(2)]
+        ((4, 4), [(2, 4), (2, 4)])
+        >>> out, state = cell(torch.ones(2, 3), cell.initial_state(2))
+        >>> tuple(cell.project_inputs(torch.ones(5, 2, 3)).shape)  # all steps at once: (T, B, 4U)
+        (5, 2, 16)
     """
 
     #: number of gate blocks stacked in weight_ih / weight_hh

@@ -86,7 +86,12 @@ def _cells(layers: Any) -> list[list]:
 
 
 def torch_state_dict(layers: Any) -> dict[str, torch.Tensor]:
-    """The weights of ``layers`` named as ``torch.nn.LSTM``/``GRU``/``RNN`` names them."""
+    """The weights of ``layers`` named as ``torch.nn.LSTM``/``GRU``/``RNN`` names them.
+
+    >>> from rnnkit.layers import Bidirectional, GRU
+    >>> sorted(torch_state_dict([Bidirectional(GRU(4, input_size=3))]))[:3]
+    ['bias_hh_l0', 'bias_hh_l0_reverse', 'bias_ih_l0']
+    """
     state: dict[str, torch.Tensor] = {}
     for k, cells in enumerate(_cells(layers)):
         for d, cell in enumerate(cells):
@@ -102,7 +107,17 @@ def torch_state_dict(layers: Any) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def load_torch_state_dict(layers: Any, state_dict: dict[str, torch.Tensor]) -> None:
-    """Copy a ``torch.nn.LSTM``/``GRU``/``RNN`` state dict into ``layers`` (shapes checked, unused keys refused)."""
+    """Copy a ``torch.nn.LSTM``/``GRU``/``RNN`` state dict into ``layers`` (shapes checked, unused keys refused).
+
+    >>> import torch
+    >>> from rnnkit.layers import LSTM
+    >>> layers = [LSTM(5, input_size=3, return_sequences=True), LSTM(5, input_size=5)]
+    >>> load_torch_state_dict(layers, torch.nn.LSTM(3, 5, num_layers=2).state_dict())
+    >>> load_torch_state_dict(layers[:1], torch.nn.LSTM(3, 5, num_layers=2).state_dict())
+    Traceback (most recent call last):
+    ...
+    rnnkit.errors.ConfigError: load_torch_state_dict: keys do not match; missing none, unexpected ['bias_hh_l1', 'bias_ih_l1', 'weight_hh_l1', 'weight_ih_l1'] (check num_layers, bidirectional and bias)
+    """
     expected = torch_state_dict(layers)
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
@@ -124,6 +139,12 @@ def from_torch(module: nn.Module, *, return_sequences: bool = True, use_fused: b
     Returns one layer per ``num_layers`` (a :class:`Bidirectional` with
     ``merge_mode='concat'`` when the module is bidirectional), weights copied,
     inputs batch-first.  Layers below the last always return sequences.
+
+    >>> import torch
+    >>> module = torch.nn.GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True)
+    >>> layers = from_torch(module)
+    >>> [type(layer).__name__ for layer in layers], layers[1].forward_layer.cell.input_size
+    (['Bidirectional', 'Bidirectional'], 8)
     """
     kind = next((v for k, v in _TORCH_KINDS.items() if type(module) is k), None)
     if kind is None:
@@ -156,7 +177,18 @@ def from_torch(module: nn.Module, *, return_sequences: bool = True, use_fused: b
 
 
 def to_torch(layers: Any) -> nn.Module:
-    """A ``torch.nn.LSTM``/``GRU``/``RNN`` (batch_first) with the weights of ``layers``."""
+    """A ``torch.nn.LSTM``/``GRU``/``RNN`` (batch_first) with the weights of ``layers``.
+
+    >>> import torch
+    >>> from rnnkit.layers import SimpleRNN
+    >>> layer = SimpleRNN(4, input_size=3, activation="relu", return_sequences=True)
+    >>> module = to_torch(layer)
+    >>> module.nonlinearity, module.num_layers
+    ('relu', 1)
+    >>> x = torch.randn(2, 5, 3)
+    >>> torch.allclose(module(x)[0], layer(x), atol=1e-6)
+    True
+    """
     table = _cells(layers)
     first = table[0][0]
     kind = next((k for k, (_, cell_class) in _TORCH_KINDS.items() if type(first) is cell_class), None)

@@ -47,6 +47,16 @@ class RecurrentLayer(Layer):
     Returns ``output`` — (B, T, U) if ``return_sequences`` else (B, U), the last
     valid output — followed by the final states if ``return_state``
     (``out, h, c = LSTM(8, return_state=True)(x)``, as in Keras).
+
+    Example — Keras' rule for masked steps:
+        >>> import torch
+        >>> from rnnkit.layers import SimpleRNN
+        >>> layer = SimpleRNN(2, return_sequences=True)
+        >>> x = torch.randn(1, 4, 3)
+        >>> mask = torch.tensor([[True, True, False, False]])
+        >>> out = layer(x, mask=mask)
+        >>> torch.equal(out[0, 2], out[0, 1]), torch.equal(out[0, 3], out[0, 1])
+        (True, True)
     """
 
     supports_masking = True
