@@ -80,6 +80,20 @@ class Layer(nn.Module):
             dtype = x.dtype if x.is_floating_point() else None
             self.build(tuple(x.shape), device=x.device, dtype=dtype)
 
+    def _input_shape_from_state(self, state_dict: dict[str, torch.Tensor], prefix: str) -> tuple[Any, ...] | None:
+        """The input shape for which :meth:`build` creates weights of the stored shapes (None: cannot tell)."""
+        return None
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        # A layer whose input size was left to the first call builds itself from the
+        # stored weights' shapes, so load_state_dict works on a freshly created model.
+        if not self.built:
+            shape = self._input_shape_from_state(state_dict, prefix)
+            if shape is not None:
+                stored = next(v for k, v in state_dict.items() if k.startswith(prefix))
+                self.build(shape, dtype=stored.dtype if stored.is_floating_point() else None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def _require_built(self, what: str) -> None:
         if not self.built:
             raise NotBuiltError(

@@ -223,3 +223,28 @@ def test_fast_path_blocker_explains_the_generic_path():
     layer.eval()
     layer(torch.randn(1, 3, 2), mask=holes)
     assert layer.last_path == "generic"
+
+
+@pytest.mark.parametrize(
+    "make,shape",
+    [
+        (lambda: Bidirectional(LSTM(3, return_sequences=True)), (2, 4, 5)),
+        (lambda: RNN([GRUCell(3), SimpleRNNCell(2)]), (2, 4, 5)),
+        (lambda: __import__("rnnkit").layers.MinGRU(3), (2, 4, 5)),
+        (lambda: __import__("rnnkit").layers.Dense(3), (2, 5)),
+        (lambda: __import__("rnnkit").layers.Conv1D(3, 2), (2, 6, 5)),
+        (lambda: __import__("rnnkit").layers.LayerNormalization(), (2, 4, 5)),
+    ],
+)
+def test_load_state_dict_builds_a_lazy_layer(make, shape):
+    torch.manual_seed(0)
+    trained = make()
+    x = torch.randn(*shape, dtype=torch.float64)
+    trained.double()(x)
+    for p in trained.parameters():
+        p.data.uniform_(-1, 1)
+    fresh = make()
+    assert not fresh.built and list(fresh.parameters()) == []
+    fresh.load_state_dict(trained.state_dict())
+    assert all(p.dtype == torch.float64 for p in fresh.parameters())
+    torch.testing.assert_close(fresh(x), trained(x))

@@ -122,6 +122,10 @@ class RecurrentCell(Layer):
         self.reset_parameters()
         super().build(input_shape)
 
+    def _input_shape_from_state(self, state_dict: dict[str, torch.Tensor], prefix: str) -> tuple[Any, ...] | None:
+        weight = state_dict.get(prefix + "weight_ih")
+        return None if weight is None else (None, weight.shape[1])
+
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """(Re)initialise the weights with the configured initialisers."""

@@ -45,6 +45,11 @@ class _KernelLayer(Layer):
         self.register_parameter("weight", None)
         self.register_parameter("bias", None)
 
+    def _input_shape_from_state(self, state_dict: dict[str, torch.Tensor], prefix: str) -> tuple[Any, ...] | None:
+        weight = state_dict.get(prefix + "weight")
+        # weight (out, in, *kernel) <- input (batch, *spatial, in)
+        return None if weight is None else (None,) * (weight.dim() - 1) + (weight.shape[1],)
+
     def _create_kernel(self, weight_shape: tuple[int, ...], device: Any, dtype: torch.dtype | None) -> None:
         kw = {"device": device, "dtype": dtype}
         self.weight = nn.Parameter(torch.empty(*weight_shape, **kw))

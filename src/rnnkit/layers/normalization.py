@@ -126,6 +126,14 @@ class LayerNormalization(Layer):
         if self.center:
             self.bias = nn.Parameter(torch.zeros(self._param_shape, **kw))
 
+    def _input_shape_from_state(self, state_dict: dict[str, torch.Tensor], prefix: str) -> tuple[Any, ...] | None:
+        stored = state_dict.get(prefix + "weight", state_dict.get(prefix + "bias"))
+        if stored is None or not isinstance(self.axis, int):
+            return None
+        size = stored.shape[0]
+        # an input shape whose axis `self.axis` has the stored size
+        return (None,) * self.axis + (size,) if self.axis >= 0 else (None, size) + (None,) * (-self.axis - 1)
+
     def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
         axes = self._axes(len(input_shape), tuple(input_shape))
         self._create_weights(tuple(input_shape[a] for a in axes), device=device, dtype=dtype)
