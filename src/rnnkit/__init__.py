@@ -1,11 +1,26 @@
 """rnnkit: recurrent neural networks on PyTorch with Keras semantics.
 
 Subpackages: :mod:`rnnkit.cells` (one time step), :mod:`rnnkit.layers` (loops
-over time and the other layers), :mod:`rnnkit.activations`,
-:mod:`rnnkit.initializers`, :mod:`rnnkit.errors`.
+over time and the other layers), :mod:`rnnkit.training` (losses, metrics,
+optimizers, callbacks, crash-safe checkpoint files), :mod:`rnnkit.optimizers`,
+:mod:`rnnkit.activations`, :mod:`rnnkit.initializers`, :mod:`rnnkit.random`
+(:func:`set_seed`), :mod:`rnnkit.errors`.
 """
-from . import activations, cells, errors, initializers, layers
+from . import activations, cells, errors, initializers, layers, optimizers, random, training
 from .errors import RnnkitError
+from .random import set_seed
 
 __version__ = "0.1.0"
-__all__ = ["activations", "cells", "errors", "initializers", "layers", "RnnkitError", "__version__"]
+__all__ = [
+    "activations",
+    "cells",
+    "errors",
+    "initializers",
+    "layers",
+    "optimizers",
+    "random",
+    "training",
+    "RnnkitError",
+    "set_seed",
+    "__version__",
+]

@@ -11,7 +11,7 @@ expect (``ValueError``/``TypeError``), so ``except ValueError`` keeps working.
 """
 from __future__ import annotations
 
-__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError"]
+__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError"]
 
 
 class RnnkitError(Exception):
@@ -28,3 +28,11 @@ class ShapeError(RnnkitError, ValueError):
 
 class NotBuiltError(RnnkitError, RuntimeError):
     """A layer's weights were asked for before its input size was known."""
+
+
+class CheckpointError(RnnkitError, OSError):
+    """A checkpoint file could not be written, or is missing, truncated, tampered with or not rnnkit's.
+
+    It derives from :class:`OSError` (as a failed file operation does), so
+    ``except OSError`` also catches it; ``errno`` is set when an OS error caused it.
+    """

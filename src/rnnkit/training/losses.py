@@ -1,0 +1,622 @@
+"""Loss functions by Keras name, applied per time step and honouring masks.
+
+A loss object is called as ``loss(y_true, y_pred, mask=None)`` and returns a
+scalar tensor.  It first computes one value per element (regression and binary
+losses) or per prediction (cross-entropies reduce the class axis), then:
+
+* without a mask, returns the mean of all those values (equal to Keras' mean of
+  per-example means, since every example has the same number of values);
+* with a boolean ``mask`` whose shape is a prefix of the values' shape, usually
+  ``(batch, time)`` for a model returning sequences, averages the trailing axes
+  first and then takes the mean over the **valid** steps only:
+
+  .. math::
+
+      L = \\frac{\\sum_{b,t} m_{bt}\\,\\ell_{bt}}{\\max(1, \\sum_{b,t} m_{bt})}
+
+  so padding neither adds to the loss nor dilutes it.  An all-False mask gives 0.
+
+Half-precision predictions (``bf16`` mixed precision) are computed in float32.
+``y_true`` and ``y_pred`` must have the same shape, except that a target
+without the trailing axis of size 1 of ``y_pred`` is accepted (``(batch,)``
+against ``(batch, 1)``); broadcasting any other pair is refused, because
+``(batch,)`` against ``(batch, 1)`` would silently broadcast to ``(batch, batch)``.
+
+Names (:func:`available`): ``mse``/``mean_squared_error``, ``mae``/``mean_absolute_error``,
+``huber``, ``binary_crossentropy``, ``categorical_crossentropy``,
+``sparse_categorical_crossentropy``.
+
+>>> import torch
+>>> from rnnkit.training import losses
+>>> loss = losses.get("sparse_categorical_crossentropy")
+>>> probs = torch.tensor([[[0.5, 0.5], [0.9, 0.1]]])       # (batch=1, time=2, classes=2)
+>>> ids = torch.tensor([[0, 0]])
+>>> round(loss(ids, probs, mask=torch.tensor([[True, False]])).item(), 4)  # only step 0 counts
+0.6931
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+
+from .._validation import as_tensor, check_bool, check_floating
+from ..errors import ConfigError, ShapeError
+
+__all__ = [
+    "Loss",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Huber",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "LossFunctionWrapper",
+    "EPSILON",
+    "get",
+    "serialize",
+    "deserialize",
+    "register",
+    "available",
+]
+
+EPSILON = 1e-7
+"""Clip applied to probabilities before taking logs (Keras' ``backend.epsilon()``)."""
+
+
+# ----------------------------------------------------------------- shared helpers
+def _inputs(owner: str, y_true: Any, y_pred: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    y_true = as_tensor(owner, y_true, "y_true")
+    y_pred = as_tensor(owner, y_pred, "y_pred")
+    check_floating(owner, y_pred, "y_pred")
+    if y_pred.dtype in (torch.float16, torch.bfloat16):
+        y_pred = y_pred.float()  # losses and metrics in float32 under mixed precision
+    if y_true.device != y_pred.device:
+        y_true = y_true.to(y_pred.device)
+    return y_true, y_pred
+
+
+def _align_dense(owner: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """``y_true`` as a float tensor of ``y_pred``'s shape (only a trailing axis of size 1 may differ)."""
+    if y_true.shape != y_pred.shape:
+        if y_true.dim() == y_pred.dim() - 1 and y_pred.shape[-1] == 1 and y_true.shape == y_pred.shape[:-1]:
+            y_true = y_true.unsqueeze(-1)
+        elif y_true.dim() == y_pred.dim() + 1 and y_true.shape[-1] == 1 and y_true.shape[:-1] == y_pred.shape:
+            y_true = y_true.squeeze(-1)
+        else:
+            raise ShapeError(
+                f"{owner}: expected y_true with the shape of y_pred {tuple(y_pred.shape)}, got {tuple(y_true.shape)}; "
+                "targets must match the model output (integer class ids go with sparse_categorical_crossentropy)"
+            )
+    return y_true.to(y_pred.dtype)
+
+
+def _class_ids(owner: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """Integer class ids of shape ``y_pred.shape[:-1]``, checked to lie in ``[0, classes)``."""
+    lead = y_pred.shape[:-1]
+    if y_true.shape == lead + (1,) and y_true.shape != lead:
+        y_true = y_true.squeeze(-1)
+    if y_true.shape != lead:
+        raise ShapeError(
+            f"{owner}: expected y_true of integer class ids with shape {tuple(lead)} (y_pred {tuple(y_pred.shape)} "
+            f"without its class axis), got shape {tuple(y_true.shape)}; one-hot targets go with "
+            "categorical_crossentropy"
+        )
+    if y_true.is_floating_point() or y_true.dtype == torch.bool:
+        y_true = y_true.long()
+    classes = y_pred.shape[-1]
+    if y_true.numel() and bool(((y_true < 0) | (y_true >= classes)).any()):
+        raise ShapeError(
+            f"{owner}: class ids must lie in [0, {classes}) for y_pred with {classes} classes, got values from "
+            f"{int(y_true.min())} to {int(y_true.max())}; check the number of output units or the vocabulary size"
+        )
+    return y_true.long()
+
+
+def _check_mask(owner: str, mask: Any, values: torch.Tensor) -> torch.Tensor:
+    mask = as_tensor(owner, mask, "mask")
+    if mask.device != values.device:
+        mask = mask.to(values.device)
+    if mask.dim() > values.dim() or mask.shape != values.shape[: mask.dim()]:
+        raise ShapeError(
+            f"{owner}: expected a mask whose shape is a prefix of the per-step values {tuple(values.shape)} "
+            f"(usually (batch, time)), got {tuple(mask.shape)}; pass a mask only when the model returns sequences"
+        )
+    return mask.bool()
+
+
+def _per_step(values: torch.Tensor, ndim: int) -> torch.Tensor:
+    """Mean of ``values`` over every axis after the first ``ndim``."""
+    if values.dim() > ndim:
+        return values.mean(dim=tuple(range(ndim, values.dim())))
+    return values
+
+
+def _masked_sum_count(owner: str, values: torch.Tensor, mask: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """(sum of per-step values over valid steps, number of valid steps); the count is a float tensor."""
+    if mask is None:
+        return values.sum(), torch.tensor(float(values.numel()), device=values.device)
+    mask = _check_mask(owner, mask, values)
+    steps = _per_step(values, mask.dim())
+    total = torch.where(mask, steps, torch.zeros((), dtype=steps.dtype, device=steps.device)).sum()
+    return total, mask.sum().to(steps.dtype)
+
+
+def _masked_mean(owner: str, values: torch.Tensor, mask: Any) -> torch.Tensor:
+    if mask is None:
+        return values.mean()
+    total, count = _masked_sum_count(owner, values, mask)
+    return total / count.clamp_min(1.0)
+
+
+def _check_smoothing(owner: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
+        raise ConfigError(f"{owner}: `label_smoothing` must be a float in [0, 1], got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+# ------------------------------------------------------------------ elementwise math
+def _bce(y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
+    """Elementwise binary cross-entropy, -[y log p + (1 - y) log(1 - p)]."""
+    if from_logits:
+        # log sigma(z) = -softplus(-z), log(1 - sigma(z)) = -softplus(z): no overflow for large |z|.
+        return y_true * F.softplus(-y_pred) + (1.0 - y_true) * F.softplus(y_pred)
+    p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
+    return -(y_true * torch.log(p) + (1.0 - y_true) * torch.log1p(-p))
+
+
+def _log_probs(y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
+    """log p over the last axis: log_softmax of logits, or log of renormalised, clipped probabilities."""
+    if from_logits:
+        return torch.log_softmax(y_pred, dim=-1)
+    p = y_pred / y_pred.sum(dim=-1, keepdim=True)
+    return torch.log(p.clamp(EPSILON, 1.0 - EPSILON))
+
+
+def _sparse_ce(y_true_ids: torch.Tensor, y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
+    """Per-prediction cross-entropy -log p[y] for integer ids."""
+    return -_log_probs(y_pred, from_logits).gather(-1, y_true_ids.unsqueeze(-1)).squeeze(-1)
+
+
+# ------------------------------------------------------------------------ classes
+class Loss:
+    """Base class: subclasses define :meth:`call`, the unreduced values; ``__call__`` reduces them.
+
+    Args:
+        name: the name shown in logs and configs (defaults to the Keras name).
+
+    >>> import torch
+    >>> class Cubic(Loss):
+    ...     def call(self, y_true, y_pred):
+    ...         return (y_pred - y_true).abs() ** 3
+    >>> Cubic()(torch.zeros(2, 1), torch.tensor([[1.0], [2.0]]))
+    tensor(4.5000)
+    """
+
+    default_name = "loss"
+
+    def __init__(self, name: str | None = None):
+        if name is not None and not isinstance(name, str):
+            raise ConfigError(f"{type(self).__name__}: `name` must be a string, got {name!r} ({type(name).__name__})")
+        self.name = name or self.default_name
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        """Unreduced loss values: one per element or, for cross-entropies, one per prediction."""
+        raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
+
+    def __call__(self, y_true: Any, y_pred: Any, mask: Any = None) -> torch.Tensor:
+        """The scalar loss: mean over all values, or over the valid steps of ``mask``."""
+        y_true, y_pred = _inputs(type(self).__name__, y_true, y_pred)
+        return _masked_mean(type(self).__name__, self.call(y_true, y_pred), mask)
+
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-safe dict of constructor arguments."""
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Loss":
+        """Rebuild the loss from :meth:`get_config`'s output."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class MeanSquaredError(Loss):
+    """Mean squared error, :math:`\\ell = (y - \\hat y)^2` averaged.
+
+    >>> import torch
+    >>> MeanSquaredError()(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 3.0]]))
+    tensor(2.5000)
+    """
+
+    default_name = "mean_squared_error"
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return (y_pred - _align_dense(type(self).__name__, y_true, y_pred)).square()
+
+
+class MeanAbsoluteError(Loss):
+    """Mean absolute error, :math:`\\ell = |y - \\hat y|` averaged.
+
+    >>> import torch
+    >>> MeanAbsoluteError()(torch.tensor([0.0, 1.0]), torch.tensor([1.0, 3.0]))
+    tensor(1.5000)
+    """
+
+    default_name = "mean_absolute_error"
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return (y_pred - _align_dense(type(self).__name__, y_true, y_pred)).abs()
+
+
+class Huber(Loss):
+    """Huber loss: quadratic for small errors, linear for large ones.
+
+    .. math::
+
+        \\ell(e) = \\begin{cases} \\tfrac12 e^2 & |e| \\le \\delta \\\\
+                   \\delta (|e| - \\tfrac12 \\delta) & |e| > \\delta \\end{cases},\\quad e = y - \\hat y
+
+    Args:
+        delta: where the quadratic part turns linear (default 1.0, as Keras).
+        name: the name in logs (default ``"huber_loss"``).
+
+    >>> import torch
+    >>> Huber()(torch.zeros(2), torch.tensor([0.5, 3.0]))   # (0.125 + 2.5) / 2
+    tensor(1.3125)
+    """
+
+    default_name = "huber_loss"
+
+    def __init__(self, delta: float = 1.0, name: str | None = None):
+        super().__init__(name)
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not float(delta) > 0:
+            raise ConfigError(f"Huber: `delta` must be a positive float, got {delta!r} ({type(delta).__name__})")
+        self.delta = float(delta)
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        err = (y_pred - _align_dense("Huber", y_true, y_pred)).abs()
+        quad = err.clamp(max=self.delta)
+        return 0.5 * quad.square() + self.delta * (err - quad)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "delta": self.delta}
+
+
+class BinaryCrossentropy(Loss):
+    """Binary cross-entropy for 0/1 (or soft) targets, one probability or logit per output unit.
+
+    .. math::
+
+        \\ell = -[\\,y \\log p + (1 - y) \\log(1 - p)\\,],\\qquad
+        p = \\sigma(z) \\text{ if from\\_logits else } \\mathrm{clip}(\\hat y, \\epsilon, 1-\\epsilon)
+
+    With ``from_logits=True`` it is computed as :math:`y\\,\\mathrm{softplus}(-z) + (1-y)\\,\\mathrm{softplus}(z)`,
+    exact for any logit size.  ``label_smoothing`` ``s`` replaces ``y`` by ``y (1 - s) + s / 2``.
+
+    Args:
+        from_logits: ``y_pred`` holds logits rather than probabilities (default False, as Keras).
+        label_smoothing: in [0, 1] (default 0).
+        name: the name in logs (default ``"binary_crossentropy"``).
+
+    >>> import torch
+    >>> loss = BinaryCrossentropy(from_logits=True)
+    >>> round(loss(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.0])).item(), 4)   # log 2
+    0.6931
+    """
+
+    default_name = "binary_crossentropy"
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name: str | None = None):
+        super().__init__(name)
+        self.from_logits = check_bool("BinaryCrossentropy", "from_logits", from_logits)
+        self.label_smoothing = _check_smoothing("BinaryCrossentropy", label_smoothing)
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        y_true = _align_dense("BinaryCrossentropy", y_true, y_pred)
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
+        return _bce(y_true, y_pred, self.from_logits)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+class CategoricalCrossentropy(Loss):
+    """Cross-entropy for one-hot (or soft) targets over the last axis.
+
+    .. math::
+
+        \\ell = -\\sum_c y_c \\log p_c,\\qquad
+        p = \\mathrm{softmax}(z) \\text{ if from\\_logits else }
+        \\mathrm{clip}(\\hat y / \\textstyle\\sum_c \\hat y_c,\\ \\epsilon,\\ 1-\\epsilon)
+
+    Logits go through ``log_softmax``.  ``label_smoothing`` ``s`` replaces ``y`` by
+    ``y (1 - s) + s / C`` for ``C`` classes.
+
+    Args:
+        from_logits: ``y_pred`` holds logits rather than probabilities (default False).
+        label_smoothing: in [0, 1] (default 0).
+        name: the name in logs (default ``"categorical_crossentropy"``).
+
+    >>> import torch
+    >>> loss = CategoricalCrossentropy()
+    >>> round(loss(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.75, 0.25]])).item(), 4)   # -log 0.25
+    1.3863
+    """
+
+    default_name = "categorical_crossentropy"
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0, name: str | None = None):
+        super().__init__(name)
+        self.from_logits = check_bool("CategoricalCrossentropy", "from_logits", from_logits)
+        self.label_smoothing = _check_smoothing("CategoricalCrossentropy", label_smoothing)
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        owner = "CategoricalCrossentropy"
+        if y_true.shape != y_pred.shape:
+            hint = (
+                "; these look like integer class ids: use sparse_categorical_crossentropy"
+                if y_true.shape in (y_pred.shape[:-1], y_pred.shape[:-1] + (1,)) else ""
+            )
+            raise ShapeError(
+                f"{owner}: expected one-hot y_true with the shape of y_pred {tuple(y_pred.shape)}, "
+                f"got {tuple(y_true.shape)}{hint}"
+            )
+        y_true = y_true.to(y_pred.dtype)
+        if self.label_smoothing:
+            y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / y_pred.shape[-1]
+        return -(y_true * _log_probs(y_pred, self.from_logits)).sum(dim=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """Cross-entropy for integer class ids: :math:`\\ell = -\\log p_{y}`.
+
+    ``y_true`` holds ids of shape ``y_pred.shape[:-1]`` (a trailing axis of size 1 is
+    accepted), e.g. ``(batch, time)`` ids against ``(batch, time, vocab)`` outputs.
+    Logits go through ``log_softmax``; probabilities are renormalised and clipped to
+    :math:`[\\epsilon, 1-\\epsilon]` as in Keras.  Ids outside ``[0, classes)`` raise
+    :class:`~rnnkit.errors.ShapeError`.
+
+    Args:
+        from_logits: ``y_pred`` holds logits rather than probabilities (default False).
+        name: the name in logs (default ``"sparse_categorical_crossentropy"``).
+
+    >>> import torch
+    >>> loss = SparseCategoricalCrossentropy(from_logits=True)
+    >>> round(loss(torch.tensor([1]), torch.tensor([[0.0, 0.0, 0.0]])).item(), 4)   # log 3
+    1.0986
+    """
+
+    default_name = "sparse_categorical_crossentropy"
+
+    def __init__(self, from_logits: bool = False, name: str | None = None):
+        super().__init__(name)
+        self.from_logits = check_bool("SparseCategoricalCrossentropy", "from_logits", from_logits)
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        ids = _class_ids("SparseCategoricalCrossentropy", y_true, y_pred)
+        return _sparse_ce(ids, y_pred, self.from_logits)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
+class LossFunctionWrapper(Loss):
+    """Wrap a plain function ``fn(y_true, y_pred) -> tensor`` (Keras order) as a loss.
+
+    ``fn`` may return a scalar (used as is; a mask cannot then be applied and raises)
+    or per-step values, which are reduced like the built-in losses.  To save it in a
+    config, register it first with :func:`register`.
+
+    Args:
+        fn: the function.
+        name: the name in logs (default ``fn.__name__``).
+
+    >>> import torch
+    >>> def max_error(y_true, y_pred):
+    ...     return (y_true - y_pred).abs().amax(dim=-1)
+    >>> LossFunctionWrapper(max_error)(torch.zeros(2, 2), torch.tensor([[1.0, 3.0], [2.0, 0.0]]))
+    tensor(2.5000)
+    """
+
+    def __init__(self, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], name: str | None = None):
+        if not callable(fn):
+            raise ConfigError(f"LossFunctionWrapper: `fn` must be callable, got {type(fn).__name__}")
+        super().__init__(name or getattr(fn, "__name__", type(fn).__name__))
+        self.fn = fn
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        out = self.fn(y_true, y_pred)
+        if not isinstance(out, torch.Tensor):
+            raise ShapeError(f"loss {self.name!r}: expected the function to return a tensor, got {type(out).__name__}")
+        return out
+
+    def __call__(self, y_true: Any, y_pred: Any, mask: Any = None) -> torch.Tensor:
+        y_true, y_pred = _inputs(self.name, y_true, y_pred)
+        values = self.call(y_true, y_pred)
+        if mask is not None and values.dim() == 0:
+            raise ConfigError(
+                f"loss {self.name!r}: the function returned a scalar, so the mask of padded steps cannot be applied; "
+                "make it return one value per step, e.g. shape (batch, time)"
+            )
+        return _masked_mean(self.name, values, mask)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "fn": _function_name(self.fn)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "LossFunctionWrapper":
+        config = dict(config)
+        key = config.pop("fn")
+        if key not in _CUSTOM:
+            raise ConfigError(
+                f"LossFunctionWrapper: no loss function registered as {key!r}; call "
+                f"rnnkit.training.losses.register({key!r}, fn) before loading"
+            )
+        return cls(_CUSTOM[key], **config)
+
+
+class _TorchLoss(Loss):
+    """A ``torch.nn`` loss module, called in PyTorch order ``module(y_pred, y_true)``."""
+
+    def __init__(self, module: torch.nn.Module):
+        super().__init__(type(module).__name__)
+        self.module = module
+
+    def __call__(self, y_true: Any, y_pred: Any, mask: Any = None) -> torch.Tensor:
+        y_true, y_pred = _inputs(self.name, y_true, y_pred)
+        out = self.module(y_pred, y_true)
+        if mask is None:
+            return out.mean()
+        if getattr(self.module, "reduction", "none") != "none":
+            raise ConfigError(
+                f"loss {self.name}: a mask of padded steps was given but the module reduces its output "
+                f"(reduction={self.module.reduction!r}); create it with reduction='none'"
+            )
+        return _masked_mean(self.name, out, mask)
+
+    def get_config(self) -> dict[str, Any]:
+        raise ConfigError(
+            f"loss {self.name}: a torch.nn loss module cannot be saved in a JSON config; use a loss name such as "
+            "'sparse_categorical_crossentropy', or wrap a function and register it with losses.register"
+        )
+
+
+# ------------------------------------------------------------------------ registry
+_CLASSES: dict[str, type[Loss]] = {
+    "mean_squared_error": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber"}
+_BY_CLASS_NAME: dict[str, type[Loss]] = {c.__name__: c for c in _CLASSES.values()}
+_BY_CLASS_NAME["LossFunctionWrapper"] = LossFunctionWrapper
+_CUSTOM: dict[str, Callable] = {}
+
+
+def _function_name(fn: Callable) -> str:
+    for key, registered in _CUSTOM.items():
+        if registered is fn:
+            return key
+    raise ConfigError(
+        f"cannot save loss function {getattr(fn, '__name__', fn)!r} in a config: register it first with "
+        "rnnkit.training.losses.register(name, fn)"
+    )
+
+
+def available() -> list[str]:
+    """The names :func:`get` accepts (Keras names and their short aliases).
+
+    >>> "mse" in available() and "huber" in available()
+    True
+    """
+    return sorted({*_CLASSES, *_ALIASES})
+
+
+def register(name: str, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable:
+    """Register a loss function ``fn(y_true, y_pred)`` under ``name`` so configs using it can be rebuilt.
+
+    Args:
+        name: the key stored in configs.
+        fn: the function; returned unchanged, so this works as a decorator via ``functools.partial``.
+
+    >>> import torch
+    >>> def l4(y_true, y_pred):
+    ...     return (y_pred - y_true) ** 4
+    >>> _ = register("l4", l4)
+    >>> get("l4").get_config()
+    {'name': 'l4', 'fn': 'l4'}
+    """
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"losses.register: `name` must be a non-empty string, got {name!r}")
+    if name in _CLASSES or name in _ALIASES:
+        raise ConfigError(f"losses.register: {name!r} is a built-in loss name; choose another name")
+    if not callable(fn):
+        raise ConfigError(f"losses.register: `fn` must be callable, got {type(fn).__name__}")
+    _CUSTOM[name] = fn
+    return fn
+
+
+def serialize(loss: Loss) -> dict[str, Any]:
+    """``{"class_name": ..., "config": ...}``, JSON-safe, for :func:`deserialize`.
+
+    >>> serialize(get("huber"))
+    {'class_name': 'Huber', 'config': {'name': 'huber_loss', 'delta': 1.0}}
+    """
+    if not isinstance(loss, Loss):
+        raise ConfigError(f"losses.serialize: expected a Loss object, got {type(loss).__name__}; build it with losses.get")
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def deserialize(config: dict[str, Any]) -> Loss:
+    """Rebuild a loss from :func:`serialize`'s output.
+
+    >>> deserialize({"class_name": "Huber", "config": {"delta": 2.0}}).delta
+    2.0
+    """
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ConfigError(f"losses.deserialize: expected a dict with 'class_name' and 'config', got {config!r}")
+    cls = _BY_CLASS_NAME.get(config["class_name"])
+    if cls is None:
+        raise ConfigError(
+            f"losses.deserialize: unknown loss class {config['class_name']!r}; expected one of "
+            f"{', '.join(sorted(_BY_CLASS_NAME))}"
+        )
+    return cls.from_config(config.get("config", {}))
+
+
+def get(identifier: Any) -> Loss:
+    """Resolve a loss: a name, a :class:`Loss`, a serialized dict, a ``torch.nn`` loss module or a function.
+
+    * a name from :func:`available` (case-insensitive) builds that loss with defaults;
+      a name given to :func:`register` wraps that function;
+    * a :class:`Loss` passes through; a dict goes through :func:`deserialize`;
+    * a ``torch.nn`` loss module (``nn.CrossEntropyLoss()``...) is called in PyTorch's
+      argument order ``module(y_pred, y_true)``; to honour masks create it with
+      ``reduction='none'``;
+    * any other callable ``fn(y_true, y_pred)`` (Keras' order) is wrapped in
+      :class:`LossFunctionWrapper`.
+
+    Args:
+        identifier: what to resolve.
+
+    Raises:
+        ConfigError: for an unknown name, listing the valid ones.
+
+    >>> get("mse")
+    MeanSquaredError(name='mean_squared_error')
+    >>> get("binary_crossentropy").from_logits
+    False
+    """
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        key = _ALIASES.get(key, key)
+        if key in _CLASSES:
+            return _CLASSES[key]()
+        if identifier in _CUSTOM:
+            return LossFunctionWrapper(_CUSTOM[identifier], name=identifier)
+    elif isinstance(identifier, type) and issubclass(identifier, Loss) and identifier is not Loss:
+        return identifier()
+    elif isinstance(identifier, torch.nn.Module):
+        return _TorchLoss(identifier)
+    elif callable(identifier):
+        return LossFunctionWrapper(identifier)
+    custom = f" or a registered name ({', '.join(sorted(_CUSTOM))})" if _CUSTOM else ""
+    raise ConfigError(
+        f"unknown loss {identifier!r}; expected one of {', '.join(available())}{custom}, a Loss object, "
+        "or a function fn(y_true, y_pred)"
+    )
