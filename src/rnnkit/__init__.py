@@ -6,8 +6,9 @@ optimizers, callbacks, crash-safe checkpoint files), :mod:`rnnkit.optimizers`,
 :mod:`rnnkit.activations`, :mod:`rnnkit.initializers`, :mod:`rnnkit.random`
 (:func:`set_seed`), :mod:`rnnkit.errors`.
 """
-from . import activations, cells, errors, initializers, layers, optimizers, random, training
+from . import activations, cells, errors, initializers, layers, models, optimizers, random, training
 from .errors import RnnkitError
+from .models import Model, Sequential, load_model
 from .random import set_seed
 
 __version__ = "0.1.0"
@@ -17,6 +18,10 @@ __all__ = [
     "errors",
     "initializers",
     "layers",
+    "models",
+    "Model",
+    "Sequential",
+    "load_model",
     "optimizers",
     "random",
     "training",

@@ -11,7 +11,7 @@ expect (``ValueError``/``TypeError``), so ``except ValueError`` keeps working.
 """
 from __future__ import annotations
 
-__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError"]
+__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError", "NotCompiledError"]
 
 
 class RnnkitError(Exception):
@@ -36,3 +36,7 @@ class CheckpointError(RnnkitError, OSError):
     It derives from :class:`OSError` (as a failed file operation does), so
     ``except OSError`` also catches it; ``errno`` is set when an OS error caused it.
     """
+
+
+class NotCompiledError(RnnkitError, RuntimeError):
+    """fit/evaluate was called before compile(): there is no loss or optimizer yet."""

@@ -33,9 +33,10 @@ def register_serializable(cls: type) -> type:
 
 
 def _known_classes() -> dict[str, type]:
-    from .. import cells, layers
+    from .. import cells, layers, models
 
     known = {name: getattr(cells, name) for name in cells.__all__}
+    known.update({name: getattr(models, name) for name in models.__all__ if isinstance(getattr(models, name), type)})
     known.update({name: getattr(layers, name) for name in layers.__all__ if isinstance(getattr(layers, name), type)})
     known.update(_CUSTOM)
     return known

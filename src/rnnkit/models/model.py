@@ -1,0 +1,391 @@
+"""The Model base class: a torch.nn.Module with Keras' compile / fit / evaluate / predict.
+
+A model is any :class:`Model` subclass with a ``forward`` (as in PyTorch), or a
+:class:`~rnnkit.models.Sequential`.  ``compile`` picks the optimizer, loss and
+metrics by Keras name; ``fit`` runs the training loop with callbacks, validation,
+gradient clipping and a progress bar; the model stays a plain ``nn.Module`` that
+can also be dropped into a hand-written loop.
+
+Masks travel with the outputs as in Keras: a model may attach the mask of its
+output as the attribute ``_keras_mask`` of the output tensor (Sequential does),
+and the loss and metrics then average over valid steps only.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .._base_layer import Layer
+from ..errors import ConfigError, NotCompiledError
+from ..training import losses as _losses
+from ..training import metrics as _metrics
+from ..training import optimizers as _optimizers
+from ..training.callbacks import Callback, CallbackList, History
+from ..training.data import ArrayData, as_data, iterate_batches, to_device
+from ..training.progress import ProgressBar
+
+__all__ = ["Model"]
+
+
+def _default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def output_mask(y_pred: torch.Tensor) -> torch.Tensor | None:
+    """The mask a model attached to its output (None when there is none)."""
+    return getattr(y_pred, "_keras_mask", None)
+
+
+class Model(Layer):
+    """Base class of rnnkit models: subclass it, write ``forward``, then compile and fit.
+
+    Example:
+        >>> import torch
+        >>> from rnnkit.layers import LSTM, Dense
+        >>> class Regressor(Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.rnn, self.head = LSTM(8), Dense(1)
+        ...     def forward(self, x):
+        ...         return self.head(self.rnn(x))
+        >>> model = Regressor()
+        >>> model.compile(optimizer="adam", loss="mse", device="cpu")
+        >>> x, y = torch.randn(16, 5, 3), torch.randn(16, 1)
+        >>> history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        >>> sorted(history.history), len(history.epoch)
+        (['grad_norm', 'loss', 'lr'], 2)
+    """
+
+    def __init__(self, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.stop_training = False
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.history: History | None = None
+        self._compiled: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ compile
+    def compile(
+        self,
+        optimizer: Any = "adam",
+        loss: Any = None,
+        metrics: Sequence[Any] | None = None,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        device: str | torch.device | None = None,
+        precision: str | None = None,
+    ) -> None:
+        """Choose the optimizer, loss and metrics (Keras names or objects) for :meth:`fit`.
+
+        Args:
+            optimizer: 'sgd', 'adam', 'adamw', 'rmsprop', 'adagrad' (Keras defaults), an
+                ``rnnkit.optimizers`` spec, or a ``torch.optim`` optimizer.
+            loss: a name from :mod:`rnnkit.training.losses`, a Loss, or a callable (y_true, y_pred).
+            metrics: names ('accuracy' is resolved from the loss and shapes as Keras does) or Metric objects.
+            clipnorm: clip the global gradient norm to this value.
+            clipvalue: clip each gradient element to [-clipvalue, clipvalue].
+            device: 'cuda', 'cpu', ...; CUDA when available by default.
+            precision: None (float32) or 'bf16' (bfloat16 autocast, float32 weights).
+        """
+        if loss is None:
+            raise ConfigError(f"{type(self).__name__}.compile: `loss` is required, e.g. loss='mse' or 'sparse_categorical_crossentropy'")
+        for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise ConfigError(f"{type(self).__name__}.compile: `{name}` must be a positive number or None, got {value!r}")
+        if precision not in (None, "float32", "bf16", "bfloat16"):
+            raise ConfigError(f"{type(self).__name__}.compile: `precision` must be None, 'float32' or 'bf16', got {precision!r}")
+        self.loss = _losses.get(loss)
+        self._optimizer_spec = _optimizers.resolve(optimizer)
+        self.optimizer = self._optimizer_spec if isinstance(self._optimizer_spec, torch.optim.Optimizer) else None
+        self._metric_ids = list(metrics or [])
+        self._metrics: list | None = None  # resolved on the first batch
+        self.device = torch.device(device) if device is not None else _default_device()
+        self.precision = "bf16" if precision in ("bf16", "bfloat16") else None
+        self.clipnorm, self.clipvalue = clipnorm, clipvalue
+        self._compiled = {
+            "optimizer": optimizer if isinstance(optimizer, str) else None,
+            "loss": loss if isinstance(loss, str) else None,
+            "metrics": [m for m in self._metric_ids if isinstance(m, str)],
+            "clipnorm": clipnorm,
+            "clipvalue": clipvalue,
+            "precision": self.precision,
+        }
+
+    def _require_compiled(self, what: str) -> None:
+        if self._compiled is None:
+            raise NotCompiledError(
+                f"{type(self).__name__}.{what}: call compile(optimizer=..., loss=...) first"
+            )
+
+    # ------------------------------------------------------------------ building
+    def _prepare(self, x_sample: torch.Tensor) -> None:
+        """Move to the device, create lazy weights from a sample batch, then the optimizer."""
+        self.to(self.device)
+        if any(isinstance(m, Layer) and not m.built for m in self.modules() if m is not self):
+            with torch.no_grad():
+                self(x_sample.to(self.device))
+            for module in self.modules():
+                if getattr(module, "stateful", False) and hasattr(module, "reset_states"):
+                    module.reset_states()
+        self.built = True
+        if self.optimizer is None:
+            self.optimizer = self._build_optimizer()
+
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        return _optimizers.get(self._optimizer_spec, self.parameters())
+
+    def _autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+        return torch.autocast(device_type=self.device.type, enabled=False)
+
+    # ------------------------------------------------------------------ steps
+    def _loss_value(self, y: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        return self.loss(y, y_pred, mask=output_mask(y_pred))
+
+    def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor) -> None:
+        if self._metrics is None:
+            self._metrics = [_metrics.resolve(m, self.loss, y, y_pred) for m in self._metric_ids]
+        mask = output_mask(y_pred)
+        for metric in self._metrics:
+            metric.update_state(y, y_pred.detach(), mask=mask)
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        with self._autocast():
+            y_pred = self(x)
+            loss = self._loss_value(y, y_pred)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
+        # the global gradient norm, logged each epoch, clipped when asked
+        norm = torch.nn.utils.clip_grad_norm_(params, self.clipnorm if self.clipnorm else math.inf)
+        if self.clipvalue:
+            torch.nn.utils.clip_grad_value_(params, self.clipvalue)
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            return loss_value, float(norm)
+        self.optimizer.step()
+        self._update_metrics(y, y_pred)
+        return loss_value, float(norm)
+
+    def _metric_logs(self, prefix: str = "") -> dict[str, float]:
+        return {prefix + m.name: m.result() for m in (self._metrics or [])}
+
+    def _reset_metrics(self) -> None:
+        for m in self._metrics or []:
+            m.reset_state()
+
+    # ------------------------------------------------------------------ fit
+    def fit(
+        self,
+        x: Any,
+        y: Any = None,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose: int = 1,
+        callbacks: Iterable[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: Any = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+    ) -> History:
+        """Train for ``epochs`` epochs; returns a :class:`~rnnkit.training.callbacks.History`.
+
+        ``x``/``y``: NumPy arrays or tensors, or (with ``y=None``) any iterable of
+        ``(x, y)`` batches such as a DataLoader.  ``validation_split`` takes the last
+        fraction of the arrays (before shuffling), as Keras does.  Logs per epoch:
+        ``loss``, the metrics, ``val_*``, ``lr`` and ``grad_norm`` (mean global
+        gradient norm before clipping).  A NaN or infinite loss stops training with
+        a message naming the epoch and step; the weights are not updated by it.
+        """
+        self._require_compiled("fit")
+        _check_int("fit", "batch_size", batch_size)
+        _check_int("fit", "epochs", epochs)
+        data = as_data(x, y, "fit")
+        val = None
+        if validation_split:
+            if not isinstance(data, ArrayData):
+                raise ConfigError("fit: validation_split needs arrays or tensors; with an iterable, pass validation_data")
+            data, val = data.split(validation_split)
+        elif validation_data is not None:
+            val = _validation(validation_data)
+        first_x, _ = next(iter(iterate_batches(data, batch_size, shuffle=False)))
+        self._prepare(first_x)
+        history = History()
+        self.history = history
+        steps = len(range(0, len(data), batch_size)) if isinstance(data, ArrayData) else None
+        if steps_per_epoch:
+            steps = min(steps, steps_per_epoch) if steps else steps_per_epoch
+        cbs = CallbackList([history, *(callbacks or [])], model=self,
+                           params={"epochs": epochs, "steps": steps, "verbose": verbose})
+        self.stop_training = False
+        cbs.on_train_begin()
+        logs: dict[str, float] = {}
+        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
+            bar = ProgressBar(steps, verbose)
+            self.train()
+            self._reset_metrics()
+            total, count, norms = 0.0, 0, 0.0
+            for step, (xb, yb) in enumerate(iterate_batches(data, batch_size, shuffle, generator)):
+                if steps_per_epoch and step >= steps_per_epoch:
+                    break
+                cbs.on_train_batch_begin(step)
+                xb, yb = to_device(xb, self.device), to_device(yb, self.device)
+                loss_value, norm = self._train_step(xb, yb)
+                if not math.isfinite(loss_value):
+                    warnings.warn(
+                        f"fit: the loss became {loss_value} at epoch {epoch + 1}, step {step + 1}; training stopped "
+                        "before that step changed the weights (lower the learning rate or clip gradients with clipnorm=)",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                    self.stop_training = True
+                    break
+                n = xb.shape[0]
+                total, count, norms = total + loss_value * n, count + n, norms + norm
+                logs = {"loss": total / count, **self._metric_logs()}
+                cbs.on_train_batch_end(step, dict(logs))
+                bar.update(step + 1, logs)
+                if self.stop_training:
+                    break
+            if count:
+                logs = {"loss": total / count, **self._metric_logs()}
+                if val is not None:
+                    logs.update(self._evaluate_data(val, batch_size, cbs, prefix="val_"))
+                logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
+                logs["grad_norm"] = norms / max(step + 1, 1)
+                bar.finish(logs)
+                cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return history
+
+    # ------------------------------------------------------------------ evaluate / predict
+    def _evaluate_data(self, data: Any, batch_size: int, cbs: CallbackList, prefix: str = "") -> dict[str, float]:
+        self.eval()
+        self._reset_metrics()
+        cbs.on_test_begin()
+        total, count = 0.0, 0
+        with torch.no_grad(), self._autocast():
+            for step, (xb, yb) in enumerate(iterate_batches(data, batch_size, shuffle=False)):
+                cbs.on_test_batch_begin(step)
+                xb, yb = to_device(xb, self.device), to_device(yb, self.device)
+                y_pred = self(xb)
+                n = xb.shape[0]
+                total += float(self._loss_value(yb, y_pred)) * n
+                count += n
+                self._update_metrics(yb, y_pred)
+                cbs.on_test_batch_end(step, {"loss": total / count})
+        logs = {prefix + "loss": total / max(count, 1), **self._metric_logs(prefix)}
+        cbs.on_test_end(logs)
+        return logs
+
+    def evaluate(self, x: Any, y: Any = None, batch_size: int = 32, verbose: int = 0,
+                 callbacks: Iterable[Callback] | None = None, return_dict: bool = False) -> Any:
+        """Loss and metrics over ``x``/``y``: a float, ``[loss, *metrics]``, or a dict with ``return_dict``."""
+        self._require_compiled("evaluate")
+        data = as_data(x, y, "evaluate")
+        first_x, _ = next(iter(iterate_batches(data, batch_size, shuffle=False)))
+        self._prepare(first_x)
+        logs = self._evaluate_data(data, batch_size, CallbackList(callbacks, model=self))
+        if verbose:
+            from ..training.progress import format_logs
+
+            print(format_logs(logs))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0, callbacks: Iterable[Callback] | None = None) -> np.ndarray:
+        """Outputs for ``x`` in batches, as a NumPy array (concatenated along the batch axis)."""
+        device = getattr(self, "device", None) or next(self.parameters(), torch.empty(0)).device
+        data = as_data(x, None, "predict")
+        cbs = CallbackList(callbacks, model=self)
+        self.eval()
+        outputs = []
+        cbs.on_predict_begin()
+        with torch.no_grad():
+            for step, (xb, _) in enumerate(iterate_batches(data, batch_size, shuffle=False)):
+                cbs.on_predict_batch_begin(step)
+                out = self(xb.to(device))
+                outputs.append(out.float().cpu())
+                cbs.on_predict_batch_end(step, {})
+        cbs.on_predict_end()
+        return torch.cat(outputs).numpy()
+
+    # ------------------------------------------------------------------ saving
+    def get_config(self) -> dict[str, Any]:
+        """The architecture, for :meth:`save`; a subclassed model must write its own to be saved whole."""
+        if type(self).get_config is Model.get_config:
+            raise ConfigError(
+                f"{type(self).__name__} is a subclassed model without its own get_config(), so a file cannot "
+                "rebuild it; use save_weights(path), and load_weights(path) on a new instance"
+            )
+        return super().get_config()
+
+    def save(self, path: str) -> None:
+        """Write the whole model (weights, architecture, compile settings, optimizer state) to ``path``."""
+        from .saving import save_model
+
+        save_model(self, path)
+
+    def save_weights(self, path: str) -> None:
+        """Write the weights only to ``path`` (safetensors)."""
+        from .saving import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path: str) -> None:
+        """Load weights written by :meth:`save_weights` or :meth:`save`."""
+        from .saving import load_weights
+
+        load_weights(self, path)
+
+    # ------------------------------------------------------------------ summary
+    def _summary_layers(self):
+        return list(self.named_children())
+
+    def summary(self, print_fn=print) -> None:
+        """Print a table of layers, output shapes and parameter counts with totals (as Keras)."""
+        rows = []
+        for name, module in self._summary_layers():
+            params = sum(p.numel() for p in module.parameters())
+            shape = getattr(module, "_summary_shape", None)
+            rows.append((f"{getattr(module, 'name', name)} ({type(module).__name__})", "?" if shape is None else str(shape), params))
+        total = sum(p.numel() for p in self.parameters())
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        width = max([len(r[0]) for r in rows] + [20]) + 2
+        line = "_" * (width + 40)
+        print_fn(f'Model: "{self.name}"')
+        print_fn(line)
+        print_fn(f"{'Layer (type)':<{width}}{'Output Shape':<26}{'Param #':>12}")
+        print_fn("=" * (width + 40))
+        for layer, shape, params in rows:
+            print_fn(f"{layer:<{width}}{shape:<26}{params:>12,}")
+        print_fn("=" * (width + 40))
+        print_fn(f"Total params: {total:,}")
+        print_fn(f"Trainable params: {trainable:,}")
+        print_fn(f"Non-trainable params: {total - trainable:,}")
+        print_fn(line)
+
+
+def _check_int(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{owner}: `{name}` must be a positive integer, got {value!r}")
+
+
+def _validation(validation_data: Any) -> Any:
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
+        return as_data(validation_data[0], validation_data[1], "fit: validation_data")
+    return as_data(validation_data, None, "fit: validation_data")

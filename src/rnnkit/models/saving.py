@@ -1,0 +1,100 @@
+"""Saving and loading models: safetensors for tensors, JSON for architecture and training state.
+
+One file holds a whole model: its weights, its config (to rebuild the layers),
+its compile settings and the optimizer's state.  Nothing is pickled, so loading
+a file from a stranger runs no code; writes are crash-safe (temporary file,
+fsync, rename) through :mod:`rnnkit.training.checkpoint`.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from ..errors import CheckpointError
+from ..training import checkpoint
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights"]
+
+_MODEL, _WEIGHTS = "rnnkit.model", "rnnkit.weights"
+
+
+def _optimizer_parts(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    state = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, entries in state["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer/{pid}/{key}"] = value
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    return tensors, {"class": type(opt).__name__, "param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optimizer/"):
+            _, pid, key = name.split("/", 2)
+            state.setdefault(int(pid), {})[key] = value
+    for pid, entries in meta["scalars"].items():
+        state.setdefault(int(pid), {}).update(entries)
+    groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in meta["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+def save_model(model: Any, path: str | os.PathLike) -> None:
+    """Write ``model`` (weights, config, compile settings, optimizer state) to one file."""
+    config = model.get_config()
+    tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
+    meta: dict[str, Any] = {"format": _MODEL, "class_name": type(model).__name__, "config": config,
+                            "compile": getattr(model, "_compiled", None)}
+    if getattr(model, "optimizer", None) is not None:
+        opt_tensors, meta["optimizer"] = _optimizer_parts(model.optimizer)
+        tensors.update(opt_tensors)
+    checkpoint.save_file(path, tensors, meta)
+
+
+def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None = None, compile: bool = True) -> Any:
+    """Rebuild a model saved by :func:`save_model` (or ``model.save``), weights and optimizer included."""
+    from ..layers.serialization import deserialize
+
+    tensors, meta = checkpoint.load_file(path)
+    if meta.get("format") != _MODEL:
+        raise CheckpointError(
+            f"load_model: {os.fspath(path)!r} holds {meta.get('format')!r}, not a whole model; "
+            "for a weights file build the model and call model.load_weights(path)"
+        )
+    model = deserialize({"class_name": meta["class_name"], "config": meta["config"]}, custom_objects)
+    model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
+    settings = meta.get("compile")
+    if compile and settings and settings.get("loss"):
+        model.compile(optimizer=settings.get("optimizer") or "adam", loss=settings["loss"],
+                      metrics=settings.get("metrics"), clipnorm=settings.get("clipnorm"),
+                      clipvalue=settings.get("clipvalue"), precision=settings.get("precision"))
+        if "optimizer" in meta:
+            model.to(model.device)
+            model.optimizer = model._build_optimizer()
+            model.optimizer.load_state_dict(_optimizer_state(tensors, meta["optimizer"]))
+    return model
+
+
+def save_weights(model: Any, path: str | os.PathLike) -> None:
+    """Write the weights only (``load_weights`` needs a model of the same architecture)."""
+    checkpoint.save_file(path, dict(model.state_dict()), {"format": _WEIGHTS, "class_name": type(model).__name__})
+
+
+def load_weights(model: Any, path: str | os.PathLike) -> None:
+    """Load weights written by :func:`save_weights` or :func:`save_model` (names and shapes must match)."""
+    tensors, meta = checkpoint.load_file(path)
+    if meta.get("format") == _MODEL:
+        tensors = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    elif meta.get("format") != _WEIGHTS:
+        raise CheckpointError(f"load_weights: {os.fspath(path)!r} is not an rnnkit weights or model file")
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[1:2] or [str(exc)]
+        raise CheckpointError(f"load_weights: the file does not fit this model ({first[0].strip()})") from None

@@ -1,0 +1,84 @@
+"""Sequential: a stack of layers applied in order, with masks flowing between them (Keras ``Sequential``)."""
+from __future__ import annotations
+
+import inspect
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .model import Model
+
+__all__ = ["Sequential"]
+
+
+def _accepts_mask(layer: nn.Module) -> bool:
+    try:
+        return "mask" in inspect.signature(layer.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class Sequential(Model):
+    """Layers applied one after the other; each layer's mask goes to the next (Keras ``Sequential``).
+
+    ``Embedding(mask_zero=True)`` or ``Masking`` create a mask, recurrent layers
+    and pooling use it, and the mask of the last output reaches the loss, so
+    padded steps count nowhere.  Plain ``torch.nn`` modules may be stacked too
+    (they receive no mask).
+
+    Example:
+        >>> import torch
+        >>> from rnnkit.layers import Embedding, LSTM, Dense
+        >>> model = Sequential([Embedding(50, 8, mask_zero=True), LSTM(16), Dense(3, activation="softmax")])
+        >>> model(torch.tensor([[4, 9, 0, 0], [7, 1, 2, 3]])).shape
+        torch.Size([2, 3])
+        >>> [layer.name.split("_")[0] for layer in model.layers]
+        ['embedding', 'lstm', 'dense']
+    """
+
+    def __init__(self, layers: Iterable[nn.Module] | None = None, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.layers = nn.ModuleList()
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer: nn.Module) -> None:
+        """Append a layer."""
+        if not isinstance(layer, nn.Module):
+            raise ConfigError(f"Sequential.add: expected a layer (a torch.nn.Module), got {type(layer).__name__}")
+        if getattr(layer, "return_state", False):
+            raise ConfigError(
+                f"Sequential.add: {type(layer).__name__} has return_state=True, which returns several tensors; "
+                "a Sequential passes one tensor between layers (subclass Model for states)"
+            )
+        self.layers.append(layer)
+        self._accepts = [_accepts_mask(m) for m in self.layers]
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if not len(self.layers):
+            raise ConfigError("Sequential: the model has no layers; add some with .add(layer)")
+        for layer, accepts in zip(self.layers, self._accepts):
+            next_mask = layer.compute_mask(x, mask) if hasattr(layer, "compute_mask") else None
+            out = layer(x, mask=mask) if (accepts and mask is not None) else layer(x)
+            layer._summary_shape = (None, *out.shape[1:]) if isinstance(out, torch.Tensor) else None
+            x, mask = out, next_mask
+        if mask is not None:
+            x._keras_mask = mask  # the mask of the output, for the loss and metrics
+        return x
+
+    def _summary_layers(self):
+        return [(layer.name if hasattr(layer, "name") else str(i), layer) for i, layer in enumerate(self.layers)]
+
+    def get_config(self) -> dict[str, Any]:
+        from ..layers.serialization import serialize
+
+        return {**super().get_config(), "layers": [serialize(layer) for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Sequential":
+        from ..layers.serialization import deserialize
+
+        config = dict(config)
+        return cls([deserialize(c) for c in config.pop("layers")], **config)
