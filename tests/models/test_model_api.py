@@ -67,7 +67,7 @@ def test_callbacks_fire_in_order_and_early_stopping_stops():
     ]
     model = _model()
     model.compile(optimizer=rnnkit.optimizers.SGD(learning_rate=0.0), loss="sparse_categorical_crossentropy", device="cpu")
-    history = model.fit(x, y, epochs=20, verbose=0, callbacks=[EarlyStopping(monitor="loss", patience=2)])
+    history = model.fit(x, y, epochs=20, verbose=0, shuffle=False, callbacks=[EarlyStopping(monitor="loss", patience=2)])
     assert len(history.epoch) == 3  # lr 0: no improvement after the first epoch, patience 2
 
 

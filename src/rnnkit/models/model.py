@@ -67,6 +67,8 @@ class Model(Layer):
         self.optimizer: torch.optim.Optimizer | None = None
         self.history: History | None = None
         self._compiled: dict[str, Any] | None = None
+        #: epochs completed by fit (saved with the model, where fit(resume_from=...) goes on)
+        self.epochs_done = 0
 
     # ------------------------------------------------------------------ compile
     def compile(
@@ -172,6 +174,34 @@ class Model(Layer):
         self._update_metrics(y, y_pred)
         return loss_value, float(norm)
 
+    def _tbptt_step(self, x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[float, float]:
+        """One batch as k-step chunks with the recurrent state carried (detached) between them."""
+        from ..layers import Bidirectional, RecurrentLayer
+
+        if y is None or y.dim() < 2 or y.shape[1] != x.shape[1]:
+            raise ConfigError(
+                f"fit: tbptt_steps needs a target per time step, shaped (batch, time, ...) like x's {tuple(x.shape[:2])}, "
+                f"got {None if y is None else tuple(y.shape)}"
+            )
+        if any(isinstance(m, Bidirectional) for m in self.modules()):
+            raise ConfigError("fit: tbptt_steps cannot be used with Bidirectional layers (the backward pass needs the whole sequence)")
+        layers = [m for m in self.modules() if isinstance(m, RecurrentLayer)]
+        carried = [layer for layer in layers if not layer.stateful]
+        for layer in carried:  # carry the state through this batch's chunks only
+            layer.stateful, layer._states = True, None
+        try:
+            total, norms, chunks = 0.0, 0.0, 0
+            for start in range(0, x.shape[1], k):
+                loss_value, norm = self._train_step(x[:, start : start + k], y[:, start : start + k])
+                if not math.isfinite(loss_value):
+                    return loss_value, norm
+                steps = min(k, x.shape[1] - start)
+                total, norms, chunks = total + loss_value * steps, norms + norm, chunks + 1
+        finally:
+            for layer in carried:
+                layer.stateful, layer._states = False, None
+        return total / x.shape[1], norms / chunks
+
     def _metric_logs(self, prefix: str = "") -> dict[str, float]:
         return {prefix + m.name: m.result() for m in (self._metrics or [])}
 
@@ -193,6 +223,8 @@ class Model(Layer):
         shuffle: bool = True,
         initial_epoch: int = 0,
         steps_per_epoch: int | None = None,
+        tbptt_steps: int | None = None,
+        resume_from: str | None = None,
     ) -> History:
         """Train for ``epochs`` epochs; returns a :class:`~rnnkit.training.callbacks.History`.
 
@@ -202,6 +234,16 @@ class Model(Layer):
         ``loss``, the metrics, ``val_*``, ``lr`` and ``grad_norm`` (mean global
         gradient norm before clipping).  A NaN or infinite loss stops training with
         a message naming the epoch and step; the weights are not updated by it.
+
+        ``tbptt_steps=k``: truncated backpropagation through time.  Each batch's
+        sequences (and per-step targets) are cut into k-step chunks, one optimizer
+        step per chunk, and every recurrent layer carries its detached state from
+        one chunk to the next (and from batch to batch if it is ``stateful``).
+
+        ``resume_from=path``: a file written by :meth:`save` (e.g. by
+        ``ModelCheckpoint(save_weights_only=False)``): weights, optimizer state,
+        completed epochs and the random generators are restored and training
+        goes on from there, ending as an uninterrupted run would.
         """
         self._require_compiled("fit")
         _check_int("fit", "batch_size", batch_size)
@@ -214,8 +256,14 @@ class Model(Layer):
             data, val = data.split(validation_split)
         elif validation_data is not None:
             val = _validation(validation_data)
+        if tbptt_steps is not None:
+            _check_int("fit", "tbptt_steps", tbptt_steps)
         first_x, _ = next(iter(iterate_batches(data, batch_size, shuffle=False)))
         self._prepare(first_x)
+        if resume_from is not None:
+            from .saving import restore_training_state
+
+            initial_epoch = restore_training_state(self, resume_from)
         history = History()
         self.history = history
         steps = len(range(0, len(data), batch_size)) if isinstance(data, ArrayData) else None
@@ -226,7 +274,6 @@ class Model(Layer):
         self.stop_training = False
         cbs.on_train_begin()
         logs: dict[str, float] = {}
-        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             if verbose:
@@ -235,12 +282,16 @@ class Model(Layer):
             self.train()
             self._reset_metrics()
             total, count, norms = 0.0, 0, 0.0
-            for step, (xb, yb) in enumerate(iterate_batches(data, batch_size, shuffle, generator)):
+            # shuffling draws from torch's global generator, whose state checkpoints keep
+            for step, (xb, yb) in enumerate(iterate_batches(data, batch_size, shuffle)):
                 if steps_per_epoch and step >= steps_per_epoch:
                     break
                 cbs.on_train_batch_begin(step)
                 xb, yb = to_device(xb, self.device), to_device(yb, self.device)
-                loss_value, norm = self._train_step(xb, yb)
+                if tbptt_steps:
+                    loss_value, norm = self._tbptt_step(xb, yb, tbptt_steps)
+                else:
+                    loss_value, norm = self._train_step(xb, yb)
                 if not math.isfinite(loss_value):
                     warnings.warn(
                         f"fit: the loss became {loss_value} at epoch {epoch + 1}, step {step + 1}; training stopped "
@@ -264,6 +315,7 @@ class Model(Layer):
                 logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
                 logs["grad_norm"] = norms / max(step + 1, 1)
                 bar.finish(logs)
+                self.epochs_done = epoch + 1
                 cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break

@@ -13,9 +13,10 @@ from typing import Any
 import torch
 
 from ..errors import CheckpointError
+from ..random import get_rng_state, set_rng_state
 from ..training import checkpoint
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights"]
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "restore_training_state"]
 
 _MODEL, _WEIGHTS = "rnnkit.model", "rnnkit.weights"
 
@@ -54,7 +55,36 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     if getattr(model, "optimizer", None) is not None:
         opt_tensors, meta["optimizer"] = _optimizer_parts(model.optimizer)
         tensors.update(opt_tensors)
+    # where training stands: epochs completed and the random generators, for fit(resume_from=...)
+    rng_json = {}
+    for key, value in get_rng_state().items():
+        if isinstance(value, torch.Tensor):
+            tensors[f"rng/{key}"] = value
+        else:
+            rng_json[key] = value
+    meta["training"] = {"epoch": int(getattr(model, "epochs_done", 0)), "rng": rng_json}
     checkpoint.save_file(path, tensors, meta)
+
+
+def restore_training_state(model: Any, path: str | os.PathLike) -> int:
+    """Load weights, optimizer state and random-generator state saved by :func:`save_model`.
+
+    Returns the number of epochs that were completed, where training resumes.
+    ``model`` must be compiled and built (``fit`` calls this after preparing it).
+    """
+    tensors, meta = checkpoint.load_file(path)
+    if meta.get("format") != _MODEL or "training" not in meta:
+        raise CheckpointError(
+            f"resume_from: {os.fspath(path)!r} is not a training checkpoint; write one with model.save(path) "
+            "or ModelCheckpoint(..., save_weights_only=False)"
+        )
+    load_weights_from(model, tensors)
+    if "optimizer" in meta and model.optimizer is not None:
+        model.optimizer.load_state_dict(_optimizer_state(tensors, meta["optimizer"]))
+    rng = dict(meta["training"]["rng"])
+    rng.update({k[len("rng/"):]: v for k, v in tensors.items() if k.startswith("rng/")})
+    set_rng_state(rng)
+    return int(meta["training"]["epoch"])
 
 
 def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None = None, compile: bool = True) -> Any:
@@ -90,9 +120,16 @@ def load_weights(model: Any, path: str | os.PathLike) -> None:
     """Load weights written by :func:`save_weights` or :func:`save_model` (names and shapes must match)."""
     tensors, meta = checkpoint.load_file(path)
     if meta.get("format") == _MODEL:
-        tensors = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+        pass
     elif meta.get("format") != _WEIGHTS:
         raise CheckpointError(f"load_weights: {os.fspath(path)!r} is not an rnnkit weights or model file")
+    load_weights_from(model, tensors)
+
+
+def load_weights_from(model: Any, tensors: dict[str, torch.Tensor]) -> None:
+    """Load a weights dict, taking the ``model/`` entries of a whole-model file."""
+    if any(k.startswith("model/") for k in tensors):
+        tensors = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
     try:
         model.load_state_dict(tensors)
     except RuntimeError as exc:

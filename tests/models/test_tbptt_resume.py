@@ -1,0 +1,110 @@
+"""Truncated BPTT against a hand-written PyTorch loop, and kill-and-resume against an uninterrupted run."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+import rnnkit
+from rnnkit.errors import ConfigError
+from rnnkit.layers import LSTM, Bidirectional, Dense, to_torch
+from rnnkit.models import Sequential
+
+
+def test_tbptt_matches_a_hand_written_loop_carrying_detached_state():
+    rnnkit.set_seed(0)
+    x = torch.randn(4, 12, 3)
+    y = torch.randn(4, 12, 2)
+    model = Sequential([LSTM(5, return_sequences=True, input_size=3), Dense(2, input_size=5)])
+    model.compile(optimizer=rnnkit.optimizers.SGD(learning_rate=0.1), loss="mse", device="cpu")
+    # the reference: torch.nn modules with the same weights, chunks of 5, 5, 2 steps
+    lstm = to_torch(model.layers[0])
+    head = torch.nn.Linear(5, 2)
+    head.load_state_dict({"weight": model.layers[1].weight.detach(), "bias": model.layers[1].bias.detach()})
+    params = list(lstm.parameters()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=0.1)
+    for _ in range(2):  # two epochs of one batch each
+        state = None
+        for start in range(0, 12, 5):
+            out, state = lstm(x[:, start : start + 5], state)
+            loss = torch.nn.functional.mse_loss(head(out), y[:, start : start + 5])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            state = tuple(s.detach() for s in state)
+    model.fit(x, y, epochs=2, batch_size=4, shuffle=False, verbose=0, tbptt_steps=5)
+    cell = model.layers[0].cell
+    torch.testing.assert_close(cell.weight_hh, lstm.weight_hh_l0)
+    torch.testing.assert_close(cell.bias_ih, lstm.bias_ih_l0)
+    torch.testing.assert_close(model.layers[1].weight, head.weight)
+    assert model.layers[0].stateful is False and model.layers[0].states is None
+
+
+def test_tbptt_refuses_targets_without_time_axis_and_bidirectional():
+    model = Sequential([LSTM(3), Dense(1)])
+    model.compile(loss="mse", device="cpu")
+    with pytest.raises(ConfigError, match="tbptt_steps needs a target per time step"):
+        model.fit(np.zeros((4, 6, 2), np.float32), np.zeros((4, 1), np.float32), tbptt_steps=2, verbose=0)
+    model = Sequential([Bidirectional(LSTM(3, return_sequences=True)), Dense(1)])
+    model.compile(loss="mse", device="cpu")
+    with pytest.raises(ConfigError, match="Bidirectional"):
+        model.fit(np.zeros((4, 6, 2), np.float32), np.zeros((4, 6, 1), np.float32), tbptt_steps=2, verbose=0)
+
+
+_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys
+    import numpy as np
+    import rnnkit
+    from rnnkit.layers import LSTM, Dense, Dropout
+    from rnnkit.models import Sequential
+    from rnnkit.training.callbacks import Callback, ModelCheckpoint
+
+    mode, checkpoint, out = sys.argv[1:4]
+    rnnkit.set_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 7, 3)).astype(np.float32)
+    y = x.sum(axis=(1, 2))[:, None].astype(np.float32)
+    model = Sequential([LSTM(8), Dropout(0.3), Dense(1)])
+    model.compile(optimizer="adam", loss="mse", device="cpu")
+
+    class Kill(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if self.model.epochs_done == 2 and batch == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    callbacks = [ModelCheckpoint(checkpoint, monitor="loss", save_weights_only=False)]
+    if mode == "kill":
+        callbacks.append(Kill())
+    model.fit(x, y, epochs=4, batch_size=8, verbose=0, callbacks=callbacks,
+              resume_from=checkpoint if mode == "resume" else None)
+    model.save_weights(out)
+    """
+)
+
+
+def _run(tmp_path, *args):
+    script = tmp_path / "train.py"
+    script.write_text(_SCRIPT)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, str(script), *map(str, args)], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_killed_and_resumed_run_ends_with_the_uninterrupted_weights(tmp_path):
+    done = _run(tmp_path, "full", tmp_path / "full.ckpt", tmp_path / "full.weights")
+    assert done.returncode == 0, done.stderr
+    killed = _run(tmp_path, "kill", tmp_path / "run.ckpt", tmp_path / "unused.weights")
+    assert killed.returncode == -9, killed.stderr  # SIGKILL in the middle of the third epoch
+    assert not (tmp_path / "unused.weights").exists()
+    resumed = _run(tmp_path, "resume", tmp_path / "run.ckpt", tmp_path / "resumed.weights")
+    assert resumed.returncode == 0, resumed.stderr
+    from rnnkit.training.checkpoint import load_file
+
+    full, _ = load_file(tmp_path / "full.weights")
+    again, _ = load_file(tmp_path / "resumed.weights")
+    assert full.keys() == again.keys()
+    for key in full:
+        assert torch.equal(full[key], again[key]), key
