@@ -323,7 +323,7 @@ def test_dropout_keeps_one_mask_per_sequence():
 
 # ----------------------------------------------------------------------------- the C kernel's loader
 def test_without_kernel_auto_falls_back_with_one_warning(monkeypatch, tmp_path):
-    monkeypatch.setattr(kernels, "_state", {"loaded": False, "kernel": None, "reason": None})
+    monkeypatch.setattr(kernels, "_state", {})
     monkeypatch.setattr(kernels, "_compiler", lambda: None)
     monkeypatch.setenv("RNNKIT_KERNEL_CACHE", str(tmp_path))
     monkeypatch.setattr(min_rnn, "_fallback_warned", False)
@@ -347,22 +347,22 @@ def test_without_kernel_auto_falls_back_with_one_warning(monkeypatch, tmp_path):
 def test_loader_compiles_once_into_the_cache(monkeypatch, tmp_path):
     if kernels._compiler() is None:
         pytest.skip("no C compiler")
-    monkeypatch.setattr(kernels, "_state", {"loaded": False, "kernel": None, "reason": None})
+    monkeypatch.setattr(kernels, "_state", {})
     monkeypatch.setenv("RNNKIT_KERNEL_CACHE", str(tmp_path / "cache"))
     kernel = kernels.load_minrnn()
     assert kernel is not None, kernels.minrnn_unavailable_reason()
     (built,) = (tmp_path / "cache").iterdir()  # no temporary file left behind
     assert built.name.startswith("minrnn_scan-") and built.suffix == ".so"
     stamp = built.stat().st_mtime_ns
-    monkeypatch.setattr(kernels, "_state", {"loaded": False, "kernel": None, "reason": None})
+    monkeypatch.setattr(kernels, "_state", {})
     assert kernels.load_minrnn() is not None and built.stat().st_mtime_ns == stamp  # reused, not rebuilt
 
 
 def test_loader_reports_a_failed_compilation(monkeypatch, tmp_path):
     bad = tmp_path / "minrnn_scan.c"
     bad.write_text("this is not C\n")
-    monkeypatch.setattr(kernels, "_state", {"loaded": False, "kernel": None, "reason": None})
-    monkeypatch.setattr(kernels, "_SOURCE", bad)
+    monkeypatch.setattr(kernels, "_state", {})
+    monkeypatch.setattr(kernels, "_SOURCES", {**kernels._SOURCES, "minrnn": bad})
     monkeypatch.setenv("RNNKIT_KERNEL_CACHE", str(tmp_path / "cache"))
     if kernels._compiler() is None:
         pytest.skip("no C compiler")

@@ -1,18 +1,23 @@
 """Loader of rnnkit's small C kernels: compiled at first use, cached, called through ctypes.
 
 The kernels are plain C files next to this module (no torch headers), so any C
-compiler builds one in about a second.  :func:`load_minrnn` compiles
-``minrnn_scan.c`` once per machine into a cache directory
-(``$RNNKIT_KERNEL_CACHE``, by default ``~/.cache/rnnkit/kernels/``) under a name
-derived from a hash of the source, the compiler command and the CPU flags line
-of ``/proc/cpuinfo`` — so a library built with ``-march=native`` is never
-loaded on a CPU that lacks its instructions.  The library is written to a
-temporary file and renamed into place, so concurrent first uses cannot see a
-half-written file.
+compiler builds one in about a second:
 
-When there is no compiler, or compiling or loading fails, :func:`load_minrnn`
-returns None and :func:`minrnn_unavailable_reason` says why; callers fall back
-to pure PyTorch.
+* ``minrnn_scan.c``: the fused time scan of minGRU/minLSTM (:func:`load_minrnn`);
+* ``rnn_loop.c``: the loop over time of SimpleRNN/LSTM/GRU with the recurrent
+  product, forward and backward (:func:`load_rnn_loop`).
+
+One mechanism serves both (:func:`_load`): a library is compiled once per
+machine into a cache directory (``$RNNKIT_KERNEL_CACHE``, by default
+``~/.cache/rnnkit/kernels/``) under a name derived from a hash of the source,
+the compiler command and the CPU flags line of ``/proc/cpuinfo`` — so a
+library built with ``-march=native`` is never loaded on a CPU that lacks its
+instructions.  The library is written to a temporary file and renamed into
+place, so concurrent first uses cannot see a half-written file.
+
+When there is no compiler, or compiling or loading fails, the ``load_*``
+function returns None and the matching ``*_unavailable_reason`` says why;
+callers fall back to pure PyTorch.
 
 >>> lib = load_minrnn()
 >>> lib is None or lib.abi_version == 1
@@ -29,16 +34,30 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-__all__ = ["MinRNNKernel", "load_minrnn", "minrnn_unavailable_reason", "kernel_cache_dir"]
+__all__ = [
+    "MinRNNKernel",
+    "RNNLoopKernel",
+    "load_minrnn",
+    "minrnn_unavailable_reason",
+    "load_rnn_loop",
+    "rnn_loop_unavailable_reason",
+    "kernel_cache_dir",
+]
 
-_ABI_VERSION = 1
-_SOURCE = Path(__file__).with_name("minrnn_scan.c")
+_ABI_VERSION = 1  # of minrnn_scan.c
+_LOOP_ABI_VERSION = 1  # of rnn_loop.c
+# library name -> its C source
+_SOURCES: dict[str, Path] = {
+    "minrnn": Path(__file__).with_name("minrnn_scan.c"),
+    "rnn_loop": Path(__file__).with_name("rnn_loop.c"),
+}
 _lock = threading.Lock()
-_state: dict[str, Any] = {"loaded": False, "kernel": None, "reason": None}
+# library name -> {"kernel": bindings or None, "reason": why None}; absent until first tried
+_state: dict[str, dict[str, Any]] = {}
 
 
 def kernel_cache_dir() -> Path:
@@ -148,22 +167,77 @@ class MinRNNKernel:
         return out
 
 
-def load_minrnn() -> MinRNNKernel | None:
-    """The minGRU/minLSTM scan kernel, compiled on first use; None when unavailable."""
-    if _state["loaded"]:
-        return _state["kernel"]
+class RNNLoopKernel:
+    """ctypes bindings of ``rnn_loop.c``: the forward and backward loops by dtype.
+
+    ``forward[dtype]`` and ``backward[dtype]`` are ``rk_rnn_forward_f32`` etc.,
+    the whole loop (arguments documented in the C file; tensors passed as
+    ``data_ptr()`` or None, shapes as ints).  Used
+    by :mod:`rnnkit.layers._generic`.
+
+    Args:
+        path: the compiled shared library.
+    """
+
+    def __init__(self, path: Path) -> None:
+        lib = ctypes.CDLL(str(path))
+        self.path = path
+        self.abi_version = int(lib.rk_rnn_abi_version())
+        if self.abi_version != _LOOP_ABI_VERSION:
+            raise RuntimeError(f"{path.name} has ABI version {self.abi_version}, expected {_LOOP_ABI_VERSION}")
+        p, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+        self.forward: dict[torch.dtype, Any] = {}
+        self.backward: dict[torch.dtype, Any] = {}
+        for dtype, suffix in ((torch.float32, "f32"), (torch.float64, "f64")):
+            fwd = getattr(lib, f"rk_rnn_forward_{suffix}")
+            # kind, T, B, U, xp, w, b_hn, rmask, mask, act, rec_act, Hs, Cs, A, E, HR, work, saved, threads
+            fwd.argtypes = [i32, i64, i64, i64, p, p, p, p, p, i32, i32, p, p, p, p, p, p, i32, i32]
+            fwd.restype = i32
+            bwd = getattr(lib, f"rk_rnn_backward_{suffix}")
+            # kind, T, B, U, w, rmask, mask, act, rec_act, Hs, Cs, A, E, HR, dH, dh, dc, dZ, dP, work, threads
+            bwd.argtypes = [i32, i64, i64, i64, p, p, p, i32, i32, p, p, p, p, p, p, p, p, p, p, p, i32]
+            bwd.restype = i32
+            self.forward[dtype], self.backward[dtype] = fwd, bwd
+
+
+def _load(name: str, bindings: Callable[[Path], Any]) -> Any:
+    """Library ``name`` of :data:`_SOURCES`, built and bound by ``bindings`` on first use; None when unavailable."""
+    entry = _state.get(name)
+    if entry is not None:
+        return entry["kernel"]
     with _lock:
-        if not _state["loaded"]:
+        entry = _state.get(name)
+        if entry is None:
             try:
                 if not sys.platform.startswith("linux") and not sys.platform == "darwin":
                     raise RuntimeError(f"the C kernels are built on Linux and macOS only, not {sys.platform}")
-                _state["kernel"] = MinRNNKernel(_build(_SOURCE))
+                entry = {"kernel": bindings(_build(_SOURCES[name])), "reason": None}
             except Exception as exc:  # no compiler, failed build, failed load: all mean "use PyTorch"
-                _state["kernel"], _state["reason"] = None, f"{type(exc).__name__}: {exc}"
-            _state["loaded"] = True
-    return _state["kernel"]
+                entry = {"kernel": None, "reason": f"{type(exc).__name__}: {exc}"}
+            _state[name] = entry
+    return entry["kernel"]
+
+
+def _reason(name: str) -> str | None:
+    entry = _state.get(name)
+    return None if entry is None else entry["reason"]
+
+
+def load_minrnn() -> MinRNNKernel | None:
+    """The minGRU/minLSTM scan kernel, compiled on first use; None when unavailable."""
+    return _load("minrnn", MinRNNKernel)
 
 
 def minrnn_unavailable_reason() -> str | None:
     """Why :func:`load_minrnn` returned None (None if it loaded, or was not tried yet)."""
-    return _state["reason"]
+    return _reason("minrnn")
+
+
+def load_rnn_loop() -> RNNLoopKernel | None:
+    """The SimpleRNN/LSTM/GRU loop kernel, compiled on first use; None when unavailable."""
+    return _load("rnn_loop", RNNLoopKernel)
+
+
+def rnn_loop_unavailable_reason() -> str | None:
+    """Why :func:`load_rnn_loop` returned None (None if it loaded, or was not tried yet)."""
+    return _reason("rnn_loop")

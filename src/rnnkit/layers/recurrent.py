@@ -24,7 +24,7 @@ from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells._base import State
 from ..errors import ConfigError, ShapeError
 from ._fused import fused_blocker, mask_segments, run_fused
-from ._generic import run_manual_bptt, supports_manual_bptt
+from ._generic import project_inputs, run_manual_bptt, supports_manual_bptt
 
 __all__ = ["RecurrentLayer", "RNN", "SimpleRNN", "LSTM", "GRU", "make_cell"]
 
@@ -247,7 +247,7 @@ def loop_over_time(cell, x: torch.Tensor, mask: torch.Tensor | None, state: Stat
 
 def _loop_manual_bptt(cell, x, mask, state, zero_output_for_mask, rmask):
     """The generic path for built-in cells: hand-written BPTT (see ``_generic.py``)."""
-    xp = cell.project_inputs(x.transpose(0, 1))  # (T, B, G*U), all steps in one product
+    xp = project_inputs(cell, x.transpose(0, 1))  # (T, B, G*U), all steps in one product
     masks = None if mask is None else mask.transpose(0, 1)[:, :, None]  # (T, B, 1)
     H, final = run_manual_bptt(cell, xp, state, rmask, masks)  # H: (T, B, U) state sequence
     if masks is None:
