@@ -12,6 +12,7 @@ and the loss and metrics then average over valid steps only.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import warnings
@@ -143,7 +144,7 @@ class Model(Layer):
     def _autocast(self):
         if self.precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return torch.autocast(device_type=self.device.type, enabled=False)
+        return contextlib.nullcontext()
 
     # ------------------------------------------------------------------ steps
     def _loss_value(self, y: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
@@ -163,8 +164,11 @@ class Model(Layer):
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
-        # the global gradient norm, logged each epoch, clipped when asked
-        norm = torch.nn.utils.clip_grad_norm_(params, self.clipnorm if self.clipnorm else math.inf)
+        # the global gradient norm before clipping, logged each epoch; clipped only when asked
+        if self.clipnorm:
+            norm = torch.nn.utils.clip_grad_norm_(params, self.clipnorm)
+        else:
+            norm = torch.nn.utils.get_total_norm([p.grad for p in params])
         if self.clipvalue:
             torch.nn.utils.clip_grad_value_(params, self.clipvalue)
         loss_value = float(loss.detach())

@@ -53,13 +53,16 @@ class ArrayData:
         y = self.y
         return ArrayData(self.x[:cut], None if y is None else y[:cut]), ArrayData(self.x[cut:], None if y is None else y[cut:])
 
-    def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator | None = None) -> list[tuple]:
-        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
-        out = []
+    def batches(self, batch_size: int, shuffle: bool, generator: torch.Generator | None = None) -> Iterator[tuple]:
+        """Batches in a random (or the stored) order, each gathered only when it is needed."""
+        order = torch.randperm(len(self), generator=generator) if shuffle else None
         for start in range(0, len(self), batch_size):
-            idx = order[start : start + batch_size]
-            out.append((self.x[idx], None if self.y is None else self.y[idx]))
-        return out
+            if order is None:  # contiguous slices: views, no copy
+                stop = start + batch_size
+                yield self.x[start:stop], None if self.y is None else self.y[start:stop]
+            else:
+                idx = order[start : start + batch_size]
+                yield self.x[idx], None if self.y is None else self.y[idx]
 
 
 def as_data(x: Any, y: Any = None, what: str = "fit") -> ArrayData | Iterable:
