@@ -61,6 +61,7 @@ def run(config: DemoConfig | None = None, print_fn: Callable[[str], None] = prin
     x_val, y_val = _make_batch(DemoConfig(batch_size=512, lookback=cfg.lookback), torch.Generator().manual_seed(cfg.seed + 1))
     baseline = float(((x_val[:, -1] - y_val) ** 2).mean())  # "tomorrow = today"
     start = time.perf_counter()
+    next_report = start + cfg.seconds / 10  # about ten progress lines per run
     step = 0
     val_mse = float("nan")
     while time.perf_counter() - start < cfg.seconds:
@@ -71,10 +72,11 @@ def run(config: DemoConfig | None = None, print_fn: Callable[[str], None] = prin
         nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         step += 1
-        if step % 200 == 0:
+        if time.perf_counter() >= next_report:
+            next_report += cfg.seconds / 10
             with torch.no_grad():
                 val_mse = float(nn.functional.mse_loss(model(x_val), y_val))
-            print_fn(f"  step {step:5d}  train mse {loss.item():.5f}  validation mse {val_mse:.5f}  ({model.rnn.last_path} path)")
+            print_fn(f"  step {step:5d}  train mse {loss.item():.2e}  validation mse {val_mse:.2e}  ({model.rnn.last_path} path)")
     model.eval()
     with torch.no_grad():
         val_mse = float(nn.functional.mse_loss(model(x_val), y_val))
@@ -83,6 +85,6 @@ def run(config: DemoConfig | None = None, print_fn: Callable[[str], None] = prin
         generic = model.rnn(x_val)
         model.rnn.use_fused = "auto"
     gap = float((fused - generic).abs().max())
-    print_fn(f"validation mse {val_mse:.5f} after {step} steps (repeat-last-value baseline: {baseline:.5f})")
+    print_fn(f"validation mse {val_mse:.2e} after {step} steps (repeat-last-value baseline: {baseline:.2e})")
     print_fn(f"fast path and generic loop agree to {gap:.1e} on the validation batch")
     return {"val_mse": val_mse, "baseline_mse": baseline, "steps": float(step), "path_gap": gap}
