@@ -43,7 +43,7 @@ import secrets
 import struct
 from typing import Any, Mapping
 
-import safetensors.torch
+from safetensors.torch import load as _parse_safetensors, save as _write_safetensors
 import torch
 
 from ..errors import CheckpointError, ConfigError
@@ -208,7 +208,7 @@ def save_file(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor], meta
             "bools and None (store tensors in `tensors`)"
         ) from None
 
-    blob = safetensors.torch.save(prepared, metadata={_META_KEY: meta_json, _VERSION_KEY: str(FORMAT_VERSION)})
+    blob = _write_safetensors(prepared, metadata={_META_KEY: meta_json, _VERSION_KEY: str(FORMAT_VERSION)})
     (n,) = struct.unpack("<Q", blob[:8])
     header = json.loads(blob[8:8 + n])
     data = memoryview(blob)[8 + n:]
@@ -314,7 +314,7 @@ def load_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> tu
     except (KeyError, ValueError) as exc:
         raise _fail(path, f"its metadata is not valid JSON ({exc})", "use another checkpoint") from None
     try:
-        tensors = safetensors.torch.load(raw)
+        tensors = _parse_safetensors(raw)
     except Exception as exc:  # SafetensorError derives from Exception only
         raise _fail(path, f"its tensors cannot be decoded ({exc})", "use another checkpoint") from None
     if device.type != "cpu":
