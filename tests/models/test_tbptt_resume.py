@@ -108,3 +108,24 @@ def test_killed_and_resumed_run_ends_with_the_uninterrupted_weights(tmp_path):
     assert full.keys() == again.keys()
     for key in full:
         assert torch.equal(full[key], again[key]), key
+
+
+def test_resume_continues_the_callbacks_progress(tmp_path):
+    from rnnkit.training.callbacks import EarlyStopping, ModelCheckpoint
+
+    def model():
+        rnnkit.set_seed(0)
+        m = Sequential([LSTM(3, input_size=2), Dense(1, input_size=3)])
+        m.compile(optimizer=rnnkit.optimizers.SGD(learning_rate=0.0), loss="mse", device="cpu")
+        return m
+
+    x, y = torch.randn(8, 4, 2), torch.randn(8, 1)
+    # lr 0: the loss never improves after epoch 0, so patience 3 stops after epoch 3
+    full = model().fit(x, y, epochs=20, verbose=0, shuffle=False, callbacks=[EarlyStopping(monitor="loss", patience=3)])
+    assert full.epoch == [0, 1, 2, 3]
+    path = tmp_path / "ckpt.safetensors"
+    model().fit(x, y, epochs=2, verbose=0, shuffle=False,
+                callbacks=[EarlyStopping(monitor="loss", patience=3), ModelCheckpoint(path, monitor="loss")])
+    resumed = model().fit(x, y, epochs=20, verbose=0, shuffle=False, resume_from=path,
+                          callbacks=[EarlyStopping(monitor="loss", patience=3), ModelCheckpoint(path, monitor="loss")])
+    assert resumed.epoch == [2, 3]  # the patience count went on from the checkpoint

@@ -264,19 +264,27 @@ class Model(Layer):
             _check_int("fit", "tbptt_steps", tbptt_steps)
         first_x, _ = next(iter(iterate_batches(data, batch_size, shuffle=False)))
         self._prepare(first_x)
+        saved_callbacks: list[dict[str, Any]] = []
         if resume_from is not None:
             from .saving import restore_training_state
 
-            initial_epoch = restore_training_state(self, resume_from)
+            initial_epoch, saved_callbacks = restore_training_state(self, resume_from)
         history = History()
         self.history = history
         steps = len(range(0, len(data), batch_size)) if isinstance(data, ArrayData) else None
         if steps_per_epoch:
             steps = min(steps, steps_per_epoch) if steps else steps_per_epoch
-        cbs = CallbackList([history, *(callbacks or [])], model=self,
+        callbacks = list(callbacks or [])
+        cbs = CallbackList([history, *callbacks], model=self,
                            params={"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
+        user_callbacks = list(callbacks or [])
+        self._active_callbacks = user_callbacks  # their progress is saved with model.save()
         cbs.on_train_begin()
+        # on_train_begin resets the callbacks; a resumed run then takes up their saved progress
+        for cb, saved in zip(user_callbacks, saved_callbacks):
+            if type(cb).__name__ == saved["class"]:
+                cb.set_state(saved["state"])
         logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
@@ -324,6 +332,7 @@ class Model(Layer):
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
+        self._active_callbacks = []
         return history
 
     # ------------------------------------------------------------------ evaluate / predict

@@ -62,15 +62,21 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
             tensors[f"rng/{key}"] = value
         else:
             rng_json[key] = value
-    meta["training"] = {"epoch": int(getattr(model, "epochs_done", 0)), "rng": rng_json}
+    # the progress of the callbacks of the fit in progress (EarlyStopping's patience count ...)
+    callback_states = [
+        {"class": type(cb).__name__, "state": cb.get_state()} for cb in getattr(model, "_active_callbacks", [])
+    ]
+    meta["training"] = {"epoch": int(getattr(model, "epochs_done", 0)), "rng": rng_json, "callbacks": callback_states}
     checkpoint.save_file(path, tensors, meta)
 
 
-def restore_training_state(model: Any, path: str | os.PathLike) -> int:
+def restore_training_state(model: Any, path: str | os.PathLike) -> tuple[int, list[dict[str, Any]]]:
     """Load weights, optimizer state and random-generator state saved by :func:`save_model`.
 
-    Returns the number of epochs that were completed, where training resumes.
-    ``model`` must be compiled and built (``fit`` calls this after preparing it).
+    Returns the number of epochs that were completed, where training resumes, and
+    the saved callback states (``[{"class": name, "state": {...}}, ...]`` in the
+    order of the interrupted fit's callbacks).  ``model`` must be compiled and
+    built (``fit`` calls this after preparing it).
     """
     tensors, meta = checkpoint.load_file(path)
     if meta.get("format") != _MODEL or "training" not in meta:
@@ -84,7 +90,7 @@ def restore_training_state(model: Any, path: str | os.PathLike) -> int:
     rng = dict(meta["training"]["rng"])
     rng.update({k[len("rng/"):]: v for k, v in tensors.items() if k.startswith("rng/")})
     set_rng_state(rng)
-    return int(meta["training"]["epoch"])
+    return int(meta["training"]["epoch"]), list(meta["training"].get("callbacks", []))
 
 
 def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None = None, compile: bool = True) -> Any:

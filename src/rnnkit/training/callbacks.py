@@ -206,6 +206,20 @@ class Callback:
     {}
     """
 
+    #: attributes that make up the callback's progress, saved with training checkpoints
+    #: so that fit(resume_from=...) goes on counting where the interrupted run was
+    _state_keys: tuple[str, ...] = ()
+
+    def get_state(self) -> dict[str, Any]:
+        """The callback's progress (JSON-safe), e.g. EarlyStopping's ``wait`` and ``best``."""
+        return {key: getattr(self, key) for key in self._state_keys}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`get_state` returned (keys it does not know are ignored)."""
+        for key in self._state_keys:
+            if key in state:
+                setattr(self, key, state[key])
+
     def __init__(self) -> None:
         self.model: Any = None
         self.params: dict = {}
@@ -441,6 +455,8 @@ class History(Callback):
 
 # ----------------------------------------------------------------------------- ModelCheckpoint
 class ModelCheckpoint(Callback):
+    _state_keys = ("best",)
+
     """Save the model (or its weights) after every epoch, or only when the monitored value improves.
 
     The file name may hold ``str.format`` fields filled from the epoch's logs:
@@ -581,6 +597,8 @@ class ModelCheckpoint(Callback):
 
 # ----------------------------------------------------------------------------- EarlyStopping
 class EarlyStopping(Callback):
+    _state_keys = ("wait", "best", "best_epoch", "stopped_epoch")
+
     """Stop training when the monitored value has stopped improving for ``patience`` epochs.
 
     After each epoch the value is compared with the best so far; an improvement
@@ -694,6 +712,8 @@ class EarlyStopping(Callback):
 
 # ----------------------------------------------------------------------------- ReduceLROnPlateau
 class ReduceLROnPlateau(Callback):
+    _state_keys = ("wait", "best", "cooldown_counter")
+
     """Multiply the learning rate by ``factor`` when the monitored value stops improving.
 
     After ``patience`` epochs without an improvement larger than ``min_delta``, every
