@@ -96,3 +96,33 @@ def test_bf16_precision_trains_like_float32_on_cpu():
     assert losses["bf16"][-1] < 0.5 * losses["bf16"][0]
     assert losses["bf16"][-1] == pytest.approx(losses[None][-1], rel=0.15)
     assert losses["bf16"] != losses[None]  # bfloat16 arithmetic really ran
+
+
+def test_callbacks_together_through_fit(tmp_path):
+    import csv
+
+    from rnnkit.training.callbacks import CSVLogger, LearningRateScheduler, ReduceLROnPlateau, TensorBoard
+
+    x, y = _data(32)
+    model = _model(optimizer=rnnkit.optimizers.SGD(learning_rate=0.0))
+    history = model.fit(
+        x, y, epochs=4, batch_size=8, verbose=0, steps_per_epoch=2, initial_epoch=1,
+        callbacks=[
+            LearningRateScheduler(lambda epoch, lr: 0.1 * (epoch + 1)),
+            ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=1e9),
+            CSVLogger(tmp_path / "log.csv"),
+            TensorBoard(tmp_path / "tb"),
+        ],
+    )
+    assert history.epoch == [1, 2, 3]  # from initial_epoch
+    # the schedule sets 0.1*(epoch+1) as each epoch begins (as in Keras, over the plateau's change);
+    # the plateau (nothing ever improves by 1e9) halves the rate as each epoch ends
+    assert history.history["lr"] == pytest.approx([0.2, 0.3, 0.4])
+    assert model.optimizer.param_groups[0]["lr"] == pytest.approx(0.2)
+    rows = list(csv.DictReader(open(tmp_path / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert [float(r["loss"]) for r in rows] == pytest.approx(history.history["loss"])
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "tb").rglob("*"))
+    logs = model.evaluate(x, y, return_dict=True)
+    expect = float(np.mean((model.predict(x) - y.numpy()) ** 2))
+    assert set(logs) == {"loss"} and logs["loss"] == pytest.approx(expect, rel=1e-5)
