@@ -83,6 +83,8 @@ def torch_ref(kind, x, W, b, h0, mask=None):
 
 
 def make(kind, scan, units=5, features=3, dtype=torch.float64, seed=0, **kw):
+    if scan == "fused" and kernels.load_minrnn() is None:
+        pytest.skip(f"the fused scan needs the C kernel: {kernels.minrnn_unavailable_reason()}")
     torch.manual_seed(seed)
     layer = LAYERS[kind](units, scan=scan, input_size=features, bias_initializer="random_normal", **kw).to(dtype)
     with torch.no_grad():
