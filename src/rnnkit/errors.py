@@ -11,7 +11,7 @@ expect (``ValueError``/``TypeError``), so ``except ValueError`` keeps working.
 """
 from __future__ import annotations
 
-__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError", "NotCompiledError"]
+__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError", "NotCompiledError", "DatasetError"]
 
 
 class RnnkitError(Exception):
@@ -40,3 +40,7 @@ class CheckpointError(RnnkitError, OSError):
 
 class NotCompiledError(RnnkitError, RuntimeError):
     """fit/evaluate was called before compile(): there is no loss or optimizer yet."""
+
+
+class DatasetError(RnnkitError, OSError):
+    """A dataset could not be downloaded, verified, found in the cache or parsed."""

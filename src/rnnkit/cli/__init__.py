@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import RnnkitError
+from ..errors import ConfigError, RnnkitError
 
 __all__ = ["main"]
 
@@ -19,6 +19,29 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _datasets(args: argparse.Namespace) -> int:
+    from .. import datasets
+
+    if args.action == "list":
+        for name in datasets.available():
+            print(f"{name:<20} {datasets.info(name).description}")
+        return 0
+    if not args.name:
+        raise ConfigError(f"`rnnkit datasets {args.action}` needs a dataset name, e.g. `rnnkit datasets {args.action} ptb`")
+    entry = datasets.info(args.name)
+    if args.action == "info":
+        print(f"{entry.name}: {entry.description}")
+        print(f"licence: {entry.license}")
+        print(f"splits: {', '.join(entry.splits)}")
+        print(f"cache: {datasets.cache_dir() / entry.name}")
+        for f in entry.files:
+            print(f"  {f.name:<16} {f.size:>12,} bytes  sha256 {f.sha256}  {f.url}")
+        return 0
+    for path in datasets.fetch(args.name):
+        print(path)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -26,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=20.0, help="training time budget (default 20)")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(func=_demo)
+    data = sub.add_parser("datasets", help="list, describe or download the registered datasets")
+    data.add_argument("action", choices=["list", "info", "fetch"])
+    data.add_argument("name", nargs="?")
+    data.set_defaults(func=_datasets)
     return parser
 
 

@@ -1,0 +1,9 @@
+"""Real datasets: registered sources with checksums, a download cache, and parsers.
+
+``rnnkit.datasets.load(name, split=...)``; the cache is ``$RNNKIT_DATA``
+(default ``~/.cache/rnnkit``).  See :mod:`rnnkit.datasets.registry`.
+"""
+from .cache import cache_dir
+from .registry import DatasetInfo, available, fetch, info, load
+
+__all__ = ["load", "fetch", "info", "available", "cache_dir", "DatasetInfo"]
