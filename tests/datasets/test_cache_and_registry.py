@@ -121,3 +121,31 @@ def test_shakespeare_plays_offline():
     text = load("shakespeare-plays", "all", download=False)
     assert len(text) > 4_000_000 and text.startswith("Theseus:\nNow, fair Hippolyta")
     assert "\\" not in text and "*" not in text
+
+
+@needs_shared
+def test_real_sst2_series_and_tatoeba_counts(monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("RNNKIT_DATA", str(SHARED))
+    sentences, labels = load("sst2", "train", download=False)
+    assert len(sentences) == 67_349 and set(np.unique(labels)) == {0, 1}
+    assert len(load("sst2", "dev", download=False)[0]) == 872
+    assert load("sst2", "test", download=False)[1] is None
+    air = load("airline-passengers", "all", download=False)
+    assert len(air["passengers"]) == 144 and str(air["date"][0]) == "1949-01" and air["passengers"][0] == 112
+    temps = load("daily-min-temperatures", "all", download=False)
+    assert len(temps["temp"]) == 3_650 and str(temps["date"][-1]) == "1990-12-31"
+    moutai = load("moutai", "all", download=False)
+    assert len(moutai["open"]) == 2_426 and set(moutai) == {"date", "open", "close", "high", "low", "volume"}
+    pairs = load("tatoeba-cmn-eng", "all", download=False)
+    assert len(pairs) == 26_388 and pairs[0] == ("Hi.", "嗨。")
+
+
+def test_csv_problems_name_their_lines(tmp_path):
+    path = tmp_path / "prices.csv"
+    path.write_text("date,open\n2020-01-01,1.5\n2020-01-02,\n2020-01-03,abc\n")
+    with pytest.raises(DatasetError, match=r"line 3: open=''; line 4: open='abc'"):
+        registry.read_csv_columns(path, "prices", "date", {"open": "open"})
+    with pytest.raises(DatasetError, match=r"no column\(s\) \['close'\]"):
+        registry.read_csv_columns(path, "prices", "date", {"close": "close"})

