@@ -3,10 +3,12 @@
 Subpackages: :mod:`rnnkit.cells` (one time step), :mod:`rnnkit.layers` (loops
 over time and the other layers), :mod:`rnnkit.training` (losses, metrics,
 optimizers, callbacks, crash-safe checkpoint files), :mod:`rnnkit.optimizers`,
-:mod:`rnnkit.activations`, :mod:`rnnkit.initializers`, :mod:`rnnkit.random`
+:mod:`rnnkit.data` (tokenizers, padding, windows, batching), :mod:`rnnkit.datasets`
+(real datasets with a verified cache), :mod:`rnnkit.activations`,
+:mod:`rnnkit.initializers`, :mod:`rnnkit.random`
 (:func:`set_seed`), :mod:`rnnkit.errors`.
 """
-from . import activations, cells, errors, initializers, layers, models, optimizers, random, training
+from . import activations, cells, data, datasets, errors, initializers, layers, models, optimizers, random, training
 from .errors import RnnkitError
 from .models import Model, Sequential, load_model
 from .random import set_seed
@@ -15,6 +17,8 @@ __version__ = "0.1.0"
 __all__ = [
     "activations",
     "cells",
+    "data",
+    "datasets",
     "errors",
     "initializers",
     "layers",

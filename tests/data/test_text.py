@@ -1,0 +1,453 @@
+"""Tests of rnnkit.data.text: Tokenizer, pad_sequences, to_categorical and Vocab.
+
+Expected values are worked out by hand from the Keras documentation of the same
+functions and written literally, never computed by the code under test.
+"""
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rnnkit.data import Tokenizer, Vocab, pad_sequences, to_categorical, tokenizer_from_json
+from rnnkit.errors import ConfigError, ShapeError
+
+# ---------------------------------------------------------------- pad_sequences
+
+SEQS = [[1], [2, 3], [4, 5, 6]]
+
+PAD_CASES = [
+    # (kwargs, expected)
+    ({}, [[0, 0, 1], [0, 2, 3], [4, 5, 6]]),
+    ({"value": -1}, [[-1, -1, 1], [-1, 2, 3], [4, 5, 6]]),
+    ({"padding": "post"}, [[1, 0, 0], [2, 3, 0], [4, 5, 6]]),
+    ({"maxlen": 2}, [[0, 1], [2, 3], [5, 6]]),
+    ({"maxlen": 2, "truncating": "post"}, [[0, 1], [2, 3], [4, 5]]),
+    ({"maxlen": 2, "padding": "post"}, [[1, 0], [2, 3], [5, 6]]),
+    ({"maxlen": 2, "padding": "post", "truncating": "post"}, [[1, 0], [2, 3], [4, 5]]),
+    ({"maxlen": 4}, [[0, 0, 0, 1], [0, 0, 2, 3], [0, 4, 5, 6]]),
+    ({"maxlen": 4, "padding": "post", "value": 9}, [[1, 9, 9, 9], [2, 3, 9, 9], [4, 5, 6, 9]]),
+    ({"maxlen": 1}, [[1], [3], [6]]),
+    ({"maxlen": 1, "truncating": "post"}, [[1], [2], [4]]),
+]
+
+
+@pytest.mark.parametrize("kwargs, expected", PAD_CASES)
+def test_pad_sequences_table(kwargs, expected):
+    out = pad_sequences(SEQS, **kwargs)
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, np.array(expected))
+
+
+def test_pad_sequences_float_dtype_and_value():
+    out = pad_sequences(SEQS, dtype="float32", value=0.5)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, [[0.5, 0.5, 1.0], [0.5, 2.0, 3.0], [4.0, 5.0, 6.0]])
+
+
+def test_pad_sequences_truncates_float_values_as_int32_by_default():
+    # Keras' default dtype is int32: float values are cast
+    np.testing.assert_array_equal(pad_sequences([[1.7, 2.2]]), [[1, 2]])
+
+
+def test_pad_sequences_of_vectors():
+    seqs = [[[1, 2]], [[3, 4], [5, 6]]]
+    pre = pad_sequences(seqs)
+    assert pre.shape == (2, 2, 2)
+    np.testing.assert_array_equal(pre, [[[0, 0], [1, 2]], [[3, 4], [5, 6]]])
+    post = pad_sequences(seqs, padding="post", value=-1)
+    np.testing.assert_array_equal(post, [[[1, 2], [-1, -1]], [[3, 4], [5, 6]]])
+    cut = pad_sequences(seqs, maxlen=1)
+    np.testing.assert_array_equal(cut, [[[1, 2]], [[5, 6]]])
+    cut_post = pad_sequences(seqs, maxlen=1, truncating="post")
+    np.testing.assert_array_equal(cut_post, [[[1, 2]], [[3, 4]]])
+    arrays = [np.ones((1, 2, 3)), np.zeros((3, 2, 3))]
+    assert pad_sequences(arrays, dtype="float64").shape == (2, 3, 2, 3)
+
+
+def test_pad_sequences_empty_inputs():
+    np.testing.assert_array_equal(pad_sequences([[], [1, 2]]), [[0, 0], [1, 2]])
+    assert pad_sequences([]).shape == (0, 0)
+    assert pad_sequences([[], []]).shape == (2, 0)
+    np.testing.assert_array_equal(pad_sequences([[]], maxlen=3), [[0, 0, 0]])
+    # an empty first sequence must not hide the feature shape of later ones
+    assert pad_sequences([[], [[1.0, 2.0]]], dtype="float32").shape == (2, 1, 2)
+
+
+def test_pad_sequences_strings():
+    out = pad_sequences([["a", "b"], ["c"]], dtype=object, value="<pad>")
+    assert out.tolist() == [["a", "b"], ["<pad>", "c"]]
+    out = pad_sequences([["ab", "c"], ["d"]], dtype="<U5", value="_", padding="post")
+    assert out.tolist() == [["ab", "c"], ["d", "_"]]
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"padding": "middle"}, "'middle'"),
+    ({"truncating": "both"}, "'both'"),
+    ({"padding": "PRE"}, "'pre', 'post'"),
+    ({"maxlen": 0}, "maxlen=None"),
+    ({"maxlen": -3}, "positive integer"),
+    ({"maxlen": 2.5}, "positive integer"),
+])
+def test_pad_sequences_bad_config(kwargs, fragment):
+    with pytest.raises(ConfigError, match="pad_sequences") as info:
+        pad_sequences(SEQS, **kwargs)
+    assert fragment in str(info.value)
+
+
+def test_pad_sequences_ragged_features():
+    with pytest.raises(ShapeError, match="index 1"):
+        pad_sequences([[[1, 2]], [[1, 2, 3]]])
+    with pytest.raises(ShapeError, match="index 0"):
+        pad_sequences([[[1, 2], [3]]])
+
+
+def test_pad_sequences_string_value_with_int_dtype():
+    with pytest.raises(ConfigError, match="dtype=object"):
+        pad_sequences([["a"]], value="x")
+
+
+def test_pad_sequences_not_a_list():
+    with pytest.raises(ConfigError, match="index 1"):
+        pad_sequences([[1], 5])
+
+
+# ---------------------------------------------------------------- Tokenizer
+
+def _fitted(**kwargs):
+    tok = Tokenizer(**kwargs)
+    # counts b:2 a:1 c:2 d:1, first appearance b, a, c, d
+    tok.fit_on_texts(["b a c", "c b d"])
+    return tok
+
+
+def test_word_index_by_frequency_ties_by_first_appearance():
+    tok = _fitted()
+    assert tok.word_index == {"b": 1, "c": 2, "a": 3, "d": 4}
+    assert tok.index_word == {1: "b", 2: "c", 3: "a", 4: "d"}
+    assert list(tok.word_counts.items()) == [("b", 2), ("a", 1), ("c", 2), ("d", 1)]
+    assert tok.word_docs == {"b": 2, "a": 1, "c": 2, "d": 1}
+    assert tok.index_docs == {1: 2, 3: 1, 2: 2, 4: 1}
+    assert tok.document_count == 2
+    assert tok.texts_to_sequences(["a b c d e"]) == [[3, 1, 2, 4]]  # unknown 'e' dropped
+
+
+def test_num_words_cutoff_keeps_word_index():
+    tok = _fitted(num_words=3)
+    assert tok.texts_to_sequences(["a b c d"]) == [[1, 2]]
+    assert len(tok.word_index) == 4
+    assert tok.sequences_to_texts([[3, 1, 2, 4]]) == ["b c"]
+
+
+def test_oov_token_takes_index_one():
+    tok = _fitted(oov_token="<OOV>")
+    assert tok.word_index == {"<OOV>": 1, "b": 2, "c": 3, "a": 4, "d": 5}
+    assert tok.texts_to_sequences(["a b e"]) == [[4, 2, 1]]
+    assert tok.sequences_to_texts([[4, 2, 9]]) == ["a b <OOV>"]
+
+
+def test_oov_with_num_words():
+    tok = _fitted(oov_token="<OOV>", num_words=3)
+    assert tok.texts_to_sequences(["a b c e"]) == [[1, 2, 1, 1]]
+    assert tok.sequences_to_texts([[4, 2, 3, 9]]) == ["<OOV> b <OOV> <OOV>"]
+
+
+def test_num_words_changed_after_fit_is_honoured():
+    tok = _fitted()
+    assert tok.texts_to_sequences(["a b c"]) == [[3, 1, 2]]
+    tok.num_words = 2
+    assert tok.texts_to_sequences(["a b c"]) == [[1]]
+
+
+def test_filters_lower_and_split():
+    tok = Tokenizer()
+    tok.fit_on_texts(["Hello, World! hello.\tworld\nHELLO"])
+    assert tok.word_index == {"hello": 1, "world": 2}
+    assert tok.word_counts == {"hello": 3, "world": 2}
+
+    tok = Tokenizer(lower=False)
+    tok.fit_on_texts(["Hello hello HELLO Hello"])
+    assert tok.word_index == {"Hello": 1, "hello": 2, "HELLO": 3}
+
+    tok = Tokenizer(filters="")
+    tok.fit_on_texts(["a,b a"])
+    assert tok.word_index == {"a,b": 1, "a": 2}
+
+    tok = Tokenizer(split=",", filters="")
+    tok.fit_on_texts(["x,y,,x"])
+    assert tok.word_index == {"x": 1, "y": 2}
+
+
+def test_token_lists_are_used_as_is():
+    tok = Tokenizer()
+    tok.fit_on_texts([["New York", "is", "big"], ["new york"]])
+    assert tok.word_index == {"new york": 1, "is": 2, "big": 3}
+
+
+def test_char_level_including_chinese():
+    tok = Tokenizer(char_level=True)
+    tok.fit_on_texts(["ab a"])
+    # char level keeps spaces and skips the filters, as Keras
+    assert tok.word_index == {"a": 1, "b": 2, " ": 3}
+
+    tok = Tokenizer(char_level=True)
+    tok.fit_on_texts(["我爱北京，北京爱我"])
+    assert tok.word_index == {"我": 1, "爱": 2, "北": 3, "京": 4, "，": 5}
+    assert tok.texts_to_sequences(["北京我"]) == [[3, 4, 1]]
+    assert tok.sequences_to_texts([[3, 4]]) == ["北 京"]
+
+
+# tiny corpus: "a a b", "b c"  ->  a:1 b:2 c:3; docs a:1 b:2 c:1; 2 documents
+# tfidf = (1 + ln count) * ln(1 + 2 / (1 + docs)):
+#   row 0: a: (1 + ln 2) * ln(1 + 2/2) = (1 + 0.693147...) * 0.693147... = 1.1736001944781467
+#          b: 1 * ln(1 + 2/3) = ln(5/3) = 0.5108256237659907
+#   row 1: b: 0.5108256237659907;  c: 1 * ln(1 + 2/2) = 0.6931471805599453
+MATRIX_CASES = [
+    ("binary", [[0, 1, 1, 0], [0, 0, 1, 1]]),
+    ("count", [[0, 2, 1, 0], [0, 0, 1, 1]]),
+    ("freq", [[0, 2 / 3, 1 / 3, 0], [0, 0, 0.5, 0.5]]),
+    ("tfidf", [[0, 1.1736001944781467, 0.5108256237659907, 0], [0, 0, 0.5108256237659907, 0.6931471805599453]]),
+]
+
+
+@pytest.mark.parametrize("mode, expected", MATRIX_CASES)
+def test_texts_to_matrix_modes(mode, expected):
+    tok = Tokenizer()
+    tok.fit_on_texts(["a a b", "b c"])
+    assert tok.word_index == {"a": 1, "b": 2, "c": 3}
+    out = tok.texts_to_matrix(["a a b", "b c"], mode=mode)
+    assert out.shape == (2, 4)
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_texts_to_matrix_num_words_width():
+    tok = Tokenizer(num_words=3)
+    tok.fit_on_texts(["a a b", "b c"])
+    np.testing.assert_array_equal(tok.texts_to_matrix(["a a b c"], mode="count"), [[0, 2, 1]])
+
+
+def test_tfidf_literal_value():
+    assert math.isclose(MATRIX_CASES[3][1][0][1], (1 + math.log(2)) * math.log(2))
+
+
+@pytest.mark.parametrize("call, kind", [
+    (lambda t: t.texts_to_matrix(["a"], mode="bag"), "'bag'"),
+    (lambda t: Tokenizer().texts_to_matrix(["a"]), "num_words"),
+    (lambda t: Tokenizer(num_words=3).sequences_to_matrix([[1]], mode="tfidf"), "fit_on_texts"),
+    (lambda t: t.fit_on_texts("a single string"), "wrap it in a list"),
+    (lambda t: t.texts_to_sequences(["ok", None]), "index 1"),
+    (lambda t: Tokenizer(num_words=-1), "num_words"),
+    (lambda t: tokenizer_from_json("{}"), "Tokenizer.to_json"),
+])
+def test_tokenizer_bad_inputs(call, kind):
+    with pytest.raises(ConfigError) as info:
+        call(_fitted())
+    assert kind in str(info.value)
+
+
+def test_json_round_trip_identical_outputs():
+    tok = Tokenizer(num_words=4, oov_token="<OOV>")
+    tok.fit_on_texts(["The cat sat.", "The dog sat on the cat!", "a bird"])
+    back = tokenizer_from_json(tok.to_json())
+    texts = ["the cat and the bird", "dog sat", ""]
+    assert back.texts_to_sequences(texts) == tok.texts_to_sequences(texts)
+    seqs = [[1, 2, 3, 4, 5, 6], [9]]
+    assert back.sequences_to_texts(seqs) == tok.sequences_to_texts(seqs)
+    for mode in ("binary", "count", "tfidf", "freq"):
+        np.testing.assert_array_equal(back.texts_to_matrix(texts, mode=mode), tok.texts_to_matrix(texts, mode=mode))
+    assert back.word_index == tok.word_index
+    assert back.index_word == tok.index_word
+    assert list(back.word_counts.items()) == list(tok.word_counts.items())
+    assert back.index_docs == tok.index_docs
+    assert back.document_count == 3
+    cfg = json.loads(tok.to_json())
+    assert cfg["class_name"] == "Tokenizer"
+    assert back.get_config() == tok.get_config()
+
+
+def test_fit_twice_accumulates():
+    tok = Tokenizer()
+    tok.fit_on_texts(["a b"])
+    tok.fit_on_texts(["b"])
+    assert tok.word_index == {"b": 1, "a": 2}
+    assert tok.document_count == 2
+    assert tok.word_docs == {"a": 1, "b": 2}
+
+
+# ---------------------------------------------------------------- to_categorical
+
+def test_to_categorical_table():
+    np.testing.assert_array_equal(to_categorical([0, 2, 1]), [[1, 0, 0], [0, 0, 1], [0, 1, 0]])
+    out = to_categorical([[1], [0]], num_classes=3)
+    assert out.shape == (2, 3) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, [[0, 1, 0], [1, 0, 0]])
+    out = to_categorical([[0, 1], [1, 0]])
+    assert out.shape == (2, 2, 2)
+    np.testing.assert_array_equal(out, [[[1, 0], [0, 1]], [[0, 1], [1, 0]]])
+    assert to_categorical([1], num_classes=2, dtype="int64").tolist() == [[0, 1]]
+    assert to_categorical(np.array([2.0])).tolist() == [[0.0, 0.0, 1.0]]
+    assert to_categorical(3).tolist() == [0.0, 0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("y, kwargs, fragment", [
+    ([0, 3], {"num_classes": 3}, "label 3"),
+    ([-1, 0], {}, "label -1"),
+    ([0.5], {}, "whole numbers"),
+    ([], {}, "num_classes"),
+    (["a"], {}, "integers"),
+    ([0], {"num_classes": 0}, "positive integer"),
+])
+def test_to_categorical_errors(y, kwargs, fragment):
+    with pytest.raises(ConfigError) as info:
+        to_categorical(y, **kwargs)
+    assert fragment in str(info.value)
+
+
+# ---------------------------------------------------------------- Vocab
+
+def test_vocab_specials_and_order():
+    v = Vocab.build(["hello world", "hello there"])
+    assert v.tokens == ["<pad>", "<unk>", "<bos>", "<eos>", "hello", "world", "there"]
+    assert (v.pad_id, v.unk_id, v.bos_id, v.eos_id) == (0, 1, 2, 3)
+    assert len(v) == 7 and "world" in v and "nope" not in v
+    ids = v.encode("hello you there", add_bos=True, add_eos=True)
+    assert ids == [2, 4, 1, 6, 3]
+    assert v.decode(ids) == "hello <unk> there"
+    assert v.decode(ids, skip_special=False) == "<bos> hello <unk> there <eos>"
+    assert v.token_to_id("there") == 6 and v.token_to_id("zz") == 1
+    assert v.id_to_token(5) == "world"
+    assert v.encode(["world", "x"]) == [5, 1]
+
+
+def test_vocab_limits_and_levels():
+    texts = ["a b b c c c", "d"]
+    assert Vocab.build(texts, min_freq=2).tokens[4:] == ["c", "b"]
+    assert Vocab.build(texts, max_size=1).tokens[4:] == ["c"]
+    assert Vocab.build(texts, max_size=0).tokens[4:] == []
+    v = Vocab.build(["你好你", "好的"], level="char")
+    assert v.tokens[4:] == ["你", "好", "的"]
+    assert v.decode(v.encode("你的他", add_bos=True)) == "你的<unk>"
+    assert Vocab.build(["<unk> a <eos>"]).tokens[4:] == ["a"]
+    assert Vocab.build([["x", "y", "x"]]).tokens[4:] == ["x", "y"]
+
+
+def test_vocab_json_and_file_round_trip(tmp_path):
+    v = Vocab.build(["北京 欢迎 你", "你 好"], level="word")
+    assert Vocab.from_json(v.to_json()) == v
+    path = tmp_path / "vocab.json"
+    v.save(path)
+    assert Vocab.load(path) == v
+    assert json.loads(path.read_text(encoding="utf-8"))["tokens"][4] == "你"
+    v2 = Vocab.build(["x"], level="char")
+    v2.save(path)  # overwrite in place
+    assert Vocab.load(path) == v2
+    assert sorted(os.listdir(tmp_path)) == ["vocab.json"]  # no temp files left
+
+
+@pytest.mark.parametrize("call, exc, fragment", [
+    (lambda: Vocab.from_json("not json"), ConfigError, "Vocab.to_json"),
+    (lambda: Vocab.from_json('{"tokens": ["a"]}'), ConfigError, "not an rnnkit Vocab"),
+    (lambda: Vocab.build(["a"], level="byte"), ConfigError, "'byte'"),
+    (lambda: Vocab.build("abc"), ConfigError, "wrap it in a list"),
+    (lambda: Vocab.build(["a"], min_freq=0), ConfigError, "min_freq"),
+    (lambda: Vocab(["a"]).id_to_token(99), ConfigError, "99"),
+    (lambda: Vocab(["a"]).decode([7]), ConfigError, "7"),
+    (lambda: Vocab(["a", "a"]), ConfigError, "twice"),
+    (lambda: Vocab(["a"]).encode(3), ConfigError, "int"),
+])
+def test_vocab_errors(call, exc, fragment):
+    with pytest.raises(exc) as info:
+        call()
+    assert fragment in str(info.value)
+
+
+def test_vocab_save_failure_leaves_nothing(tmp_path):
+    target = tmp_path / "sub"
+    target.mkdir()
+    with pytest.raises(OSError):
+        Vocab(["a"]).save(target)  # a directory cannot be replaced by a file
+    assert os.listdir(tmp_path) == ["sub"] and os.listdir(target) == []
+
+
+# ---------------------------------------------------------------- properties
+
+@settings(max_examples=50, deadline=None)
+@given(
+    seqs=st.lists(st.lists(st.integers(-1000, 1000), max_size=8), max_size=6),
+    maxlen=st.one_of(st.none(), st.integers(1, 10)),
+    padding=st.sampled_from(["pre", "post"]),
+    truncating=st.sampled_from(["pre", "post"]),
+)
+def test_pad_sequences_never_crashes(seqs, maxlen, padding, truncating):
+    out = pad_sequences(seqs, maxlen=maxlen, padding=padding, truncating=truncating, value=-7)
+    width = maxlen if maxlen is not None else max((len(s) for s in seqs), default=0)
+    assert out.shape == (len(seqs), width)
+    for row, s in zip(out, seqs):
+        kept = s[-width:] if truncating == "pre" else s[:width]
+        body = row[width - len(kept):] if padding == "pre" else row[:len(kept)]
+        assert body.tolist() == kept
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    seqs=st.lists(st.lists(st.text(max_size=5), max_size=5), max_size=5),
+    maxlen=st.one_of(st.none(), st.integers(1, 6)),
+)
+def test_pad_sequences_of_unicode_strings_never_crashes(seqs, maxlen):
+    out = pad_sequences(seqs, maxlen=maxlen, dtype=object, value="")
+    assert out.shape[0] == len(seqs)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    texts=st.lists(st.text(max_size=30), max_size=6),
+    char_level=st.booleans(),
+    lower=st.booleans(),
+    num_words=st.one_of(st.none(), st.integers(1, 6)),
+    oov=st.sampled_from([None, "<OOV>"]),
+)
+def test_tokenizer_never_crashes_on_unicode(texts, char_level, lower, num_words, oov):
+    tok = Tokenizer(num_words=num_words, char_level=char_level, lower=lower, oov_token=oov)
+    tok.fit_on_texts(texts)
+    seqs = tok.texts_to_sequences(texts)
+    assert len(seqs) == len(texts)
+    top = len(tok.word_index) + 1
+    for s in seqs:
+        assert all(1 <= i < top for i in s)
+        if num_words:
+            assert all(i < num_words or i == tok.word_index.get(oov) for i in s)
+    back = tok.sequences_to_texts(seqs)
+    assert len(back) == len(texts)
+    if tok.word_index and tok.document_count:
+        tok.texts_to_matrix(texts, mode="tfidf")
+    assert tokenizer_from_json(tok.to_json()).texts_to_sequences(texts) == seqs
+
+
+def test_other_whitespace_is_part_of_words_as_in_keras():
+    # only `split` (after filters) separates words: \r, no-break and ideographic spaces stay inside
+    tok = Tokenizer()
+    tok.fit_on_texts(["a\rb c\xa0d e\u3000f  g"])
+    assert tok.word_index == {"a\rb": 1, "c\xa0d": 2, "e\u3000f": 3, "g": 4}
+    assert tok.texts_to_sequences(["g a\rb x"]) == [[4, 1]]
+
+
+@settings(max_examples=50, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("ab ,.\t\n\r\x0b\x1c\xa0\u3000\u2028İ字")), max_size=40))
+def test_word_splitting_matches_split_then_drop_empty(text):
+    filters = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+    table = str.maketrans({c: " " for c in filters})
+    expected = [w for w in text.lower().translate(table).split(" ") if w]
+    tok = Tokenizer()
+    tok.fit_on_texts([text])
+    assert sum(tok.word_counts.values()) == len(expected)
+    assert tok.sequences_to_texts(tok.texts_to_sequences([text])) == [" ".join(expected)]
+
+
+def test_bad_dtype_and_out_of_range_matrix_indices():
+    with pytest.raises(ConfigError, match="not a NumPy dtype"):
+        pad_sequences([[1]], dtype="no-such-type")
+    tok = Tokenizer(num_words=3)
+    np.testing.assert_array_equal(tok.sequences_to_matrix([[-1, 1, 5]], mode="count"), [[0, 1, 0]])
