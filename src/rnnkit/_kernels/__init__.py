@@ -95,7 +95,8 @@ def _build(source: Path) -> Path:
     if compiler is None:
         raise RuntimeError("no C compiler found (looked for $CC, cc, gcc, clang)")
     cache = kernel_cache_dir()
-    text = source.read_bytes()
+    # the source and the headers it may include from its folder
+    text = b"\0".join(p.read_bytes() for p in [source, *sorted(source.parent.glob("*.h"))])
     probe = _compile_command(compiler, source, Path("OUT"))
     key = hashlib.sha256(b"\0".join([text, " ".join(probe).encode(), _cpu_flags().encode()])).hexdigest()[:20]
     target = cache / f"{source.stem}-{key}.so"

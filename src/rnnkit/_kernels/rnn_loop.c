@@ -71,27 +71,7 @@
 
 int rk_rnn_abi_version(void) { return RK_LOOP_ABI_VERSION; }
 
-/* exp(x) for float32, vectorisable: x = n ln2 + r, |r| <= ln2/2, e^r by a degree-7
- * polynomial (relative error below 1e-7), 2^n from the exponent bits. */
-static inline float rk_loop_exp_f32(float x) {
-    const float lo = -87.0f, hi = 88.0f;
-    float xc = x < lo ? lo : (x > hi ? hi : x);
-    /* n = nearest integer to x / ln2 */
-    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    /* r = x - n ln2 in two parts for accuracy */
-    float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
-    float p = 1.0f / 5040.0f;
-    p = p * r + 1.0f / 720.0f;
-    p = p * r + 1.0f / 120.0f;
-    p = p * r + 1.0f / 24.0f;
-    p = p * r + 1.0f / 6.0f;
-    p = p * r + 0.5f;
-    p = p * r + 1.0f;
-    p = p * r + 1.0f;
-    union { int32_t i; float f; } s;
-    s.i = ((int32_t)n + 127) << 23;
-    return p * s.f;
-}
+#include "rk_exp.h"
 
 static inline double rk_loop_exp_f64(double x) { return exp(x); }
 
@@ -104,7 +84,7 @@ static inline void rk_share(int64_t nblocks, int tid, int nt, int64_t *b0, int64
 
 #define RK_REAL float
 #define RK_NAME(name) name##_f32
-#define RK_EXP rk_loop_exp_f32
+#define RK_EXP rk_exp_f32
 #define RK_NB 64 /* columns of a block: RK_NV vectors */
 #define RK_NV 4
 #define RK_KC 128 /* rows of a panel chunk: 32 KiB */
