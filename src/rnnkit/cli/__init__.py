@@ -34,11 +34,21 @@ def _datasets(args: argparse.Namespace) -> int:
         print(f"licence: {entry.license}")
         print(f"splits: {', '.join(entry.splits)}")
         print(f"cache: {datasets.cache_dir() / entry.name}")
-        for f in entry.files:
-            print(f"  {f.name:<16} {f.size:>12,} bytes  sha256 {f.sha256}  {f.url}")
+        if entry.archive is not None:
+            a = entry.archive.remote
+            print(f"source: {a.url} ({a.size:,} bytes, sha256 {a.sha256}), unpacked into:")
+        shown = entry.files if len(entry.files) <= 12 else entry.files[:10]
+        for f in shown:
+            print(f"  {f.name:<16} {f.size:>12,} bytes  sha256 {f.sha256}  {f.url}".rstrip())
+        if len(shown) < len(entry.files):
+            rest = entry.files[len(shown):]
+            print(f"  ... and {len(rest):,} more files ({sum(f.size for f in rest):,} bytes)")
         return 0
-    for path in datasets.fetch(args.name):
+    paths = datasets.fetch(args.name)
+    for path in paths[:12]:
         print(path)
+    if len(paths) > 12:
+        print(f"... and {len(paths) - 12:,} more files in {paths[0].parent}")
     return 0
 
 

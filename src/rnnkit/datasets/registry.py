@@ -20,16 +20,26 @@ Parsed structures:
   columns, ``'date'`` as ``datetime64`` and the numeric columns as float64
   (``passengers``; ``temp``; ``open``, ``close``, ``high``, ``low``, ``volume``) —
   split ``'all'`` (splitting a series is the forecaster's job, in time order).
-* ``tatoeba-cmn-eng``: ``list[(english, chinese)]`` sentence pairs — split ``'all'``.
-
-Not yet registered: imdb, fsdd, tatoeba-fra-eng (their sources are archives or
-folders of files).
+* ``tatoeba-cmn-eng``, ``tatoeba-fra-eng``: ``list[(english, other)]`` sentence
+  pairs — split ``'all'`` (the French side keeps the source's non-breaking spaces
+  before ``!``/``?``).
+* ``imdb``: ``(texts, labels)``, labels an int64 array (0 negative, 1 positive),
+  reviews as written (``<br />`` markup kept) — splits ``'train'``, ``'test'``
+  (25,000 each, half positive).  Downloaded as Stanford's ``aclImdb_v1.tar.gz``
+  and packed into ``train.csv.gz``/``test.csv.gz`` in the cache.
+* ``fsdd``: a dict with ``'audio'`` (list of float32 arrays in [-1, 1], 8 kHz
+  mono), ``'label'`` (int64 digits), ``'speaker'``, ``'file'`` and
+  ``'sample_rate'`` — splits ``'train'`` (recording index 5-49, 2,700),
+  ``'test'`` (index 0-4, 300: the dataset's official split), ``'all'``.
 """
 from __future__ import annotations
 
 import csv
+import gzip
+import importlib.resources
 import importlib.util
 import re
+import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -37,7 +47,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import ConfigError, DatasetError
-from .cache import RemoteFile, download, local_file
+from ._archives import Archive, extract_members, imdb_csv_from_tarball
+from .cache import RemoteFile, cache_dir, download, download_many, local_file
 
 __all__ = ["DatasetInfo", "load", "fetch", "info", "available"]
 
@@ -52,6 +63,7 @@ class DatasetInfo:
     splits: tuple[str, ...]
     files: tuple[RemoteFile, ...] = ()
     parse: Callable[..., Any] = field(default=None, repr=False)  # (paths: dict[name, Path], split) -> data
+    archive: Archive | None = None  # where the files come from when the source is an archive
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -129,13 +141,79 @@ def _series(file: str, date_column: str, numeric: dict[str, str], unit: str = "D
     return parse
 
 
-def _parse_tatoeba(paths: dict[str, Path], split: str) -> list[tuple[str, str]]:
-    pairs = []
-    for line in _read_text(paths["cmn.txt"], "tatoeba-cmn-eng").splitlines():
-        parts = line.split("\t")
-        if len(parts) >= 2:
-            pairs.append((parts[0], parts[1]))
-    return pairs
+def _tatoeba(file: str) -> Callable:
+    def parse(paths: dict[str, Path], split: str) -> list[tuple[str, str]]:
+        pairs = []
+        for line in _read_text(paths[file], f"tatoeba ({file})").splitlines():
+            parts = line.split("\t")
+            if len(parts) >= 2:
+                pairs.append((parts[0], parts[1]))
+        return pairs
+
+    return parse
+
+
+def _parse_imdb(paths: dict[str, Path], split: str) -> tuple[list[str], np.ndarray]:
+    path = paths[f"{split}.csv.gz"]
+    texts, labels = [], []
+    try:
+        with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
+            reader = csv.reader(f)
+            header = next(reader)
+            if header[:1] != ["label"] or "text" not in header:
+                raise DatasetError(f"imdb: {path} has header {header}, expected label,id,rating,text")
+            column = header.index("text")
+            for row in reader:
+                labels.append(1 if row[0] == "pos" else 0)
+                texts.append(row[column])
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"imdb: {path} does not read as UTF-8 CSV inside gzip ({exc}); delete it and run `rnnkit datasets fetch imdb`") from None
+    return texts, np.array(labels, dtype=np.int64)
+
+
+_FSDD_COMMIT = "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
+
+
+def _fsdd_files() -> tuple[RemoteFile, ...]:
+    """The 3,000 recordings, each with its own URL and checksum, from the packaged manifest."""
+    manifest = importlib.resources.files(__package__).joinpath("manifests/fsdd.tsv").read_text(encoding="utf-8")
+    base = f"https://raw.githubusercontent.com/Jakobovski/free-spoken-digit-dataset/{_FSDD_COMMIT}/recordings"
+    files = []
+    for line in manifest.splitlines():
+        if line and not line.startswith("#"):
+            name, size, sha = line.split("\t")
+            files.append(RemoteFile(f"recordings/{name}", f"{base}/{name}", sha, int(size)))
+    return tuple(files)
+
+
+def _read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """A 16-bit PCM mono WAV file as float32 samples in [-1, 1] and its sample rate."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            if w.getsampwidth() != 2 or w.getnchannels() != 1:
+                raise DatasetError(f"{path} is {w.getnchannels()}-channel {8 * w.getsampwidth()}-bit audio; expected mono 16-bit PCM")
+            frames, rate = w.readframes(w.getnframes()), w.getframerate()
+    except (wave.Error, EOFError) as exc:
+        raise DatasetError(f"{path} is not a readable WAV file ({exc}); delete it and fetch again") from None
+    return np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768.0, rate
+
+
+def _parse_fsdd(paths: dict[str, Path], split: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"audio": [], "label": [], "speaker": [], "file": []}
+    rates = set()
+    for name in sorted(paths):
+        digit, speaker, index = Path(name).stem.split("_")
+        if split != "all" and (int(index) < 5) != (split == "test"):
+            continue
+        audio, rate = _read_wav(paths[name])
+        rates.add(rate)
+        out["audio"].append(audio)
+        out["label"].append(int(digit))
+        out["speaker"].append(speaker)
+        out["file"].append(Path(name).name)
+    out["label"] = np.array(out["label"], dtype=np.int64)
+    out["sample_rate"] = rates.pop() if len(rates) == 1 else sorted(rates)
+    return out
 
 
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
@@ -259,7 +337,45 @@ _REGISTRY: dict[str, DatasetInfo] = {
         ("all",),
         (RemoteFile("cmn.txt", "https://raw.githubusercontent.com/vivounicorn/attention-seq2seq/4baca98af513f1b01f65898eb62bcd411fc19be3/cmn-eng/cmn.txt",
                     "af1099fbf65a5c7041ff4e960306b13138793887335b53b4d9f698faefa6593a", 3_765_470),),
-        _parse_tatoeba,
+        _tatoeba("cmn.txt"),
+    ),
+    "tatoeba-fra-eng": DatasetInfo(
+        "tatoeba-fra-eng",
+        "English-French sentence pairs from Tatoeba (manythings format, 2019-04-07; d2l's fra-eng), 167,130 pairs",
+        "CC-BY 2.0 (France), tatoeba.org and manythings.org/anki",
+        ("all",),
+        (RemoteFile("fra.txt", "", "0bb85dbaa1c896844649094d7eaf2e34bee34e84fe362b26ce7e8f2e12aae104", 11_669_748),
+         RemoteFile("_about.txt", "", "79f39a53dbddaf7ab43c801f231089174a611f23987244056f9e3cb5aa79358b", 1_441)),
+        _tatoeba("fra.txt"),
+        Archive(
+            RemoteFile("fra-eng.zip", "https://raw.githubusercontent.com/modelexlab/data/adddaf33ac35572bcfeb421efec29435e7ea9332/fra-eng.zip",
+                       "161c93f18da3a7e6df611ed961426613260de8af06ccf8c79c977afe5135ac44", 3_424_571),
+            extract_members({"fra-eng/fra.txt": "fra.txt", "fra-eng/_about.txt": "_about.txt"}),
+        ),
+    ),
+    "imdb": DatasetInfo(
+        "imdb",
+        "IMDB Large Movie Review Dataset v1.0 (Maas et al. 2011): 25,000 train and 25,000 test reviews, binary sentiment",
+        "no licence stated; cite Maas et al., ACL 2011 (README of aclImdb)",
+        ("train", "test"),
+        (RemoteFile("train.csv.gz", "", "8396ea4c2b05f577df29c8bdd8c9a70b52b791ee9f3ad8879d824863124d038c", 12_919_870,
+                    content_sha256="ddde7a1aadef10c828cd594b5ee90dc4fe76b1797e29b2b067736e064386f315"),
+         RemoteFile("test.csv.gz", "", "81eb592f876fb831b55c9897b83279943b86f3a9fe46cdad78c14c56244902e4", 12_614_835,
+                    content_sha256="642ff7883a59c2f7f6aa79b45f0a1138bc32b31cdd23f8a1f55384fca2a7af1c")),
+        _parse_imdb,
+        Archive(
+            RemoteFile("aclImdb_v1.tar.gz", "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+                       "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe", 84_125_825),
+            imdb_csv_from_tarball,
+        ),
+    ),
+    "fsdd": DatasetInfo(
+        "fsdd",
+        "Free Spoken Digit Dataset: 3,000 recordings of digits 0-9 by 6 speakers, 8 kHz mono WAV",
+        "CC BY-SA 4.0 (repository README)",
+        ("train", "test", "all"),
+        _fsdd_files(),
+        _parse_fsdd,
     ),
     "shakespeare-plays": DatasetInfo(
         "shakespeare-plays",
@@ -284,15 +400,42 @@ def info(name: str) -> DatasetInfo:
     return _REGISTRY[name]
 
 
+def _build_from_archive(entry: DatasetInfo) -> None:
+    """Download the entry's archive, build its files, verify each; the archive goes afterwards."""
+    archive = entry.archive
+    path = local_file(entry.name, archive.remote) or download(entry.name, archive.remote)
+    archive.build(path, path.parent)
+    for remote in entry.files:
+        built = path.parent / remote.name
+        try:
+            ok = local_file(entry.name, remote) is not None
+        except DatasetError:
+            ok = False
+        if not ok:
+            built.unlink(missing_ok=True)
+            raise DatasetError(
+                f"{entry.name}: {remote.name} built from {archive.remote.name} does not match its registered checksum; "
+                f"the archive's layout changed, report it (nothing was kept)"
+            )
+    path.unlink()
+
+
 def _paths(entry: DatasetInfo, needed: list[RemoteFile], allow_download: bool) -> dict[str, Path]:
-    paths = {}
+    paths, missing = {}, []
     for remote in needed:
         path = local_file(entry.name, remote)
         if path is None:
-            if not allow_download:
-                raise DatasetError(f"{entry.name}/{remote.name} is not in the cache; run `rnnkit datasets fetch {entry.name}`")
-            path = download(entry.name, remote)
-        paths[remote.name] = path
+            missing.append(remote)
+        else:
+            paths[remote.name] = path
+    if missing and not allow_download:
+        shown = ", ".join(r.name for r in missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise DatasetError(f"{entry.name}: {shown} not in the cache ({cache_dir() / entry.name}); run `rnnkit datasets fetch {entry.name}`")
+    if missing and entry.archive is not None:
+        _build_from_archive(entry)
+        paths.update({r.name: local_file(entry.name, r) for r in missing})
+    elif missing:
+        paths.update(zip([r.name for r in missing], download_many(entry.name, missing)))
     return paths
 
 
@@ -308,7 +451,7 @@ def load(name: str, split: str = "train", *, download: bool = True) -> Any:
     >>> load("nope")
     Traceback (most recent call last):
     ...
-    rnnkit.errors.ConfigError: unknown dataset 'nope'; available: airline-passengers, daily-min-temperatures, moutai, ptb, shakespeare-plays, sst2, tatoeba-cmn-eng, tinyshakespeare
+    rnnkit.errors.ConfigError: unknown dataset 'nope'; available: airline-passengers, daily-min-temperatures, fsdd, imdb, moutai, ptb, shakespeare-plays, sst2, tatoeba-cmn-eng, tatoeba-fra-eng, tinyshakespeare
     """
     entry = info(name)
     if split not in entry.splits:
