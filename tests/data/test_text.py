@@ -451,3 +451,53 @@ def test_bad_dtype_and_out_of_range_matrix_indices():
         pad_sequences([[1]], dtype="no-such-type")
     tok = Tokenizer(num_words=3)
     np.testing.assert_array_equal(tok.sequences_to_matrix([[-1, 1, 5]], mode="count"), [[0, 1, 0]])
+
+
+def _reference_sequences(tok, texts):
+    """Keras' rule written out: lower, filters -> split, split, drop empties, then the index cut."""
+    table = str.maketrans({c: tok.split for c in tok.filters})
+    oov = tok.word_index.get(tok.oov_token) if tok.oov_token else None
+    out = []
+    for text in texts:
+        text = text.lower() if tok.lower else text
+        words = list(text) if tok.char_level else [w for w in text.translate(table).split(tok.split) if w]
+        seq = []
+        for w in words:
+            i = tok.word_index.get(w)
+            if i is not None and (not tok.num_words or i < tok.num_words):
+                seq.append(i)
+            elif oov is not None:
+                seq.append(oov)
+        out.append(seq)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(st.text(alphabet=st.sampled_from(list("abc ,.!\n\xa0é字")), max_size=25), max_size=8),
+    num_words=st.one_of(st.none(), st.integers(1, 5)),
+    oov=st.sampled_from([None, "<OOV>"]),
+    char_level=st.booleans(),
+)
+def test_sequences_of_the_fitted_texts_match_the_rule(texts, num_words, oov, char_level):
+    # the first call after fit maps the ids kept by fit; the second splits again: both follow the rule
+    tok = Tokenizer(num_words=num_words, oov_token=oov, char_level=char_level)
+    tok.fit_on_texts(texts)
+    expected = _reference_sequences(tok, texts)
+    assert tok.texts_to_sequences(texts) == expected
+    assert tok.texts_to_sequences(texts) == expected
+
+
+def test_kept_ids_are_not_used_for_other_texts_or_changed_settings():
+    tok = Tokenizer()
+    texts = ["b a b", "c b"]
+    tok.fit_on_texts(texts)
+    texts[1] = "a a"  # the list changed after fit
+    assert tok.texts_to_sequences(texts) == [[1, 2, 1], [2, 2]]
+    tok.fit_on_texts(["x y", "Y"])
+    tok.lower = False  # settings changed after fit: split again with the new ones
+    assert tok.texts_to_sequences(["x y", "Y"]) == [[tok.word_index["x"], tok.word_index["y"]], []]
+    tok = Tokenizer(num_words=3)
+    tok.fit_on_texts(["a a a b b c"])
+    tok.num_words = 2  # the cut is applied at conversion time, as Keras does
+    assert tok.texts_to_sequences(["a a a b b c"]) == [[1, 1, 1]]

@@ -17,9 +17,11 @@
 from __future__ import annotations
 
 import json
-import re
 import numbers
+import operator
 import os
+import re
+from array import array
 from collections import Counter
 from typing import Any, Iterable, Sequence
 
@@ -45,6 +47,14 @@ class _OovDict(dict):
 
     def __missing__(self, key: Any) -> int:
         return self.oov
+
+
+class _NewIdDict(dict):
+    """A word -> id dict that gives each new word the next id (0, 1, 2, ...) on lookup."""
+
+    def __missing__(self, key: str) -> int:
+        value = self[key] = len(self)
+        return value
 
 
 def _check_texts(owner: str, texts: Any) -> list:
@@ -129,6 +139,9 @@ class Tokenizer:
         self._table: dict = {}
         self._other_ws: Any = None
         self._other_ascii_ws: tuple = ()
+        self._bytes_table: bytes | None = None
+        # token ids of the texts of the last fit_on_texts call, for texts_to_sequences on the same texts
+        self._fitted: tuple | None = None
         self._lookup: dict[str, int] = {}
         self._reverse: dict[int, str] = {}
 
@@ -146,8 +159,16 @@ class Tokenizer:
             # str.split() equals "split on ' ' and drop empties" when no other whitespace is present
             self._other_ws = re.compile("[" + re.escape("".join(others)) + "]") if others else None
             self._other_ascii_ws = tuple(c for c in others if c < "\x80")
+            # ASCII filters and separator: translate UTF-8 bytes (multi-byte characters never hold
+            # an ASCII byte), which is an order of magnitude faster than str.translate
+            ascii_only = (self.filters + self.split).isascii() and len(self.split) == 1
+            self._bytes_table = (bytes.maketrans(self.filters.encode(), self.split.encode() * len(self.filters))
+                                 if ascii_only else None)
             self._table_for = (self.filters, self.split)
-        text = text.translate(self._table)
+        if self._bytes_table is not None:
+            text = text.encode("utf-8", "surrogatepass").translate(self._bytes_table).decode("utf-8", "surrogatepass")
+        else:
+            text = text.translate(self._table)
         if self.split == " ":
             if text.isascii():
                 clean = not any(c in text for c in self._other_ascii_ws)
@@ -170,22 +191,64 @@ class Tokenizer:
         ({'hi': 1, 'there': 2}, {'hi': 2, 'there': 1})
         """
         items = _check_texts("Tokenizer.fit_on_texts", texts)
-        counts = Counter(self.word_counts)
-        docs = Counter(self.word_docs)
+        # each word gets a provisional id in order of first appearance; counts come from the ids
+        ids = _NewIdDict()
+        getitem, tokens = ids.__getitem__, self._tokens
+        flat, lengths, doc_ids = array("i"), array("q"), array("i")
         for text in items:
-            seq = self._tokens(text)
-            counts.update(seq)
-            docs.update(set(seq))
+            seq = list(map(getitem, tokens(text)))  # (tokens,) provisional ids
+            flat.fromlist(seq)
+            lengths.append(len(seq))
+            doc_ids.fromlist(list(set(seq)))  # each word once per text: document frequency
+        words = list(ids)  # provisional id -> word
+        flat_np = np.frombuffer(flat, dtype=np.int32) if len(flat) else np.zeros(0, np.int32)
+        counts = np.bincount(flat_np, minlength=len(words)).tolist()
+        docs = np.bincount(np.frombuffer(doc_ids, dtype=np.int32), minlength=len(words)).tolist() if len(doc_ids) else []
         self.document_count += len(items)
-        self.word_counts = dict(counts)
-        # same key order as word_counts (first appearance), so the result is deterministic
-        self.word_docs = {w: docs[w] for w in self.word_counts}
+        # merged into earlier counts; dict order is first appearance overall, as Keras keeps it
+        word_counts, word_docs = dict(self.word_counts), dict(self.word_docs)
+        for w, c, d in zip(words, counts, docs):
+            word_counts[w] = word_counts.get(w, 0) + c
+            word_docs[w] = word_docs.get(w, 0) + d
+        self.word_counts = word_counts
+        self.word_docs = {w: word_docs[w] for w in word_counts}
         # stable sort: ties keep first-appearance order
         ranked = sorted(self.word_counts, key=self.word_counts.__getitem__, reverse=True)
         vocab = ([] if self.oov_token is None else [self.oov_token]) + ranked
         self.word_index = dict(zip(vocab, range(1, len(vocab) + 1)))
         self.index_word = {i: w for w, i in self.word_index.items()}
         self.index_docs = {self.word_index[w]: c for w, c in self.word_docs.items()}
+        # texts_to_sequences on these same texts (the usual next call) maps these ids instead of
+        # splitting every text again; kept until then or the next fit (4 bytes per token)
+        offsets = np.zeros(len(items) + 1, dtype=np.int64)
+        np.cumsum(np.frombuffer(lengths, dtype=np.int64) if len(lengths) else [], out=offsets[1:])
+        cacheable = all(isinstance(t, str) for t in items)  # token lists are mutable: never cached
+        self._fitted = (items, self._settings(), flat_np, offsets, words) if cacheable else None
+
+    def _settings(self) -> tuple:
+        return (self.filters, self.split, self.lower, self.char_level)
+
+    def _fitted_sequences(self, items: list, lookup: dict, oov_index: int | None) -> list[list[int]] | None:
+        """``texts_to_sequences(items)`` from the ids kept by the last fit, if ``items`` are its texts."""
+        fitted, self._fitted = self._fitted, None
+        if fitted is None:
+            return None
+        texts, settings, flat, offsets, words = fitted
+        if len(items) != len(texts) or settings != self._settings() or not all(map(operator.is_, items, texts)):
+            return None
+        if oov_index is None:
+            get = lookup.get
+            remap = np.fromiter((get(w, 0) for w in words), dtype=np.int64, count=len(words))
+        else:
+            remap = np.fromiter(map(lookup.__getitem__, words), dtype=np.int64, count=len(words))
+        mapped = remap[flat]  # (tokens,) final indices; 0 = dropped
+        if oov_index is None and not mapped.all():
+            keep = mapped != 0
+            kept = np.zeros(len(keep) + 1, dtype=np.int64)
+            np.cumsum(keep, out=kept[1:])
+            mapped, offsets = mapped[keep], kept[offsets]
+        values, bounds = mapped.tolist(), offsets.tolist()
+        return [values[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
     def fit_on_sequences(self, sequences: Iterable[Sequence[int]]) -> None:
         """Count, for each index, how many sequences contain it (needed by tfidf on sequences).
@@ -251,6 +314,9 @@ class Tokenizer:
         """
         items = _check_texts("Tokenizer.texts_to_sequences", texts)
         lookup, _, oov_index = self._tables()
+        fitted = self._fitted_sequences(items, lookup, oov_index)
+        if fitted is not None:
+            return fitted
         tokens = self._tokens
         if oov_index is None:
             get = lookup.get  # indices are >= 1, so filter(None, ...) drops exactly the misses
