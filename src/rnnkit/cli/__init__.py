@@ -8,15 +8,9 @@ import argparse
 import sys
 
 from ..errors import ConfigError, RnnkitError
+from .textgen import add_demo, add_lm, add_textgen
 
 __all__ = ["main"]
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from ..apps.demo import DemoConfig, run
-
-    run(DemoConfig(seconds=args.seconds, seed=args.seed))
-    return 0
 
 
 def _datasets(args: argparse.Namespace) -> int:
@@ -55,10 +49,9 @@ def _datasets(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="train a small LSTM on generated sine waves (no data needed)")
-    demo.add_argument("--seconds", type=float, default=20.0, help="training time budget (default 20)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(func=_demo)
+    add_demo(sub)
+    add_textgen(sub)
+    add_lm(sub)
     data = sub.add_parser("datasets", help="list, describe or download the registered datasets")
     data.add_argument("action", choices=["list", "info", "fetch"])
     data.add_argument("name", nargs="?")

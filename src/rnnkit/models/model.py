@@ -271,7 +271,10 @@ class Model(Layer):
             initial_epoch, saved_callbacks = restore_training_state(self, resume_from)
         history = History()
         self.history = history
-        steps = len(range(0, len(data), batch_size)) if isinstance(data, ArrayData) else None
+        if isinstance(data, ArrayData):
+            steps = len(range(0, len(data), batch_size))
+        else:  # a sized iterable of batches (a DataLoader, an LMStream) gives the progress bar its total
+            steps = len(data) if hasattr(data, "__len__") else None
         if steps_per_epoch:
             steps = min(steps, steps_per_epoch) if steps else steps_per_epoch
         callbacks = list(callbacks or [])

@@ -1,0 +1,152 @@
+"""Generating text from a trained language model: sampling (temperature, top-k, top-p), greedy, beam search.
+
+The model's recurrent layers are stateful, so the prompt is read once and each
+new token costs one step of every layer (the fused kernel's single step for
+LSTM/GRU/SimpleRNN): the prefix is never re-run.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from rnnkit.data import Vocab
+from rnnkit.errors import ConfigError
+
+from .data import check_known
+from .model import recurrent_layers
+
+__all__ = ["generate", "filter_logits"]
+
+# never produced: padding, the start marker, and the unknown-token stand-in
+_BANNED = (Vocab.pad_id, Vocab.bos_id, Vocab.unk_id)
+
+
+def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+    """Set to -inf every logit outside the ``top_k`` largest and outside the top-``p`` nucleus.
+
+    The nucleus is the smallest set of most likely tokens whose probabilities
+    sum to at least ``top_p`` (Holtzman et al. 2020); the most likely token is
+    always kept.
+
+    >>> filter_logits(torch.tensor([[1.0, 3.0, 2.0]]), top_k=2).tolist()
+    [[-inf, 3.0, 2.0]]
+    >>> filter_logits(torch.log(torch.tensor([[0.5, 0.3, 0.2]])), top_p=0.7).isinf().tolist()
+    [[False, False, True]]
+    """
+    if top_k and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]  # (..., 1)
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        # drop a token when the tokens before it already reach top_p
+        drop_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= top_p
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def _token_text(vocab: Vocab, idx: int) -> str:
+    token = vocab.id_to_token(idx)
+    if vocab.level == "char":
+        return token
+    return "\n" if token == Vocab.EOS else token + " "
+
+
+def _prompt_ids(vocab: Vocab, prompt: str) -> list[int]:
+    check_known(vocab, prompt)
+    ids = vocab.encode(list(prompt) if vocab.level == "char" else prompt.split())
+    if not ids:  # no prompt: start as after a line break
+        start = "\n" if vocab.level == "char" else Vocab.EOS
+        ids = [vocab.token_to_id(start) if start in vocab else len(Vocab.SPECIALS)]
+    return ids
+
+
+def _reset(model: torch.nn.Module) -> list:
+    layers = recurrent_layers(model)
+    for layer in layers:
+        layer.reset_states()
+    return layers
+
+
+def _check(length: int, temperature: float, top_k: int, top_p: float, beam: int) -> None:
+    if not isinstance(length, int) or length < 1:
+        raise ConfigError(f"--length must be a whole number >= 1, got {length!r}")
+    if not temperature > 0:
+        raise ConfigError(f"--temperature must be > 0, got {temperature!r}; use --greedy for the most likely text")
+    if not isinstance(top_k, int) or top_k < 0:
+        raise ConfigError(f"--top-k must be a whole number >= 0 (0 = off), got {top_k!r}")
+    if not 0 < top_p <= 1:
+        raise ConfigError(f"--top-p must be in (0, 1], got {top_p!r}")
+    if not isinstance(beam, int) or beam < 0:
+        raise ConfigError(f"--beam must be a whole number >= 1, got {beam!r}")
+
+
+@torch.inference_mode()
+def generate(model: torch.nn.Module, vocab: Vocab, prompt: str = "", length: int = 500, *,
+             temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, greedy: bool = False,
+             beam: int = 0, seed: int | None = None, stream: Callable[[str], None] | None = None) -> str:
+    """Continue ``prompt`` by ``length`` tokens; returns the new text (without the prompt).
+
+    Args:
+        temperature: divides the logits before sampling (< 1 is more conservative).
+        top_k / top_p: sample only among the k most likely tokens / the nucleus (0 and 1 = off).
+        greedy: always take the most likely token.
+        beam: beam width; ``beam > 1`` returns the most likely continuation found
+            by beam search (streamed once finished).
+        seed: fixes the sampling generator, so the same seed gives the same text.
+        stream: called with each new piece of text as soon as it is chosen.
+    """
+    _check(length, temperature, top_k, top_p, beam)
+    model.eval()
+    _reset(model)
+    device = next(model.parameters()).device
+    ids = torch.tensor([_prompt_ids(vocab, prompt)], device=device)  # (1, P)
+    logits = model(ids)[:, -1]  # (1, V): the prompt is read once
+    if beam > 1:
+        text = _beam_search(model, vocab, logits, length, beam)
+        if stream:
+            stream(text)
+        return text
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed if seed is not None else torch.seed())
+    banned = torch.tensor(_BANNED, device=device)
+    pieces = []
+    for _ in range(length):
+        logits = logits.index_fill(-1, banned, float("-inf"))
+        if greedy:
+            nxt = logits.argmax(dim=-1, keepdim=True)  # (1, 1)
+        else:
+            probs = torch.softmax(filter_logits(logits / temperature, top_k, top_p), dim=-1)
+            nxt = torch.multinomial(probs, 1, generator=gen)  # (1, 1)
+        piece = _token_text(vocab, int(nxt))
+        pieces.append(piece)
+        if stream:
+            stream(piece)
+        logits = model(nxt)[:, -1]  # one step of every layer, from the carried state
+    _reset(model)
+    return "".join(pieces)
+
+
+def _beam_search(model: torch.nn.Module, vocab: Vocab, logits: torch.Tensor, length: int, width: int) -> str:
+    """Keep the ``width`` most likely continuations (sum of log-probabilities), one step at a time."""
+    layers = recurrent_layers(model)
+    banned = torch.tensor(_BANNED, device=logits.device)
+    for layer in layers:  # every beam starts from the prompt's state
+        layer.reset_states(tuple(s.expand(width, *s.shape[1:]).contiguous() for s in layer.states))
+    scores = torch.full((width,), float("-inf"), device=logits.device)
+    scores[0] = 0.0  # one live beam at first, so the first step does not pick one token `width` times
+    logits = logits.expand(width, -1)
+    tokens = torch.zeros(width, 0, dtype=torch.long, device=logits.device)  # (beams, steps so far)
+    for _ in range(length):
+        logp = torch.log_softmax(logits.index_fill(-1, banned, float("-inf")), dim=-1)  # (beams, V)
+        total = (scores[:, None] + logp).flatten()  # (beams * V,)
+        scores, flat = torch.topk(total, width)
+        parent, token = flat // logp.shape[1], flat % logp.shape[1]
+        tokens = torch.cat([tokens[parent], token[:, None]], dim=1)
+        for layer in layers:  # each new beam continues its parent's state
+            layer.reset_states(tuple(s[parent] for s in layer.states))
+        logits = model(token[:, None])[:, -1]
+    _reset(model)
+    return "".join(_token_text(vocab, int(i)) for i in tokens[0])

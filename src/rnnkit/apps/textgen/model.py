@@ -1,0 +1,82 @@
+"""The language model of text generation: Embedding, stacked stateful recurrent layers, Dense.
+
+Every recurrent layer is ``stateful``: consecutive calls continue the text, so
+training walks a contiguous stream chunk by chunk (truncated BPTT with the
+state carried over) and generation feeds one token per call without re-running
+the prefix.  LSTM, GRU and SimpleRNN run on PyTorch's fused kernels.
+
+.. code-block:: text
+
+    ids (B, T) -> Embedding -> [Dropout] -> (RNN(units) -> [Dropout]) x layers -> Dense(vocab) -> logits (B, T, V)
+"""
+from __future__ import annotations
+
+import torch
+
+from rnnkit.errors import ConfigError
+from rnnkit.layers import GRU, LSTM, Dense, Dropout, Embedding, MinGRU, MinLSTM, SimpleRNN
+from rnnkit.layers import RecurrentLayer
+from rnnkit.models import Sequential
+
+__all__ = ["CELLS", "build_model", "recurrent_layers"]
+
+CELLS = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN, "mingru": MinGRU, "minlstm": MinLSTM}
+
+
+def build_model(vocab_size: int, *, cell: str = "lstm", layers: int = 2, units: int = 512, embed_dim: int = 64,
+                dropout: float = 0.0, tie_weights: bool = False) -> Sequential:
+    """A built (not lazy) ``Sequential`` language model; see the module docstring.
+
+    ``tie_weights`` shares the embedding matrix with the output layer (Press &
+    Wolf 2017), which needs ``embed_dim == units``.
+
+    >>> m = build_model(30, layers=1, units=16, embed_dim=8)
+    >>> m(torch.zeros(2, 5, dtype=torch.long)).shape
+    torch.Size([2, 5, 30])
+    """
+    if cell not in CELLS:
+        raise ConfigError(f"--cell must be one of {', '.join(CELLS)}, got {cell!r}")
+    for name, value in (("layers", layers), ("units", units), ("embed-dim", embed_dim)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"--{name} must be a whole number >= 1, got {value!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"--dropout must be in [0, 1), got {dropout!r}")
+    if tie_weights and embed_dim != units:
+        raise ConfigError(f"--tie needs --embed-dim equal to --units (the output layer reuses the embedding), got {embed_dim} and {units}")
+    parts: list[torch.nn.Module] = [Embedding(vocab_size, embed_dim)]
+    if dropout:
+        parts.append(Dropout(dropout))
+    size = embed_dim
+    for _ in range(layers):
+        parts.append(CELLS[cell](units, return_sequences=True, stateful=True, input_size=size))
+        if dropout:
+            parts.append(Dropout(dropout))
+        size = units
+    head = Dense(vocab_size, input_size=units)
+    parts.append(head)
+    model = Sequential(parts)
+    _init_for_language_modelling(model, units)
+    if tie_weights:
+        head.weight = parts[0].weight  # (V, E) serves both as lookup table and as output matrix
+    return model
+
+
+def _init_for_language_modelling(model: Sequential, units: int) -> None:
+    """Start from N(0, 1) embeddings and U(-1/sqrt(units), 1/sqrt(units)) recurrent weights (PyTorch's defaults).
+
+    Keras' small uniform embedding (+-0.05) makes a character model sit on the
+    unigram plateau for a hundred steps or so; these starting points leave it
+    at once (measured on tinyshakespeare: 2.00 against 2.45 nats after 120 steps).
+    """
+    bound = units ** -0.5
+    for module in model.modules():
+        if isinstance(module, Embedding):
+            torch.nn.init.normal_(module.weight, 0.0, 1.0)
+        elif isinstance(module, (LSTM, GRU, SimpleRNN)):
+            for p in module.parameters():
+                torch.nn.init.uniform_(p, -bound, bound)
+
+
+def recurrent_layers(model: torch.nn.Module) -> list[RecurrentLayer]:
+    """The model's recurrent layers, in order."""
+    return [m for m in model.modules() if isinstance(m, RecurrentLayer)]

