@@ -82,10 +82,10 @@ def load_corpus(data: str, level: str = "char", *, vocab: Vocab | None = None, v
         raise ConfigError(f"--level must be 'char' or 'word', got {level!r}")
     test = None
     if data == "ptb":
+        if level != "word":  # checked before reading 5 MB of text
+            raise ConfigError("--data ptb is a word-level corpus; pass --level word (or use `rnnkit lm train --data ptb`)")
         parts = {s: datasets.load("ptb", s) for s in ("train", "valid", "test")}
         vocab = vocab or Vocab.build([parts["train"]], level="word")
-        if level != "word":
-            raise ConfigError("--data ptb is a word-level corpus; pass --level word (or use `rnnkit lm train --data ptb`)")
         return Corpus(vocab, _ids(vocab, parts["train"]), _ids(vocab, parts["valid"]), _ids(vocab, parts["test"]), "ptb")
     if data in _CHAR_DATASETS:
         text = datasets.load(data, "all")

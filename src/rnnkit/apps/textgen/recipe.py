@@ -29,7 +29,7 @@ from rnnkit.data import LMStream, Vocab
 from rnnkit.errors import ConfigError
 from rnnkit.optimizers import SGD, Adam
 from rnnkit.plots import plot_history
-from rnnkit.runs import new_run_dir, read_config, read_json, write_config, write_json
+from rnnkit.runs import new_run_dir, read_config, write_config, write_json
 from rnnkit.training.callbacks import Callback, CSVLogger, ModelCheckpoint
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
@@ -321,7 +321,3 @@ def sample(run: str | Path, prompt: str = "", length: int = 500, *, temperature:
     return generate(model, vocab, prompt, length, temperature=temperature, top_k=top_k, top_p=top_p,
                     greedy=greedy, beam=beam, seed=seed, stream=stream)
 
-
-def final_metrics(run: str | Path) -> dict[str, Any]:
-    """The ``metrics.json`` of a finished run."""
-    return read_json(Path(run) / "metrics.json")
