@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from ..errors import ConfigError, RnnkitError
+from .forecast import add_forecast
 from .textgen import add_demo, add_lm, add_textgen
 
 __all__ = ["main"]
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     add_demo(sub)
     add_textgen(sub)
     add_lm(sub)
+    add_forecast(sub)
     data = sub.add_parser("datasets", help="list, describe or download the registered datasets")
     data.add_argument("action", choices=["list", "info", "fetch"])
     data.add_argument("name", nargs="?")
