@@ -196,6 +196,15 @@ def test_reloaded_run_reproduces_its_test_forecasts_and_predicts_recursively(sea
     assert [str(d) for d in later.dates] == [str(d) for d in first.dates[6:12]]
 
 
+def test_config_json_rebuilds_the_run_exactly(noisy_csv, tmp_path):
+    first = train(ForecastConfig(data=str(noisy_csv), target="level", lookback=7, horizon=2, test_fraction=0.15, units="4",
+                                 epochs=3, out=str(tmp_path / "a")), **QUIET)
+    saved = json.loads((tmp_path / "a" / "config.json").read_text())["config"]
+    assert saved["test_size"] == 22 and saved["val_size"] == 13 and saved["season"] == 7 and saved["ma_window"] == 7
+    again = train(ForecastConfig.from_dict({**saved, "out": str(tmp_path / "b")}), **QUIET)
+    assert again == first
+
+
 # ------------------------------------------------------------------ the command
 def test_cli_train_and_predict_write_the_run_folder(noisy_csv, tmp_path, capsys):
     run = tmp_path / "run"

@@ -333,18 +333,16 @@ def infer_season(dates: np.ndarray) -> int:
     12
     >>> infer_season(np.busday_offset("2020-01-01", np.arange(30), roll="forward"))
     5
+    >>> infer_season(np.datetime64("2020-01-01T00:00") + np.arange(48) * np.timedelta64(60, "m"))
+    24
     """
     kind, step = _calendar(np.asarray(dates))
     if kind == "months":
         return {1: 12, 3: 4}.get(step, 1)
     if kind == "busdays":
         return 5
-    unit = _unit(np.asarray(dates))
-    if unit == "D" and step == 1:
-        return 7
-    if unit == "h" and step == 1:
-        return 24
-    return 1
+    seconds = np.timedelta64(step, _unit(np.asarray(dates))) / np.timedelta64(1, "s")
+    return {86_400.0: 7, 3_600.0: 24}.get(float(seconds), 1)
 
 
 def future_dates(dates: np.ndarray, steps: int) -> np.ndarray:

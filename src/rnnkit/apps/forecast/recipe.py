@@ -147,7 +147,7 @@ class ForecastConfig:
         for key, value in _GENERIC.items():
             if values[key] is None:
                 values[key] = value
-        if values["test_size"] is not None and self.test_fraction is not None:
+        if self.test_size is not None and self.test_fraction is not None:
             raise ConfigError("give --test-size or --test-fraction, not both")
         if self.test_fraction is not None:
             values["test_size"] = None  # an explicit fraction beats the preset's size
