@@ -29,7 +29,7 @@ from typing import Any, Mapping
 from ._io import atomic_write
 from .errors import ConfigError
 
-__all__ = ["new_run_dir", "write_config", "read_config", "write_json", "read_json"]
+__all__ = ["new_run_dir", "write_config", "read_config", "write_json", "read_json", "parse_duration"]
 
 
 def new_run_dir(app: str, out: str | os.PathLike | None = None, *, resume: bool = False) -> Path:
@@ -103,3 +103,22 @@ def read_config(run: str | os.PathLike, app: str) -> dict[str, Any]:
     if data.get("app") != app:
         raise ConfigError(f"--run {path} is a run of `rnnkit {data.get('app')}`, not of `rnnkit {app}`; pass a {app} run folder")
     return dict(data.get("config") or {})
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``'90'``, ``'90s'``, ``'10m'``, ``'1.5h'``.
+
+    >>> parse_duration("10m"), parse_duration("45s"), parse_duration("2")
+    (600.0, 45.0, 2.0)
+    """
+    units = {"s": 1, "m": 60, "h": 3600}
+    raw = str(text).strip().lower()
+    scale = units.get(raw[-1:], None)
+    number = raw[:-1] if scale else raw
+    try:
+        value = float(number) * (scale or 1)
+    except ValueError:
+        raise ConfigError(f"--time-budget {text!r} is not a duration; write e.g. 90s, 10m or 1.5h") from None
+    if not value > 0 or not math.isfinite(value):
+        raise ConfigError(f"--time-budget must be positive, got {text!r}")
+    return value

@@ -47,7 +47,7 @@ def _train_arguments(parser: argparse.ArgumentParser, defaults: dict) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from ..apps.textgen import TextgenConfig, train
-    from ..apps.textgen.recipe import parse_duration
+    from ..runs import parse_duration
     from ..errors import ConfigError
 
     values = {k: v for k, v in vars(args).items() if k not in ("func", "command", "action", "resume", "quiet", "tie", "time_budget")}

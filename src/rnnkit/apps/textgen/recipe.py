@@ -29,7 +29,7 @@ from rnnkit.data import LMStream, Vocab
 from rnnkit.errors import ConfigError
 from rnnkit.optimizers import SGD, Adam
 from rnnkit.plots import plot_history
-from rnnkit.runs import new_run_dir, read_config, write_config, write_json
+from rnnkit.runs import new_run_dir, parse_duration, read_config, write_config, write_json
 from rnnkit.training.callbacks import Callback, CSVLogger, ModelCheckpoint
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
@@ -97,25 +97,6 @@ class TextgenConfig:
     def from_dict(cls, data: dict[str, Any]) -> "TextgenConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``'90'``, ``'90s'``, ``'10m'``, ``'1.5h'``.
-
-    >>> parse_duration("10m"), parse_duration("45s"), parse_duration("2")
-    (600.0, 45.0, 2.0)
-    """
-    units = {"s": 1, "m": 60, "h": 3600}
-    raw = str(text).strip().lower()
-    scale = units.get(raw[-1:], None)
-    number = raw[:-1] if scale else raw
-    try:
-        value = float(number) * (scale or 1)
-    except ValueError:
-        raise ConfigError(f"--time-budget {text!r} is not a duration; write e.g. 90s, 10m or 1.5h") from None
-    if not value > 0 or not math.isfinite(value):
-        raise ConfigError(f"--time-budget must be positive, got {text!r}")
-    return value
 
 
 # ---------------------------------------------------------------- callbacks of the recipe
