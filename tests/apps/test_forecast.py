@@ -257,6 +257,8 @@ CSV_PROBLEMS = [
      ["duplicate dates: 2020-01-02 at lines 3 and 5", "one row per date"]),
     ("bad date", "date,v\n2020-01-01,1\n02/01/2020,2\n", ["dates that do not parse at line 3 ('02/01/2020')", "YYYY-MM-DD"]),
     ("no column", "day,v\n2020-01-01,1\n", ["no date column 'date'; its columns are day, v", "--date-column"]),
+    ("log of zero", "date,v\n2020-01-01,1\n2020-01-02,0\n2020-01-03,2\n2020-01-04,2\n",
+     ["--log needs positive values, but v is 0 at line 3", "--no-log"]),
 ]
 
 
@@ -265,8 +267,9 @@ def test_each_csv_problem_is_one_line_naming_its_lines(name, text, expected, tmp
     path = tmp_path / "bad.csv"
     path.write_text(text)
     out = tmp_path / "run"
+    extra = ["--log"] if name == "log of zero" else []
     err = _one_line_error(capsys, ["forecast", "train", "--data", str(path), "--lookback", "1", "--test-size", "1",
-                                   "--out", str(out)])
+                                   *extra, "--out", str(out)])
     for piece in expected:
         assert piece in err, err
     assert not (out / "config.json").exists()

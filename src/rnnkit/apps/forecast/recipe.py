@@ -34,7 +34,7 @@ import csv
 import io
 import math
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -292,6 +292,10 @@ def _train(config: ForecastConfig | None, print_fn: Callable[[str], None] | None
     cfg = config or ForecastConfig()
     series = _load(cfg)
     cfg = cfg.resolved(series)
+    if cfg.log and (series.values <= 0).any():
+        row, col = (int(v) for v in np.argwhere(series.values <= 0)[0])
+        raise ConfigError(f"--log needs positive values, but {series.columns[col]} is {series.values[row, col]:g} at line "
+                          f"{series.lines[row]} of {series.source}; drop --log (or pass --no-log)")
     prep = Preprocessor(log=cfg.log, transform=cfg.transform, season=cfg.season, scaler=cfg.scaler)
     n_train, n_fit = _check_lengths(cfg, series, prep.lag)
     total, horizon, lookback = len(series), cfg.horizon, cfg.lookback
