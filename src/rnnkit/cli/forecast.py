@@ -8,7 +8,7 @@ __all__ = ["add_forecast"]
 
 def _train(args: argparse.Namespace) -> int:
     from ..apps.forecast import ForecastConfig, train
-    from ..apps.forecast.recipe import parse_duration
+    from ..runs import parse_duration
 
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
     cfg = ForecastConfig(

@@ -46,7 +46,7 @@ from rnnkit.errors import ConfigError
 from rnnkit.models import load_model
 from rnnkit.optimizers import Adam
 from rnnkit.plots import plot_history, plot_series
-from rnnkit.runs import new_run_dir, read_config, read_json, write_config, write_json
+from rnnkit.runs import new_run_dir, parse_duration, read_config, read_json, write_config, write_json
 from rnnkit.training.callbacks import Callback, CSVLogger, EarlyStopping
 
 from .data import SERIES_DATASETS, Series, decimal_years, future_dates, infer_season, load_series
@@ -54,7 +54,7 @@ from .evaluate import BASELINES, actuals, baseline_forecasts, error_metrics, tes
 from .model import build_model, parse_units
 from .prepare import TRANSFORMS, Preprocessor, windows
 
-__all__ = ["ForecastConfig", "PRESETS", "Forecast", "train", "predict", "load_run", "parse_duration"]
+__all__ = ["ForecastConfig", "PRESETS", "Forecast", "train", "predict", "load_run"]
 
 APP = "forecast"
 
@@ -75,23 +75,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 _GENERIC = dict(lookback=60, horizon=1, model="lstm", units="64", dropout=0.0, log=False, transform="none",
                 epochs=100, patience=10)
-
-
-def parse_duration(text: str | float) -> float:
-    """Seconds in ``'90'``, ``'90s'``, ``'5m'``, ``'1.5h'``.
-
-    >>> parse_duration("5m"), parse_duration("45s"), parse_duration(2)
-    (300.0, 45.0, 2.0)
-    """
-    raw = str(text).strip().lower()
-    scale = {"s": 1, "m": 60, "h": 3600}.get(raw[-1:])
-    try:
-        value = float(raw[:-1] if scale else raw) * (scale or 1)
-    except ValueError:
-        raise ConfigError(f"--time-budget {text!r} is not a duration; write e.g. 90s, 5m or 1.5h") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"--time-budget must be positive, got {text!r}")
-    return value
 
 
 @dataclass
