@@ -4,7 +4,7 @@
 the ``metrics.csv`` written by :class:`rnnkit.training.callbacks.CSVLogger`), one
 subplot per metric family (``loss`` with ``val_loss``, ``accuracy`` with
 ``val_accuracy`` ...).  :func:`plot_series` draws several lines on one axes, such as
-"actual vs predicted".
+"actual vs predicted".  :func:`plot_confusion` draws a classifier's confusion matrix.
 
 matplotlib is imported inside the functions, so ``import rnnkit`` stays fast and
 works without it.  The figures are built with the object-oriented API
@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 from ._io import atomic_write
 from .errors import ConfigError
 
-__all__ = ["plot_history", "plot_series"]
+__all__ = ["plot_history", "plot_series", "plot_confusion"]
 
 _VAL = "val_"
 _SKIPPED = {"epoch", "epochs", "step", "steps", "batch", "lr", "learning_rate"}
@@ -135,11 +135,24 @@ def _figure(rows: int, height: float):
     return fig, axes
 
 
+# fonts tried after the default one for characters it lacks (matplotlib >= 3.6 falls back glyph by glyph)
+_FALLBACK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei",
+                   "PingFang SC", "Arial Unicode MS")
+
+
 def _save(fig, path: str | os.PathLike) -> pathlib.Path:
+    import warnings
+
+    from matplotlib import font_manager, rc_context
+
     target = pathlib.Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    families = ["DejaVu Sans", *[f for f in _FALLBACK_FONTS if f in installed]]
     try:
-        with atomic_write(target, "wb") as f:
+        with rc_context({"font.family": families}), warnings.catch_warnings(), atomic_write(target, "wb") as f:
+            # a label in a script no installed font covers is drawn as boxes; that is no reason to warn on every plot
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
             fig.savefig(f, format="png", dpi=100)
     finally:
         fig.clear()
@@ -265,4 +278,72 @@ def plot_series(
         ax.set_xlabel(xlabel)
     if ylabel:
         ax.set_ylabel(ylabel)
+    return _save(fig, path)
+
+
+def plot_confusion(
+    path: str | os.PathLike,
+    matrix: Sequence[Sequence[int]],
+    classes: Sequence[str],
+    *,
+    title: str | None = None,
+) -> pathlib.Path:
+    """Draw a confusion matrix (rows: true class, columns: predicted class) into a PNG file.
+
+    Each cell shows its count and, below it, its share of the true class (the row);
+    the colour follows that share, so classes of different sizes read alike.  Long
+    class names are cut to 20 characters.
+
+    Args:
+        path: the PNG file to write (missing directories are created).
+        matrix: a square table of counts, ``matrix[i][j]`` = examples of class ``i``
+            predicted as ``j``.
+        classes: the class names, one per row.
+        title: drawn above the matrix.
+
+    Returns:
+        ``path`` as a :class:`pathlib.Path`.
+
+    Raises:
+        ConfigError: the matrix is not square, has negative or non-integer counts,
+            or its size differs from the number of classes.
+
+    Example:
+        >>> import os, tempfile
+        >>> out = plot_confusion(os.path.join(tempfile.mkdtemp(), "confusion.png"), [[8, 2], [1, 9]], ["neg", "pos"])
+        >>> out.read_bytes()[:4] == b"\\x89PNG"
+        True
+    """
+    import numpy as np
+
+    counts = np.asarray(matrix)
+    n = len(classes)
+    if counts.ndim != 2 or counts.shape != (n, n):
+        raise ConfigError(f"plot_confusion: expected a {n} x {n} matrix for {n} classes, got shape {counts.shape}")
+    if counts.size and (not np.issubdtype(counts.dtype, np.number) or (counts < 0).any()
+                        or (counts != np.round(counts)).any()):
+        raise ConfigError("plot_confusion: the matrix must hold counts (whole numbers >= 0)")
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros(counts.shape, dtype=float), where=totals > 0)
+    side = min(2.0 + 0.9 * n, 16.0)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(side + 1.5, side), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, label="share of the true class")
+    names = [str(c) if len(str(c)) <= 20 else str(c)[:19] + "…" for c in classes]
+    ax.set_xticks(range(n), names, rotation=45 if n > 4 else 0, ha="right" if n > 4 else "center")
+    ax.set_yticks(range(n), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if n <= 30:  # numbers in the cells while they still fit
+        for i in range(n):
+            for j in range(n):
+                ax.text(j, i, f"{int(counts[i, j]):,}\n{share[i, j]:.0%}", ha="center", va="center", fontsize=8,
+                        color="white" if share[i, j] > 0.5 else "black")
+    if title:
+        ax.set_title(title)
     return _save(fig, path)

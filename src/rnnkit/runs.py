@@ -19,17 +19,19 @@ which refuses a folder written by another application.
 """
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 from ._io import atomic_write
 from .errors import ConfigError
 
-__all__ = ["new_run_dir", "write_config", "read_config", "write_json", "read_json", "parse_duration"]
+__all__ = ["new_run_dir", "write_config", "read_config", "write_json", "read_json", "write_csv", "parse_duration"]
 
 
 def new_run_dir(app: str, out: str | os.PathLike | None = None, *, resume: bool = False) -> Path:
@@ -69,6 +71,23 @@ def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
     with atomic_write(path, "w", encoding="utf-8") as f:
         json.dump(_clean(data), f, indent=2, ensure_ascii=False)
         f.write("\n")
+
+
+def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """Write a CSV file (header row, then ``rows``), atomically; cells are quoted where needed.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "out.csv"
+    >>> write_csv(p, ["text", "n"], [["a, b", 1], ["c", 2]])
+    >>> p.read_text(encoding="utf-8")
+    'text,n\\n"a, b",1\\nc,2\\n'
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    with atomic_write(path, "w", encoding="utf-8") as f:
+        f.write(buffer.getvalue())
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import sys
 
 from ..errors import ConfigError, RnnkitError
 from .forecast import add_forecast
+from .classify import add_classify
 from .textgen import add_demo, add_lm, add_textgen
 
 __all__ = ["main"]
@@ -53,6 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     add_demo(sub)
     add_textgen(sub)
     add_lm(sub)
+    add_classify(sub)
     add_forecast(sub)
     data = sub.add_parser("datasets", help="list, describe or download the registered datasets")
     data.add_argument("action", choices=["list", "info", "fetch"])

@@ -1,0 +1,280 @@
+"""rnnkit classify: readers, splits, models, training, prediction, reports and the CLI's errors."""
+from __future__ import annotations
+
+import csv
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from rnnkit.apps.classify import ClassifyConfig, evaluate, load_run, predict, train
+from rnnkit.apps.classify.data import read_labelled, read_texts, stratified_split, tokenize
+from rnnkit.apps.classify.model import MODELS, build_model
+from rnnkit.apps.classify.report import classification_report
+from rnnkit.cli import main
+from rnnkit.errors import DatasetError
+
+POS, NEG = ["good", "great", "love", "wonderful", "fine"], ["bad", "awful", "hate", "terrible", "poor"]
+FILL = ["the", "film", "was", "a", "and", "it", "movie", "plot", "actors"]
+
+
+def _synthetic(n: int, seed: int = 0, classes=(("neg", NEG), ("pos", POS))) -> list[tuple[str, str]]:
+    """Filler words with one class keyword put at a random place: separable by that word alone."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label, words = classes[i % len(classes)]
+        text = [rng.choice(FILL) for _ in range(rng.randint(2, 14))]
+        text.insert(rng.randrange(len(text) + 1), rng.choice(words))
+        rows.append((" ".join(text), label))
+    return rows
+
+
+def _write_csv(path, rows, header=("text", "label"), delimiter=","):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _quick(tmp_path, data, name="run", **kw):
+    settings = dict(data=str(data), embed_dim=16, units=16, epochs=12, batch_size=16, learning_rate=1e-2, dropout=0.0,
+                    patience=12, out=str(tmp_path / name))
+    settings.update(kw)
+    return train(ClassifyConfig(**settings), print_fn=lambda s: None, verbose=0)
+
+
+# ---------------------------------------------------------------- tokens and readers
+def test_tokenize_words_punctuation_and_cjk():
+    assert tokenize("Don't   STOP!<br /><br />Great.", "word") == ["don't", "stop", "!", "great", "."]
+    assert tokenize("我很喜欢 this movie", "word") == ["我", "很", "喜", "欢", "this", "movie"]
+    assert tokenize("好 看!", "char") == ["好", "看", "!"]
+
+
+def test_csv_tsv_jsonl_and_folder_read_the_same_rows(tmp_path):
+    rows = [("a fine film", "pos"), ('said "no", twice', "neg"), ("ok", "neutral")]
+    _write_csv(tmp_path / "d.csv", rows)
+    _write_csv(tmp_path / "d.tsv", rows, delimiter="\t")
+    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps({"text": t, "label": y}) for t, y in rows) + "\n", encoding="utf-8")
+    for i, (t, y) in enumerate(rows):
+        (tmp_path / "folder" / y).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "folder" / y / f"{i}.txt").write_text(t, encoding="utf-8")
+    for name in ("d.csv", "d.tsv", "d.jsonl", "folder"):
+        data = read_labelled(tmp_path / name)
+        assert sorted(zip(data.texts, data.labels)) == sorted(rows), name
+        assert data.classes == ["neg", "neutral", "pos"]
+
+
+def test_reader_takes_a_known_alternative_column_and_skips_empty_texts(tmp_path):
+    _write_csv(tmp_path / "r.csv", [("great", "1"), ("", "0"), ("poor", "0")], header=("review", "sentiment"))
+    data = read_labelled(tmp_path / "r.csv")
+    assert data.texts == ["great", "poor"] and data.labels == ["1", "0"] and data.dropped_empty == 1
+
+
+def test_stratified_split_holds_out_the_fraction_of_every_class():
+    labels = ["a"] * 50 + ["b"] * 30 + ["c"] * 20
+    keep, held = stratified_split(labels, 0.2, seed=3)
+    assert sorted(np.concatenate([keep, held]).tolist()) == list(range(100))
+    counts = {c: sum(1 for i in held if labels[i] == c) for c in "abc"}
+    assert counts == {"a": 10, "b": 6, "c": 4}
+
+
+def test_report_matches_hand_computed_figures():
+    # true:  0 0 0 1 1 2 ; predicted: 0 1 0 1 2 2
+    r = classification_report([0, 0, 0, 1, 1, 2], [0, 1, 0, 1, 2, 2], ["a", "b", "c"])
+    assert r["confusion"] == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    assert r["accuracy"] == pytest.approx(4 / 6)
+    # a: P 2/2 R 2/3 F 0.8 ; b: P 1/2 R 1/2 F 0.5 ; c: P 1/2 R 1 F 2/3
+    assert r["per_class"]["a"] == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
+    assert r["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+
+
+# ---------------------------------------------------------------- models
+@pytest.mark.parametrize("kind", [k for k in MODELS if k != "cnn-lstm"])
+def test_padding_does_not_change_a_masked_models_output(kind):
+    torch.manual_seed(0)
+    model = build_model(kind, vocab_size=30, num_classes=3, embed_dim=6, units=5, layers=2, dropout=0.0).eval()
+    ids = torch.tensor([[4, 9, 7, 12]])
+    padded = torch.tensor([[4, 9, 7, 12, 0, 0, 0]])
+    with torch.no_grad():
+        torch.testing.assert_close(model(padded), model(ids))
+
+
+def test_cnn_lstm_and_every_model_give_class_logits():
+    for kind in MODELS:
+        out = build_model(kind, vocab_size=30, num_classes=4, embed_dim=6, units=5)(torch.randint(1, 30, (3, 11)))
+        assert out.shape == (3, 4), kind
+
+
+# ---------------------------------------------------------------- training end to end
+def test_tiny_model_separates_two_synthetic_classes_perfectly(tmp_path):
+    data = _write_csv(tmp_path / "syn.csv", _synthetic(400))
+    metrics = _quick(tmp_path, data)
+    assert metrics["test_accuracy"] == 1.0 and metrics["test_macro_f1"] == 1.0
+    run = tmp_path / "run"
+    for name in ("config.json", "vocab.json", "classes.json", "metrics.csv", "metrics.json", "training.png",
+                 "confusion.png", "mistakes.csv", "model.safetensors"):
+        assert (run / name).exists(), name
+    saved = json.loads((run / "metrics.json").read_text())
+    assert set(saved["test_per_class"]) == {"neg", "pos"} and saved["test_per_class"]["pos"]["support"] == 20
+    assert predict(run, ["the film was wonderful", "a terrible plot"])[0].label == "pos"
+    assert predict(run, ["a terrible plot"])[0].label == "neg"
+
+
+def test_multiclass_tsv_and_separate_test_file(tmp_path):
+    classes = (("sport", ["goal", "match", "team"]), ("music", ["song", "band", "album"]), ("food", ["bread", "soup", "salt"]))
+    train_file = _write_csv(tmp_path / "train.tsv", _synthetic(300, 1, classes), delimiter="\t")
+    test_file = _write_csv(tmp_path / "test.tsv", _synthetic(60, 2, classes), delimiter="\t")
+    metrics = _quick(tmp_path, train_file, test_data=str(test_file), model="gru")
+    assert metrics["examples"]["test"] == 60
+    assert set(metrics["test_per_class"]) == {"food", "music", "sport"}
+    assert metrics["test_accuracy"] >= 0.95
+    # the confusion matrix in metrics.json agrees with an independent count from predictions
+    texts = [t for t, _ in _synthetic(60, 2, classes)]
+    truth = [y for _, y in _synthetic(60, 2, classes)]
+    guessed = [p.label for p in predict(tmp_path / "run", texts)]
+    order = ["food", "music", "sport"]
+    expected = [[sum(1 for t, g in zip(truth, guessed) if t == a and g == b) for b in order] for a in order]
+    assert metrics["test_confusion"] == expected
+
+
+def test_chinese_char_level_file(tmp_path):
+    good, bad = ["好", "棒", "赞", "爱"], ["差", "烂", "糟", "恨"]
+    filler = list("这个电影我们觉得非常的了")
+    rng = random.Random(5)
+    rows = []
+    for i in range(300):
+        text = [rng.choice(filler) for _ in range(rng.randint(3, 12))]
+        text.insert(rng.randrange(len(text) + 1), rng.choice(good if i % 2 else bad))
+        rows.append(("".join(text), "正面" if i % 2 else "负面"))
+    data = _write_csv(tmp_path / "zh.csv", rows)
+    metrics = _quick(tmp_path, data, level="char")
+    assert metrics["test_accuracy"] >= 0.95
+    vocab = json.loads((tmp_path / "run" / "vocab.json").read_text(encoding="utf-8"))
+    assert "好" in json.dumps(vocab, ensure_ascii=False)
+    assert predict(tmp_path / "run", ["这个电影非常好"])[0].label == "正面"
+
+
+def test_predict_is_repeatable_and_survives_reload(tmp_path):
+    data = _write_csv(tmp_path / "syn.csv", _synthetic(200))
+    _quick(tmp_path, data, epochs=2)
+    texts = ["the movie was fine", "awful actors", "plot plot plot"]
+    first = [p.probabilities for p in predict(tmp_path / "run", texts)]
+    second = [p.probabilities for p in predict(tmp_path / "run", texts)]
+    assert first == second
+    model, vocab, classes, cfg = load_run(tmp_path / "run")  # a fresh model object from the folder
+    ids = [torch.tensor([vocab.encode(tokenize(t, cfg.level))]) for t in texts]
+    with torch.no_grad():
+        direct = [torch.softmax(model(x), -1)[0].tolist() for x in ids]  # one text at a time, no batching
+    for got, want in zip(first, direct):
+        assert [got[c] for c in classes] == pytest.approx(want, abs=1e-6)
+
+
+def test_max_len_cuts_to_the_last_tokens_and_reports_it(tmp_path):
+    rows = [(" ".join(["the"] * 30 + [w]), y) for w, y in [("good", "pos"), ("bad", "neg")] * 40]
+    data = _write_csv(tmp_path / "long.csv", rows)
+    lines = []
+    metrics = train(ClassifyConfig(data=str(data), max_len=10, epochs=1, embed_dim=8, units=8, out=str(tmp_path / "run")),
+                    print_fn=lines.append, verbose=0)
+    assert metrics["truncated"]["train"] == metrics["examples"]["train"]
+    assert any("longer than --max-len 10" in line for line in lines)
+
+
+def test_mistakes_csv_lists_the_most_confident_errors_first(tmp_path):
+    rows = _synthetic(200)
+    rows += [(t, "pos" if y == "neg" else "neg") for t, y in _synthetic(40, seed=9)]  # mislabelled copies
+    data = _write_csv(tmp_path / "noisy.csv", rows)
+    _quick(tmp_path, data, epochs=3)
+    with open(tmp_path / "run" / "mistakes.csv", encoding="utf-8") as f:
+        mistakes = list(csv.DictReader(f))
+    assert 0 < len(mistakes) <= 20
+    probs = [float(m["probability"]) for m in mistakes]
+    assert probs == sorted(probs, reverse=True)
+    for m in mistakes:
+        assert m["label"] != m["predicted"]
+        # the probability is the model's for the predicted label, checked by predicting again
+        again = predict(tmp_path / "run", [m["text"]])[0]
+        assert again.label == m["predicted"] and again.probability == pytest.approx(float(m["probability"]), abs=1e-4)
+
+
+def test_evaluate_reports_on_a_labelled_file_and_refuses_unknown_labels(tmp_path):
+    data = _write_csv(tmp_path / "syn.csv", _synthetic(200))
+    _quick(tmp_path, data, epochs=6)
+    r = evaluate(tmp_path / "run", data)
+    assert r["examples"] == 200 and r["accuracy"] >= 0.9
+    other = _write_csv(tmp_path / "other.csv", [("good film", "pos"), ("meh", "neutral")])
+    with pytest.raises(DatasetError, match="never saw in training.*'neutral'"):
+        evaluate(tmp_path / "run", other)
+
+
+# ---------------------------------------------------------------- CLI
+def _cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_train_predict_file_and_evaluate(tmp_path, capsys):
+    data = _write_csv(tmp_path / "syn.csv", _synthetic(200))
+    run = tmp_path / "cli-run"
+    code, out, _ = _cli(capsys, "classify", "train", "--data", str(data), "--epochs", "3", "--units", "8",
+                        "--embed-dim", "8", "--out", str(run), "--quiet")
+    assert code == 0 and "test accuracy" in out
+    (tmp_path / "texts.txt").write_text("a wonderful film\nthe plot was poor\n", encoding="utf-8")
+    code, out, _ = _cli(capsys, "classify", "predict", "--run", str(run), "--file", str(tmp_path / "texts.txt"),
+                        "--out", str(tmp_path / "pred.csv"))
+    assert code == 0 and len(out.strip().splitlines()) == 3
+    with open(tmp_path / "pred.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["text"] for r in rows] == ["a wonderful film", "the plot was poor"]
+    assert float(rows[0]["p_neg"]) + float(rows[0]["p_pos"]) == pytest.approx(1.0, abs=1e-5)
+    code, out, _ = _cli(capsys, "classify", "evaluate", "--run", str(run), "--data", str(data))
+    assert code == 0 and "macro F1" in out and "precision" in out
+
+
+def _one_line_error(capsys, *argv, match):
+    code, _, err = _cli(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
+    assert match in lines[0], lines[0]
+
+
+def test_cli_bad_inputs_get_one_line_and_exit_code_2(tmp_path, capsys):
+    _write_csv(tmp_path / "cols.csv", [("x", "y")], header=("body_text", "stars"))
+    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "cols.csv"),
+                    match="no text column (looked for text, sentence")
+    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "cols.csv"), "--text-column", "body_text",
+                    "--label-column", "score", match="no label column 'score'; its columns are 'body_text', 'stars'")
+    _write_csv(tmp_path / "one.csv", [("good", "pos"), ("great", "pos")])
+    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "one.csv"), match="only one class ('pos')")
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "empty.csv"), match="empty")
+    (tmp_path / "latin.csv").write_bytes("text,label\ngood,pos\ncaf\xe9 bad,neg\n".encode("latin-1"))
+    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "latin.csv"), match="line 3 is not valid UTF-8")
+    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "missing.csv"), match="no such file")
+    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "latin.csv"), "--max-len", "0",
+                    match="--max-len must be")
+
+
+def test_cli_prediction_problems(tmp_path, capsys):
+    data = _write_csv(tmp_path / "syn.csv", _synthetic(100))
+    _quick(tmp_path, data, epochs=1)
+    run = str(tmp_path / "run")
+    _one_line_error(capsys, "classify", "predict", "--run", run, "good", "  ", match="text 2 is empty")
+    (tmp_path / "gaps.txt").write_text("good\n\nbad\n", encoding="utf-8")
+    _one_line_error(capsys, "classify", "predict", "--run", run, "--file", str(tmp_path / "gaps.txt"), match="line 2 is empty")
+    _one_line_error(capsys, "classify", "predict", "--run", str(tmp_path), "good", match="not a run folder")
+    (tmp_path / "out.csv").write_text("keep me", encoding="utf-8")
+    _one_line_error(capsys, "classify", "predict", "--run", run, "good", "--out", str(tmp_path / "out.csv"),
+                    match="already exists")
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "keep me"
+    _one_line_error(capsys, "classify", "train", "--data", str(data), "--out", run, match="already")
+
+
+def test_read_texts_from_a_csv_column(tmp_path):
+    _write_csv(tmp_path / "t.csv", [("first one", "x"), ("second", "y")], header=("sentence", "id"))
+    assert read_texts(tmp_path / "t.csv") == ["first one", "second"]
