@@ -95,12 +95,21 @@ def _cell_step(cell, x_t: torch.Tensor, state: State) -> State:
 
 
 def run_fused(
-    cell, x: torch.Tensor, state: State, segments: MaskSegments | None, zero_output_for_mask: bool, training: bool
+    cell, x: torch.Tensor, state: State, segments: MaskSegments | None, zero_output_for_mask: bool, training: bool,
+    need_final: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, State]:
     """Run ``cell`` over ``x`` (batch, time, in) on the fused kernel.
 
     Returns ``(outputs (batch, time, units), last_output (batch, units), final_state)``
     with the same semantics as the generic loop of :class:`rnnkit.layers.RNN`.
+
+    With a mask and ``need_final=False`` (no ``return_state``, not ``stateful``) the
+    final state is not computed (``()`` is returned for it) and the rows are not
+    packed: once each row's valid run is at the front, the plain kernel runs over the
+    whole padded batch.  An output at a valid step depends only on the steps before
+    it, so it is exact; the steps after each run are computed and then discarded.
+    On CPU this is about 3x faster than a packed sequence, whose kernel is not
+    oneDNN's, and batches of similar lengths waste little on the padding.
     """
     if segments is None and x.shape[1] == 1:
         # one step (generation, a stateful layer fed token by token): the fused cell op skips the
@@ -119,13 +128,17 @@ def run_fused(
         idx = (first[:, None] + time[None, :]).clamp(max=steps - 1)  # (batch, time)
         x = x.gather(1, idx[:, :, None].expand(-1, -1, x.shape[2]))
     empty = lengths == 0
-    packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
-    hx = tuple(s.index_select(0, packed.sorted_indices) for s in state)
-    data, final = _kernel_call(cell, packed.data, packed.batch_sizes, hx, training)
-    final = tuple(s.index_select(0, packed.unsorted_indices) for s in final)
-    out_front, _ = pad_packed_sequence(
-        packed._replace(data=data), batch_first=True, total_length=steps
-    )  # (batch, time, units), row b valid for t < lengths_b
+    if need_final:
+        packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
+        hx = tuple(s.index_select(0, packed.sorted_indices) for s in state)
+        data, final = _kernel_call(cell, packed.data, packed.batch_sizes, hx, training)
+        final = tuple(s.index_select(0, packed.unsorted_indices) for s in final)
+        out_front, _ = pad_packed_sequence(
+            packed._replace(data=data), batch_first=True, total_length=steps
+        )  # (batch, time, units), row b valid for t < lengths_b
+    else:
+        out_front, _ = _kernel_call(cell, x, None, state, training)  # (batch, time, units), valid for t < lengths_b
+        final = ()
 
     # Back to the original time axis.  Keras' rule for masked steps: zeros before the
     # run (nothing has been output yet), the last valid output after it (or zeros).
@@ -138,6 +151,6 @@ def run_fused(
     out = out * keep[:, :, None].to(out.dtype)
     last_idx = (lengths - 1).clamp(min=0)
     last = out_front[torch.arange(batch, device=x.device), last_idx] * (~empty)[:, None].to(out.dtype)
-    if bool(empty.any()):
+    if final and bool(empty.any()):
         final = tuple(torch.where(empty[:, None], s0, s) for s0, s in zip(state, final))
     return out, last, final

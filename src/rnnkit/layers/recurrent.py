@@ -364,7 +364,8 @@ class RNN(RecurrentLayer):
                 raise ConfigError(f"{type(self).__name__}: use_fused=True, but the fused kernel cannot run it: {blocker}")
             if blocker is None and fused_ok:
                 seq = input_dropout(cell, seq, self.training)
-                seq, last, cell_final = run_fused(cell, seq, cell_state, segments, self.zero_output_for_mask, self.training)
+                seq, last, cell_final = run_fused(cell, seq, cell_state, segments, self.zero_output_for_mask, self.training,
+                                                  need_final=self.stateful or self.return_state)
                 paths.append("fused")
             else:
                 seq, last, cell_final = loop_over_time(cell, seq, mask, cell_state, self.zero_output_for_mask, self.training)
