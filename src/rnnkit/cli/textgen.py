@@ -6,10 +6,14 @@ import sys
 
 __all__ = ["add_textgen", "add_lm", "add_demo"]
 
-_LM_DEFAULTS = dict(  # Zaremba et al. 2014, "small": 2 x 200 LSTM, 20 steps, batch 20, SGD 1 halved after epoch 4, clip 5
+# Zaremba et al. 2014, "small": 2 x 200 LSTM, 20 steps, batch 20, weights from U(-0.1, 0.1), SGD at lr 1 halved
+# after epoch 4, clip 5, 13 epochs.  Their loss is summed over the 20 steps and averaged over the batch; rnnkit's is
+# the mean per token, 20x smaller, so the same updates are lr 20 and clip 5/20 = 0.25 here:
+# lr * clip(20 g, 5) = (20 lr) * clip(g, 0.25).
+_LM_DEFAULTS = dict(
     data="ptb", level="word", layers=2, units=200, embed_dim=200, dropout=0.0, seq_len=20, batch_size=20,
-    epochs=13, optimizer="sgd", learning_rate=1.0, schedule="step", lr_decay=0.5, decay_after=4, clipnorm=5.0,
-    eval_batch_size=10, sample_length=30,
+    epochs=13, optimizer="sgd", learning_rate=20.0, schedule="step", lr_decay=0.5, decay_after=4, clipnorm=0.25,
+    init_scale=0.1, eval_batch_size=10, sample_length=30,
 )
 
 
@@ -25,6 +29,7 @@ def _train_arguments(parser: argparse.ArgumentParser, defaults: dict) -> None:
     parser.add_argument("--embed-dim", type=int, default=base.embed_dim)
     parser.add_argument("--dropout", type=float, default=base.dropout)
     parser.add_argument("--tie", action="store_true", default=base.tie_weights, help="share embedding and output weights (needs --embed-dim = --units)")
+    parser.add_argument("--init-scale", type=float, default=base.init_scale, help="start every weight from U(-s, s)")
     parser.add_argument("--seq-len", type=int, default=base.seq_len, help="BPTT length (default %(default)s)")
     parser.add_argument("--batch-size", type=int, default=base.batch_size)
     budget = parser.add_mutually_exclusive_group()

@@ -24,11 +24,14 @@ CELLS = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN, "mingru": MinGRU, "minlstm"
 
 
 def build_model(vocab_size: int, *, cell: str = "lstm", layers: int = 2, units: int = 512, embed_dim: int = 64,
-                dropout: float = 0.0, tie_weights: bool = False) -> Sequential:
+                dropout: float = 0.0, tie_weights: bool = False, init_scale: float | None = None) -> Sequential:
     """A built (not lazy) ``Sequential`` language model; see the module docstring.
 
     ``tie_weights`` shares the embedding matrix with the output layer (Press &
-    Wolf 2017), which needs ``embed_dim == units``.
+    Wolf 2017), which needs ``embed_dim == units``.  ``init_scale=s`` starts every
+    weight from U(-s, s), as Zaremba et al. (2014) do (0.1 for their small model);
+    by default the embeddings start from N(0, 1) and the recurrent weights from
+    U(-1/sqrt(units), 1/sqrt(units)).
 
     >>> m = build_model(30, layers=1, units=16, embed_dim=8)
     >>> m(torch.zeros(2, 5, dtype=torch.long)).shape
@@ -55,7 +58,13 @@ def build_model(vocab_size: int, *, cell: str = "lstm", layers: int = 2, units: 
     head = Dense(vocab_size, input_size=units)
     parts.append(head)
     model = Sequential(parts)
-    _init_for_language_modelling(model, units)
+    if init_scale is not None:
+        if not init_scale > 0:
+            raise ConfigError(f"--init-scale must be positive, got {init_scale!r}")
+        for p in model.parameters():
+            torch.nn.init.uniform_(p, -init_scale, init_scale)
+    else:
+        _init_for_language_modelling(model, units)
     if tie_weights:
         head.weight = parts[0].weight  # (V, E) serves both as lookup table and as output matrix
     return model

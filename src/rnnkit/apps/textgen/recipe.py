@@ -60,6 +60,7 @@ class TextgenConfig:
     embed_dim: int = 64
     dropout: float = 0.0
     tie_weights: bool = False
+    init_scale: float | None = None  # every weight from U(-s, s) (Zaremba et al.); None: see build_model
     seq_len: int = 64
     batch_size: int = 64
     epochs: int | None = None  # None with no time budget: 10
@@ -180,7 +181,7 @@ class _Sampler(Callback):
 # ---------------------------------------------------------------- training
 def _model_for(cfg: TextgenConfig, vocab_size: int) -> torch.nn.Module:
     return build_model(vocab_size, cell=cfg.cell, layers=cfg.layers, units=cfg.units, embed_dim=cfg.embed_dim,
-                       dropout=cfg.dropout, tie_weights=cfg.tie_weights)
+                       dropout=cfg.dropout, tie_weights=cfg.tie_weights, init_scale=cfg.init_scale)
 
 
 @torch.inference_mode()
