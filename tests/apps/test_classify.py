@@ -183,6 +183,15 @@ def test_max_len_cuts_to_the_last_tokens_and_reports_it(tmp_path):
     assert any("longer than --max-len 10" in line for line in lines)
 
 
+def test_words_seen_once_are_left_to_unk(tmp_path):
+    rows = _synthetic(200) + [("zyzzyva good", "pos")]
+    data = _write_csv(tmp_path / "rare.csv", rows)
+    _quick(tmp_path, data, epochs=1, test_data=str(_write_csv(tmp_path / "t.csv", _synthetic(20, 4))))
+    tokens = json.loads((tmp_path / "run" / "vocab.json").read_text(encoding="utf-8"))
+    text = json.dumps(tokens)
+    assert "zyzzyva" not in text and '"good"' in text
+
+
 def test_mistakes_csv_lists_the_most_confident_errors_first(tmp_path):
     rows = _synthetic(200)
     rows += [(t, "pos" if y == "neg" else "neg") for t, y in _synthetic(40, seed=9)]  # mislabelled copies

@@ -82,6 +82,7 @@ def add_classify(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--level", choices=["word", "char"], default=base.level, help="tokens: words or characters (Chinese: char)")
     train.add_argument("--max-len", type=int, default=base.max_len, help="tokens kept per text, its last ones (default %(default)s)")
     train.add_argument("--vocab", type=int, default=base.vocab, help="vocabulary size (default %(default)s)")
+    train.add_argument("--min-freq", type=int, default=base.min_freq, help="words seen fewer times become <unk> (default %(default)s)")
     train.add_argument("--embed-dim", type=int, default=base.embed_dim)
     train.add_argument("--units", type=int, default=base.units)
     train.add_argument("--layers", type=int, default=base.layers)

@@ -6,8 +6,9 @@
    folder of label sub-folders) and splits them: a stratified ``valid_fraction`` of
    the training texts for early stopping; the test split is the dataset's own
    (IMDB test, SST-2 dev), ``--test-data PATH``, or a stratified ``test_fraction``;
-2. builds the vocabulary from the training texts only (``vocab`` ids, 0 = padding,
-   1 = unknown), and cuts texts longer than ``max_len`` tokens to their last
+2. builds the vocabulary from the training texts only (at most ``vocab`` ids, 0 =
+   padding, 1 = unknown; words seen fewer than ``min_freq`` times are left out, so the
+   unknown-word vector is trained on them and means something for unseen words), and cuts texts longer than ``max_len`` tokens to their last
    ``max_len`` (Keras' ``pad_sequences`` default, ``truncating='pre'``: a review's
    verdict tends to come at its end), reporting how many were cut;
 3. trains with batches of similar lengths (:class:`rnnkit.data.BucketBatchSampler`,
@@ -61,6 +62,7 @@ class ClassifyConfig:
     level: str = "word"
     max_len: int = 200
     vocab: int = 20000
+    min_freq: int = 2  # rarer training words become <unk>, so that <unk> (every unseen word later) is learned
     embed_dim: int = 128
     units: int = 64
     layers: int = 1
@@ -77,7 +79,7 @@ class ClassifyConfig:
     out: str | None = None
 
     def check(self) -> None:
-        for name in ("max_len", "vocab", "batch_size", "patience"):
+        for name in ("max_len", "vocab", "min_freq", "batch_size", "patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
@@ -255,7 +257,8 @@ def train(config: ClassifyConfig | None = None, *, print_fn: Callable[[str], Non
     run = new_run_dir(APP, cfg.out)
     cfg.out = str(run)
     rnnkit.set_seed(cfg.seed)
-    vocab = Vocab.build((tokenize(t, cfg.level) for t in train_set.texts), level=cfg.level, max_size=cfg.vocab - 4)
+    vocab = Vocab.build((tokenize(t, cfg.level) for t in train_set.texts), level=cfg.level, max_size=cfg.vocab - 4,
+                         min_freq=cfg.min_freq)
     write_config(run, APP, asdict(cfg))
     vocab.save(run / "vocab.json")
     write_json(run / "classes.json", {"classes": classes})
