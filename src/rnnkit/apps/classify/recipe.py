@@ -281,8 +281,8 @@ def train(config: ClassifyConfig | None = None, *, print_fn: Callable[[str], Non
                   metrics=["accuracy"], clipnorm=cfg.clipnorm)
     model(torch.ones(1, 1, dtype=torch.long))  # build the layers whose input sizes are inferred
     params = sum(p.numel() for p in model.parameters())
-    print_fn(f"classify: {cfg.model} ({cfg.layers} x {cfg.units} units, embeddings {cfg.embed_dim}), {params:,} parameters; "
-             f"run folder {run}")
+    shape = f"embeddings {cfg.embed_dim}" if cfg.model == "bag" else f"{cfg.layers} x {cfg.units} units, embeddings {cfg.embed_dim}"
+    print_fn(f"classify: {cfg.model} ({shape}), {params:,} parameters; run folder {run}")
     clock = _Clock(cfg.time_budget)
     callbacks = [
         clock,
