@@ -110,7 +110,9 @@ def generate(model: torch.nn.Module, vocab: Vocab, prompt: str = "", length: int
             stream(text)
         return text
     gen = torch.Generator(device=device)
-    gen.manual_seed(seed if seed is not None else torch.seed())
+    # without a seed, draw one from torch's global generator: rnnkit.set_seed still makes the text reproducible,
+    # and the global generator is advanced, never re-seeded (torch.seed() would clobber the caller's state)
+    gen.manual_seed(seed if seed is not None else int(torch.randint(0, 2**62, (1,))))
     banned = torch.tensor(_BANNED, device=device)
     pieces = []
     for _ in range(length):
