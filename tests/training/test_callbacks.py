@@ -557,3 +557,23 @@ def test_warnings_are_one_line():
         run([ReduceLROnPlateau()], FakeModel(), [{"loss": 1.0}])
     assert len(caught) == 1 and "\n" not in str(caught[0].message)
     assert "ReduceLROnPlateau: monitored value 'val_loss'" in str(caught[0].message)
+
+
+def test_time_budget_stops_after_the_batch_that_spends_it_and_logs_seconds():
+    import torch
+
+    from rnnkit import Sequential
+    from rnnkit.layers import Dense
+    from rnnkit.training import TimeBudget
+
+    model = Sequential([Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    steps, epochs = [], []
+    clock = TimeBudget(seconds=1e-9)
+    later = LambdaCallback(on_train_batch_end=lambda batch, logs: steps.append(batch),
+                           on_epoch_end=lambda epoch, logs: epochs.append(dict(logs)))  # sees the logs after the clock
+    model.fit(torch.randn(40, 3), torch.randn(40, 1), batch_size=4, epochs=5, verbose=0, callbacks=[clock, later])
+    assert steps == [0]  # 10 batches per epoch, stopped after the first
+    assert len(epochs) == 1 and epochs[0]["seconds"] == round(clock.elapsed, 2) and clock.elapsed > 0
+    with pytest.raises(ConfigError, match="positive"):
+        TimeBudget(seconds=0)

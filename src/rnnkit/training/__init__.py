@@ -22,6 +22,7 @@ from .callbacks import (
     ReduceLROnPlateau,
     TensorBoard,
     TerminateOnNaN,
+    TimeBudget,
 )
 from .checkpoint import load_file, save_file
 from .tensorboard import EventFileWriter
@@ -29,6 +30,6 @@ from .tensorboard import EventFileWriter
 __all__ = [
     "losses", "metrics", "optimizers", "callbacks", "checkpoint", "tensorboard",
     "Callback", "CallbackList", "History", "ModelCheckpoint", "EarlyStopping", "ReduceLROnPlateau",
-    "LearningRateScheduler", "CSVLogger", "TensorBoard", "TerminateOnNaN", "LambdaCallback",
+    "LearningRateScheduler", "CSVLogger", "TensorBoard", "TerminateOnNaN", "TimeBudget", "LambdaCallback",
     "save_file", "load_file", "EventFileWriter",
 ]

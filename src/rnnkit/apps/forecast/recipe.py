@@ -30,8 +30,6 @@ appended and read back as if observed; univariate models only).
 """
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 from dataclasses import asdict, dataclass, fields
@@ -46,8 +44,8 @@ from rnnkit.errors import ConfigError
 from rnnkit.models import load_model
 from rnnkit.optimizers import Adam
 from rnnkit.plots import plot_history, plot_series
-from rnnkit.runs import new_run_dir, parse_duration, read_config, read_json, write_config, write_json
-from rnnkit.training.callbacks import Callback, CSVLogger, EarlyStopping
+from rnnkit.runs import new_run_dir, parse_duration, read_config, read_json, write_config, write_csv, write_json
+from rnnkit.training.callbacks import Callback, CSVLogger, EarlyStopping, TimeBudget
 
 from .data import SERIES_DATASETS, Series, decimal_years, future_dates, infer_season, load_series
 from .evaluate import BASELINES, actuals, baseline_forecasts, error_metrics, test_origins
@@ -201,23 +199,15 @@ def _check_lengths(cfg: ForecastConfig, series: Series, lag: int) -> tuple[int, 
     return n_train, n_fit
 
 
-class _Progress(Callback):
-    """Training clock, time budget, and about ten progress lines per run."""
+class _Progress(TimeBudget):
+    """The training clock and budget (:class:`TimeBudget`), and about ten progress lines per run."""
 
     def __init__(self, cfg: ForecastConfig, epochs: int, print_fn: Callable[[str], None] | None) -> None:
-        super().__init__()
+        super().__init__(cfg.time_budget)
         self.cfg, self.epochs, self.print_fn = cfg, epochs, print_fn
-        self.elapsed, self._start = 0.0, 0.0
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.elapsed += time.perf_counter() - self._start
-        if logs is not None:
-            logs["seconds"] = round(self.elapsed, 3)
-        if self.cfg.time_budget and self.elapsed >= self.cfg.time_budget:
-            self.model.stop_training = True
+        super().on_epoch_end(epoch, logs)
         every = max(1, self.epochs // 10) if not self.cfg.time_budget else 0
         due = (every and (epoch + 1) % every == 0) or (not every and epoch % 10 == 0)
         if self.print_fn and logs and due:
@@ -234,15 +224,11 @@ def _block_forecast(forecast: np.ndarray, origins: np.ndarray, n_train: int, tot
 
 
 def _write_test_csv(path: Path, series: Series, origins: np.ndarray, actual: np.ndarray, forecasts: dict[str, np.ndarray]) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["origin_date", "target_date", "step", "actual", *forecasts])
     horizon = actual.shape[1]
-    for i, t in enumerate(origins.tolist()):
-        for h in range(horizon):
-            writer.writerow([series.dates[t], series.dates[t + h + 1], h + 1, f"{actual[i, h]:.10g}",
-                             *(f"{f[i, h]:.10g}" for f in forecasts.values())])
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    write_csv(path, ["origin_date", "target_date", "step", "actual", *forecasts],
+              ([series.dates[t], series.dates[t + h + 1], h + 1, f"{actual[i, h]:.10g}",
+                *(f"{f[i, h]:.10g}" for f in forecasts.values())]
+               for i, t in enumerate(origins.tolist()) for h in range(horizon)))
 
 
 class _OneThread:
@@ -441,12 +427,7 @@ def _predict(run: Path, steps: int, data: str | None, out: str | Path | None,
 
     csv_path = Path(out) if out is not None else _free_path(run, "forecast", ".csv")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["date", series.target])
-    for d, v in zip(dates, forecast):
-        writer.writerow([d, f"{v:.10g}"])
-    csv_path.write_text(buf.getvalue(), encoding="utf-8")
+    write_csv(csv_path, ["date", series.target], ([d, f"{v:.10g}"] for d, v in zip(dates, forecast)))
     history = min(len(series), max(3 * steps, cfg.lookback))
     all_dates = np.concatenate([series.dates[-history:], dates])
     actual = np.concatenate([series.values[-history:, 0], np.full(steps, np.nan)])

@@ -30,7 +30,7 @@ from rnnkit.errors import ConfigError
 from rnnkit.optimizers import SGD, Adam
 from rnnkit.plots import plot_history
 from rnnkit.runs import new_run_dir, parse_duration, read_config, write_config, write_json
-from rnnkit.training.callbacks import Callback, CSVLogger, ModelCheckpoint
+from rnnkit.training.callbacks import Callback, CSVLogger, ModelCheckpoint, TimeBudget
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
 from .data import Corpus, load_corpus
@@ -101,16 +101,13 @@ class TextgenConfig:
 
 
 # ---------------------------------------------------------------- callbacks of the recipe
-class _Progress(Callback):
-    """Training clock (validation excluded), time budget, learning-rate schedule, and state resets."""
-
-    _state_keys = ("elapsed",)
+class _Progress(TimeBudget):
+    """The training clock and budget (:class:`TimeBudget`), plus the learning-rate schedule and state resets."""
 
     def __init__(self, cfg: TextgenConfig, epochs: int) -> None:
-        super().__init__()
+        super().__init__(cfg.time_budget)
         self.cfg, self.epochs = cfg, epochs
-        self.elapsed = 0.0
-        self._epoch, self._t0, self._epoch_start = 0, 0.0, 0.0
+        self._epoch, self._epoch_start = 0, 0.0
 
     def _fraction(self, step: int) -> float:
         if self.cfg.time_budget:
@@ -142,12 +139,7 @@ class _Progress(Callback):
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         for group in self.model.optimizer.param_groups:
             group["lr"] = self._lr(batch)
-        self._t0 = time.perf_counter()
-
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-        self.elapsed += time.perf_counter() - self._t0
-        if self.cfg.time_budget and self.elapsed >= self.cfg.time_budget:
-            self.model.stop_training = True
+        super().on_train_batch_begin(batch, logs)
 
     def on_test_begin(self, logs: dict | None = None) -> None:
         self._reset()
@@ -156,8 +148,8 @@ class _Progress(Callback):
         self._reset()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch, logs)
         if logs is not None:
-            logs["seconds"] = round(self.elapsed, 2)
             logs["epoch_seconds"] = round(self.elapsed - self._epoch_start, 2)
 
 
