@@ -244,44 +244,37 @@ def test_cli_train_predict_file_and_evaluate(tmp_path, capsys):
     assert code == 0 and "macro F1" in out and "precision" in out
 
 
-def _one_line_error(capsys, *argv, match):
-    code, _, err = _cli(capsys, *argv)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
-    assert match in lines[0], lines[0]
 
 
-def test_cli_bad_inputs_get_one_line_and_exit_code_2(tmp_path, capsys):
+def test_cli_bad_inputs_get_one_line_and_exit_code_2(tmp_path, one_line_error):
     _write_csv(tmp_path / "cols.csv", [("x", "y")], header=("body_text", "stars"))
-    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "cols.csv"),
-                    match="no text column (looked for text, sentence")
-    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "cols.csv"), "--text-column", "body_text",
-                    "--label-column", "score", match="no label column 'score'; its columns are 'body_text', 'stars'")
+    train = ["classify", "train", "--data"]
+    assert "no text column (looked for text, sentence" in one_line_error([*train, str(tmp_path / "cols.csv")])
+    assert "no label column 'score'; its columns are 'body_text', 'stars'" in one_line_error(
+        [*train, str(tmp_path / "cols.csv"), "--text-column", "body_text", "--label-column", "score"])
     _write_csv(tmp_path / "one.csv", [("good", "pos"), ("great", "pos")])
-    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "one.csv"), match="only one class ('pos')")
+    assert "only one class ('pos')" in one_line_error(["classify", "train", "--data", str(tmp_path / "one.csv")])
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")
-    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "empty.csv"), match="empty")
+    assert "empty" in one_line_error(["classify", "train", "--data", str(tmp_path / "empty.csv")])
     (tmp_path / "latin.csv").write_bytes("text,label\ngood,pos\ncaf\xe9 bad,neg\n".encode("latin-1"))
-    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "latin.csv"), match="line 3 is not valid UTF-8")
-    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "missing.csv"), match="no such file")
-    _one_line_error(capsys, "classify", "train", "--data", str(tmp_path / "latin.csv"), "--max-len", "0",
-                    match="--max-len must be")
+    assert "line 3 is not valid UTF-8" in one_line_error(["classify", "train", "--data", str(tmp_path / "latin.csv")])
+    assert "no such file" in one_line_error(["classify", "train", "--data", str(tmp_path / "missing.csv")])
+    assert "--max-len must be" in one_line_error(["classify", "train", "--data", str(tmp_path / "latin.csv"), "--max-len", "0"])
 
 
-def test_cli_prediction_problems(tmp_path, capsys):
+def test_cli_prediction_problems(tmp_path, one_line_error):
     data = _write_csv(tmp_path / "syn.csv", _synthetic(100))
     _quick(tmp_path, data, epochs=1)
     run = str(tmp_path / "run")
-    _one_line_error(capsys, "classify", "predict", "--run", run, "good", "  ", match="text 2 is empty")
+    assert "text 2 is empty" in one_line_error(["classify", "predict", "--run", run, "good", "  "])
     (tmp_path / "gaps.txt").write_text("good\n\nbad\n", encoding="utf-8")
-    _one_line_error(capsys, "classify", "predict", "--run", run, "--file", str(tmp_path / "gaps.txt"), match="line 2 is empty")
-    _one_line_error(capsys, "classify", "predict", "--run", str(tmp_path), "good", match="not a run folder")
+    assert "line 2 is empty" in one_line_error(["classify", "predict", "--run", run, "--file", str(tmp_path / "gaps.txt")])
+    assert "not a file" in one_line_error(["classify", "predict", "--run", run, "--file", str(tmp_path)])
+    assert "not a run folder" in one_line_error(["classify", "predict", "--run", str(tmp_path), "good"])
     (tmp_path / "out.csv").write_text("keep me", encoding="utf-8")
-    _one_line_error(capsys, "classify", "predict", "--run", run, "good", "--out", str(tmp_path / "out.csv"),
-                    match="already exists")
+    assert "already exists" in one_line_error(["classify", "predict", "--run", run, "good", "--out", str(tmp_path / "out.csv")])
     assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "keep me"
-    _one_line_error(capsys, "classify", "train", "--data", str(data), "--out", run, match="already")
+    assert "already" in one_line_error(["classify", "train", "--data", str(data), "--out", run])
 
 
 def test_read_texts_from_a_csv_column(tmp_path):

@@ -54,12 +54,6 @@ def noisy_csv(tmp_path):
     return _write(tmp_path / "noisy.csv", ["date", "level", "other"], _daily(150), [level, other])
 
 
-def _one_line_error(capsys, argv):
-    code = cli(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("rnnkit: error: ") and err.count("\n") == 1 and "Traceback" not in err
-    return err
 
 
 # ------------------------------------------------------------------ learning
@@ -206,7 +200,7 @@ def test_config_json_rebuilds_the_run_exactly(noisy_csv, tmp_path):
 
 
 # ------------------------------------------------------------------ the command
-def test_cli_train_and_predict_write_the_run_folder(noisy_csv, tmp_path, capsys):
+def test_cli_train_and_predict_write_the_run_folder(noisy_csv, tmp_path, capsys, one_line_error):
     run = tmp_path / "run"
     argv = ["forecast", "train", "--data", str(noisy_csv), "--target", "level", "--features", "level,other",
             "--lookback", "14", "--horizon", "2", "--model", "gru", "--units", "8,4", "--dropout", "0.1",
@@ -228,7 +222,7 @@ def test_cli_train_and_predict_write_the_run_folder(noisy_csv, tmp_path, capsys)
     assert len((run / "metrics.csv").read_text().splitlines()) == 3  # header + 2 epochs
 
     before = (run / "metrics.json").read_bytes()
-    err = _one_line_error(capsys, argv)  # a finished run is never overwritten
+    err = one_line_error(argv)  # a finished run is never overwritten
     assert "already holds a run" in err and (run / "metrics.json").read_bytes() == before
 
     assert cli(["forecast", "predict", "--run", str(run), "--steps", "2"]) == 0
@@ -238,11 +232,11 @@ def test_cli_train_and_predict_write_the_run_folder(noisy_csv, tmp_path, capsys)
         rows = list(csv.reader(f))
     assert rows[0] == ["date", "level"] and [r[0] for r in rows[1:]] == ["2000-05-30", "2000-05-31"]
     assert (run / "forecast.png").is_file()
-    err = _one_line_error(capsys, ["forecast", "predict", "--run", str(run), "--steps", "3"])
+    err = one_line_error(["forecast", "predict", "--run", str(run), "--steps", "3"])
     assert "beyond the model's horizon 2" in err and "--horizon 3" in err
-    err = _one_line_error(capsys, ["forecast", "predict", "--run", str(run), "--steps", "2", "--out", str(run / "forecast.csv")])
+    err = one_line_error(["forecast", "predict", "--run", str(run), "--steps", "2", "--out", str(run / "forecast.csv")])
     assert "already exists" in err
-    err = _one_line_error(capsys, ["forecast", "predict", "--run", str(tmp_path / "nope")])
+    err = one_line_error(["forecast", "predict", "--run", str(tmp_path / "nope")])
     assert "no such folder" in err
 
 
@@ -263,19 +257,19 @@ CSV_PROBLEMS = [
 
 
 @pytest.mark.parametrize("name,text,expected", CSV_PROBLEMS, ids=[p[0] for p in CSV_PROBLEMS])
-def test_each_csv_problem_is_one_line_naming_its_lines(name, text, expected, tmp_path, capsys):
+def test_each_csv_problem_is_one_line_naming_its_lines(name, text, expected, tmp_path, one_line_error):
     path = tmp_path / "bad.csv"
     path.write_text(text)
     out = tmp_path / "run"
     extra = ["--log"] if name == "log of zero" else []
-    err = _one_line_error(capsys, ["forecast", "train", "--data", str(path), "--lookback", "1", "--test-size", "1",
+    err = one_line_error(["forecast", "train", "--data", str(path), "--lookback", "1", "--test-size", "1",
                                    *extra, "--out", str(out)])
     for piece in expected:
         assert piece in err, err
     assert not (out / "config.json").exists()
 
 
-def test_fill_repairs_missing_cells_and_a_short_series_is_refused(tmp_path, capsys):
+def test_fill_repairs_missing_cells_and_a_short_series_is_refused(tmp_path, one_line_error):
     t = np.arange(40.0)
     cells = [str(v) for v in t]
     cells[0], cells[10], cells[11] = "", "", "nan"
@@ -287,12 +281,12 @@ def test_fill_repairs_missing_cells_and_a_short_series_is_refused(tmp_path, caps
     assert filled[0] == 1.0 and filled[10] == 9.0 and filled[11] == 9.0
     assert cli(["forecast", "train", "--data", str(path), "--fill", "ffill", "--lookback", "5", "--test-size", "5",
                 "--units", "4", "--epochs", "1", "--quiet", "--out", str(tmp_path / "ok")]) == 0
-    err = _one_line_error(capsys, ["forecast", "train", "--data", str(path), "--fill", "interpolate", "--lookback", "30",
+    err = one_line_error(["forecast", "train", "--data", str(path), "--fill", "interpolate", "--lookback", "30",
                                    "--horizon", "5", "--test-size", "10", "--out", str(tmp_path / "short")])
     assert "40 rows" in err and "lookback + horizon = 30 + 5 = 35" in err and "--lookback" in err
-    err = _one_line_error(capsys, ["forecast", "train", "--data", str(tmp_path / "none.csv")])
+    err = one_line_error(["forecast", "train", "--data", str(tmp_path / "none.csv")])
     assert "no such file" in err and "moutai" in err
-    err = _one_line_error(capsys, ["forecast", "train", "--data", str(path), "--fill", "ffill", "--units", "8,x"])
+    err = one_line_error(["forecast", "train", "--data", str(path), "--fill", "ffill", "--units", "8,x"])
     assert "--units" in err and "80,100" in err
 
 

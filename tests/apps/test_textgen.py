@@ -22,12 +22,6 @@ def corpus(tmp_path):
     return path
 
 
-def _one_line_error(capsys, argv):
-    code = cli(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.startswith("rnnkit: error: ") and err.count("\n") == 1 and "Traceback" not in err
-    return err
 
 
 def test_cli_train_writes_the_run_folder_and_resume_matches_an_uninterrupted_run(corpus, tmp_path, capsys):
@@ -50,7 +44,7 @@ def test_cli_train_writes_the_run_folder_and_resume_matches_an_uninterrupted_run
     assert a == pytest.approx(b, rel=1e-5)  # resuming ends where the uninterrupted run ends
 
 
-def test_sample_with_a_seed_is_repeatable_and_streams(corpus, tmp_path, capsys):
+def test_sample_with_a_seed_is_repeatable_and_streams(corpus, tmp_path, capsys, one_line_error):
     run = tmp_path / "run"
     assert cli(["textgen", "train", "--data", str(corpus), *TINY, "--epochs", "1", "--out", str(run)]) == 0
     capsys.readouterr()
@@ -61,7 +55,7 @@ def test_sample_with_a_seed_is_repeatable_and_streams(corpus, tmp_path, capsys):
     assert outputs[0] == outputs[1] and outputs[0].startswith("the ") and len(outputs[0]) == 4 + 60 + 1
     for extra in (["--greedy"], ["--beam", "3"], ["--top-p", "0.5", "--temperature", "0.5"]):
         assert cli(["textgen", "sample", "--run", str(run), "--length", "20", "--seed", "1", *extra]) == 0
-    err = _one_line_error(capsys, ["textgen", "sample", "--run", str(run), "--prompt", "Zebra§"])
+    err = one_line_error(["textgen", "sample", "--run", str(run), "--prompt", "Zebra§"])
     assert "never saw" in err and "'Z'" in err and "'§'" in err
 
 
@@ -166,7 +160,7 @@ def test_word_level_run_reports_test_perplexity(tmp_path):
     assert 1 < metrics["val_perplexity"] < 20
 
 
-def test_bad_input_gets_one_line_and_exit_code_2(corpus, tmp_path, capsys):
+def test_bad_input_gets_one_line_and_exit_code_2(corpus, tmp_path, one_line_error):
     empty = tmp_path / "empty.txt"
     empty.write_text("")
     binary = tmp_path / "bin.dat"
@@ -174,22 +168,22 @@ def test_bad_input_gets_one_line_and_exit_code_2(corpus, tmp_path, capsys):
     latin = tmp_path / "latin.txt"
     latin.write_bytes("café crème\n".encode("latin-1") * 10)
     train_args = ["textgen", "train", *TINY, "--epochs", "1"]
-    assert "no such file" in _one_line_error(capsys, [*train_args, "--data", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "a")])
-    assert "is empty" in _one_line_error(capsys, [*train_args, "--data", str(empty), "--out", str(tmp_path / "b")])
-    assert "binary" in _one_line_error(capsys, [*train_args, "--data", str(binary), "--out", str(tmp_path / "c")])
-    assert "not UTF-8" in _one_line_error(capsys, [*train_args, "--data", str(latin), "--out", str(tmp_path / "d")])
-    assert "--seq-len must be" in _one_line_error(capsys, [*train_args, "--data", str(corpus), "--seq-len", "0", "--out", str(tmp_path / "e")])
-    assert "--cell must be one of" in _one_line_error(capsys, [*train_args, "--data", str(corpus), "--cell", "transformer", "--out", str(tmp_path / "f")])
+    assert "no such file" in one_line_error([*train_args, "--data", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "a")])
+    assert "is empty" in one_line_error([*train_args, "--data", str(empty), "--out", str(tmp_path / "b")])
+    assert "binary" in one_line_error([*train_args, "--data", str(binary), "--out", str(tmp_path / "c")])
+    assert "not UTF-8" in one_line_error([*train_args, "--data", str(latin), "--out", str(tmp_path / "d")])
+    assert "--seq-len must be" in one_line_error([*train_args, "--data", str(corpus), "--seq-len", "0", "--out", str(tmp_path / "e")])
+    assert "--cell must be one of" in one_line_error([*train_args, "--data", str(corpus), "--cell", "transformer", "--out", str(tmp_path / "f")])
     other = tmp_path / "other"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"app": "forecast", "config": {}}))
-    assert "is a run of `rnnkit forecast`" in _one_line_error(capsys, ["textgen", "sample", "--run", str(other)])
-    assert "not a run folder" in _one_line_error(capsys, ["textgen", "sample", "--run", str(tmp_path)])
+    assert "is a run of `rnnkit forecast`" in one_line_error(["textgen", "sample", "--run", str(other)])
+    assert "not a run folder" in one_line_error(["textgen", "sample", "--run", str(tmp_path)])
     # a finished run is never overwritten by a new one
     run = tmp_path / "done"
     assert cli([*train_args, "--data", str(corpus), "--out", str(run)]) == 0
     before = (run / "model.safetensors").read_bytes()
-    assert "already holds a run" in _one_line_error(capsys, [*train_args, "--data", str(corpus), "--out", str(run)])
+    assert "already holds a run" in one_line_error([*train_args, "--data", str(corpus), "--out", str(run)])
     assert (run / "model.safetensors").read_bytes() == before
 
 

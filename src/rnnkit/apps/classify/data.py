@@ -100,6 +100,8 @@ def decode_utf8(raw: bytes, path: Path | str) -> str:
 def _read_file(path: Path) -> str:
     if not path.exists():
         raise DatasetError(f"{path}: no such file or folder; check the path given to --data/--file")
+    if not path.is_file():
+        raise DatasetError(f"{path}: not a file; give a CSV, TSV, JSONL or text file")
     raw = path.read_bytes()
     if b"\x00" in raw[:8192]:
         raise DatasetError(f"{path}: looks like a binary file (it holds NUL bytes); give a CSV, TSV, JSONL or text file")
