@@ -85,8 +85,21 @@ def _compiler() -> str | None:
     return None
 
 
+def kernel_march() -> str:
+    """The ``-march`` the kernels are built for: ``$RNNKIT_KERNEL_MARCH``, by default ``native``.
+
+    ``native`` builds for this CPU (AVX-512 where it has it, AVX2 where not);
+    ``x86-64-v3`` on an AVX-512 machine builds the AVX2 variant, to see how
+    the kernels behave on the other kind of CPU.
+    """
+    march = os.environ.get("RNNKIT_KERNEL_MARCH", "native").strip() or "native"
+    if not all(ch.isalnum() or ch in "-_." for ch in march):
+        raise RuntimeError(f"RNNKIT_KERNEL_MARCH={march!r} is not a -march value (e.g. native, x86-64-v3)")
+    return march
+
+
 def _compile_command(compiler: str, source: Path, output: Path) -> list[str]:
-    return [compiler, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", str(source), "-o", str(output), "-lm"]
+    return [compiler, "-O3", f"-march={kernel_march()}", "-fopenmp", "-shared", "-fPIC", str(source), "-o", str(output), "-lm"]
 
 
 def _build(source: Path) -> Path:

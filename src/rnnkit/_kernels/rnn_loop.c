@@ -82,36 +82,47 @@ static inline void rk_share(int64_t nblocks, int tid, int nt, int64_t *b0, int64
     *b1 = *b0 + q + (tid < rem ? 1 : 0);
 }
 
+/* The register block is chosen per instruction set at compile time (the library is
+ * built with -march=native, so the compiler knows the CPU):
+ *   AVX-512 (32 vector registers of 64 bytes): RK_RB 6 rows x RK_NV 4 vectors,
+ *     24 accumulators + 4 panel vectors + 1 broadcast;
+ *   AVX2 and others (16 registers of 32 bytes): RK_RB 6 rows x RK_NV 2 vectors,
+ *     12 accumulators + 2 + 1.  With the AVX-512 block on AVX2 the 48 accumulators
+ *     spilled to memory, and the loop ran at 0.2-0.4x torch.nn there.
+ * RK_NB = RK_NV * (floats per vector) columns per block; RK_KC rows of the panel
+ * (RK_KC x RK_NB, 32 KiB / 16 KiB) stay in the L1 cache while every row block uses them. */
+#if defined(__AVX512F__)
+#define RK_VEC_BYTES 64
+#define RK_NV 4
+#define RK_KC 128
+#else
+#define RK_VEC_BYTES 32
+#define RK_NV 2
+#define RK_KC 256
+#endif
+
 #define RK_REAL float
 #define RK_NAME(name) name##_f32
 #define RK_EXP rk_exp_f32
-#define RK_NB 64 /* columns of a block: RK_NV vectors */
-#define RK_NV 4
-#define RK_KC 128 /* rows of a panel chunk: 32 KiB */
+#define RK_NB (RK_NV * RK_VEC_BYTES / 4) /* columns of a block: 64 (AVX-512) or 16 */
 #define RK_EXACT_TANH 0
 #include __FILE__
 #undef RK_REAL
 #undef RK_NAME
 #undef RK_EXP
 #undef RK_NB
-#undef RK_NV
-#undef RK_KC
 #undef RK_EXACT_TANH
 
 #define RK_REAL double
 #define RK_NAME(name) name##_f64
 #define RK_EXP rk_loop_exp_f64
-#define RK_NB 32
-#define RK_NV 4
-#define RK_KC 128
+#define RK_NB (RK_NV * RK_VEC_BYTES / 8) /* 32 (AVX-512) or 8 */
 #define RK_EXACT_TANH 1
 #include __FILE__
 #undef RK_REAL
 #undef RK_NAME
 #undef RK_EXP
 #undef RK_NB
-#undef RK_NV
-#undef RK_KC
 #undef RK_EXACT_TANH
 
 #else /* ------------------------- the body, generic in RK_REAL ------------------------- */
@@ -182,9 +193,9 @@ static void RK_NAME(rk_dact)(int code, const REAL *y, REAL *d, int64_t n) {
     }
 }
 
-/* one vector register of REALs (16 floats / 8 doubles; two registers where the CPU
- * lacks 512-bit ones); a panel row of RK_NB columns is RK_NV of them */
-typedef REAL RK_NAME(rk_vec) __attribute__((vector_size(64)));
+/* one vector register of REALs (16 floats / 8 doubles with AVX-512, 8 / 4 with AVX2);
+ * a panel row of RK_NB columns is RK_NV of them */
+typedef REAL RK_NAME(rk_vec) __attribute__((vector_size(RK_VEC_BYTES)));
 
 /* C[m, 0:RK_NB] = base[m, 0:RK_NB] (or 0) + sum_k A[m, k] Bm[k, 0:RK_NB] for `rows` rows
  * (a constant where it is inlined): the register block, RK_NV * rows vector accumulators.
