@@ -98,6 +98,55 @@ def test_bf16_precision_trains_like_float32_on_cpu():
     assert losses["bf16"] != losses[None]  # bfloat16 arithmetic really ran
 
 
+_NO_NATIVE_BF16 = r"""
+import json, warnings
+import torch
+import rnnkit
+from rnnkit.layers import LSTM, Dense
+from rnnkit.models import Sequential
+
+if torch.ops.mkldnn._is_mkldnn_bf16_supported():
+    print(json.dumps({"skip": "ONEDNN_MAX_CPU_ISA=AVX2 did not hide native bf16"}))
+    raise SystemExit
+g = torch.Generator().manual_seed(0)
+x = torch.randn(64, 5, 3, generator=g)
+y = x.sum(dim=(1, 2))[:, None]
+out = {}
+for precision in (None, "bf16"):
+    rnnkit.set_seed(0)
+    model = Sequential([LSTM(4, input_size=3), Dense(1, input_size=4)])
+    model.compile(optimizer=rnnkit.optimizers.Adam(learning_rate=0.02), loss="mse", device="cpu", precision=precision)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        losses = model.fit(x, y, epochs=20, batch_size=16, verbose=0).history["loss"]
+    out[str(precision)] = {"losses": losses, "warnings": [str(w.message) for w in caught],
+                           "path": model.layers[0].last_path}
+print(json.dumps(out))
+"""
+
+
+def test_bf16_on_a_cpu_without_native_bf16_runs_the_recurrent_kernel_in_float32():
+    """oneDNN limited to AVX2 has no bf16 LSTM primitive: fit must still train, with one warning saying so."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    proc = subprocess.run([sys.executable, "-c", _NO_NATIVE_BF16], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if "skip" in result:
+        pytest.skip(result["skip"])
+    f32, bf16 = result["None"], result["bf16"]
+    assert f32["warnings"] == []
+    assert len(bf16["warnings"]) == 1 and "no native bfloat16" in bf16["warnings"][0]
+    assert bf16["path"] == "fused"
+    assert bf16["losses"][-1] < 0.5 * bf16["losses"][0]
+    assert bf16["losses"][-1] == pytest.approx(f32["losses"][-1], rel=0.15)
+    assert bf16["losses"] != f32["losses"]  # the Dense layer really ran in bfloat16
+
+
 def test_callbacks_together_through_fit(tmp_path):
     import csv
 

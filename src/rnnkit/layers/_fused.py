@@ -12,6 +12,7 @@ packed, run, and shifted back with Keras' output rule for masked steps.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -63,8 +64,51 @@ def fused_blocker(cell: torch.nn.Module, training: bool) -> str | None:
     return None
 
 
+def native_bf16() -> bool:
+    """Whether oneDNN computes bfloat16 natively on this CPU (AVX-512 BF16 / AMX; not on AVX2-only CPUs)."""
+    global _NATIVE_BF16
+    if _NATIVE_BF16 is None:
+        try:
+            _NATIVE_BF16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            _NATIVE_BF16 = False
+    return _NATIVE_BF16
+
+
+_NATIVE_BF16: bool | None = None
+_bf16_warned = False
+
+
+def _float32_fallback(x: torch.Tensor) -> bool:
+    """Whether this fused call must leave a bfloat16 autocast region and run in float32.
+
+    oneDNN's RNN primitives have no bfloat16 variant for CPUs without native
+    bfloat16 (it fails with "could not create a primitive descriptor"), so under
+    ``compile(precision='bf16')`` on such a CPU the recurrent kernel runs in
+    float32 while the other layers stay in bfloat16; the first time, a warning
+    says so.
+    """
+    global _bf16_warned
+    if x.device.type != "cpu" or not torch.is_autocast_enabled("cpu"):
+        return False
+    if torch.get_autocast_dtype("cpu") != torch.bfloat16 or native_bf16():
+        return False
+    if not _bf16_warned:
+        _bf16_warned = True
+        warnings.warn(
+            "precision='bf16': this CPU has no native bfloat16 (no AVX-512 BF16 or AMX), so the fused recurrent "
+            "kernels run in float32 and only the other layers in bfloat16; use precision=None for float32 throughout",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return True
+
+
 def _kernel_call(cell, x_or_data, batch_sizes, hx: State, training: bool):
     """One call of the fused kernel; returns (outputs, final state tuple)."""
+    if _float32_fallback(x_or_data):
+        with torch.autocast("cpu", enabled=False):
+            return _kernel_call(cell, x_or_data.float(), batch_sizes, tuple(s.float() for s in hx), training)
     weights = [cell.weight_ih, cell.weight_hh]
     if cell.use_bias:
         weights += [cell.bias_ih, cell.bias_hh]
