@@ -13,16 +13,17 @@ and the loss and metrics then average over valid steps only.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import sys
 import warnings
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from .._base_layer import Layer
-from ..errors import ConfigError, NotCompiledError
+from ..errors import ConfigError, NotCompiledError, ShapeError
 from ..training import losses as _losses
 from ..training import metrics as _metrics
 from ..training import optimizers as _optimizers
@@ -125,10 +126,14 @@ class Model(Layer):
             )
 
     # ------------------------------------------------------------------ building
-    def _prepare(self, x_sample: torch.Tensor) -> None:
+    def _needs_sample(self) -> bool:
+        """Whether some layer still has lazy weights, which only a sample batch can create."""
+        return any(isinstance(m, Layer) and not m.built for m in self.modules() if m is not self)
+
+    def _prepare(self, x_sample: torch.Tensor | None = None) -> None:
         """Move to the device, create lazy weights from a sample batch, then the optimizer."""
         self.to(self.device)
-        if any(isinstance(m, Layer) and not m.built for m in self.modules() if m is not self):
+        if self._needs_sample():
             with torch.no_grad():
                 self(x_sample.to(self.device))
             for module in self.modules():
@@ -140,6 +145,32 @@ class Model(Layer):
 
     def _build_optimizer(self) -> torch.optim.Optimizer:
         return _optimizers.get(self._optimizer_spec, self.parameters())
+
+    def _prepare_for(self, data: Any, batch_size: int, what: str, *, second_pass: bool = False) -> Iterator[tuple] | None:
+        """Build the model for ``data`` without using up any of it.
+
+        Arrays build from their first rows.  An iterable of batches builds from its
+        first batch, and the returned iterator yields that batch again before the
+        rest, so that it is trained or evaluated on like every other one (a
+        generator can be read only once); None means nothing was read.  With
+        ``second_pass``, a re-iterable (such as a DataLoader) is read by a pass of
+        its own instead, so that the pass that trains starts later (fit's
+        ``resume_from`` restores the random generators in between).
+        """
+        if isinstance(data, ArrayData):
+            self._prepare(data.x[:batch_size])
+            return None
+        if not self._needs_sample():
+            self._prepare()
+            return None
+        batches = iterate_batches(data, batch_size, shuffle=False)
+        first = next(batches, None)
+        if first is None:
+            raise ShapeError(f"{what}: x yielded no batches; pass a non-empty iterable of (x, y) batches")
+        self._prepare(first[0])
+        if second_pass and not isinstance(data, Iterator):
+            return None
+        return itertools.chain([first], batches)
 
     def _autocast(self):
         if self.precision == "bf16":
@@ -233,7 +264,10 @@ class Model(Layer):
         """Train for ``epochs`` epochs; returns a :class:`~rnnkit.training.callbacks.History`.
 
         ``x``/``y``: NumPy arrays or tensors, or (with ``y=None``) any iterable of
-        ``(x, y)`` batches such as a DataLoader.  ``validation_split`` takes the last
+        ``(x, y)`` batches such as a DataLoader.  A generator is read only once: each
+        epoch goes on from where the last one stopped, so give ``steps_per_epoch``
+        (or a re-iterable) to train on it for several epochs; an epoch that finds it
+        empty stops training with a warning.  ``validation_split`` takes the last
         fraction of the arrays (before shuffling), as Keras does.  Logs per epoch:
         ``loss``, the metrics, ``val_*``, ``lr`` and ``grad_norm`` (mean global
         gradient norm before clipping).  A NaN or infinite loss stops training with
@@ -262,13 +296,18 @@ class Model(Layer):
             val = _validation(validation_data)
         if tbptt_steps is not None:
             _check_int("fit", "tbptt_steps", tbptt_steps)
-        first_x, _ = next(iter(iterate_batches(data, batch_size, shuffle=False)))
-        self._prepare(first_x)
+        # the first epoch's batches, when building the model had to read one of them (an iterable of batches)
+        pending = self._prepare_for(data, batch_size, "fit", second_pass=resume_from is not None)
         saved_callbacks: list[dict[str, Any]] = []
         if resume_from is not None:
             from .saving import restore_training_state
 
             initial_epoch, saved_callbacks = restore_training_state(self, resume_from)
+        if isinstance(val, Iterator) and epochs - initial_epoch > 1:
+            raise ConfigError(
+                "fit: validation_data is a generator or iterator, which the first epoch's validation would use up; "
+                "pass a re-iterable such as a DataLoader, or arrays as (x, y)"
+            )
         history = History()
         self.history = history
         if isinstance(data, ArrayData):
@@ -296,11 +335,14 @@ class Model(Layer):
             bar = ProgressBar(steps, verbose)
             self.train()
             self._reset_metrics()
-            total, count, norms = 0.0, 0, 0.0
+            total, count, norms, done, read = 0.0, 0, 0.0, 0, 0
             # shuffling draws from torch's global generator, whose state checkpoints keep
-            for step, (xb, yb) in enumerate(iterate_batches(data, batch_size, shuffle)):
-                if steps_per_epoch and step >= steps_per_epoch:
-                    break
+            batches = pending if pending is not None else iterate_batches(data, batch_size, shuffle)
+            pending = None
+            if steps_per_epoch:  # islice reads no batch beyond the last one taken: a generator goes on from there
+                batches = itertools.islice(batches, steps_per_epoch)
+            for step, (xb, yb) in enumerate(batches):
+                read += 1
                 cbs.on_train_batch_begin(step)
                 xb, yb = to_device(xb, self.device), to_device(yb, self.device)
                 if tbptt_steps:
@@ -317,18 +359,29 @@ class Model(Layer):
                     self.stop_training = True
                     break
                 n = xb.shape[0]
-                total, count, norms = total + loss_value * n, count + n, norms + norm
+                total, count, norms, done = total + loss_value * n, count + n, norms + norm, done + 1
                 logs = {"loss": total / count, **self._metric_logs()}
                 cbs.on_train_batch_end(step, dict(logs))
                 bar.update(step + 1, logs)
                 if self.stop_training:
                     break
+            if not read and epoch == initial_epoch:
+                raise ShapeError("fit: x yielded no batches; pass a non-empty iterable of (x, y) batches")
+            if not read:
+                warnings.warn(
+                    f"fit: the input ran out of data at epoch {epoch + 1} of {epochs}, which got no batch; training "
+                    "stopped there (a generator can be read only once: pass a re-iterable such as a DataLoader, "
+                    "or set steps_per_epoch to the batches one epoch should take)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+                self.stop_training = True
             if count:
                 logs = {"loss": total / count, **self._metric_logs()}
                 if val is not None:
                     logs.update(self._evaluate_data(val, batch_size, cbs, prefix="val_"))
                 logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
-                logs["grad_norm"] = norms / max(step + 1, 1)
+                logs["grad_norm"] = norms / done  # over the steps taken (their losses are in `count`)
                 bar.finish(logs)
                 self.epochs_done = epoch + 1
                 cbs.on_epoch_end(epoch, logs)
@@ -339,13 +392,17 @@ class Model(Layer):
         return history
 
     # ------------------------------------------------------------------ evaluate / predict
-    def _evaluate_data(self, data: Any, batch_size: int, cbs: CallbackList, prefix: str = "") -> dict[str, float]:
+    def _evaluate_data(self, data: Any, batch_size: int, cbs: CallbackList, prefix: str = "",
+                       batches: Iterator[tuple] | None = None) -> dict[str, float]:
+        """Loss and metrics over ``data`` (or over ``batches``, already read from it, when given)."""
         self.eval()
         self._reset_metrics()
         cbs.on_test_begin()
         total, count = 0.0, 0
+        if batches is None:
+            batches = iterate_batches(data, batch_size, shuffle=False)
         with torch.no_grad(), self._autocast():
-            for step, (xb, yb) in enumerate(iterate_batches(data, batch_size, shuffle=False)):
+            for step, (xb, yb) in enumerate(batches):
                 cbs.on_test_batch_begin(step)
                 xb, yb = to_device(xb, self.device), to_device(yb, self.device)
                 y_pred = self(xb)
@@ -354,7 +411,10 @@ class Model(Layer):
                 count += n
                 self._update_metrics(yb, y_pred)
                 cbs.on_test_batch_end(step, {"loss": total / count})
-        logs = {prefix + "loss": total / max(count, 1), **self._metric_logs(prefix)}
+        if not count:
+            what = "fit: validation_data" if prefix else "evaluate: x"
+            raise ShapeError(f"{what} yielded no batches; pass a non-empty iterable of (x, y) batches")
+        logs = {prefix + "loss": total / count, **self._metric_logs(prefix)}
         cbs.on_test_end(logs)
         return logs
 
@@ -363,9 +423,8 @@ class Model(Layer):
         """Loss and metrics over ``x``/``y``: a float, ``[loss, *metrics]``, or a dict with ``return_dict``."""
         self._require_compiled("evaluate")
         data = as_data(x, y, "evaluate")
-        first_x, _ = next(iter(iterate_batches(data, batch_size, shuffle=False)))
-        self._prepare(first_x)
-        logs = self._evaluate_data(data, batch_size, CallbackList(callbacks, model=self))
+        batches = self._prepare_for(data, batch_size, "evaluate")
+        logs = self._evaluate_data(data, batch_size, CallbackList(callbacks, model=self), batches=batches)
         if verbose:
             from ..training.progress import format_logs
 
