@@ -66,6 +66,7 @@ def test_gru_two_steps_by_hand(reset_after):
     np.testing.assert_allclose(out[0, :, 0].detach().numpy(), expect, rtol=1e-6)
     got = layer.get_weights()
     np.testing.assert_allclose(got[0], [k])
+    np.testing.assert_allclose(got[1], [u])
     np.testing.assert_allclose(got[2], bias, rtol=1e-7)
     assert got[2].shape == ((2, 3) if reset_after else (3,))
 
@@ -102,3 +103,77 @@ def test_bidirectional_weights_forward_then_backward_and_shape_errors():
         bi.forward_layer.set_weights([weights[0].T, weights[1], weights[2]])
     with pytest.raises(ShapeError, match="expected 3 arrays"):
         LSTM(2, input_size=3).set_weights(weights[:2])
+
+
+def _random_parameters(layer, seed):
+    """Fill every torch-layout parameter with distinct random values, so that a swapped block or a transpose shows."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+
+
+def _expected_keras_weights(cell, kind):
+    """Keras' [kernel, recurrent_kernel, bias] written out gate by gate from the torch-layout parameters.
+
+    torch stacks per-gate (units, n) row blocks: LSTM i, f, g, o; GRU r, z, n; SimpleRNN one block.
+    Keras puts per-gate (n, units) column blocks side by side: LSTM i, f, c, o; GRU z, r, h.
+    """
+    u = cell.units
+
+    def block(w, k):
+        return w.detach().numpy()[k * u : (k + 1) * u]
+
+    if kind == "lstm":
+        gates = [0, 1, 2, 3]  # i, f, c (torch's g), o: the same order
+    elif kind == "gru":
+        gates = [1, 0, 2]  # z (torch's 2nd block), r (1st), h (torch's n, 3rd)
+    else:
+        gates = [0]
+    kernel = np.hstack([block(cell.weight_ih, k).T for k in gates])
+    recurrent = np.hstack([block(cell.weight_hh, k).T for k in gates])
+    bias_ih = np.concatenate([block(cell.bias_ih, k) for k in gates])
+    bias_hh = np.concatenate([block(cell.bias_hh, k) for k in gates])
+    if kind == "gru" and cell.reset_after:
+        bias = np.stack([bias_ih, bias_hh])  # (2, 3U): input bias row, then recurrent bias row
+    else:
+        bias = bias_ih + bias_hh  # one bias computes the same function
+    return [kernel, recurrent, bias]
+
+
+LAYOUTS = {
+    "simple_rnn": lambda: SimpleRNN(3, input_size=4),
+    "lstm": lambda: LSTM(3, input_size=4),
+    "gru_reset_after": lambda: GRU(3, input_size=4),
+    "gru_reset_before": lambda: GRU(3, input_size=4, reset_after=False),
+    "bidirectional_gru": lambda: Bidirectional(GRU(3, input_size=4)),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYOUTS))
+def test_get_and_set_weights_against_the_keras_layout_built_by_hand(name):
+    layer = LAYOUTS[name]()
+    _random_parameters(layer, seed=len(name))
+    kind = "gru" if "gru" in name else name
+    directions = [layer.forward_layer, layer.backward_layer] if name.startswith("bidirectional") else [layer]
+    expected = [w for d in directions for w in _expected_keras_weights(d.cell, kind)]
+    got = layer.get_weights()
+    assert len(got) == len(expected)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        what = ["kernel", "recurrent_kernel", "bias"][i % 3]
+        assert g.shape == e.shape, (what, g.shape, e.shape)
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-7, err_msg=what)
+    units, features, gates = 3, 4, {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind]
+    assert got[0].shape == (features, gates * units) and got[1].shape == (units, gates * units)
+    # and back: a fresh layer loaded with the hand-built arrays holds the same torch parameters
+    fresh = LAYOUTS[name]()
+    fresh.set_weights(expected)
+    for d_old, d_new in zip(directions, [fresh.forward_layer, fresh.backward_layer] if len(directions) == 2 else [fresh]):
+        old, new = d_old.cell, d_new.cell
+        torch.testing.assert_close(new.weight_ih, old.weight_ih)
+        torch.testing.assert_close(new.weight_hh, old.weight_hh)
+        if kind == "gru" and old.reset_after:
+            torch.testing.assert_close(new.bias_ih, old.bias_ih)
+            torch.testing.assert_close(new.bias_hh, old.bias_hh)
+        else:
+            torch.testing.assert_close(new.bias_ih + new.bias_hh, old.bias_ih + old.bias_hh)
