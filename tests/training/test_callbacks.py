@@ -202,6 +202,10 @@ def test_history_records_each_epoch_and_resets_per_training():
         ([0.5, 0.47, 0.46, 0.1], {"patience": 2, "min_delta": 0.05}, 2, 0),
         # ... but 0.44 is (by 0.06), which resets the wait
         ([0.5, 0.47, 0.44, 0.1], {"patience": 2, "min_delta": 0.05}, None, 3),
+        # mode max, min_delta 0.05: rises of 0.03 and 0.04 over 0.5 do not count -> stop at 2 with patience 2
+        ([0.5, 0.53, 0.54, 0.9], {"monitor": "val_accuracy", "mode": "max", "patience": 2, "min_delta": 0.05}, 2, 0),
+        # ... but 0.56 (up 0.06) does, which resets the wait; the later fall does not count either
+        ([0.5, 0.53, 0.56, 0.1], {"monitor": "val_accuracy", "mode": "max", "patience": 2, "min_delta": 0.05}, None, 2),
         # never stops when it keeps improving
         ([0.5, 0.4, 0.3, 0.2], {"patience": 1}, None, 3),
         # mode max inferred from 'val_accuracy'
@@ -311,6 +315,25 @@ def test_reduce_lr_min_delta_and_mode_max():
     seen = lrs_over(ReduceLROnPlateau(monitor="val_accuracy", factor=0.5, patience=1), [0.5, 0.6, 0.55, 0.7],
                     key="val_accuracy")
     assert seen == [1.0, 1.0, 0.5, 0.5]
+
+
+@pytest.mark.parametrize(
+    "mode,values,expected",
+    [
+        # max, min_delta 0.1: 0.58 and 0.59 are no improvement over 0.5 (they must pass 0.6) -> reduce at 2
+        ("max", [0.5, 0.58, 0.59, 0.7], [1.0, 1.0, 0.5, 0.5]),
+        # max: 0.65 is (up 0.15), so the wait restarts there; 0.66 and 0.67 are not (they must pass 0.75) -> reduce at 3
+        ("max", [0.5, 0.65, 0.66, 0.67, 0.8], [1.0, 1.0, 1.0, 0.5, 0.5]),
+        # min, the mirror images: 0.92 and 0.91 do not beat 1.0 by 0.1 -> reduce at 2 ...
+        ("min", [1.0, 0.92, 0.91, 0.5], [1.0, 1.0, 0.5, 0.5]),
+        # ... 0.85 does, 0.84 and 0.83 do not beat it by 0.1 -> reduce at 3
+        ("min", [1.0, 0.85, 0.84, 0.83, 0.5], [1.0, 1.0, 1.0, 0.5, 0.5]),
+    ],
+)
+def test_reduce_lr_counts_only_changes_beyond_min_delta_in_either_mode(mode, values, expected):
+    seen = lrs_over(ReduceLROnPlateau(monitor="val_score", mode=mode, factor=0.5, patience=2, min_delta=0.1), values,
+                    key="val_score")
+    assert seen == expected
 
 
 def test_reduce_lr_on_every_param_group(capsys):
