@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rnnkit.apps.textgen import TextgenConfig, generate, train
+from rnnkit.apps.textgen import TextgenConfig, generate, load_run, train
 from rnnkit.apps.textgen.generate import filter_logits
 from rnnkit.apps.textgen.model import build_model, recurrent_layers
 from rnnkit.cli import main as cli
@@ -53,10 +53,62 @@ def test_sample_with_a_seed_is_repeatable_and_streams(corpus, tmp_path, capsys, 
         assert cli(["textgen", "sample", "--run", str(run), "--prompt", "the ", "--length", "60", "--seed", "3"]) == 0
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1] and outputs[0].startswith("the ") and len(outputs[0]) == 4 + 60 + 1
-    for extra in (["--greedy"], ["--beam", "3"], ["--top-p", "0.5", "--temperature", "0.5"]):
-        assert cli(["textgen", "sample", "--run", str(run), "--length", "20", "--seed", "1", *extra]) == 0
+    model, vocab, _ = load_run(run)
+    prompt = vocab.encode(list("the "))
+
+    def sample(*extra, seed=1, length=30):
+        assert cli(["textgen", "sample", "--run", str(run), "--prompt", "the ", "--length", str(length), "--seed", str(seed), *extra]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("the ") and out.endswith("\n"), out
+        tokens = _char_tokens(vocab, out[4:-1])
+        assert len(tokens) == length, out  # the requested number of tokens, each one of the vocabulary's
+        assert not set(tokens) & {Vocab.pad_id, Vocab.bos_id, Vocab.unk_id}, out
+        return tokens
+
+    def reference_logits(tokens):
+        """Each step's next-token logits, from re-reading the whole prefix from a zero state (no carried state)."""
+        out = []
+        for k in range(len(tokens)):
+            for layer in recurrent_layers(model):
+                layer.reset_states()
+            with torch.no_grad():
+                logits = model(torch.tensor([prompt + tokens[:k]]))[0, -1]
+            logits[[Vocab.pad_id, Vocab.bos_id, Vocab.unk_id]] = -math.inf
+            out.append(logits)
+        return out
+
+    greedy = sample("--greedy")
+    assert sample("--greedy", seed=2) == greedy  # greedy ignores the seed
+    for token, logits in zip(greedy, reference_logits(greedy)):
+        # the arg-max, up to float rounding between the one-step and the sequence kernels
+        assert float(logits[token]) >= float(logits.max()) - 1e-5, vocab.decode(greedy)
+    assert sample("--beam", "3", seed=1) == sample("--beam", "3", seed=2)  # beam search draws nothing
+    for extra in (["--top-p", "0.5", "--temperature", "0.5"], ["--top-p", "0.5", "--temperature", "2"]):
+        temperature = float(extra[-1])
+        tokens = sample(*extra)
+        for token, logits in zip(tokens, reference_logits(tokens)):
+            probs = torch.softmax(logits / temperature, -1)
+            ahead = float(probs[logits > logits[token] + 1e-5].sum())  # the mass of the more likely tokens
+            assert ahead < 0.5 + 1e-4, (extra, vocab.decode(tokens))  # so the token is in the 0.5-nucleus
+    tokens = sample("--top-k", "3", "--top-p", "1", "--temperature", "2")
+    for token, logits in zip(tokens, reference_logits(tokens)):
+        assert int((logits > logits[token] + 1e-5).sum()) < 3, vocab.decode(tokens)
     err = one_line_error(["textgen", "sample", "--run", str(run), "--prompt", "Zebra§"])
     assert "never saw" in err and "'Z'" in err and "'§'" in err
+
+
+def _char_tokens(vocab, text):
+    """Token ids of generated character-level text: one per character, or ``<eos>`` where it is spelt out."""
+    ids, i = [], 0
+    while i < len(text):
+        if text.startswith(Vocab.EOS, i):
+            ids.append(Vocab.eos_id)
+            i += len(Vocab.EOS)
+            continue
+        assert text[i] in vocab, f"{text[i]!r} is not in the vocabulary"
+        ids.append(vocab.token_to_id(text[i]))
+        i += 1
+    return ids
 
 
 def test_tiny_model_learns_a_repeated_string():
@@ -152,12 +204,23 @@ def test_filter_logits_by_hand():
 
 
 def test_word_level_run_reports_test_perplexity(tmp_path):
+    from collections import Counter
+
+    lines = ["the cat sat on the mat", "a dog ran in the park"] * 60
     path = tmp_path / "words.txt"
-    path.write_text("\n".join(["the cat sat on the mat", "a dog ran in the park"] * 60), encoding="utf-8")
+    path.write_text("\n".join(lines), encoding="utf-8")
     metrics = train(TextgenConfig(data=str(path), level="word", layers=1, units=32, embed_dim=16, seq_len=8, batch_size=4,
                                   epochs=2, sample_length=5, out=str(tmp_path / "run")), verbose=0, print_fn=lambda s: None)
     assert metrics["test_perplexity"] == pytest.approx(math.exp(metrics["test_loss"]))
-    assert 1 < metrics["val_perplexity"] < 20
+    # the references: a model that knows only each word's frequency (the unigram perplexity, 10.0 here)
+    # and one that spreads its guess evenly over the 10 words and <eos> (11); an untrained model scores ~14
+    tokens = [t for line in lines for t in [*line.split(), "<eos>"]]
+    counts = Counter(tokens)
+    unigram = math.exp(-sum(c / len(tokens) * math.log(c / len(tokens)) for c in counts.values()))
+    assert unigram == pytest.approx(10.02, abs=0.01) and len(counts) == 11
+    # the text repeats every 14 words, so a model that reads context beats both by far (2.4 after two epochs)
+    assert 1 < metrics["val_perplexity"] < 0.4 * unigram
+    assert 1 < metrics["test_perplexity"] < 0.4 * unigram
 
 
 def test_bad_input_gets_one_line_and_exit_code_2(corpus, tmp_path, one_line_error):
@@ -187,6 +250,22 @@ def test_bad_input_gets_one_line_and_exit_code_2(corpus, tmp_path, one_line_erro
     assert (run / "model.safetensors").read_bytes() == before
 
 
+def test_demo_command_trains_and_samples_on_a_small_play(tmp_path, capsys, monkeypatch):
+    """The fast twin of the test below: the `make demo` command end to end, on a few lines instead of the plays."""
+    from rnnkit.apps.textgen import data
+
+    play = "ROMEO:\nBut soft, what light through yonder window breaks?\nJULIET:\nO Romeo, Romeo, wherefore art thou Romeo?\n" * 40
+    real_load = data.datasets.load
+    monkeypatch.setattr(data.datasets, "load", lambda name, *a, **k: play if name == "shakespeare-plays" else real_load(name, *a, **k))
+    assert cli(["demo", "--seconds", "0.5", "--out", str(tmp_path / "demo")]) == 0
+    out = capsys.readouterr().out
+    generated = out.split("Generated text (prompt 'ROMEO:'):\n\nROMEO:", 1)[1].split("\n\nSample more with:", 1)[0]
+    assert len(generated) >= 400 and set(generated) <= set(play + "<eos>"), generated  # 400 tokens of the play's letters
+    assert "loss.png" in out and (tmp_path / "demo" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "demo" / "config.json").read_text())["config"]["data"] == "shakespeare-plays"
+
+
+@pytest.mark.slow
 def test_demo_runs_with_a_short_budget(tmp_path, capsys):
     import importlib.util
 
