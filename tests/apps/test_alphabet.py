@@ -63,16 +63,28 @@ def test_questions_get_the_next_letter_and_bad_lines_a_hint(session):
     assert script.lines == ["pqrs"]
 
 
+def _printed_guesses(printed):
+    """{window: the model's letter} from the 26 lines printed after training ('abcd -> y  (should be e)')."""
+    return dict(line.split("  (should be")[0].split(" -> ") for line in printed[2:28])
+
+
 def test_end_of_input_and_q_end_the_loop_cleanly():
     quick = AlphabetConfig(epochs=2)  # the loop's behaviour does not depend on the training
     printed = []
     script = Script(["zzz", "q", "abcd"])
     result = run(quick, input_fn=script, print_fn=printed.append)
     assert result["answers"] == [] and script.lines == ["abcd"]
+    # the reported accuracy is the share of printed answers that are the next letter of the alphabet:
+    # after 2 of the 1500 epochs, few (4 of 26 here, 26 of 26 after the full run above)
+    guesses = _printed_guesses(printed)
+    right = sum(guess == next_letter(window) for window, guess in guesses.items())
+    assert len(guesses) == 26 and result["accuracy"] == right / 26 and right < 13
+    assert f"training accuracy {right / 26:.1%} on 26 windows after 2 epochs" in printed[1]
+    printed = []
     script = Script(["bcd e"])  # then EOFError
     result = run(quick, input_fn=script, print_fn=printed.append)
     assert [q for q, _ in result["answers"]] == ["bcde"] and len(script.prompts) == 2
-    assert 0.0 <= result["accuracy"] <= 1.0
+    assert result["answers"][0][1] == _printed_guesses(printed)["bcde"]  # the trained model answers the question
 
 
 def test_non_interactive_run_never_asks():
