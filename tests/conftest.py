@@ -1,4 +1,7 @@
 """Test-suite settings shared by every test."""
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -28,3 +31,25 @@ def one_line_error(capsys):
         return err
 
     return check
+
+
+@pytest.fixture
+def shared_data():
+    """``shared_data(*names)`` returns the folder of real datasets that ``RNNKIT_DATA`` names.
+
+    ``.ci/run`` sets the variable to the shared datasets, which are then also the
+    dataset cache of every test that does not set its own.  The test is skipped,
+    with a reason naming the variable, when it is unset or its folder lacks one of
+    the datasets ``names``.
+    """
+
+    def find(*names: str) -> Path:
+        root = os.environ.get("RNNKIT_DATA")
+        if not root:
+            pytest.skip("RNNKIT_DATA is not set; set it to the shared datasets folder (as .ci/run does) to run this test")
+        missing = [name for name in names if not (Path(root) / name).is_dir()]
+        if missing:
+            pytest.skip(f"RNNKIT_DATA={root} has no {', '.join(missing)}; set it to the shared datasets folder")
+        return Path(root)
+
+    return find

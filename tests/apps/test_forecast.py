@@ -3,7 +3,6 @@ baselines against hand-written loops, reload, recursive forecasts, CLI, and ever
 import csv
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from rnnkit.apps.forecast.prepare import Preprocessor, windows
 from rnnkit.cli import main as cli
 from rnnkit.models import load_model
 
-SHARED = Path("/work/shared/datasets")
 QUIET = dict(print_fn=None)
 
 
@@ -291,12 +289,8 @@ def test_fill_repairs_missing_cells_and_a_short_series_is_refused(tmp_path, one_
 
 
 # ------------------------------------------------------------------ the real datasets
-needs_shared = pytest.mark.skipif(not (SHARED / "airline-passengers").is_dir(), reason=f"the shared datasets are not at {SHARED}")
-
-
-@needs_shared
-def test_airline_preset_beats_seasonal_naive(monkeypatch, tmp_path):
-    monkeypatch.setenv("RNNKIT_DATA", str(SHARED))
+def test_airline_preset_beats_seasonal_naive(shared_data, tmp_path):
+    shared_data("airline-passengers")
     m = train(ForecastConfig(data="airline-passengers", out=str(tmp_path / "run")), **QUIET)
     evaluation = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     assert evaluation["test_start"] == "1959-01" and evaluation["origins"] == 13 and evaluation["pairs"] == 156
@@ -304,9 +298,8 @@ def test_airline_preset_beats_seasonal_naive(monkeypatch, tmp_path):
     assert m["model"]["mape"] < m["seasonal_naive"]["mape"]
 
 
-@needs_shared
-def test_moutai_multivariate_columns_and_business_day_forecast_dates(monkeypatch):
-    monkeypatch.setenv("RNNKIT_DATA", str(SHARED))
+def test_moutai_multivariate_columns_and_business_day_forecast_dates(shared_data):
+    shared_data("moutai")
     series = load_series("moutai", features=["high", "low", "close", "volume"])
     assert series.columns == ["open", "high", "low", "close", "volume"] and len(series) == 2_426
     assert series.values[0].tolist()[:4] == [88.702, 89.072, 87.362, 87.381]  # open, high, low, close of 2010-04-26

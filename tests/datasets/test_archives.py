@@ -15,7 +15,7 @@ from rnnkit.datasets._archives import Archive, extract_members, imdb_csv_from_ta
 from rnnkit.datasets.cache import RemoteFile
 from rnnkit.errors import DatasetError
 
-from test_cache_and_registry import SHARED, _remote, needs_shared, server  # noqa: F401  (fixture)
+from test_cache_and_registry import _remote, server  # noqa: F401  (fixture)
 
 
 def _sha(data: bytes) -> str:
@@ -165,13 +165,13 @@ def test_wav_reader_against_hand_made_samples(tmp_path):
         registry._read_wav(tmp_path / "s.wav")
 
 
-@needs_shared
-def test_real_imdb_fsdd_and_fra_eng_counts(monkeypatch):
-    monkeypatch.setenv("RNNKIT_DATA", str(SHARED))
+def test_real_imdb_fsdd_and_fra_eng_counts(shared_data):
+    shared_data("imdb", "fsdd", "tatoeba-fra-eng")
+    first = {"train": "Story of a man who has unnatural feelings for a pig.", "test": "Once again Mr. Costner has dragged out"}
     for split in ("train", "test"):
         texts, labels = load("imdb", split, download=False)
         assert len(texts) == 25_000 and labels.sum() == 12_500
-    assert texts[0].startswith("Once again Mr. Costner") or len(texts[0]) > 0
+        assert texts[0].startswith(first[split]) and labels[0] == 0, texts[0][:80]  # the packer's order: neg, id 0 first
     fsdd = load("fsdd", "all", download=False)
     assert len(fsdd["audio"]) == 3_000 and fsdd["sample_rate"] == 8000
     assert np.bincount(fsdd["label"]).tolist() == [300] * 10 and len(set(fsdd["speaker"])) == 6
@@ -184,12 +184,12 @@ def test_real_imdb_fsdd_and_fra_eng_counts(monkeypatch):
 
 
 @pytest.mark.slow
-@needs_shared
-def test_imdb_packer_reproduces_the_registered_content(tmp_path):
+def test_imdb_packer_reproduces_the_registered_content(tmp_path, shared_data):
     """Unpack the shared CSVs into an aclImdb-shaped tarball, pack it again, compare to the registered content hashes."""
+    shared = shared_data("imdb")
     reviews = []
     for split in ("train", "test"):
-        with gzip.open(SHARED / "imdb" / f"{split}.csv.gz", "rt", encoding="utf-8", newline="") as f:
+        with gzip.open(shared / "imdb" / f"{split}.csv.gz", "rt", encoding="utf-8", newline="") as f:
             rows = csv.reader(f)
             next(rows)
             reviews += [(split, label, int(rid), int(rating), text) for label, rid, rating, text in rows]

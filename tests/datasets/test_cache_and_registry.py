@@ -3,7 +3,6 @@ import hashlib
 import http.server
 import os
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,6 @@ from rnnkit.cli import main as cli
 from rnnkit.datasets import cache, load, registry
 from rnnkit.datasets.cache import RemoteFile
 from rnnkit.errors import DatasetError
-
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -102,12 +99,8 @@ def test_cli_datasets_list_info_and_errors(capsys):
     assert "unknown dataset 'nope'" in capsys.readouterr().err
 
 
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"the shared datasets are not at {SHARED}")
-
-
-@needs_shared
-def test_real_tinyshakespeare_and_ptb_counts(monkeypatch):
-    monkeypatch.setenv("RNNKIT_DATA", str(SHARED))
+def test_real_tinyshakespeare_and_ptb_counts(shared_data):
+    shared_data("tinyshakespeare", "ptb")
     assert len(load("tinyshakespeare", "all", download=False)) == 1_115_394
     train = load("ptb", "train", download=False)
     assert len(train) == 929_589 and len(set(train)) == 10_000
@@ -123,11 +116,10 @@ def test_shakespeare_plays_offline():
     assert "\\" not in text and "*" not in text
 
 
-@needs_shared
-def test_real_sst2_series_and_tatoeba_counts(monkeypatch):
+def test_real_sst2_series_and_tatoeba_counts(shared_data):
     import numpy as np
 
-    monkeypatch.setenv("RNNKIT_DATA", str(SHARED))
+    shared_data("sst2", "airline-passengers", "daily-min-temperatures", "moutai", "tatoeba-cmn-eng")
     sentences, labels = load("sst2", "train", download=False)
     assert len(sentences) == 67_349 and set(np.unique(labels)) == {0, 1}
     assert len(load("sst2", "dev", download=False)[0]) == 872
