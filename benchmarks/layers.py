@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from rnnkit._kernels import cpu_level
 from rnnkit.layers import GRU, LSTM, SimpleRNN, from_torch
 
 CONFIGS = [  # (batch, time, input, hidden, layers)
@@ -168,11 +169,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="first configuration only")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "layers.json")
     args = parser.parse_args(argv)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, CPU: {cpu_level()}")
     rows = run(args.repeats, args.min_seconds, args.quick)
     _print_table(rows)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows}, indent=1))
+    args.json.write_text(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_level(), "rows": rows}, indent=1))
     print(f"wrote {args.json}")
     return 0
 

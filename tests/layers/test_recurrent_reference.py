@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+import rnnkit._kernels as kernels
 from rnnkit.cells import GRUCell, LSTMCell, SimpleRNNCell
 from rnnkit.errors import ConfigError
 from rnnkit.layers import GRU, LSTM, RNN, SimpleRNN
@@ -58,11 +59,30 @@ DEFAULT_SPECS = [Spec("simple", U), Spec("lstm", U), Spec("gru", U)]
 # ----------------------------------------------------------------------------- helpers
 # The implementations a layer can run on:
 #   fused   - PyTorch's fused kernel (use_fused=True)
-#   generic - the generic path of the built-in cells (use_fused=False)
+#   generic - the generic path of the built-in cells (use_fused=False): the compiled
+#             C loop (rnn_loop.c) where it is built
+#   python  - the same with the C loop disabled: the hand-written BPTT in Python that
+#             runs where there is no compiler (and on GPUs)
 #   loop    - the plain autograd loop over cell.recurrence, which every cell that is
 #             not a built-in one gets (here: trivial subclasses of the built-in cells)
-IMPLS = ["fused", "generic", "loop"]
-EXPECTED_PATH = {"fused": "fused", "generic": "generic", "loop": "generic", "auto": "fused"}
+IMPLS = ["fused", "generic", "python", "loop"]
+EXPECTED_PATH = {"fused": "fused", "generic": "generic", "python": "generic", "loop": "generic"}
+
+
+def auto_path(spec: Spec) -> str:
+    """The path use_fused='auto' takes where the fused kernel could run: the compiled loop for
+    SimpleRNN and GRU where it is built (faster on both CPU kinds), the fused kernel for LSTM."""
+    if spec.kind in ("simple", "gru") and kernels.load_rnn_loop() is not None:
+        return "generic"
+    return "fused"
+
+
+@pytest.fixture(autouse=True)
+def _python_impl_runs_without_the_kernel(request, monkeypatch):
+    """Tests parametrized with impl='python' run with the C loop kernel disabled."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("impl") == "python":
+        monkeypatch.setitem(kernels._state, "rnn_loop", {"kernel": None, "reason": "RuntimeError: disabled by the test"})
 _LAYER_KW = ("use_fused", "return_sequences", "return_state", "go_backwards", "stateful", "zero_output_for_mask")
 
 
@@ -304,7 +324,7 @@ def test_stacked_cells_match_chained_reference(mask_kind, return_sequences, impl
         cells, use_fused, expected = [_LoopLSTMCell(4, input_size=F), _LoopGRUCell(U, input_size=4)], "auto", "generic"
     else:
         cells = [LSTMCell(4, input_size=F), GRUCell(U, input_size=4)]
-        use_fused, expected = impl == "fused", impl
+        use_fused, expected = impl == "fused", EXPECTED_PATH[impl]
         if mask_kind == "non-contiguous" and impl == "fused":
             use_fused, expected = "auto", "generic"
     layer = RNN(cells, use_fused=use_fused, return_sequences=return_sequences, return_state=True).double()
@@ -381,7 +401,7 @@ def test_non_default_activations_match_reference(spec, impl, expected, mask_kind
         expected = "generic"
     layer = make_layer(spec, case.p, impl=impl, return_sequences=True, return_state=True)
     case.check(layer, mask=mask)
-    assert layer.last_path == expected
+    assert layer.last_path == (auto_path(spec) if impl == "auto" and expected == "fused" else expected)
     if expected == "generic" and impl == "auto" and mask is None:
         forced = make_layer(spec, case.p, impl="fused")
         with pytest.raises(ConfigError):
@@ -471,10 +491,10 @@ def test_recurrent_dropout_train_generic_and_random_eval_fused_and_exact(spec, i
     layer.eval()
     case.check(layer)
     fusable = impl == "auto" and not (spec.kind == "gru" and not spec.reset_after)
-    assert layer.last_path == ("fused" if fusable else "generic")
+    assert layer.last_path == (auto_path(spec) if fusable else "generic")
 
 
-@pytest.mark.parametrize("impl", ["generic", "loop"])
+@pytest.mark.parametrize("impl", ["generic", "python", "loop"])
 @pytest.mark.parametrize("spec", DEFAULT_SPECS + [Spec("gru", U, reset_after=False)], ids=str)
 def test_recurrent_dropout_mask_applies_to_the_recurrent_products(spec, impl):
     """Train mode with a known recurrent mask == the reference with that mask (Keras' rule), masks too."""
@@ -497,7 +517,7 @@ def test_recurrent_dropout_mask_applies_to_the_recurrent_products(spec, impl):
         assert layer.last_path == "generic"
 
 
-@pytest.mark.parametrize("impl", ["auto", "generic", "loop"])
+@pytest.mark.parametrize("impl", ["auto", "generic", "python", "loop"])
 @pytest.mark.parametrize("spec", DEFAULT_SPECS, ids=str)
 def test_input_dropout(spec, impl):
     case = Case(spec, seed=25, with_state=True)
@@ -505,7 +525,8 @@ def test_input_dropout(spec, impl):
     # eval: exactly the layer without dropout
     layer.eval()
     case.check(layer, where="eval: ")
-    assert layer.last_path == EXPECTED_PATH[impl]
+    expected_path = auto_path(spec) if impl == "auto" else EXPECTED_PATH[impl]
+    assert layer.last_path == expected_path
 
     # train: one input mask per sequence, shared by every step (Keras), so the
     # pattern of zero input gradients is the same at every step
@@ -513,7 +534,7 @@ def test_input_dropout(spec, impl):
     torch.manual_seed(1)
     x = torch.tensor(case.x, requires_grad=True)
     out = layer(x)[0]
-    assert layer.last_path == EXPECTED_PATH[impl]
+    assert layer.last_path == expected_path
     (out * torch.from_numpy(case.R_seq)).sum().backward()
     dropped = x.grad == 0  # (B, T, F)
     assert dropped.any() and not dropped.all()
@@ -521,7 +542,7 @@ def test_input_dropout(spec, impl):
 
 
 # ----------------------------------------------------------------------------- float32
-F32_CASES = [(s, i) for s in DEFAULT_SPECS for i in IMPLS] + [(Spec("gru", U, reset_after=False), "generic")]
+F32_CASES = [(s, i) for s in DEFAULT_SPECS for i in IMPLS] + [(Spec("gru", U, reset_after=False), i) for i in ("generic", "python")]
 
 
 @pytest.mark.parametrize("spec,impl", F32_CASES, ids=[f"{s}-{i}" for s, i in F32_CASES])

@@ -46,6 +46,8 @@ __all__ = [
     "load_rnn_loop",
     "rnn_loop_unavailable_reason",
     "kernel_cache_dir",
+    "kernel_march",
+    "cpu_level",
 ]
 
 _ABI_VERSION = 1  # of minrnn_scan.c
@@ -76,6 +78,39 @@ def _cpu_flags() -> str:
     except OSError:
         pass
     return ""
+
+
+def cpu_level() -> str:
+    """This CPU's vector instruction-set level as the kernels and PyTorch see it, in words.
+
+    ``'AVX-512 with bf16'``, ``'AVX-512'``, ``'AVX2'`` or ``'other'`` from the CPU's
+    flags, then what is in force here when it differs: the ``-march`` the kernels
+    are built for (:func:`kernel_march`), PyTorch's own kernel level and whether
+    oneDNN computes bfloat16 natively (environment variables such as
+    ``ATEN_CPU_CAPABILITY`` and ``ONEDNN_MAX_CPU_ISA`` can lower them).
+
+    >>> isinstance(cpu_level(), str)
+    True
+    """
+    flags = set(_cpu_flags().split())
+    if "avx512f" in flags:
+        level = "AVX-512 with bf16" if "avx512_bf16" in flags else "AVX-512"
+    elif "avx2" in flags:
+        level = "AVX2"
+    else:
+        level = "other"
+    notes = []
+    if kernel_march() != "native":
+        notes.append(f"kernels -march={kernel_march()}")
+    try:
+        notes.append(f"torch {torch.backends.cpu.get_cpu_capability()}")
+    except AttributeError:
+        pass
+    try:
+        notes.append(f"oneDNN bf16 {'yes' if torch.ops.mkldnn._is_mkldnn_bf16_supported() else 'no'}")
+    except (AttributeError, RuntimeError):
+        pass
+    return f"{level} ({', '.join(notes)})" if notes else level
 
 
 def _compiler() -> str | None:

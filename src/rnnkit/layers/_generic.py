@@ -37,7 +37,7 @@ from torch.autograd.function import once_differentiable
 from .. import _kernels, activations
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 
-__all__ = ["supports_manual_bptt", "project_inputs", "run_manual_bptt"]
+__all__ = ["supports_manual_bptt", "project_inputs", "run_manual_bptt", "compiled_preferred"]
 
 
 def _grad_table() -> dict[Callable, Callable[[torch.Tensor], torch.Tensor]]:
@@ -348,6 +348,34 @@ def _loop_kernel(xp: torch.Tensor, acts: list[Callable]) -> _kernels.RNNLoopKern
     if not all(a in _ACT_CODES for a in acts):
         return None
     return _kernels.load_rnn_loop()
+
+
+def compiled_preferred(cell, x: torch.Tensor) -> str | None:
+    """Why ``use_fused='auto'`` runs ``cell`` on the compiled loop although the fused kernel could; None: fused.
+
+    The rule comes from ``benchmarks/path_choice.py`` (compiled / fused speed, same
+    weights, same run), measured on both CPU kinds these machines come in, AVX-512
+    and AVX2 (the kernel built for each by ``-march=native``), at batch 1-128,
+    units 64-1024, 100 steps:
+
+    * GRU and SimpleRNN: the compiled loop is faster everywhere measured, training
+      1.2-3x and inference 1.0-1.8x; oneDNN's GRU and vanilla RNN kernels are
+      slower than its LSTM kernel for the same work.
+    * LSTM: oneDNN's kernel is as fast or faster (compiled 0.6-1.3x): fused.
+
+    Only where the compiled loop runs: on the CPU, in float32/float64 (not under
+    a bfloat16 autocast, whose kernels are oneDNN's), with the kernel built, and
+    for more than one step (a single step is one fused cell op, ~10x faster than
+    any sequence set-up).  ``x`` is (B, T, F).
+    """
+    if type(cell) not in (SimpleRNNCell, GRUCell) or x.shape[1] < 2:
+        return None
+    if x.device.type != "cpu" or x.dtype not in _KERNEL_DTYPES or torch.is_autocast_enabled("cpu"):
+        return None
+    acts = [cell.activation] + ([cell.recurrent_activation] if hasattr(cell, "recurrent_activation") else [])
+    if not all(a in _ACT_CODES for a in acts) or _kernels.load_rnn_loop() is None:
+        return None
+    return f"use_fused='auto': the compiled loop runs {type(cell).__name__[:-4]} faster than the fused kernel on this CPU"
 
 
 def _ptr(t: torch.Tensor | None) -> int | None:
