@@ -17,6 +17,8 @@ import pytest
 import torch
 
 import rnnkit._kernels as kernels
+
+from kernel_support import require_kernel
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.layers import min_rnn
 from rnnkit.layers.min_rnn import MinGRU, MinLSTM
@@ -83,8 +85,8 @@ def torch_ref(kind, x, W, b, h0, mask=None):
 
 
 def make(kind, scan, units=5, features=3, dtype=torch.float64, seed=0, **kw):
-    if scan == "fused" and kernels.load_minrnn() is None:
-        pytest.skip(f"the fused scan needs the C kernel: {kernels.minrnn_unavailable_reason()}")
+    if scan == "fused":
+        require_kernel("minrnn")
     torch.manual_seed(seed)
     layer = LAYERS[kind](units, scan=scan, input_size=features, bias_initializer="random_normal", **kw).to(dtype)
     with torch.no_grad():
