@@ -6,6 +6,16 @@ import pytest
 import torch
 
 
+def pytest_sessionfinish(session, exitstatus):
+    """``pytest -m slow`` (the second half of .ci/run) succeeds when no slow test is left to select.
+
+    pytest exits with 5 when it selects no test; for the slow half that only means
+    there is nothing slow to run, not that something failed.
+    """
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and session.config.getoption("markexpr") == "slow":
+        session.exitstatus = pytest.ExitCode.OK
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _single_thread():
     """Test tensors are tiny: one intra-op thread avoids OpenMP spin-waits (up to 10x faster on 2 busy cores)."""
