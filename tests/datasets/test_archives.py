@@ -137,6 +137,11 @@ def test_many_files_download_in_parallel_and_a_failure_keeps_the_good_ones(serve
         cache.download_many("toy", [cut, *more])
     names = sorted(p.name for p in (tmp_path / "toy" / "rec").iterdir())
     assert "cut.wav" not in names and not [n for n in names if n.endswith(".part")]
+    # one worker: the files after the failed one are still queued and get cancelled, which
+    # must still end in the failed file's DatasetError (not concurrent.futures' CancelledError)
+    later = [_remote(base, f"rec/q{i}.wav", b"q" * 500, files) for i in range(3)]
+    with pytest.raises(DatasetError, match="cut.wav"):
+        cache.download_many("toy", [cut, *later], workers=1)
 
 
 def test_fsdd_manifest_matches_the_dataset_layout():

@@ -172,6 +172,8 @@ def download_many(dataset: str, remotes: list[RemoteFile], workers: int = 8) -> 
         futures = {pool.submit(download, dataset, r, progress=False): r for r in remotes}
         first_error = None
         for future in as_completed(futures):
+            if future.cancelled():  # not started when an earlier file failed
+                continue
             try:
                 paths[futures[future].name] = future.result()
             except DatasetError as exc:
