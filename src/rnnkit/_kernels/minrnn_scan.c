@@ -3,7 +3,7 @@
  *
  * Plain C (no torch headers), called from Python through ctypes by
  * rnnkit/_kernels/__init__.py, which compiles it at first use with
- *     cc -O3 -march=native -fopenmp -shared -fPIC minrnn_scan.c -o <cache>.so -lm
+ *     cc -O3 -march=native -fno-trapping-math -fopenmp -shared -fPIC minrnn_scan.c -o <cache>.so -lm
  *
  * Both cells are a linear recurrence over time whose coefficients depend on the
  * input only:
