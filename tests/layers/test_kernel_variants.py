@@ -33,7 +33,7 @@ def test_avx2_variant_matches_the_fallback():
     if platform.machine() not in ("x86_64", "AMD64") or not {"avx2", "fma", "bmi2"} <= flags:
         pytest.skip("the AVX2 variant (-march=x86-64-v3) needs an x86-64 CPU with AVX2, FMA and BMI2")
     require_kernel("rnn_loop")
-    env = {**os.environ, "RNNKIT_KERNEL_MARCH": "x86-64-v3"}  # built once into the usual cache, beside the native one
+    env = {**os.environ, "RNNKIT_KERNEL_MARCH": "x86-64-v3", "OMP_NUM_THREADS": "1"}  # built once into the usual cache, beside the native one
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
            str(HERE / "test_generic_kernel.py"), str(HERE / "test_min_rnn.py"), "-k", "f32 or fused"]
     proc = subprocess.run(cmd, env=env, cwd=HERE, capture_output=True, text=True, timeout=600)
