@@ -495,7 +495,7 @@ class _OneDNNLinear(torch.autograd.Function):
 
 
 #: multiply-adds of an input projection from which oneDNN's product, weight packing included,
-#: beats ``addmm``: packing costs ~0.2 ms, and below about 3e8 multiply-adds addmm wins
+#: beats ``addmm``: packing costs ~0.2 ms, and below about 4e8 multiply-adds addmm wins
 #: (104x26 -> 3: 9 us against 250 us; 3200x128 -> 768: 4.0 against 3.8 ms; 6400x512 -> 1536:
 #: 82 against 63 ms, on AMD EPYC with 2 threads)
 _ONEDNN_MIN_MACS = 3 << 27
