@@ -248,3 +248,36 @@ def test_load_state_dict_builds_a_lazy_layer(make, shape):
     fresh.load_state_dict(trained.state_dict())
     assert all(p.dtype == torch.float64 for p in fresh.parameters())
     torch.testing.assert_close(fresh(x), trained(x))
+
+
+# ----------------------------------------------------------------------------- which path 'auto' takes
+def test_auto_path_choice_and_its_reason():
+    """use_fused='auto' on the CPU: the compiled loop for GRU and SimpleRNN where it is built, the fused
+    kernel for LSTM, for one step and under a bfloat16 autocast; last_path_reason says why."""
+    import rnnkit._kernels as kernels
+
+    compiled = kernels.load_rnn_loop() is not None
+    x = torch.randn(3, 5, 4)
+    for cls in (GRU, SimpleRNN):
+        layer = cls(6)
+        layer(x)
+        if compiled:
+            assert layer.last_path == "generic"
+            assert "use_fused='auto'" in layer.last_path_reason and "faster" in layer.last_path_reason
+            assert layer.fast_path_blocker() is None  # the fused kernel could have run it
+        else:
+            assert (layer.last_path, layer.last_path_reason) == ("fused", None)
+        layer(x[:, :1])  # one step: the fused cell op
+        assert (layer.last_path, layer.last_path_reason) == ("fused", None)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            layer(x)
+        assert layer.last_path == "fused"
+    lstm = LSTM(6)
+    lstm(x)
+    assert (lstm.last_path, lstm.last_path_reason) == ("fused", None)
+    forced = GRU(6, use_fused=False)
+    forced(x)
+    assert (forced.last_path, forced.last_path_reason) == ("generic", "use_fused=False")
+    dropped = LSTM(6, recurrent_dropout=0.5).train()
+    dropped(x)
+    assert dropped.last_path == "generic" and "recurrent_dropout" in dropped.last_path_reason
