@@ -19,24 +19,36 @@ _LM_DEFAULTS = dict(
 
 def _train_arguments(parser: argparse.ArgumentParser, defaults: dict) -> None:
     from ..apps.textgen import TextgenConfig
+    from ..apps.textgen.recipe import DEFAULT_SIZE
 
     base = TextgenConfig(**defaults)
     parser.add_argument("--data", default=base.data, help=f"dataset name or UTF-8 text file (default {base.data})")
     parser.add_argument("--level", choices=["char", "word"], default=base.level)
-    parser.add_argument("--cell", default=base.cell, help="lstm, gru, rnn, mingru or minlstm (default %(default)s)")
-    parser.add_argument("--layers", type=int, default=base.layers)
-    parser.add_argument("--units", type=int, default=base.units)
+    fixed = any(getattr(base, k) is not None for k in ("cell", "layers", "units"))  # lm's defaults fix the size
+
+    def default(key: str) -> str:
+        """Help text of a default: the value, or how a value left out is chosen."""
+        value = getattr(base, key)
+        return f"default {value if value is not None else DEFAULT_SIZE[key]}" + ("" if fixed or value is not None else
+                                                                                 " or chosen by --time-budget")
+
+    parser.add_argument("--cell", default=base.cell, help=f"lstm, gru, rnn, mingru or minlstm ({default('cell')})")
+    parser.add_argument("--layers", type=int, default=base.layers, help=default("layers"))
+    parser.add_argument("--units", type=int, default=base.units, help=default("units"))
     parser.add_argument("--embed-dim", type=int, default=base.embed_dim)
     parser.add_argument("--dropout", type=float, default=base.dropout)
     parser.add_argument("--tie", action="store_true", default=base.tie_weights, help="share embedding and output weights (needs --embed-dim = --units)")
     parser.add_argument("--init-scale", type=float, default=base.init_scale, help="start every weight from U(-s, s)")
-    parser.add_argument("--seq-len", type=int, default=base.seq_len, help="BPTT length (default %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=base.batch_size)
+    parser.add_argument("--seq-len", type=int, default=base.seq_len, help=f"BPTT length ({default('seq_len')})")
+    parser.add_argument("--batch-size", type=int, default=base.batch_size, help=default("batch_size"))
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, default=base.epochs)
-    budget.add_argument("--time-budget", default=None, help="training time, e.g. 90s, 10m, 1h (validation not counted)")
+    budget.add_argument("--time-budget", default=None,
+                        help="training time, e.g. 90s, 10m, 1h (validation not counted); with no --cell/--layers/--units, "
+                             "its first seconds time candidate models and the best one for this machine is trained")
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default=base.optimizer)
-    parser.add_argument("--lr", type=float, default=base.learning_rate, dest="learning_rate")
+    parser.add_argument("--lr", type=float, default=base.learning_rate, dest="learning_rate",
+                        help=default("learning_rate"))
     parser.add_argument("--schedule", choices=["cosine", "step", "constant"], default=base.schedule)
     parser.add_argument("--lr-decay", type=float, default=base.lr_decay)
     parser.add_argument("--decay-after", type=int, default=base.decay_after)
@@ -122,7 +134,8 @@ def _demo(args: argparse.Namespace) -> int:
     from ..apps.textgen.recipe import sample
 
     seconds = args.seconds or 120.0
-    print(f"rnnkit demo: a character-level LSTM learns Shakespeare's plays for {seconds:.0f} s (no network needed)")
+    print(f"rnnkit demo: a character-level recurrent network, sized for this machine, learns Shakespeare's plays "
+          f"for {seconds:.0f} s (no network needed)")
     cfg = TextgenConfig(data="shakespeare-plays", time_budget=seconds, sample_prompt="ROMEO:\n", seed=args.seed, out=args.out)
     train(cfg, verbose=1)
     print("\nGenerated text (prompt 'ROMEO:'):\n")
@@ -134,7 +147,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def add_demo(sub: argparse._SubParsersAction) -> None:
-    demo = sub.add_parser("demo", help="the quickstart: a Shakespeare character LSTM (or: alphabet, sine)")
+    demo = sub.add_parser("demo", help="the quickstart: a Shakespeare character model (or: alphabet, sine)")
     demo.add_argument("which", nargs="?", choices=["shakespeare", "alphabet", "sine"], default="shakespeare")
     demo.add_argument("--seconds", type=float, default=None, help="training time (default 120; sine: 20)")
     demo.add_argument("--seed", type=int, default=0)

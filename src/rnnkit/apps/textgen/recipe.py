@@ -5,7 +5,8 @@ chunks with stateful layers (truncated BPTT, the state carried from chunk to
 chunk), validates on the held-out tail after every epoch, keeps the best weights,
 and writes the run folder:
 
-* ``config.json`` (this module's :class:`TextgenConfig`), ``vocab.json``;
+* ``config.json`` (this module's :class:`TextgenConfig`, with the model a time
+  budget chose and the measurement behind the choice: :mod:`.sizing`), ``vocab.json``;
 * ``metrics.csv`` (per epoch: loss, val_loss, lr, grad_norm, seconds),
   ``metrics.json`` (final: ``val_loss`` in nats per token, ``val_bpc`` at character
   level, ``val_perplexity``/``test_perplexity`` at word level);
@@ -33,6 +34,7 @@ from rnnkit.runs import new_run_dir, parse_duration, read_config, write_config, 
 from rnnkit.training.callbacks import Callback, CSVLogger, ModelCheckpoint, TimeBudget
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
+from . import sizing
 from .data import Corpus, load_corpus
 from .generate import generate
 from .model import build_model, recurrent_layers
@@ -41,32 +43,39 @@ __all__ = ["TextgenConfig", "train", "sample", "load_run", "evaluate_tokens", "p
 
 APP = "textgen"
 
+# the settings a run takes when they are neither given nor chosen by a time budget (sizing.py)
+DEFAULT_SIZE: dict[str, Any] = dict(cell="lstm", layers=2, units=256, batch_size=64, seq_len=64, learning_rate=4e-3)
+
 
 @dataclass
 class TextgenConfig:
     """Every setting of a text generation run (saved as the run's ``config.json``).
 
-    The defaults (2 x 256 LSTM, 64-step chunks of 64 rows, Adam at 4e-3 with a
-    cosine decay over the run, no dropout) reach 1.46 nats/char on tinyshakespeare
-    in three minutes on two CPU cores (``benchmarks/textgen.py``); a 2 x 384 model
-    (3e-3) stayed at 1.68 in the same time: on a CPU, more updates beat a wider layer.
+    ``cell``, ``layers``, ``units``, ``batch_size``, ``seq_len`` and
+    ``learning_rate`` left at None are chosen by the run: with a ``time_budget``
+    at character level and none of cell/layers/units given, by timing candidate
+    models on this machine (:mod:`.sizing`, which says how); otherwise they take
+    :data:`DEFAULT_SIZE` (2 x 256 LSTM, 64-step chunks of 64 rows, Adam at 4e-3).
+    ``config.json`` holds the values the run used, so ``load_run`` and
+    ``--resume`` rebuild that very model, and ``sizing`` the measurement behind
+    a choice.  Training uses a cosine decay over the run and no dropout.
     """
 
     data: str = "tinyshakespeare"
     level: str = "char"
-    cell: str = "lstm"
-    layers: int = 2
-    units: int = 256
+    cell: str | None = None  # None: chosen (see above); 'lstm', 'gru', 'rnn', 'mingru' or 'minlstm'
+    layers: int | None = None
+    units: int | None = None
     embed_dim: int = 64
     dropout: float = 0.0
     tie_weights: bool = False
     init_scale: float | None = None  # every weight from U(-s, s) (Zaremba et al.); None: see build_model
-    seq_len: int = 64
-    batch_size: int = 64
+    seq_len: int | None = None
+    batch_size: int | None = None
     epochs: int | None = None  # None with no time budget: 10
     time_budget: float | None = None  # seconds of training (validation not counted)
     optimizer: str = "adam"  # 'adam' or 'sgd'
-    learning_rate: float = 4e-3
+    learning_rate: float | None = None
     schedule: str = "cosine"  # 'cosine' (to 5% over the run), 'step' (x decay per epoch after decay_after), 'constant'
     lr_decay: float = 0.5
     decay_after: int = 4
@@ -77,11 +86,13 @@ class TextgenConfig:
     sample_prompt: str = ""
     seed: int = 0
     out: str | None = None
+    sizing: dict | None = None  # what the time budget's size choice measured (written by train)
 
     def check(self) -> None:
-        if not isinstance(self.seq_len, int) or self.seq_len < 1:
+        """Refuse bad settings in one line each; None (still to be chosen) passes."""
+        if self.seq_len is not None and (not isinstance(self.seq_len, int) or self.seq_len < 1):
             raise ConfigError(f"--seq-len must be a whole number >= 1, got {self.seq_len!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
             raise ConfigError(f"--batch-size must be a whole number >= 1, got {self.batch_size!r}")
         if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
             raise ConfigError(f"--epochs must be a whole number >= 1, got {self.epochs!r}")
@@ -91,7 +102,7 @@ class TextgenConfig:
             raise ConfigError(f"--optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
         if self.schedule not in ("cosine", "step", "constant"):
             raise ConfigError(f"--schedule must be 'cosine', 'step' or 'constant', got {self.schedule!r}")
-        if not self.learning_rate > 0:
+        if self.learning_rate is not None and not self.learning_rate > 0:
             raise ConfigError(f"--lr must be positive, got {self.learning_rate!r}")
 
     @classmethod
@@ -102,16 +113,25 @@ class TextgenConfig:
 
 # ---------------------------------------------------------------- callbacks of the recipe
 class _Progress(TimeBudget):
-    """The training clock and budget (:class:`TimeBudget`), plus the learning-rate schedule and state resets."""
+    """The training clock and budget (:class:`TimeBudget`), plus the learning-rate schedule and state resets.
+
+    The clock starts at the seconds spent choosing the model (``cfg.sizing``), so
+    that they count against the budget; the schedule runs over what is left.
+    """
 
     def __init__(self, cfg: TextgenConfig, epochs: int) -> None:
         super().__init__(cfg.time_budget)
         self.cfg, self.epochs = cfg, epochs
         self._epoch, self._epoch_start = 0, 0.0
+        self.start = float((cfg.sizing or {}).get("seconds", 0.0)) if cfg.time_budget else 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        self.elapsed = self.start  # a resumed run then takes up its saved clock
 
     def _fraction(self, step: int) -> float:
         if self.cfg.time_budget:
-            return min(self.elapsed / self.cfg.time_budget, 1.0)
+            return min((self.elapsed - self.start) / max(self.cfg.time_budget - self.start, 1e-9), 1.0)
         steps = self.params.get("steps") or 1
         return min((self._epoch + step / steps) / self.epochs, 1.0)
 
@@ -196,6 +216,32 @@ def evaluate_tokens(model: torch.nn.Module, tokens: Any, batch_size: int, seq_le
     return total / count
 
 
+def _choose_size(cfg: TextgenConfig, corpus: Corpus, print_fn: Callable[[str], None]) -> None:
+    """Fill the settings left at None: by timing candidates for a time budget (``sizing``), else the defaults.
+
+    The size is chosen only when the user gave none of cell/layers/units, at
+    character level (the candidates' curves are character-level ones), with a
+    time budget.  Settings the user gave (batch_size, seq_len, learning_rate)
+    are kept: the candidates are timed with them.
+    """
+    given = {k: getattr(cfg, k) for k in DEFAULT_SIZE if getattr(cfg, k) is not None}
+    chosen: dict[str, Any] = {}
+    if cfg.time_budget and cfg.level == "char" and not any(k in given for k in sizing.SIZE_FIELDS):
+        overrides = {k: v for k, v in given.items() if k not in sizing.SIZE_FIELDS}
+        if "batch_size" in overrides and len(corpus.train) < 2 * overrides["batch_size"]:
+            raise ConfigError(f"--data {cfg.data}: {len(corpus.train)} training tokens cannot fill --batch-size {overrides['batch_size']} rows; lower --batch-size")
+        # a corpus too small for a candidate's rows is timed with rows it can fill (the run then checks its own)
+        rows = max(1, len(corpus.train) // 2)
+        candidates = [c if c.settings["batch_size"] <= rows else
+                      sizing.Candidate(c.name, {**c.settings, "batch_size": rows}, c.curve) for c in sizing.CANDIDATES]
+        chosen, cfg.sizing = sizing.size_for_budget(
+            cfg.time_budget, corpus.train, len(corpus.vocab), overrides=overrides, embed_dim=cfg.embed_dim,
+            dropout=cfg.dropout, optimizer=cfg.optimizer, clipnorm=cfg.clipnorm, candidates=candidates, print_fn=print_fn)
+    for key, default in DEFAULT_SIZE.items():
+        if getattr(cfg, key) is None:
+            setattr(cfg, key, chosen.get(key, default))
+
+
 def _final_metrics(cfg: TextgenConfig, model: torch.nn.Module, corpus: Corpus) -> dict[str, float]:
     val = evaluate_tokens(model, corpus.valid, cfg.eval_batch_size, cfg.seq_len)
     out = {"val_loss": val}
@@ -228,10 +274,13 @@ def train(config: TextgenConfig | None = None, *, resume: bool = False, print_fn
             raise ConfigError(f"--resume: {run} has no checkpoint.safetensors yet (no epoch finished); start it again without --resume")
     cfg.out = str(run)
     cfg.check()
-    rnnkit.set_seed(cfg.seed)
     vocab = Vocab.load(run / "vocab.json") if resume else None
     corpus = load_corpus(cfg.data, cfg.level, vocab=vocab)
     vocab = corpus.vocab
+    if not resume:
+        _choose_size(cfg, corpus, print_fn)
+    cfg.check()
+    rnnkit.set_seed(cfg.seed)  # after the size choice, whose trial models draw from the generators
     if len(corpus.train) < 2 * cfg.batch_size:
         raise ConfigError(f"--data {cfg.data}: {len(corpus.train)} training tokens cannot fill --batch-size {cfg.batch_size} rows; lower --batch-size")
     if not resume:
@@ -244,7 +293,8 @@ def train(config: TextgenConfig | None = None, *, resume: bool = False, print_fn
     epochs = cfg.epochs or (10_000 if cfg.time_budget else 10)
     params = sum(p.numel() for p in model.parameters())
     print_fn(f"textgen: {cfg.data} at {cfg.level} level, {len(corpus.train):,} training and {len(corpus.valid):,} "
-             f"validation tokens, vocabulary {len(vocab):,}; {cfg.layers} x {cfg.units} {cfg.cell}, {params:,} parameters; "
+             f"validation tokens, vocabulary {len(vocab):,}; {cfg.layers} x {cfg.units} {cfg.cell}, {params:,} parameters, "
+             f"batch {cfg.batch_size} x {cfg.seq_len} steps, lr {cfg.learning_rate:g}; "
              f"run folder {run}")
     train_stream = LMStream(corpus.train, cfg.batch_size, cfg.seq_len)
     valid_stream = LMStream(corpus.valid, min(cfg.batch_size, max(1, len(corpus.valid) // 2)), cfg.seq_len)
