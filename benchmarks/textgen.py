@@ -104,7 +104,7 @@ def main() -> None:
         cfg = TextgenConfig(data="tinyshakespeare", time_budget=minutes * 60, out=out, sample_length=0, **extra)
         goal, key = (1.50 if minutes <= 3 else 1.45), "val_loss"
     elif args.task == "ptb-small":
-        from rnnkit.cli.textgen import _LM_DEFAULTS
+        from rnnkit.apps.textgen import LM_DEFAULTS as _LM_DEFAULTS
 
         cfg = TextgenConfig(**{**_LM_DEFAULTS, "sample_length": 0}, out=out)
         goal, key, minutes = 116.0, "test_perplexity", None

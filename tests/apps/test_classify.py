@@ -180,7 +180,7 @@ def test_max_len_cuts_to_the_last_tokens_and_reports_it(tmp_path):
     metrics = train(ClassifyConfig(data=str(data), max_len=10, epochs=1, embed_dim=8, units=8, out=str(tmp_path / "run")),
                     print_fn=lines.append, verbose=0)
     assert metrics["truncated"]["train"] == metrics["examples"]["train"]
-    assert any("longer than --max-len 10" in line for line in lines)
+    assert any("longer than `max_len` 10" in line for line in lines)  # named as the Python caller knows it
 
 
 def test_words_seen_once_are_left_to_unk(tmp_path):

@@ -167,22 +167,22 @@ def test_a_budgeted_run_saves_the_chosen_size_and_reloads_into_that_model(tmp_pa
 def test_the_time_spent_choosing_counts_against_the_budget():
     """The run's clock starts at the seconds the choice took; the cosine schedule spans what is left."""
     cfg = TextgenConfig(data="x", time_budget=10.0, learning_rate=1.0, warmup=0.0, sizing={"seconds": 4.0})
-    clock = recipe._Progress(cfg, epochs=10_000)
+    clock = recipe.RECIPE.clock(cfg, epochs=10_000)
     net = torch.nn.Linear(1, 1)
     net.stop_training, net.optimizer = False, torch.optim.SGD(net.parameters(), lr=1.0)
     clock.set_model(net)
     clock.on_train_begin()
     assert clock.elapsed == 4.0
-    assert clock._lr(0) == pytest.approx(1.0)  # the schedule starts at the top, not 40% into the decay
+    assert clock.rate(0) == pytest.approx(1.0)  # the schedule starts at the top, not 40% into the decay
     clock.elapsed = 7.0  # half of the 6 s left: 0.05 + 0.95 * 0.5 * (1 + cos(pi / 2)) = 0.525
-    assert clock._lr(0) == pytest.approx(0.525)
+    assert clock.rate(0) == pytest.approx(0.525)
     clock.elapsed = 9.999
     clock.on_train_batch_begin(0)
     time.sleep(0.002)
     clock.on_train_batch_end(0)  # spends the last of the 10 s: 6 s of training after the 4 s of choosing
     assert net.stop_training
     # without a choice (a size was given) the clock starts at zero
-    plain = recipe._Progress(TextgenConfig(data="x", time_budget=10.0), epochs=10_000)
+    plain = recipe.RECIPE.clock(TextgenConfig(data="x", time_budget=10.0), epochs=10_000)
     plain.set_model(net)
     plain.on_train_begin()
     assert plain.elapsed == 0.0

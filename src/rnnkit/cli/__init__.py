@@ -1,16 +1,19 @@
 """The ``rnnkit`` command: parsing and messages only; the work is in :mod:`rnnkit.apps`.
 
-User errors (any :class:`rnnkit.errors.RnnkitError`) print one line and exit with code 2.
+Every app command is generated from the app's declaration (:func:`rnnkit.apps.apps`):
+its options from the fields of the command's config dataclass
+(:func:`rnnkit.apps.framework.add_options`), checked in the flags' vocabulary.
+User errors (any :class:`rnnkit.errors.RnnkitError`, and a command line argparse
+refuses) print one line and exit with code 2.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
+from ..apps import apps
+from ..apps.framework import App, Command, add_options, cli_vocabulary, options_from_args
 from ..errors import ConfigError, RnnkitError
-from .forecast import add_forecast
-from .classify import add_classify
-from .textgen import add_demo, add_lm, add_textgen
 
 __all__ = ["main"]
 
@@ -48,14 +51,46 @@ def _datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose refusals are one-line errors (exit code 2, as every user error)."""
+
+    def error(self, message: str):
+        raise ConfigError(f"{message} (see `{self.prog} --help`)")
+
+
+def _run(command: Command, args: argparse.Namespace) -> int:
+    with cli_vocabulary():
+        options = command.options(**options_from_args(command.options, args, command.defaults))
+        flags = dict(command.quiet or {}) if getattr(args, "quiet", False) else {}
+        if command.resumable:
+            flags["resume"] = args.resume
+        command.run(options, **flags)
+    return 0
+
+
+def _add_command(parser: argparse.ArgumentParser, command: Command) -> None:
+    add_options(parser, command.options, command.defaults)
+    if command.resumable:
+        parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
+    if command.quiet is not None:
+        parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.set_defaults(func=lambda args, command=command: _run(command, args))
+
+
+def _add_app(sub: argparse._SubParsersAction, app: App) -> None:
+    if len(app.commands) == 1 and app.commands[0].name is None:  # `rnnkit demo`: the app is the command
+        _add_command(sub.add_parser(app.name, help=app.help, description=app.commands[0].description), app.commands[0])
+        return
+    actions = sub.add_parser(app.name, help=app.help).add_subparsers(dest="action", required=True)
+    for command in app.commands:
+        _add_command(actions.add_parser(command.name, help=command.help, description=command.description), command)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
+    parser = _Parser(prog="rnnkit", description="Recurrent neural networks on PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_demo(sub)
-    add_textgen(sub)
-    add_lm(sub)
-    add_classify(sub)
-    add_forecast(sub)
+    for app in apps():
+        _add_app(sub, app)
     data = sub.add_parser("datasets", help="list, describe or download the registered datasets")
     data.add_argument("action", choices=["list", "info", "fetch"])
     data.add_argument("name", nargs="?")
@@ -64,8 +99,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         return args.func(args)
     except RnnkitError as exc:
         print(f"rnnkit: error: {exc}", file=sys.stderr)

@@ -94,9 +94,14 @@ def restore_training_state(model: Any, path: str | os.PathLike) -> tuple[int, li
 
 
 def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None = None, compile: bool = True) -> Any:
-    """Rebuild a model saved by :func:`save_model` (or ``model.save``), weights and optimizer included."""
+    """Rebuild a model saved by :func:`save_model` (or ``model.save``), weights and optimizer included.
+
+    ``path`` may be an app's run folder (it holds ``run.json``): its model file is loaded.
+    """
     from ..layers.serialization import deserialize
 
+    if os.path.isfile(os.path.join(path, "run.json")):  # a run folder of rnnkit.apps: its whole model
+        path = os.path.join(path, "model.safetensors")
     tensors, meta = checkpoint.load_file(path)
     if meta.get("format") != _MODEL:
         raise CheckpointError(

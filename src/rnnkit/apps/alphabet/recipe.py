@@ -28,6 +28,8 @@ from rnnkit.errors import ConfigError
 from rnnkit.layers import Dense, SimpleRNN
 from rnnkit.models import Sequential
 
+from ..framework import AppConfig, setting
+
 __all__ = ["ALPHABET", "AlphabetConfig", "run"]
 
 #: the 26 letters the model reads and answers, in order
@@ -35,7 +37,7 @@ ALPHABET = string.ascii_lowercase
 
 
 @dataclass
-class AlphabetConfig:
+class AlphabetConfig(AppConfig):
     """Settings of the next-letter demo (printed at the start of a run).
 
     Args:
@@ -52,24 +54,13 @@ class AlphabetConfig:
     3
     """
 
-    units: int = 3
-    window: int = 4
-    epochs: int = 1500
-    learning_rate: float = 0.05
-    seed: int = 0
-    device: str = "cpu"
-    interactive: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("units", "window", "epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"AlphabetConfig: `{name}` must be a positive integer, got {value!r}")
-        if self.window >= len(ALPHABET):
-            raise ConfigError(f"AlphabetConfig: `window` must be below {len(ALPHABET)} letters, got {self.window}")
-        rate = self.learning_rate
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
-            raise ConfigError(f"AlphabetConfig: `learning_rate` must be a number in (0, 10), e.g. 0.05, got {rate!r}")
+    units: int = setting(3, help="size of the hidden state", min=1)
+    window: int = setting(4, help="letters per question", min=1, max=len(ALPHABET) - 1)
+    epochs: int = setting(1500, help="full-batch training epochs", min=1)
+    learning_rate: float = setting(0.05, help="Adam's learning rate", gt=0, lt=10)
+    seed: int = setting(0, help="seed of every generator")
+    device: str = setting("cpu", help="where to train")
+    interactive: bool = setting(True, help="ask for letters after training")
 
 
 def _windows(window: int) -> tuple[list[str], np.ndarray]:

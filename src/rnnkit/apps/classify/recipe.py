@@ -24,85 +24,95 @@
 """
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
-import rnnkit
 from rnnkit.data import BucketBatchSampler, Vocab
 from rnnkit.errors import ConfigError, DatasetError
 from rnnkit.optimizers import Adam
-from rnnkit.plots import plot_confusion, plot_history
-from rnnkit.runs import new_run_dir, read_config, read_json, write_config, write_csv, write_json
-from rnnkit.training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
+from rnnkit.plots import plot_confusion
+from rnnkit.runs import parse_duration, read_json, write_csv, write_json
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from .data import NAMED, Labelled, load_named, read_labelled, stratified_split, tokenize
+from ..framework import AppConfig, Fitted, Recipe, open_run, setting, train_run
+from .data import NAMED, Labelled, load_named, read_labelled, read_texts, stratified_split, tokenize
 from .model import MODELS, build_model
 from .report import classification_report
 
-__all__ = ["ClassifyConfig", "train", "predict", "evaluate", "load_run", "Prediction"]
+__all__ = ["ClassifyConfig", "PredictOptions", "EvaluateOptions", "train", "predict", "evaluate", "load_run",
+           "Prediction", "predict_command", "evaluate_command"]
 
 APP = "classify"
 
 
 @dataclass
-class ClassifyConfig:
-    """Every setting of a classification run (saved as the run's ``config.json``)."""
+class ClassifyConfig(AppConfig):
+    """Every setting of a classification run (saved as the run's ``config.json``).
 
-    data: str = "imdb"
-    text_column: str | None = None  # None: 'text', else a known alternative ('review', 'sentence', ...)
-    label_column: str | None = None  # None: 'label', else 'sentiment', 'class', ...
-    test_data: str | None = None  # a separate labelled file for the test figures
-    model: str = "bilstm"
-    level: str = "word"
-    max_len: int = 200
-    vocab: int = 20000
-    min_freq: int = 2  # rarer training words become <unk>, so that <unk> (every unseen word later) is learned
-    embed_dim: int = 128
-    units: int = 64
-    layers: int = 1
-    dropout: float = 0.3
-    epochs: int | None = None  # None with no time budget: 10
-    time_budget: float | None = None  # seconds of training (validation not counted)
-    batch_size: int = 32
-    learning_rate: float = 2e-3
-    clipnorm: float = 1.0
-    patience: int = 2  # epochs without a better validation accuracy before stopping
-    valid_fraction: float = 0.1
-    test_fraction: float = 0.1  # only when the data has no test split of its own
-    seed: int = 0
-    out: str | None = None
+    >>> ClassifyConfig(vocab=3)
+    Traceback (most recent call last):
+    rnnkit.errors.ConfigError: `vocab` must be a whole number >= 5, got 3
+    """
 
-    def check(self) -> None:
-        for name in ("max_len", "vocab", "min_freq", "batch_size", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be a whole number >= 1, got {value!r}")
-        if self.vocab < 5:
-            raise ConfigError(f"--vocab must be at least 5 (4 ids are reserved), got {self.vocab}")
-        if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
-            raise ConfigError(f"--epochs must be a whole number >= 1, got {self.epochs!r}")
-        if self.time_budget is not None and not self.time_budget > 0:
-            raise ConfigError(f"--time-budget must be positive, got {self.time_budget!r}")
-        if self.level not in ("word", "char"):
-            raise ConfigError(f"--level must be 'word' or 'char', got {self.level!r}")
-        if self.model not in MODELS:
-            raise ConfigError(f"--model must be one of {', '.join(MODELS)}, got {self.model!r}")
-        for name in ("valid_fraction", "test_fraction"):
-            if not 0 < getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be between 0 and 1, got {getattr(self, name)!r}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"--lr must be positive, got {self.learning_rate!r}")
+    data: str = setting("imdb", help="imdb, sst2, or a CSV/TSV/JSONL file or a folder with one sub-folder per label")
+    text_column: str | None = setting(None, help="column of the texts (default: text, sentence, review ...)")
+    label_column: str | None = setting(None, help="column of the labels (default: label, sentiment, class ...)")
+    test_data: str | None = setting(None, help="a separate labelled file for the test figures")
+    model: str = setting("bilstm", help="the classifier", choices=MODELS)
+    level: str = setting("word", help="tokens: words or characters (Chinese: char)", choices=("word", "char"))
+    max_len: int = setting(200, help="tokens kept per text, its last ones", min=1)
+    vocab: int = setting(20000, help="vocabulary size (4 ids are reserved)", min=5)
+    min_freq: int = setting(2, help="words seen fewer times become <unk>", min=1)
+    embed_dim: int = setting(128, help="embedding size", min=1)
+    units: int = setting(64, help="units per recurrent layer", min=1)
+    layers: int = setting(1, help="recurrent layers", min=1)
+    dropout: float = setting(0.3, help="dropout rate", min=0, lt=1)
+    epochs: int | None = setting(None, help="at most this many epochs (default 10)", min=1, group="budget")
+    time_budget: float | None = setting(None, help="training time, e.g. 90s, 10m (validation not counted)", gt=0,
+                                        group="budget", parse=parse_duration)
+    batch_size: int = setting(32, help="texts per batch", min=1)
+    learning_rate: float = setting(2e-3, help="Adam's learning rate", gt=0, flag="--lr")
+    clipnorm: float = setting(1.0, help="gradient norm clip", gt=0)
+    patience: int = setting(2, help="early stopping: epochs without a better validation accuracy", min=1)
+    valid_fraction: float = setting(0.1, help="training texts held out for early stopping", gt=0, lt=1)
+    test_fraction: float = setting(0.1, help="held out for testing when the data has no test split", gt=0, lt=1)
+    seed: int = setting(0, help="seed of every generator")
+    out: str | None = setting(None, help="run folder (default runs/classify-<time>)")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ClassifyConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+
+@dataclass
+class PredictOptions(AppConfig):
+    """The options of ``rnnkit classify predict`` (see :func:`predict_command`)."""
+
+    run: str = setting("", help="a run folder written by `rnnkit classify train`")
+    texts: list[str] = setting([], help="texts to classify", positional=True)
+    file: str | None = setting(None, help="CSV/TSV/JSONL (text column) or .txt (one text per line)")
+    text_column: str | None = setting(None, help="column of the texts in --file")
+    out: str | None = setting(None, help="also write the predictions to this CSV file")
+    overwrite: bool = setting(False, help="replace an existing --out file")
+
+    def validate(self) -> None:
+        if not self.run:
+            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit classify train`")
+
+
+@dataclass
+class EvaluateOptions(AppConfig):
+    """The options of ``rnnkit classify evaluate`` (see :func:`evaluate_command`)."""
+
+    run: str = setting("", help="a run folder written by `rnnkit classify train`")
+    data: str = setting("", help="a labelled CSV/TSV/JSONL file or folder, or imdb/sst2 (their test split)")
+    text_column: str | None = setting(None, help="column of the texts")
+    label_column: str | None = setting(None, help="column of the labels")
+
+    def validate(self) -> None:
+        for name in ("run", "data"):
+            if not getattr(self, name):
+                raise ConfigError(f"{self.option(name)} is needed")
 
 
 @dataclass
@@ -195,7 +205,7 @@ class _Batches:
 
 
 # ---------------------------------------------------------------- training
-def _model_for(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> rnnkit.Sequential:
+def _model_for(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> torch.nn.Module:
     return build_model(cfg.model, vocab_size, num_classes, embed_dim=cfg.embed_dim, units=cfg.units,
                        layers=cfg.layers, dropout=cfg.dropout)
 
@@ -226,96 +236,109 @@ def _write_mistakes(path: Path, texts: Sequence[str], truth: np.ndarray, probs: 
     return len(worst)
 
 
-def train(config: ClassifyConfig | None = None, *, print_fn: Callable[[str], None] = print,
-          verbose: int = 1) -> dict[str, Any]:
-    """Train a text classifier; returns the final metrics (also written to ``metrics.json``)."""
-    cfg = config or ClassifyConfig()
-    cfg.check()
-    train_set, valid_set, test_set, test_name = _splits(cfg)
-    classes = list(train_set.classes)
-    run = new_run_dir(APP, cfg.out)
-    cfg.out = str(run)
-    rnnkit.set_seed(cfg.seed)
-    vocab = Vocab.build((tokenize(t, cfg.level) for t in train_set.texts), level=cfg.level, max_size=cfg.vocab - 4,
-                         min_freq=cfg.min_freq)
-    write_config(run, APP, asdict(cfg))
-    vocab.save(run / "vocab.json")
-    write_json(run / "classes.json", {"classes": classes})
-    index = {c: i for i, c in enumerate(classes)}
-    parts, cut = {}, {}
-    for name, part in (("train", train_set), ("valid", valid_set), (test_name, test_set)):
-        ids, n_cut = _encode(part.texts, vocab, cfg.level, cfg.max_len)
-        parts[name] = (ids, np.asarray([index[y] for y in part.labels], dtype=np.int64))
-        cut[name] = n_cut
-    dropped = sum(p.dropped_empty for p in (train_set, test_set))
-    print_fn(f"classify: {cfg.data}: {len(train_set):,} training, {len(valid_set):,} validation and {len(test_set):,} "
-             f"{test_name} texts; {len(classes)} classes; vocabulary {len(vocab):,} ({cfg.level} level)"
-             + (f"; {dropped:,} empty texts skipped" if dropped else ""))
-    for name, n_cut in cut.items():
-        if n_cut:
-            print_fn(f"classify: {n_cut:,} of {len(parts[name][0]):,} {name} texts were longer than --max-len "
-                     f"{cfg.max_len} tokens; each keeps its last {cfg.max_len}")
-    model = _model_for(cfg, len(vocab), len(classes))
-    model.compile(optimizer=Adam(learning_rate=cfg.learning_rate), loss=SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"], clipnorm=cfg.clipnorm)
-    model(torch.ones(1, 1, dtype=torch.long))  # build the layers whose input sizes are inferred
-    params = sum(p.numel() for p in model.parameters())
-    shape = f"embeddings {cfg.embed_dim}" if cfg.model == "bag" else f"{cfg.layers} x {cfg.units} units, embeddings {cfg.embed_dim}"
-    print_fn(f"classify: {cfg.model} ({shape}), {params:,} parameters; run folder {run}")
-    clock = TimeBudget(cfg.time_budget)
-    callbacks = [
-        clock,
-        EarlyStopping(monitor="val_accuracy", mode="max", patience=cfg.patience),
-        CSVLogger(str(run / "metrics.csv")),
-        ModelCheckpoint(str(run / "model.safetensors"), monitor="val_accuracy", mode="max", save_best_only=True,
-                        save_weights_only=True),
-    ]
-    epochs = cfg.epochs or (10_000 if cfg.time_budget else 10)
-    start = time.perf_counter()
-    model.fit(_Batches(*parts["train"], cfg.batch_size, shuffle=True), epochs=epochs, shuffle=False,
-              validation_data=_Batches(*parts["valid"], 128, shuffle=False), callbacks=callbacks, verbose=verbose)
-    wall = time.perf_counter() - start
-    if not (run / "model.safetensors").exists():
-        raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was saved")
-    model.load_weights(str(run / "model.safetensors"))
-    test_ids, test_y = parts[test_name]
-    probs = _probabilities(model, test_ids)
-    report = classification_report(test_y, probs.argmax(axis=1), classes)
-    valid_acc = max(model.history.history["val_accuracy"])  # the epoch whose weights were kept
-    metrics = {
-        "test_accuracy": report["accuracy"], "test_macro_f1": report["macro_f1"],
-        "test_per_class": report["per_class"], "test_confusion": report["confusion"],
-        "test_split": test_name, "val_accuracy": valid_acc, "epochs": model.epochs_done,
-        "train_seconds": clock.elapsed, "wall_seconds": wall, "parameters": params,
-        "examples": {"train": len(train_set), "valid": len(valid_set), test_name: len(test_set)},
-        "truncated": cut,
-    }
-    write_json(run / "metrics.json", metrics)
-    plot_history(run / "metrics.csv", run / "training.png", title=f"{cfg.data}: {cfg.model}", keys=["loss", "accuracy"])
-    plot_confusion(run / "confusion.png", report["confusion"], classes,
-                   title=f"{cfg.data} {test_name}: accuracy {report['accuracy']:.1%}")
-    _write_mistakes(run / "mistakes.csv", test_set.texts, test_y, probs, classes)
-    print_fn(f"classify: {test_name} accuracy {report['accuracy']:.2%}, macro F1 {report['macro_f1']:.4f} "
-             f"(validation {valid_acc:.2%}) after {clock.elapsed:.0f} s of training; run folder {run} "
-             "(metrics.json, confusion.png, training.png, mistakes.csv)")
-    return metrics
+@dataclass
+class _Data:
+    """The parts of a classification run: encoded texts and labels per split, and what describes them."""
+
+    classes: list[str]
+    vocab: Vocab
+    parts: dict[str, tuple[list[np.ndarray], np.ndarray]]
+    texts: dict[str, Labelled]
+    test_name: str
+    cut: dict[str, int]
+
+
+class _Recipe(Recipe):
+    """Text classification's hooks of :func:`~rnnkit.apps.framework.train_run`."""
+
+    name, config = APP, ClassifyConfig
+    monitor, mode = "val_accuracy", "max"
+    history_keys, history_plot = ["loss", "accuracy"], "training.png"
+
+    def prepare(self, cfg: ClassifyConfig, saved: Path | None, print_fn: Callable[[str], None]) -> tuple[ClassifyConfig, _Data]:
+        train_set, valid_set, test_set, test_name = _splits(cfg)
+        vocab = Vocab.build((tokenize(t, cfg.level) for t in train_set.texts), level=cfg.level, max_size=cfg.vocab - 4,
+                            min_freq=cfg.min_freq)
+        classes = list(train_set.classes)
+        index = {c: i for i, c in enumerate(classes)}
+        parts, cut, texts = {}, {}, {"train": train_set, "valid": valid_set, test_name: test_set}
+        for name, part in texts.items():
+            ids, cut[name] = _encode(part.texts, vocab, cfg.level, cfg.max_len)
+            parts[name] = (ids, np.asarray([index[y] for y in part.labels], dtype=np.int64))
+        dropped = sum(p.dropped_empty for p in (train_set, test_set))
+        print_fn(f"classify: {cfg.data}: {len(train_set):,} training, {len(valid_set):,} validation and {len(test_set):,} "
+                 f"{test_name} texts; {len(classes)} classes; vocabulary {len(vocab):,} ({cfg.level} level)"
+                 + (f"; {dropped:,} empty texts skipped" if dropped else ""))
+        for name, n_cut in cut.items():
+            if n_cut:
+                print_fn(f"classify: {n_cut:,} of {len(parts[name][0]):,} {name} texts were longer than "
+                         f"{cfg.option('max_len')} {cfg.max_len} tokens; each keeps its last {cfg.max_len}")
+        return cfg, _Data(classes, vocab, parts, texts, test_name, cut)
+
+    def save_data(self, run: Path, cfg: ClassifyConfig, data: _Data) -> None:
+        data.vocab.save(run / "vocab.json")
+        write_json(run / "classes.json", {"classes": data.classes})
+
+    def build(self, cfg: ClassifyConfig, data: _Data) -> Any:
+        model = _model_for(cfg, len(data.vocab), len(data.classes))
+        model.compile(optimizer=Adam(learning_rate=cfg.learning_rate), loss=SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"], clipnorm=cfg.clipnorm)
+        model(torch.ones(1, 1, dtype=torch.long))  # build the layers whose input sizes are inferred
+        return model
+
+    def describe(self, cfg: ClassifyConfig, data: _Data, parameters: int, run: Path) -> str:
+        shape = (f"embeddings {cfg.embed_dim}" if cfg.model == "bag"
+                 else f"{cfg.layers} x {cfg.units} units, embeddings {cfg.embed_dim}")
+        return f"classify: {cfg.model} ({shape}), {parameters:,} parameters; run folder {run}"
+
+    def fit_data(self, cfg: ClassifyConfig, data: _Data) -> dict[str, Any]:
+        return dict(x=_Batches(*data.parts["train"], cfg.batch_size, shuffle=True), shuffle=False,
+                    validation_data=_Batches(*data.parts["valid"], 128, shuffle=False))
+
+    def patience(self, cfg: ClassifyConfig) -> int:
+        return cfg.patience
+
+    def evaluate(self, cfg: ClassifyConfig, data: _Data, fitted: Fitted, print_fn: Callable[[str], None]) -> dict[str, Any]:
+        run, classes, name = fitted.run, data.classes, data.test_name
+        test_ids, test_y = data.parts[name]
+        probs = _probabilities(fitted.model, test_ids)
+        report = classification_report(test_y, probs.argmax(axis=1), classes)
+        valid_acc = max(fitted.model.history.history["val_accuracy"])  # the epoch whose weights were kept
+        metrics = {
+            "test_accuracy": report["accuracy"], "test_macro_f1": report["macro_f1"],
+            "test_per_class": report["per_class"], "test_confusion": report["confusion"],
+            "test_split": name, "val_accuracy": valid_acc, **fitted.figures(),
+            "examples": {k: len(v) for k, v in data.texts.items()}, "truncated": data.cut,
+        }
+        plot_confusion(run / "confusion.png", report["confusion"], classes,
+                       title=f"{cfg.data} {name}: accuracy {report['accuracy']:.1%}")
+        _write_mistakes(run / "mistakes.csv", data.texts[name].texts, test_y, probs, classes)
+        print_fn(f"classify: {name} accuracy {report['accuracy']:.2%}, macro F1 {report['macro_f1']:.4f} "
+                 f"(validation {valid_acc:.2%}) after {fitted.train_seconds:.0f} s of training; run folder {run} "
+                 "(metrics.json, confusion.png, training.png, mistakes.csv)")
+        return metrics
+
+    def title(self, cfg: ClassifyConfig) -> str:
+        return f"{cfg.data}: {cfg.model}"
+
+
+RECIPE = _Recipe()
+
+
+def train(config: ClassifyConfig | None = None, *, print_fn: Callable[[str], None] = print, verbose: int = 1,
+          **settings: Any) -> dict[str, Any]:
+    """Train a text classifier; returns the final metrics (also written to ``metrics.json``).
+
+    ``settings`` replace fields of ``config`` (``train(data="reviews.csv", epochs=3)``).
+    """
+    return train_run(RECIPE, ClassifyConfig.of(config, **settings), print_fn=print_fn, verbose=verbose)
 
 
 # ---------------------------------------------------------------- using a run
 def load_run(run: str | Path) -> tuple[torch.nn.Module, Vocab, list[str], ClassifyConfig]:
     """The best model of a run folder, its vocabulary, class names and settings."""
-    run = Path(run)
-    cfg = ClassifyConfig.from_dict(read_config(run, APP))
-    for name in ("vocab.json", "classes.json", "model.safetensors"):
-        if not (run / name).exists():
-            raise ConfigError(f"--run {run} has no {name}; its training did not finish an epoch")
-    vocab = Vocab.load(run / "vocab.json")
-    classes = list(read_json(run / "classes.json")["classes"])
-    model = _model_for(cfg, len(vocab), len(classes))
-    model(torch.ones(1, 1, dtype=torch.long))  # build the layers whose input sizes are inferred
-    model.load_weights(str(run / "model.safetensors"))
-    model.eval()
-    return model, vocab, classes, cfg
+    model, cfg, run = open_run(run, RECIPE, needs=("vocab.json", "classes.json"))
+    return model, Vocab.load(run / "vocab.json"), list(read_json(run / "classes.json")["classes"]), cfg
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:
@@ -356,3 +379,43 @@ def evaluate(run: str | Path, data: str | Path, *, text_column: str | None = Non
     truth = np.asarray([classes.index(y) for y in labelled.labels])
     report = classification_report(truth, probs.argmax(axis=1), classes)
     return {**report, "examples": len(labelled), "truncated": cut, "dropped_empty": labelled.dropped_empty}
+
+
+def _short(text: str, width: int = 60) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def predict_command(options: PredictOptions, print_fn: Callable[[str], None] = print) -> list[Prediction]:
+    """``rnnkit classify predict``: a line per text (label, probability, text), and the CSV ``options.out``."""
+    if options.file and options.texts:
+        raise ConfigError(f"give texts on the command line or {options.option('file')}, not both")
+    texts = read_texts(options.file, options.text_column) if options.file else list(options.texts)
+    if not texts:
+        raise ConfigError('nothing to classify: give texts (rnnkit classify predict --run R "a text") or --file texts.csv')
+    out = Path(options.out) if options.out else None
+    if out is not None and out.exists() and not options.overwrite:
+        raise ConfigError(f"{options.option('out')} {out} already exists; choose another file or pass "
+                          f"{options.option('overwrite')}")
+    predictions = predict(options.run, texts)
+    for text, p in zip(texts, predictions):
+        print_fn(f"{p.label}\t{p.probability:.4f}\t{_short(text)}")
+    if out is not None:
+        classes = list(predictions[0].probabilities)
+        write_csv(out, ["text", "label", "probability", *[f"p_{c}" for c in classes]],
+                  ([t, p.label, f"{p.probability:.6f}", *[f"{p.probabilities[c]:.6f}" for c in classes]]
+                   for t, p in zip(texts, predictions)))
+        print_fn(f"classify: {len(texts):,} predictions written to {out}")
+    return predictions
+
+
+def evaluate_command(options: EvaluateOptions, print_fn: Callable[[str], None] = print) -> dict[str, Any]:
+    """``rnnkit classify evaluate``: accuracy, macro F1 and a per-class table of a run on labelled data."""
+    r = evaluate(options.run, options.data, text_column=options.text_column, label_column=options.label_column)
+    print_fn(f"{options.data}: {r['examples']:,} texts, accuracy {r['accuracy']:.2%}, macro F1 {r['macro_f1']:.4f}"
+             + (f"; {r['truncated']:,} cut to --max-len" if r["truncated"] else ""))
+    width = max(len(c) for c in r["per_class"])
+    print_fn(f"{'class':<{width}}  precision  recall      f1  support")
+    for c, m in r["per_class"].items():
+        print_fn(f"{c:<{width}}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:6.4f}  {m['support']:7,}")
+    return r

@@ -1,6 +1,8 @@
-"""Recipe of the built-in demo: generate sine waves, train an LSTM forecaster, report.
+"""Recipe of ``rnnkit demo``: the Shakespeare quickstart, the alphabet, and a sine-wave forecaster.
 
-Everything it needs is generated, so it runs with no network and no datasets.
+:func:`demo` runs the one chosen (:class:`DemoOptions`).  The sine demo
+(:func:`run`) generates sine waves, trains an LSTM forecaster and reports;
+everything it needs is generated, so it runs with no network and no datasets.
 It uses only the public layers and a plain PyTorch loop, and shows that the fast
 (fused-kernel) and generic paths of a layer compute the same numbers.
 """
@@ -16,7 +18,46 @@ from torch import nn
 
 from rnnkit.layers import LSTM
 
-__all__ = ["DemoConfig", "run"]
+from ..framework import AppConfig, setting
+
+__all__ = ["DemoConfig", "DemoOptions", "demo", "run"]
+
+
+@dataclass
+class DemoOptions(AppConfig):
+    """The options of ``rnnkit demo``."""
+
+    which: str = setting("shakespeare", help="the demo to run", choices=("shakespeare", "alphabet", "sine"),
+                         positional=True)
+    seconds: float | None = setting(None, help="training time (default 120; sine: 20)", gt=0)
+    seed: int = setting(0, help="seed of every generator")
+    out: str | None = setting(None, help="run folder (default runs/textgen-<time>)")
+
+
+def demo(options: DemoOptions | None = None, print_fn: Callable[[str], None] = print) -> None:
+    """Run the demo ``options.which``: a Shakespeare character model (``make demo``), the alphabet, or the sine."""
+    options = options or DemoOptions()
+    if options.which == "alphabet":
+        from ..alphabet import run as alphabet
+
+        alphabet()
+        return
+    if options.which == "sine":
+        run(DemoConfig(seconds=options.seconds or 20.0, seed=options.seed), print_fn)
+        return
+    from ..textgen import TextgenConfig, sample, train
+
+    seconds = options.seconds or 120.0
+    print_fn(f"rnnkit demo: a character-level recurrent network, sized for this machine, learns Shakespeare's plays "
+             f"for {seconds:.0f} s (no network needed)")
+    cfg = TextgenConfig(data="shakespeare-plays", time_budget=seconds, sample_prompt="ROMEO:\n", seed=options.seed,
+                        out=options.out)
+    train(cfg, verbose=1, print_fn=print_fn)
+    print_fn("\nGenerated text (prompt 'ROMEO:'):\n")
+    print("ROMEO:", end="", flush=True)
+    sample(cfg.out, "ROMEO:", 400, seed=options.seed, stream=lambda piece: print(piece, end="", flush=True))
+    print_fn(f"\n\nSample more with:  rnnkit textgen sample --run {cfg.out} --prompt 'JULIET:'")
+    print_fn(f"Loss curve: {cfg.out}/loss.png   figures: {cfg.out}/metrics.json")
 
 
 @dataclass

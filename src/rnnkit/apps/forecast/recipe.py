@@ -31,28 +31,25 @@ appended and read back as if observed; univariate models only).
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-import rnnkit
 from rnnkit.errors import ConfigError
-from rnnkit.models import load_model
 from rnnkit.optimizers import Adam
-from rnnkit.plots import plot_history, plot_series
-from rnnkit.runs import new_run_dir, parse_duration, read_config, read_json, write_config, write_csv, write_json
-from rnnkit.training.callbacks import Callback, CSVLogger, EarlyStopping, TimeBudget
+from rnnkit.plots import plot_series
+from rnnkit.runs import parse_duration, read_json, write_csv, write_json
 
+from ..framework import AppConfig, Fitted, Recipe, open_run, setting, train_run
 from .data import SERIES_DATASETS, Series, decimal_years, future_dates, infer_season, load_series
 from .evaluate import BASELINES, actuals, baseline_forecasts, error_metrics, test_origins
 from .model import build_model, parse_units
 from .prepare import TRANSFORMS, Preprocessor, windows
 
-__all__ = ["ForecastConfig", "PRESETS", "Forecast", "train", "predict", "load_run"]
+__all__ = ["ForecastConfig", "PredictOptions", "PRESETS", "Forecast", "train", "predict", "load_run"]
 
 APP = "forecast"
 
@@ -76,7 +73,7 @@ _GENERIC = dict(lookback=60, horizon=1, model="lstm", units="64", dropout=0.0, l
 
 
 @dataclass
-class ForecastConfig:
+class ForecastConfig(AppConfig):
     """Every setting of a forecasting run (saved, resolved, as the run's ``config.json``).
 
     ``None`` means: the dataset's preset (:data:`PRESETS`) if ``data`` names one,
@@ -87,36 +84,35 @@ class ForecastConfig:
     10% of the training rows)``).
     """
 
-    data: str = "airline-passengers"
-    date_column: str = "date"
-    target: str | None = None
-    features: list[str] | None = None  # input columns besides the target; None: the target alone
-    fill: str | None = None  # None, 'interpolate' or 'ffill'
-    lookback: int | None = None
-    horizon: int | None = None
-    model: str | None = None  # lstm, gru, rnn or mingru
-    units: str | None = None  # one size per layer, '80,100'
-    dropout: float | None = None
-    test_size: int | None = None
-    test_fraction: float | None = None
-    val_size: int | None = None  # rows at the end of the training part for early stopping; 0: none
-    epochs: int | None = None
-    time_budget: float | None = None  # seconds of training
-    patience: int | None = None
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    log: bool | None = None
-    transform: str | None = None  # none, diff, seasonal-diff
-    scaler: str = "standard"  # standard or minmax
-    season: int | None = None
-    ma_window: int | None = None
-    seed: int = 0
-    out: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ForecastConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    data: str = setting("airline-passengers", help="moutai, airline-passengers, daily-min-temperatures or a CSV file")
+    date_column: str = setting("date", help="CSV header of the dates")
+    target: str | None = setting(None, help="column to forecast (default: the dataset's, or the CSV's only one)")
+    features: list[str] | None = setting(None, help="input columns, comma-separated, e.g. open,high,low,close,volume")
+    fill: str | None = setting(None, help="fill missing cells (default: refuse them)", choices=("interpolate", "ffill"))
+    lookback: int | None = setting(None, help="rows read per forecast (default 60)", min=1)
+    horizon: int | None = setting(None, help="steps forecast at once (default 1)", min=1)
+    model: str | None = setting(None, help="default lstm", choices=("lstm", "gru", "rnn", "mingru"))
+    units: str | None = setting(None, help="layer sizes, e.g. 80,100 for two layers (default 64)")
+    dropout: float | None = setting(None, help="after each recurrent layer (default 0)", min=0, lt=1)
+    test_size: int | None = setting(None, help="last rows held out for testing", min=1, group="test")
+    test_fraction: float | None = setting(None, help="share held out for testing (default 0.2)", gt=0, lt=1,
+                                          group="test")
+    val_size: int | None = setting(None, help="training rows kept for early stopping (0: none; default max(horizon, "
+                                              "10% of the training rows))", min=0)
+    epochs: int | None = setting(None, help="most epochs (default 100, early stopping on)", min=1, group="budget")
+    time_budget: float | None = setting(None, help="training time, e.g. 90s, 5m", gt=0, group="budget",
+                                        parse=parse_duration)
+    patience: int | None = setting(None, help="epochs without validation improvement (default 10)", min=0)
+    batch_size: int = setting(32, help="windows per batch", min=1)
+    learning_rate: float = setting(1e-3, help="Adam's learning rate", gt=0, flag="--lr")
+    log: bool | None = setting(None, help="model the log of the values")
+    transform: str | None = setting(None, help="model differences: to the previous row or to one season back "
+                                               "(default none)", choices=TRANSFORMS)
+    scaler: str = setting("standard", help="fitted on the training part", choices=("standard", "minmax"))
+    season: int | None = setting(None, help="season length, e.g. 12 for monthly data (default: from the dates)", min=1)
+    ma_window: int | None = setting(None, help="moving-average baseline window (default min(season, lookback))", min=1)
+    seed: int = setting(0, help="seed of every generator")
+    out: str | None = setting(None, help="run folder (default runs/forecast-<time>)")
 
     def resolved(self, series: Series) -> "ForecastConfig":
         """A copy with every ``None`` filled in (see the class docstring) and every value checked."""
@@ -129,52 +125,46 @@ class ForecastConfig:
             if values[key] is None:
                 values[key] = value
         if self.test_size is not None and self.test_fraction is not None:
-            raise ConfigError("give --test-size or --test-fraction, not both")
+            raise ConfigError(f"give {self.option('test_size')} or {self.option('test_fraction')}, not both")
         if self.test_fraction is not None:
             values["test_size"] = None  # an explicit fraction beats the preset's size
         cfg = ForecastConfig(**values)
         cfg.target, cfg.features = series.target, series.columns[1:] or None
-        _check_int("--lookback", cfg.lookback)
-        _check_int("--horizon", cfg.horizon)
-        _check_int("--batch-size", cfg.batch_size)
-        _check_int("--patience", cfg.patience, minimum=0)
         if cfg.time_budget is not None:
-            cfg.time_budget = parse_duration(cfg.time_budget)
             cfg.epochs = None if self.epochs is None else cfg.epochs
-        if cfg.epochs is not None:
-            _check_int("--epochs", cfg.epochs)
         cfg.units = ",".join(str(u) for u in parse_units(cfg.units))
-        if cfg.transform not in TRANSFORMS:
-            raise ConfigError(f"--transform must be one of {', '.join(TRANSFORMS)}, got {cfg.transform!r}")
-        if not (cfg.learning_rate > 0):
-            raise ConfigError(f"--lr must be positive, got {cfg.learning_rate!r}")
         total = len(series)
         if cfg.test_size is None:
             fraction = 0.2 if cfg.test_fraction is None else cfg.test_fraction
-            if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
-                raise ConfigError(f"--test-fraction must be a number in (0, 1), got {fraction!r}")
             cfg.test_size = max(int(math.floor(total * fraction + 1e-9)), cfg.horizon)
             cfg.test_fraction = None  # the size it gave is saved: config.json rebuilds the same split
-        _check_int("--test-size", cfg.test_size)
         if cfg.season is None:
             cfg.season = infer_season(series.dates)
-        _check_int("--season", cfg.season)
         if cfg.ma_window is None:
             cfg.ma_window = min(cfg.season, cfg.lookback)
-        _check_int("--ma-window", cfg.ma_window)
         n_train = total - cfg.test_size
         if cfg.val_size is None:
             cfg.val_size = max(cfg.horizon, int(round(0.1 * n_train)))
-        _check_int("--val-size", cfg.val_size, minimum=0)
+        cfg.check()
         if 0 < cfg.val_size < cfg.horizon:
-            raise ConfigError(f"--val-size {cfg.val_size} is shorter than --horizon {cfg.horizon}: no validation window "
-                              f"fits; use --val-size {cfg.horizon} or more (or 0 for none)")
+            val, horizon = cfg.option("val_size"), cfg.option("horizon")
+            raise ConfigError(f"{val} {cfg.val_size} is shorter than {horizon} {cfg.horizon}: no validation window "
+                              f"fits; use {val} {cfg.horizon} or more (or 0 for none)")
         return cfg
 
 
-def _check_int(option: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{option} must be a whole number >= {minimum}, got {value!r}")
+@dataclass
+class PredictOptions(AppConfig):
+    """The options of ``rnnkit forecast predict`` (see :func:`predict`)."""
+
+    run: str = setting("", help="run folder written by `rnnkit forecast train`")
+    data: str | None = setting(None, help="CSV with the same columns, newer rows (default: the training data)")
+    steps: int = setting(12, help="values to forecast", min=1)
+    out: str | None = setting(None, help="CSV to write (default RUN/forecast.csv; a PNG goes next to it)")
+
+    def validate(self) -> None:
+        if not self.run:
+            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit forecast train`")
 
 
 def _load(cfg: ForecastConfig, data: str | None = None) -> Series:
@@ -197,22 +187,6 @@ def _check_lengths(cfg: ForecastConfig, series: Series, lag: int) -> tuple[int, 
         raise ConfigError(f"--data {series.source}: {n_train} training rows minus --val-size {cfg.val_size} leave {n_fit}, "
                           f"fewer than the {need} one training window needs; lower --val-size, --lookback or --test-size")
     return n_train, n_fit
-
-
-class _Progress(TimeBudget):
-    """The training clock and budget (:class:`TimeBudget`), and about ten progress lines per run."""
-
-    def __init__(self, cfg: ForecastConfig, epochs: int, print_fn: Callable[[str], None] | None) -> None:
-        super().__init__(cfg.time_budget)
-        self.cfg, self.epochs, self.print_fn = cfg, epochs, print_fn
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(epoch, logs)
-        every = max(1, self.epochs // 10) if not self.cfg.time_budget else 0
-        due = (every and (epoch + 1) % every == 0) or (not every and epoch % 10 == 0)
-        if self.print_fn and logs and due:
-            figures = "  ".join(f"{k} {logs[k]:.4g}" for k in ("loss", "val_loss") if k in logs)
-            self.print_fn(f"  epoch {epoch + 1:4d}  {figures}  ({self.elapsed:.1f} s)")
 
 
 def _block_forecast(forecast: np.ndarray, origins: np.ndarray, n_train: int, total: int, horizon: int) -> np.ndarray:
@@ -247,107 +221,130 @@ class _OneThread:
         torch.set_num_threads(self.threads)
 
 
+@dataclass
+class _Data:
+    """A forecasting run's series, fitted preprocessor, split and windows."""
+
+    series: Series
+    prep: Preprocessor
+    n_train: int
+    origins: np.ndarray
+    train: tuple[np.ndarray, np.ndarray]
+    validation: tuple[np.ndarray, np.ndarray] | None
+    test_x: np.ndarray
+
+
+class _Recipe(Recipe):
+    """Forecasting's hooks of :func:`~rnnkit.apps.framework.train_run`."""
+
+    name, config = APP, ForecastConfig
+
+    def prepare(self, cfg: ForecastConfig, saved: Path | None, print_fn: Callable[[str], None]) -> tuple[ForecastConfig, _Data]:
+        series = _load(cfg)
+        cfg = cfg.resolved(series)
+        if cfg.log and (series.values <= 0).any():
+            row, col = (int(v) for v in np.argwhere(series.values <= 0)[0])
+            raise ConfigError(f"{cfg.option('log')} needs positive values, but {series.columns[col]} is "
+                              f"{series.values[row, col]:g} at line {series.lines[row]} of {series.source}; drop --log "
+                              "(or pass --no-log)")
+        prep = Preprocessor(log=cfg.log, transform=cfg.transform, season=cfg.season, scaler=cfg.scaler)
+        n_train, n_fit = _check_lengths(cfg, series, prep.lag)
+        horizon, lookback = cfg.horizon, cfg.lookback
+        origins = test_origins(len(series), cfg.test_size, horizon)  # checks test_size >= horizon
+        if n_train < max(cfg.season, cfg.ma_window):
+            raise ConfigError(f"the training part has {n_train} rows, fewer than {cfg.option('season')} {cfg.season} / "
+                              f"{cfg.option('ma_window')} {cfg.ma_window} need; lower them or give a longer series")
+        prep.fit(series.values, n_train)  # reads rows < n_train only
+        z = prep.encode(series.values)  # (T, F)
+        x_all, y_all, o_all = windows(z, lookback, horizon)
+        fit_rows = o_all + horizon < n_fit  # every target before the validation rows
+        val_rows = (o_all + 1 >= n_fit) & (o_all + horizon < n_train)  # every target inside them
+        validation = (x_all[val_rows], y_all[val_rows]) if cfg.val_size and val_rows.any() else None
+        x_te, _, _ = windows(z, lookback, horizon, origins)
+        return cfg, _Data(series, prep, n_train, origins, (x_all[fit_rows], y_all[fit_rows]), validation, x_te)
+
+    def save_data(self, run: Path, cfg: ForecastConfig, data: _Data) -> None:
+        write_json(run / "preprocess.json", {"columns": data.series.columns, **data.prep.to_dict()})
+
+    def build(self, cfg: ForecastConfig, data: _Data) -> Any:
+        model = build_model(data.series.values.shape[1], cfg.horizon, cell=cfg.model, units=parse_units(cfg.units),
+                            dropout=cfg.dropout)
+        model.compile(optimizer=Adam(learning_rate=cfg.learning_rate), loss="mse", clipnorm=1.0)
+        return model
+
+    def describe(self, cfg: ForecastConfig, data: _Data, parameters: int, run: Path) -> str:
+        series, n_val = data.series, 0 if data.validation is None else len(data.validation[0])
+        return (f"forecast: {series.source}, target {series.target}"
+                + (f" with features {', '.join(series.columns[1:])}" if len(series.columns) > 1 else "")
+                + f"; {data.n_train} training rows ({len(data.train[0])} windows, {n_val} validation), {cfg.test_size} "
+                f"test rows ({len(data.origins)} origins x {cfg.horizon} steps); {cfg.model} {cfg.units}, {parameters:,} "
+                f"parameters; run folder {run}")
+
+    def fit_data(self, cfg: ForecastConfig, data: _Data) -> dict[str, Any]:
+        x, y = data.train
+        return dict(x=x, y=y, batch_size=cfg.batch_size, validation_data=data.validation, shuffle=True)
+
+    def patience(self, cfg: ForecastConfig) -> int:
+        return cfg.patience
+
+    def progress_lines(self, cfg: ForecastConfig) -> bool:
+        return True
+
+    def evaluate(self, cfg: ForecastConfig, data: _Data, fitted: Fitted, print_fn: Callable[[str], None]) -> dict[str, Any]:
+        series, origins, n_train, horizon, run = data.series, data.origins, data.n_train, cfg.horizon, fitted.run
+        total, target = len(series), series.values[:, 0]
+        actual = actuals(target, origins, horizon)  # (N, H)
+        forecasts = {"model": data.prep.decode(fitted.model.predict(data.test_x, batch_size=256), series.values, origins)}
+        forecasts.update(baseline_forecasts(target, origins, horizon, cfg.season, cfg.ma_window))
+        metrics = {name: error_metrics(f, actual) for name, f in forecasts.items()}
+        ratios = {b: {k: (metrics["model"][k] / metrics[b][k] if metrics[b][k] else None) for k in ("rmse", "mae", "mape")}
+                  for b in BASELINES}
+        write_json(run / "evaluation.json", {
+            "definition": "walk-forward: every origin t with all targets in the test part forecasts t+1..t+horizon from "
+                          "the values up to t; figures are means over every (origin, step) pair in original units",
+            "train_rows": n_train, "validation_rows": cfg.val_size, "test_rows": cfg.test_size,
+            "test_start": str(series.dates[n_train]), "test_end": str(series.dates[-1]), "origins": len(origins),
+            "first_origin": str(series.dates[origins[0]]), "last_origin": str(series.dates[origins[-1]]),
+            "horizon": horizon, "pairs": int(actual.size), "training_windows": len(data.train[0]),
+            "validation_windows": 0 if data.validation is None else len(data.validation[0]),
+            **fitted.figures(), "best_epoch": fitted.best_epoch + 1, "ratio_to_baselines": ratios,
+        })
+        _write_test_csv(run / "test_forecasts.csv", series, origins, actual, forecasts)
+        context = min(n_train, max(cfg.test_size, 2 * horizon))
+        shown = slice(n_train - context, total)
+        predicted = np.full(total, np.nan)
+        predicted[n_train:] = _block_forecast(forecasts["model"], origins, n_train, total, horizon)
+        plot_series(run / "prediction.png", {f"actual {series.target}": target[shown],
+                                             f"{cfg.model} forecast": predicted[shown]},
+                    x=decimal_years(series.dates[shown]), xlabel="year", ylabel=series.target,
+                    title=f"{series.source}: test part, " + ("1-step forecasts" if horizon == 1 else f"{horizon}-step blocks"))
+        lines = [f"{'':<16}{'RMSE':>12}{'MAE':>12}{'MAPE %':>10}"]
+        for name, m in metrics.items():
+            mape = "n/a" if m["mape"] is None else f"{m['mape']:.2f}"
+            lines.append(f"{name:<16}{m['rmse']:>12.4g}{m['mae']:>12.4g}{mape:>10}")
+        print_fn("\n".join(lines))
+        print_fn(f"forecast: {fitted.epochs} epochs (best {fitted.best_epoch + 1}) in {fitted.train_seconds:.1f} s; "
+                 f"model RMSE / naive {ratios['naive']['rmse']:.3f}, / seasonal naive "
+                 f"{ratios['seasonal_naive']['rmse']:.3f}; run folder {run} (metrics.json, prediction.png, loss.png, "
+                 "model.safetensors)")
+        return metrics
+
+    def title(self, cfg: ForecastConfig) -> str:
+        return f"{cfg.data}: {cfg.model} {cfg.units}"
+
+
+RECIPE = _Recipe()
+
+
 def train(config: ForecastConfig | None = None, *, print_fn: Callable[[str], None] | None = print,
-          verbose: int = 0) -> dict[str, dict[str, float | None]]:
+          verbose: int = 0, **settings: Any) -> dict[str, dict[str, float | None]]:
     """Train a forecaster into a run folder; returns ``metrics.json``'s content.
 
-    ``print_fn=None`` prints nothing; ``verbose`` is passed to ``Model.fit``.
+    ``settings`` replace fields of ``config``; ``print_fn=None`` prints nothing;
+    ``verbose`` is passed to ``Model.fit``.
     """
     with _OneThread():
-        return _train(config, print_fn, verbose)
-
-
-def _train(config: ForecastConfig | None, print_fn: Callable[[str], None] | None, verbose: int) -> dict[str, Any]:
-    cfg = config or ForecastConfig()
-    series = _load(cfg)
-    cfg = cfg.resolved(series)
-    if cfg.log and (series.values <= 0).any():
-        row, col = (int(v) for v in np.argwhere(series.values <= 0)[0])
-        raise ConfigError(f"--log needs positive values, but {series.columns[col]} is {series.values[row, col]:g} at line "
-                          f"{series.lines[row]} of {series.source}; drop --log (or pass --no-log)")
-    prep = Preprocessor(log=cfg.log, transform=cfg.transform, season=cfg.season, scaler=cfg.scaler)
-    n_train, n_fit = _check_lengths(cfg, series, prep.lag)
-    total, horizon, lookback = len(series), cfg.horizon, cfg.lookback
-    origins = test_origins(total, cfg.test_size, horizon)  # checks test_size >= horizon
-    baselines_need = max(cfg.season, cfg.ma_window)
-    if n_train < baselines_need:
-        raise ConfigError(f"the training part has {n_train} rows, fewer than --season {cfg.season} / --ma-window "
-                          f"{cfg.ma_window} need; lower them or give a longer series")
-    run = new_run_dir(APP, cfg.out)
-    cfg.out = str(run)
-
-    prep.fit(series.values, n_train)  # reads rows < n_train only
-    z = prep.encode(series.values)  # (T, F)
-    x_all, y_all, o_all = windows(z, lookback, horizon)
-    fit_rows = o_all + horizon < n_fit  # every target before the validation rows
-    val_rows = (o_all + 1 >= n_fit) & (o_all + horizon < n_train)  # every target inside them
-    x_tr, y_tr = x_all[fit_rows], y_all[fit_rows]
-    validation = (x_all[val_rows], y_all[val_rows]) if cfg.val_size and val_rows.any() else None
-    x_te, _, _ = windows(z, lookback, horizon, origins)
-
-    write_config(run, APP, asdict(cfg))
-    rnnkit.set_seed(cfg.seed)
-    model = build_model(series.values.shape[1], horizon, cell=cfg.model, units=parse_units(cfg.units), dropout=cfg.dropout)
-    model.compile(optimizer=Adam(learning_rate=cfg.learning_rate), loss="mse", clipnorm=1.0)
-    epochs = cfg.epochs or 100_000  # a time budget alone: until it is spent (or early stopping)
-    params = sum(p.numel() for p in model.parameters())
-    say = print_fn or (lambda s: None)
-    say(f"forecast: {series.source}, target {series.target}"
-        + (f" with features {', '.join(series.columns[1:])}" if len(series.columns) > 1 else "")
-        + f"; {n_train} training rows ({len(x_tr)} windows, {0 if validation is None else len(validation[0])} validation),"
-        f" {cfg.test_size} test rows ({len(origins)} origins x {horizon} steps); {cfg.model} {cfg.units}, {params:,} "
-        f"parameters; run folder {run}")
-    progress = _Progress(cfg, epochs, print_fn)
-    callbacks: list[Callback] = [progress, CSVLogger(str(run / "metrics.csv"))]
-    if validation is not None:
-        callbacks.append(EarlyStopping(monitor="val_loss", patience=cfg.patience, restore_best_weights=True))
-    start = time.perf_counter()
-    model.fit(x_tr, y_tr, batch_size=cfg.batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
-              validation_data=validation, shuffle=True)
-    wall = time.perf_counter() - start
-    model.save(str(run / "model.safetensors"))
-    write_json(run / "preprocess.json", {"columns": series.columns, **prep.to_dict()})
-
-    target = series.values[:, 0]
-    actual = actuals(target, origins, horizon)  # (N, H)
-    forecasts = {"model": prep.decode(model.predict(x_te, batch_size=256), series.values, origins)}
-    forecasts.update(baseline_forecasts(target, origins, horizon, cfg.season, cfg.ma_window))
-    metrics = {name: error_metrics(f, actual) for name, f in forecasts.items()}
-    write_json(run / "metrics.json", metrics)
-    ratios = {b: {k: (metrics["model"][k] / metrics[b][k] if metrics[b][k] else None) for k in ("rmse", "mae", "mape")}
-              for b in BASELINES}
-    best = next((cb.best_epoch + 1 for cb in callbacks if isinstance(cb, EarlyStopping)), model.epochs_done)
-    write_json(run / "evaluation.json", {
-        "definition": "walk-forward: every origin t with all targets in the test part forecasts t+1..t+horizon from "
-                      "the values up to t; figures are means over every (origin, step) pair in original units",
-        "train_rows": n_train, "validation_rows": cfg.val_size, "test_rows": cfg.test_size,
-        "test_start": str(series.dates[n_train]), "test_end": str(series.dates[-1]),
-        "origins": len(origins), "first_origin": str(series.dates[origins[0]]), "last_origin": str(series.dates[origins[-1]]),
-        "horizon": horizon, "pairs": int(actual.size), "training_windows": len(x_tr),
-        "validation_windows": 0 if validation is None else len(validation[0]),
-        "epochs": model.epochs_done, "best_epoch": best, "train_seconds": progress.elapsed, "wall_seconds": wall,
-        "parameters": params, "ratio_to_baselines": ratios,
-    })
-    _write_test_csv(run / "test_forecasts.csv", series, origins, actual, forecasts)
-
-    context = min(n_train, max(cfg.test_size, 2 * horizon))
-    shown = slice(n_train - context, total)
-    predicted = np.full(total, np.nan)
-    predicted[n_train:] = _block_forecast(forecasts["model"], origins, n_train, total, horizon)
-    plot_series(run / "prediction.png", {f"actual {series.target}": target[shown], f"{cfg.model} forecast": predicted[shown]},
-                x=decimal_years(series.dates[shown]), xlabel="year", ylabel=series.target,
-                title=f"{series.source}: test part, " + ("1-step forecasts" if horizon == 1 else f"{horizon}-step blocks"))
-    plot_history(run / "metrics.csv", run / "loss.png", title=f"{series.source}: {cfg.model} {cfg.units}", keys=["loss"])
-
-    lines = [f"{'':<16}{'RMSE':>12}{'MAE':>12}{'MAPE %':>10}"]
-    for name, m in metrics.items():
-        mape = "n/a" if m["mape"] is None else f"{m['mape']:.2f}"
-        lines.append(f"{name:<16}{m['rmse']:>12.4g}{m['mae']:>12.4g}{mape:>10}")
-    say("\n".join(lines))
-    say(f"forecast: {model.epochs_done} epochs (best {best}) in {progress.elapsed:.1f} s; model RMSE / naive "
-        f"{ratios['naive']['rmse']:.3f}, / seasonal naive {ratios['seasonal_naive']['rmse']:.3f}; "
-        f"run folder {run} (metrics.json, prediction.png, loss.png, model.safetensors)")
-    return metrics
+        return train_run(RECIPE, ForecastConfig.of(config, **settings), print_fn=print_fn, verbose=verbose)
 
 
 # ---------------------------------------------------------------- using a run
@@ -364,14 +361,8 @@ class Forecast:
 
 def load_run(run: str | Path) -> tuple[Any, Preprocessor, ForecastConfig, list[str]]:
     """The model of a run folder, its fitted preprocessor, its settings and its columns (target first)."""
-    run = Path(run)
-    cfg = ForecastConfig.from_dict(read_config(run, APP))
-    for name in ("model.safetensors", "preprocess.json"):
-        if not (run / name).exists():
-            raise ConfigError(f"--run {run} has no {name}; its training did not finish")
+    model, cfg, run = open_run(run, RECIPE, needs=("preprocess.json",))
     saved = read_json(run / "preprocess.json")
-    model = load_model(str(run / "model.safetensors"), compile=False)
-    model.eval()
     return model, Preprocessor.from_dict(saved), cfg, list(saved.get("columns") or [])
 
 
@@ -398,8 +389,8 @@ def predict(run: str | Path, steps: int = 12, *, data: str | None = None, out: s
 
 def _predict(run: Path, steps: int, data: str | None, out: str | Path | None,
              print_fn: Callable[[str], None] | None) -> Forecast:
+    PredictOptions(run=str(run), data=data, steps=steps)  # checks the options
     model, prep, cfg, columns = load_run(run)
-    _check_int("--steps", steps)
     series = _load(cfg, data)
     if columns and series.columns != columns:
         raise ConfigError(f"--data {series.source} gives columns {series.columns}, but the run was trained on {columns}")
@@ -442,3 +433,8 @@ def _predict(run: Path, steps: int, data: str | None, out: str | Path | None,
             print_fn(f"{str(d):<{width}}  {v:.6g}")
         print_fn(f"forecast: {steps} steps written to {csv_path} and {png_path}")
     return Forecast(dates, forecast, series.target, csv_path, png_path)
+
+
+def predict_command(options: PredictOptions) -> Forecast:
+    """``rnnkit forecast predict``: :func:`predict` with the command's options."""
+    return predict(options.run, options.steps, data=options.data, out=options.out)

@@ -18,37 +18,47 @@ and writes the run folder:
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
-import rnnkit
 from rnnkit.data import LMStream, Vocab
 from rnnkit.errors import ConfigError
 from rnnkit.optimizers import SGD, Adam
-from rnnkit.plots import plot_history
-from rnnkit.runs import new_run_dir, parse_duration, read_config, write_config, write_json
-from rnnkit.training.callbacks import Callback, CSVLogger, ModelCheckpoint, TimeBudget
+from rnnkit.runs import parse_duration
+from rnnkit.training.callbacks import Callback
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
+from ..framework import AppConfig, Fitted, Recipe, open_run, setting, train_run
 from . import sizing
 from .data import Corpus, load_corpus
 from .generate import generate
-from .model import build_model, recurrent_layers
+from .model import CELLS, build_model, recurrent_layers
 
-__all__ = ["TextgenConfig", "train", "sample", "load_run", "evaluate_tokens", "parse_duration"]
+__all__ = ["TextgenConfig", "SampleOptions", "LM_DEFAULTS", "train", "sample", "load_run", "evaluate_tokens",
+           "parse_duration"]
 
 APP = "textgen"
 
 # the settings a run takes when they are neither given nor chosen by a time budget (sizing.py)
 DEFAULT_SIZE: dict[str, Any] = dict(cell="lstm", layers=2, units=256, batch_size=64, seq_len=64, learning_rate=4e-3)
 
+# Zaremba et al. 2014, "small" (``rnnkit lm train``): 2 x 200 LSTM, 20 steps, batch 20, weights from U(-0.1, 0.1), SGD
+# at lr 1 halved after epoch 4, clip 5, 13 epochs.  Their loss is summed over the 20 steps and averaged over the batch;
+# rnnkit's is the mean per token, 20x smaller, so the same updates are lr 20 and clip 5/20 = 0.25 here:
+# lr * clip(20 g, 5) = (20 lr) * clip(g, 0.25).
+LM_DEFAULTS: dict[str, Any] = dict(
+    data="ptb", level="word", layers=2, units=200, embed_dim=200, dropout=0.0, seq_len=20, batch_size=20,
+    epochs=13, optimizer="sgd", learning_rate=20.0, schedule="step", lr_decay=0.5, decay_after=4, clipnorm=0.25,
+    init_scale=0.1, eval_batch_size=10, sample_length=30,
+)
+_CHOSEN = " (default 2 x 256 lstm, batch 64 x 64, lr 4e-3, or chosen by --time-budget)"
+
 
 @dataclass
-class TextgenConfig:
+class TextgenConfig(AppConfig):
     """Every setting of a text generation run (saved as the run's ``config.json``).
 
     ``cell``, ``layers``, ``units``, ``batch_size``, ``seq_len`` and
@@ -59,118 +69,97 @@ class TextgenConfig:
     ``config.json`` holds the values the run used, so ``load_run`` and
     ``--resume`` rebuild that very model, and ``sizing`` the measurement behind
     a choice.  Training uses a cosine decay over the run and no dropout.
+
+    >>> TextgenConfig(seq_len=0)
+    Traceback (most recent call last):
+    rnnkit.errors.ConfigError: `seq_len` must be a whole number >= 1, got 0
     """
 
-    data: str = "tinyshakespeare"
-    level: str = "char"
-    cell: str | None = None  # None: chosen (see above); 'lstm', 'gru', 'rnn', 'mingru' or 'minlstm'
-    layers: int | None = None
-    units: int | None = None
-    embed_dim: int = 64
-    dropout: float = 0.0
-    tie_weights: bool = False
-    init_scale: float | None = None  # every weight from U(-s, s) (Zaremba et al.); None: see build_model
-    seq_len: int | None = None
-    batch_size: int | None = None
-    epochs: int | None = None  # None with no time budget: 10
-    time_budget: float | None = None  # seconds of training (validation not counted)
-    optimizer: str = "adam"  # 'adam' or 'sgd'
-    learning_rate: float | None = None
-    schedule: str = "cosine"  # 'cosine' (to 5% over the run), 'step' (x decay per epoch after decay_after), 'constant'
-    lr_decay: float = 0.5
-    decay_after: int = 4
-    warmup: float = 0.02  # fraction of the run with a linearly rising learning rate (cosine only)
-    clipnorm: float = 1.0
-    eval_batch_size: int = 16
-    sample_length: int = 200
-    sample_prompt: str = ""
-    seed: int = 0
-    out: str | None = None
-    sizing: dict | None = None  # what the time budget's size choice measured (written by train)
+    data: str = setting("tinyshakespeare", help="dataset name or UTF-8 text file")
+    level: str = setting("char", help="tokens: characters or words", choices=("char", "word"))
+    cell: str | None = setting(None, help="recurrent cell" + _CHOSEN, choices=tuple(CELLS))
+    layers: int | None = setting(None, help="recurrent layers" + _CHOSEN, min=1)
+    units: int | None = setting(None, help="units per layer" + _CHOSEN, min=1)
+    embed_dim: int = setting(64, help="embedding size", min=1)
+    dropout: float = setting(0.0, help="dropout after the embedding and each layer", min=0, lt=1)
+    tie_weights: bool = setting(False, help="share embedding and output weights (needs --embed-dim = --units)",
+                                flag="--tie")
+    init_scale: float | None = setting(None, help="start every weight from U(-s, s) (Zaremba et al.)", gt=0)
+    seq_len: int | None = setting(None, help="BPTT length" + _CHOSEN, min=1)
+    batch_size: int | None = setting(None, help="rows of the stream" + _CHOSEN, min=1)
+    epochs: int | None = setting(None, help="epochs (default 10)", min=1, group="budget")
+    time_budget: float | None = setting(
+        None, help="training time, e.g. 90s, 10m, 1h (validation not counted); with no --cell/--layers/--units, its "
+                   "first seconds time candidate models and the best one for this machine is trained",
+        gt=0, group="budget", parse=parse_duration)
+    optimizer: str = setting("adam", help="optimizer", choices=("adam", "sgd"))
+    learning_rate: float | None = setting(None, help="learning rate" + _CHOSEN, gt=0, flag="--lr")
+    schedule: str = setting("cosine", help="cosine (to 5% over the run), step (x lr-decay per epoch after "
+                                           "decay-after), constant", choices=("cosine", "step", "constant"))
+    lr_decay: float = setting(0.5, help="factor of the step schedule", gt=0)
+    decay_after: int = setting(4, help="epochs before the step schedule decays", min=0)
+    warmup: float = setting(0.02, help="fraction of the run with a rising learning rate (cosine only)", min=0, lt=1)
+    clipnorm: float = setting(1.0, help="gradient norm clip", gt=0)
+    eval_batch_size: int = setting(16, help="rows when scoring the held-out text", min=1)
+    sample_length: int = setting(200, help="sample printed after each epoch (0: none)", min=0)
+    sample_prompt: str = setting("", help="start of each epoch's sample", flag="--prompt")
+    seed: int = setting(0, help="seed of every generator")
+    out: str | None = setting(None, help="run folder (default runs/textgen-<time>)")
+    sizing: dict | None = setting(None, cli=False)  # what the time budget's size choice measured (written by train)
 
-    def check(self) -> None:
-        """Refuse bad settings in one line each; None (still to be chosen) passes."""
-        if self.seq_len is not None and (not isinstance(self.seq_len, int) or self.seq_len < 1):
-            raise ConfigError(f"--seq-len must be a whole number >= 1, got {self.seq_len!r}")
-        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
-            raise ConfigError(f"--batch-size must be a whole number >= 1, got {self.batch_size!r}")
-        if self.epochs is not None and (not isinstance(self.epochs, int) or self.epochs < 1):
-            raise ConfigError(f"--epochs must be a whole number >= 1, got {self.epochs!r}")
-        if self.time_budget is not None and not self.time_budget > 0:
-            raise ConfigError(f"--time-budget must be positive, got {self.time_budget!r}")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ConfigError(f"--optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
-        if self.schedule not in ("cosine", "step", "constant"):
-            raise ConfigError(f"--schedule must be 'cosine', 'step' or 'constant', got {self.schedule!r}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise ConfigError(f"--lr must be positive, got {self.learning_rate!r}")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TextgenConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+@dataclass
+class SampleOptions(AppConfig):
+    """The options of ``rnnkit textgen sample`` (see :func:`sample`)."""
+
+    run: str = setting("", help="run folder written by `rnnkit textgen train`")
+    prompt: str = setting("", help="text the sample continues")
+    length: int = setting(500, help="tokens to generate", min=0)
+    temperature: float = setting(0.8, help="sharpens (< 1) or flattens (> 1) the distribution", gt=0)
+    top_k: int = setting(40, help="draw from the k most likely tokens (0: all)", min=0)
+    top_p: float = setting(0.95, help="draw from the smallest set holding this probability", gt=0, max=1)
+    greedy: bool = setting(False, help="always the most likely next token")
+    beam: int = setting(0, help="beam search with this many beams", min=0)
+    seed: int | None = setting(None, help="seed of the draws")
+
+    def validate(self) -> None:
+        if not self.run:
+            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit textgen train`")
 
 
 # ---------------------------------------------------------------- callbacks of the recipe
-class _Progress(TimeBudget):
-    """The training clock and budget (:class:`TimeBudget`), plus the learning-rate schedule and state resets.
+def _schedule(cfg: TextgenConfig) -> Callable[[float, int], float]:
+    """The learning rate at (fraction of the run done, epoch): cosine with warm-up, step decay, or constant."""
 
-    The clock starts at the seconds spent choosing the model (``cfg.sizing``), so
-    that they count against the budget; the schedule runs over what is left.
-    """
-
-    def __init__(self, cfg: TextgenConfig, epochs: int) -> None:
-        super().__init__(cfg.time_budget)
-        self.cfg, self.epochs = cfg, epochs
-        self._epoch, self._epoch_start = 0, 0.0
-        self.start = float((cfg.sizing or {}).get("seconds", 0.0)) if cfg.time_budget else 0.0
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        super().on_train_begin(logs)
-        self.elapsed = self.start  # a resumed run then takes up its saved clock
-
-    def _fraction(self, step: int) -> float:
-        if self.cfg.time_budget:
-            return min((self.elapsed - self.start) / max(self.cfg.time_budget - self.start, 1e-9), 1.0)
-        steps = self.params.get("steps") or 1
-        return min((self._epoch + step / steps) / self.epochs, 1.0)
-
-    def _lr(self, step: int) -> float:
-        cfg = self.cfg
+    def rate(frac: float, epoch: int) -> float:
         if cfg.schedule == "step":  # Zaremba et al.: constant, then x lr_decay each epoch after decay_after
-            return cfg.learning_rate * cfg.lr_decay ** max(0, self._epoch + 1 - cfg.decay_after)
+            return cfg.learning_rate * cfg.lr_decay ** max(0, epoch + 1 - cfg.decay_after)
         if cfg.schedule == "constant":
             return cfg.learning_rate
-        frac = self._fraction(step)
         if frac < cfg.warmup:
             return cfg.learning_rate * (0.1 + 0.9 * frac / cfg.warmup)
         cosine = 0.5 * (1 + math.cos(math.pi * (frac - cfg.warmup) / max(1 - cfg.warmup, 1e-9)))
         return cfg.learning_rate * (0.05 + 0.95 * cosine)
 
-    def _reset(self) -> None:
-        for layer in recurrent_layers(self.model):
-            layer.reset_states()
+    return rate
+
+
+def _reset_states(model: torch.nn.Module) -> None:
+    for layer in recurrent_layers(model):  # state protocol: becomes layer.reset_states() over the model's layers
+        layer.reset_states()
+
+
+class _StreamStates(Callback):
+    """Each epoch walks the stream from its start, and validation from a zero state (stateful layers)."""
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._epoch = epoch
-        self._epoch_start = self.elapsed
-        self._reset()  # each epoch walks the stream from its start
-
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        for group in self.model.optimizer.param_groups:
-            group["lr"] = self._lr(batch)
-        super().on_train_batch_begin(batch, logs)
+        _reset_states(self.model)
 
     def on_test_begin(self, logs: dict | None = None) -> None:
-        self._reset()
+        _reset_states(self.model)
 
     def on_test_end(self, logs: dict | None = None) -> None:
-        self._reset()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(epoch, logs)
-        if logs is not None:
-            logs["epoch_seconds"] = round(self.elapsed - self._epoch_start, 2)
+        _reset_states(self.model)
 
 
 class _Sampler(Callback):
@@ -203,17 +192,22 @@ def evaluate_tokens(model: torch.nn.Module, tokens: Any, batch_size: int, seq_le
     # rows of at least 20 chunks, so that the cold start of each row's state weighs little
     rows = max(1, min(batch_size, len(tokens) // (20 * seq_len)))
     stream = LMStream(tokens, batch_size=rows, steps=seq_len)
-    for layer in recurrent_layers(model):
-        layer.reset_states()
+    _reset_states(model)
     device = next(model.parameters()).device
     total, count = 0.0, 0
     for x, y in stream:
         logits = model(x.to(device))  # (B, s, V)
         total += float(torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), reduction="sum"))
         count += y.numel()
-    for layer in recurrent_layers(model):
-        layer.reset_states()
+    _reset_states(model)
     return total / count
+
+
+def _check_rows(cfg: TextgenConfig, corpus: Corpus, rows: int) -> None:
+    """Refuse a batch of ``rows`` the training text cannot fill (each row needs two tokens or more)."""
+    if len(corpus.train) < 2 * rows:
+        raise ConfigError(f"{cfg.option('data')} {cfg.data}: {len(corpus.train)} training tokens cannot fill "
+                          f"{cfg.option('batch_size')} {rows} rows; lower {cfg.option('batch_size')}")
 
 
 def _choose_size(cfg: TextgenConfig, corpus: Corpus, print_fn: Callable[[str], None]) -> None:
@@ -228,8 +222,8 @@ def _choose_size(cfg: TextgenConfig, corpus: Corpus, print_fn: Callable[[str], N
     chosen: dict[str, Any] = {}
     if cfg.time_budget and cfg.level == "char" and not any(k in given for k in sizing.SIZE_FIELDS):
         overrides = {k: v for k, v in given.items() if k not in sizing.SIZE_FIELDS}
-        if "batch_size" in overrides and len(corpus.train) < 2 * overrides["batch_size"]:
-            raise ConfigError(f"--data {cfg.data}: {len(corpus.train)} training tokens cannot fill --batch-size {overrides['batch_size']} rows; lower --batch-size")
+        if "batch_size" in overrides:
+            _check_rows(cfg, corpus, overrides["batch_size"])
         # a corpus too small for a candidate's rows is timed with rows it can fill (the run then checks its own)
         rows = max(1, len(corpus.train) // 2)
         candidates = [c if c.settings["batch_size"] <= rows else
@@ -255,86 +249,79 @@ def _final_metrics(cfg: TextgenConfig, model: torch.nn.Module, corpus: Corpus) -
     return out
 
 
+class _Recipe(Recipe):
+    """Text generation's hooks of :func:`~rnnkit.apps.framework.train_run`."""
+
+    name, config, resumable = APP, TextgenConfig, True
+
+    def prepare(self, cfg: TextgenConfig, saved: Path | None, print_fn: Callable[[str], None]) -> tuple[TextgenConfig, Corpus]:
+        corpus = load_corpus(cfg.data, cfg.level, vocab=Vocab.load(saved / "vocab.json") if saved else None)
+        if saved is None:
+            _choose_size(cfg, corpus, print_fn)
+        _check_rows(cfg, corpus, cfg.batch_size)
+        return cfg, corpus
+
+    def save_data(self, run: Path, cfg: TextgenConfig, corpus: Corpus) -> None:
+        corpus.vocab.save(run / "vocab.json")
+
+    def spent(self, cfg: TextgenConfig) -> float:
+        return float((cfg.sizing or {}).get("seconds", 0.0)) if cfg.time_budget else 0.0
+
+    def build(self, cfg: TextgenConfig, corpus: Corpus) -> torch.nn.Module:
+        model = _model_for(cfg, len(corpus.vocab))
+        optimizer = (Adam(learning_rate=cfg.learning_rate) if cfg.optimizer == "adam"
+                     else SGD(learning_rate=cfg.learning_rate))
+        model.compile(optimizer=optimizer, loss=SparseCategoricalCrossentropy(from_logits=True), clipnorm=cfg.clipnorm)
+        return model
+
+    def describe(self, cfg: TextgenConfig, corpus: Corpus, parameters: int, run: Path) -> str:
+        return (f"textgen: {cfg.data} at {cfg.level} level, {len(corpus.train):,} training and {len(corpus.valid):,} "
+                f"validation tokens, vocabulary {len(corpus.vocab):,}; {cfg.layers} x {cfg.units} {cfg.cell}, "
+                f"{parameters:,} parameters, batch {cfg.batch_size} x {cfg.seq_len} steps, lr {cfg.learning_rate:g}; "
+                f"run folder {run}")
+
+    def fit_data(self, cfg: TextgenConfig, corpus: Corpus) -> dict[str, Any]:
+        valid_rows = min(cfg.batch_size, max(1, len(corpus.valid) // 2))
+        return dict(x=LMStream(corpus.train, cfg.batch_size, cfg.seq_len), shuffle=False,
+                    validation_data=LMStream(corpus.valid, valid_rows, cfg.seq_len))
+
+    def schedule(self, cfg: TextgenConfig) -> Callable[[float, int], float]:
+        return _schedule(cfg)
+
+    def callbacks(self, cfg: TextgenConfig, corpus: Corpus, print_fn: Callable[[str], None]) -> list:
+        return [_StreamStates(), _Sampler(cfg, corpus.vocab, print_fn)]
+
+    def evaluate(self, cfg: TextgenConfig, corpus: Corpus, fitted: Fitted, print_fn: Callable[[str], None]) -> dict[str, Any]:
+        metrics = {**_final_metrics(cfg, fitted.model, corpus), **fitted.figures()}
+        figures = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items()
+                            if k in ("val_loss", "val_bpc", "val_perplexity", "test_perplexity"))
+        print_fn(f"textgen: best {figures} after {metrics['train_seconds']:.0f} s of training; "
+                 f"run folder {fitted.run} (model.safetensors, metrics.json, loss.png)")
+        return metrics
+
+    def title(self, cfg: TextgenConfig) -> str:
+        return f"{cfg.data}: {cfg.layers} x {cfg.units} {cfg.cell}"
+
+
+RECIPE = _Recipe()
+
+
 def train(config: TextgenConfig | None = None, *, resume: bool = False, print_fn: Callable[[str], None] = print,
-          verbose: int = 1) -> dict[str, Any]:
+          verbose: int = 1, **settings: Any) -> dict[str, Any]:
     """Train a language model; returns the final metrics (also written to ``metrics.json``).
 
+    ``settings`` replace fields of ``config`` (``train(data="my.txt", epochs=3)``).
     ``resume=True`` continues the run in ``config.out`` from its last completed
     epoch, with the settings saved there (``epochs``/``time_budget`` may be raised).
     """
-    cfg = config or TextgenConfig()
-    run = new_run_dir(APP, cfg.out, resume=resume)
-    if resume:
-        saved = TextgenConfig.from_dict(read_config(run, APP))
-        saved.epochs = cfg.epochs or saved.epochs
-        saved.time_budget = cfg.time_budget or saved.time_budget
-        saved.out = str(run)
-        cfg = saved
-        if not (run / "checkpoint.safetensors").exists():
-            raise ConfigError(f"--resume: {run} has no checkpoint.safetensors yet (no epoch finished); start it again without --resume")
-    cfg.out = str(run)
-    cfg.check()
-    vocab = Vocab.load(run / "vocab.json") if resume else None
-    corpus = load_corpus(cfg.data, cfg.level, vocab=vocab)
-    vocab = corpus.vocab
-    if not resume:
-        _choose_size(cfg, corpus, print_fn)
-    cfg.check()
-    rnnkit.set_seed(cfg.seed)  # after the size choice, whose trial models draw from the generators
-    if len(corpus.train) < 2 * cfg.batch_size:
-        raise ConfigError(f"--data {cfg.data}: {len(corpus.train)} training tokens cannot fill --batch-size {cfg.batch_size} rows; lower --batch-size")
-    if not resume:
-        write_config(run, APP, asdict(cfg))
-        vocab.save(run / "vocab.json")
-    model = _model_for(cfg, len(vocab))
-    optimizer = (Adam(learning_rate=cfg.learning_rate) if cfg.optimizer == "adam"
-                 else SGD(learning_rate=cfg.learning_rate))
-    model.compile(optimizer=optimizer, loss=SparseCategoricalCrossentropy(from_logits=True), clipnorm=cfg.clipnorm)
-    epochs = cfg.epochs or (10_000 if cfg.time_budget else 10)
-    params = sum(p.numel() for p in model.parameters())
-    print_fn(f"textgen: {cfg.data} at {cfg.level} level, {len(corpus.train):,} training and {len(corpus.valid):,} "
-             f"validation tokens, vocabulary {len(vocab):,}; {cfg.layers} x {cfg.units} {cfg.cell}, {params:,} parameters, "
-             f"batch {cfg.batch_size} x {cfg.seq_len} steps, lr {cfg.learning_rate:g}; "
-             f"run folder {run}")
-    train_stream = LMStream(corpus.train, cfg.batch_size, cfg.seq_len)
-    valid_stream = LMStream(corpus.valid, min(cfg.batch_size, max(1, len(corpus.valid) // 2)), cfg.seq_len)
-    callbacks = [
-        _Progress(cfg, epochs),
-        CSVLogger(str(run / "metrics.csv"), append=resume),
-        ModelCheckpoint(str(run / "model.safetensors"), monitor="val_loss", save_best_only=True, save_weights_only=True),
-        ModelCheckpoint(str(run / "checkpoint.safetensors"), save_weights_only=False),
-        _Sampler(cfg, vocab, print_fn),
-    ]
-    start = time.perf_counter()
-    model.fit(train_stream, epochs=epochs, shuffle=False, validation_data=valid_stream, callbacks=callbacks,
-              verbose=verbose, resume_from=str(run / "checkpoint.safetensors") if resume else None)
-    wall = time.perf_counter() - start
-    if not (run / "model.safetensors").exists():
-        raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was saved")
-    model.load_weights(str(run / "model.safetensors"))
-    metrics = _final_metrics(cfg, model, corpus)
-    metrics.update(epochs=model.epochs_done, train_seconds=callbacks[0].elapsed, wall_seconds=wall, parameters=params)
-    write_json(run / "metrics.json", metrics)
-    plot_history(run / "metrics.csv", run / "loss.png", title=f"{cfg.data}: {cfg.layers} x {cfg.units} {cfg.cell}", keys=["loss"])
-    figures = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k in ("val_loss", "val_bpc", "val_perplexity", "test_perplexity"))
-    print_fn(f"textgen: best {figures} after {metrics['train_seconds']:.0f} s of training; "
-             f"run folder {run} (model.safetensors, metrics.json, loss.png)")
-    return metrics
+    return train_run(RECIPE, TextgenConfig.of(config, **settings), resume=resume, print_fn=print_fn, verbose=verbose)
 
 
 # ---------------------------------------------------------------- using a run
 def load_run(run: str | Path) -> tuple[torch.nn.Module, Vocab, TextgenConfig]:
     """The best model of a run folder, its vocabulary and its settings."""
-    run = Path(run)
-    cfg = TextgenConfig.from_dict(read_config(run, APP))
-    for name in ("vocab.json", "model.safetensors"):
-        if not (run / name).exists():
-            raise ConfigError(f"--run {run} has no {name}; its training did not finish an epoch")
-    vocab = Vocab.load(run / "vocab.json")
-    model = _model_for(cfg, len(vocab))
-    model.load_weights(str(run / "model.safetensors"))
-    model.eval()
-    return model, vocab, cfg
+    model, cfg, run = open_run(run, RECIPE, needs=("vocab.json",))
+    return model, Vocab.load(run / "vocab.json"), cfg
 
 
 def sample(run: str | Path, prompt: str = "", length: int = 500, *, temperature: float = 0.8, top_k: int = 40,
@@ -345,3 +332,17 @@ def sample(run: str | Path, prompt: str = "", length: int = 500, *, temperature:
     return generate(model, vocab, prompt, length, temperature=temperature, top_k=top_k, top_p=top_p,
                     greedy=greedy, beam=beam, seed=seed, stream=stream)
 
+
+def sample_command(options: SampleOptions, print_fn: Callable[[str], None] | None = None) -> str:
+    """``rnnkit textgen sample``: the prompt, then each generated piece as it comes, on standard output."""
+    import sys
+
+    def stream(piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    sys.stdout.write(options.prompt)
+    text = sample(options.run, options.prompt, options.length, temperature=options.temperature, top_k=options.top_k,
+                  top_p=options.top_p, greedy=options.greedy, beam=options.beam, seed=options.seed, stream=stream)
+    sys.stdout.write("\n")
+    return text

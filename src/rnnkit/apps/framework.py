@@ -1,0 +1,584 @@
+"""The app framework: one config dataclass per app gives its options, checks, ``config.json`` and CLI.
+
+An app declares its settings once, as a dataclass of :func:`setting` fields
+(type from the annotation, default, help, bounds or choices, the CLI flag when it
+differs from the field name).  From that one declaration come:
+
+* validation (:meth:`AppConfig.check`, run at construction and again before
+  training) with messages in the caller's vocabulary: ``--seq-len`` when the
+  values came from the command line (:func:`cli_vocabulary`), `` `seq_len` `` when
+  they came from Python;
+* ``config.json`` (:meth:`AppConfig.to_dict` / :meth:`AppConfig.from_dict`) and
+  ``--resume`` (the saved settings, with the budget raised);
+* the command-line options (:func:`add_options` / :func:`options_from_args`);
+  commands that are not training (``sample``, ``predict`` ...) declare their
+  options the same way, so :mod:`rnnkit.cli` writes no option by hand.
+
+Why a generator of our own over :func:`dataclasses.fields` (about 150 lines)
+rather than tyro, simple-parsing or typer: the messages must name the flag *or*
+the field depending on the caller, and the libraries validate in their own
+words (typer/click) or not at all beyond types (tyro, simple-parsing); the
+existing flag names (``--lr`` for ``learning_rate``, ``--tie``, ``--no-log``),
+mutually exclusive budgets and one-line errors with exit code 2 would each need
+a workaround; and rnnkit would gain a dependency for what ``argparse`` does.
+
+:func:`train_run` is the training skeleton every app shares (run folder, seed,
+``config.json`` and ``run.json``, compile, epochs or time budget, fit, timing,
+best weights, the whole model, ``metrics.json``, the loss plot); an app supplies a
+:class:`Recipe` (its data, model builder and evaluation).  :func:`open_run` is
+the shared half of each app's ``load_run``.
+
+>>> from dataclasses import dataclass
+>>> @dataclass
+... class ToyConfig(AppConfig):
+...     steps: int = setting(10, help="training steps", min=1)
+...     learning_rate: float = setting(0.1, help="step size", gt=0, flag="--lr")
+>>> ToyConfig(steps=3).steps
+3
+>>> ToyConfig(learning_rate=-1.0)
+Traceback (most recent call last):
+rnnkit.errors.ConfigError: `learning_rate` must be positive, got -1.0
+>>> with cli_vocabulary():
+...     ToyConfig(learning_rate=-1.0)
+Traceback (most recent call last):
+rnnkit.errors.ConfigError: --lr must be positive, got -1.0
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import contextvars
+import dataclasses
+import math
+import sys
+import time
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping
+
+from ..errors import ConfigError
+from ..training.callbacks import TimeBudget
+
+__all__ = ["setting", "AppConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
+           "Command", "App", "Recipe", "Fitted", "RunClock", "train_run", "open_run", "RUN_FILE"]
+
+RUN_FILE = "run.json"
+_FLAGS = contextvars.ContextVar("rnnkit_cli_flags", default=False)
+_META = "rnnkit"
+
+
+# ---------------------------------------------------------------- declaring settings
+@dataclass(frozen=True)
+class _Setting:
+    help: str = ""
+    min: float | None = None  # inclusive
+    max: float | None = None  # inclusive
+    gt: float | None = None  # exclusive
+    lt: float | None = None  # exclusive
+    choices: tuple | None = None
+    flag: str | None = None  # the CLI flag, default --field-name
+    cli: bool = True  # offered on the command line
+    positional: bool = False
+    group: str | None = None  # settings of one group exclude each other on the command line
+    parse: Callable[[Any], Any] | None = None  # turns a string (CLI, or Python) into the value
+
+
+def setting(default: Any = None, *, help: str = "", min: float | None = None, max: float | None = None,
+            gt: float | None = None, lt: float | None = None, choices: typing.Sequence | None = None,
+            flag: str | None = None, cli: bool = True, positional: bool = False, group: str | None = None,
+            parse: Callable[[Any], Any] | None = None) -> Any:
+    """A config field: its default, help, bounds (``min``/``max`` inclusive, ``gt``/``lt`` exclusive),
+    ``choices``, CLI ``flag`` (default ``--field-name``), and ``parse`` for values given as text.
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class C(AppConfig):
+    ...     cell: str = setting("lstm", choices=("lstm", "gru"))
+    >>> C(cell="rnn")
+    Traceback (most recent call last):
+    rnnkit.errors.ConfigError: `cell` must be one of lstm, gru, got 'rnn'
+    """
+    meta = {_META: _Setting(help, min, max, gt, lt, tuple(choices) if choices else None, flag, cli, positional,
+                            group, parse)}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _meta(f: dataclasses.Field) -> _Setting:
+    return f.metadata.get(_META) or _Setting()
+
+
+@contextlib.contextmanager
+def cli_vocabulary() -> Iterator[None]:
+    """Within it, messages name settings by their command-line flags (the CLI runs every command inside it)."""
+    token = _FLAGS.set(True)
+    try:
+        yield
+    finally:
+        _FLAGS.reset(token)
+
+
+def _flag(f: dataclasses.Field) -> str:
+    return _meta(f).flag or "--" + f.name.replace("_", "-")
+
+
+def option_name(cls: type, name: str) -> str:
+    """How the caller knows setting ``name`` of ``cls``: ``--flag`` in the CLI, `` `name` `` from Python."""
+    if _FLAGS.get():
+        f = next((f for f in dataclasses.fields(cls) if f.name == name), None)
+        return _flag(f) if f is not None else "--" + name.replace("_", "-")
+    return f"`{name}`"
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _kind(hint: Any) -> tuple[type, bool]:
+    """(base type, None allowed) of an annotation such as ``int | None`` or ``list[str]``."""
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        base = [a for a in args if a is not type(None)]
+        return _kind(base[0])[0], type(None) in args
+    return (typing.get_origin(hint) or hint), False
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def _bounds_text(m: _Setting, whole: bool) -> str:
+    """The rule a value broke, e.g. 'a whole number >= 1', 'positive', 'in [0, 1)'."""
+    if whole:
+        low = m.min if m.min is not None else (m.gt + 1 if m.gt is not None else None)
+        high = m.max if m.max is not None else (m.lt - 1 if m.lt is not None else None)
+        if low is not None and high is not None:
+            return f"a whole number from {low} to {high}"
+        return "a whole number" + (f" >= {low}" if low is not None else "") + (f" <= {high}" if high is not None else "")
+    if m.gt == 0 and m.max is None and m.lt is None:
+        return "positive"
+    low = f"[{_fmt(m.min)}" if m.min is not None else (f"({_fmt(m.gt)}" if m.gt is not None else "(-inf")
+    high = f"{_fmt(m.max)}]" if m.max is not None else (f"{_fmt(m.lt)})" if m.lt is not None else "inf)")
+    return f"a number in {low}, {high}"
+
+
+def _check_field(cls: type, f: dataclasses.Field, hint: Any, value: Any) -> Any:
+    """The value, parsed where given as text; a one-line ConfigError in the caller's vocabulary if it is bad."""
+    m, (base, optional) = _meta(f), _kind(hint)
+    if value is None:
+        if optional or f.default is None:
+            return None
+        raise ConfigError(f"{option_name(cls, f.name)} needs a value")
+    if m.parse is not None and isinstance(value, str) and base is not str:
+        value = m.parse(value)
+    name = option_name(cls, f.name)
+    if base is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name} must be True or False, got {value!r}")
+        return value
+    if base is int or base is float:
+        whole = base is int
+        ok = isinstance(value, int) if whole else isinstance(value, (int, float))
+        if not ok or isinstance(value, bool) or (not whole and not math.isfinite(value)):
+            raise ConfigError(f"{name} must be {_bounds_text(m, whole)}, got {value!r}")
+        if ((m.min is not None and value < m.min) or (m.max is not None and value > m.max)
+                or (m.gt is not None and not value > m.gt) or (m.lt is not None and not value < m.lt)):
+            raise ConfigError(f"{name} must be {_bounds_text(m, whole)}, got {value!r}")
+    elif base is str and not isinstance(value, str):
+        raise ConfigError(f"{name} must be text, got {value!r}")
+    elif base is list and not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{name} must be a list, got {value!r}")
+    if m.choices is not None and value not in m.choices:
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, m.choices))}, got {value!r}")
+    return list(value) if base is list else value
+
+
+class AppConfig:
+    """Base of an app's config dataclass: checks at construction, ``to_dict``/``from_dict``, ``option``.
+
+    A subclass adds cross-field rules in :meth:`validate` (called by :meth:`check`).
+    """
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Check every field against its declaration, then :meth:`validate`; values given as text are parsed."""
+        hints = _hints(type(self))
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _check_field(type(self), f, hints[f.name], getattr(self, f.name)))
+        self.validate()
+
+    def validate(self) -> None:
+        """Rules between fields (override); raise ConfigError naming settings with :meth:`option`."""
+
+    def option(self, name: str) -> str:
+        """The caller's name of setting ``name`` (``--flag`` or `` `name` ``), for messages."""
+        return option_name(type(self), name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+        """The config saved in ``data`` (unknown keys, e.g. from a newer version, are ignored)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @classmethod
+    def of(cls, config: Any = None, **settings: Any) -> Any:
+        """``config`` (default: the defaults) with ``settings`` replacing its fields: ``train(seq_len=32)``."""
+        if config is not None and not isinstance(config, cls):
+            raise ConfigError(f"expected a {cls.__name__}, got {type(config).__name__}")
+        if config is None:
+            return cls(**settings)
+        return dataclasses.replace(config, **settings) if settings else config
+
+
+# ---------------------------------------------------------------- the command line, from the same fields
+def add_options(parser: argparse.ArgumentParser, cls: type, defaults: Mapping[str, Any] | None = None) -> None:
+    """One option per CLI field of dataclass ``cls``; values are parsed and checked later (:func:`options_from_args`).
+
+    Only the options given on the command line appear in the parsed namespace.
+    """
+    defaults = dict(defaults or {})
+    hints, groups = _hints(cls), {}
+    for f in dataclasses.fields(cls):
+        m = _meta(f)
+        if not m.cli:
+            continue
+        base, _ = _kind(hints[f.name])
+        default = defaults.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
+        help_text = m.help + (f" (default {default})" if default not in (None, False, "") and base is not bool else "")
+        if m.group:
+            target = groups.setdefault(m.group, parser.add_mutually_exclusive_group())
+        else:
+            target = parser
+        kwargs: dict[str, Any] = dict(help=help_text.replace("%", "%%"), default=argparse.SUPPRESS)
+        if m.positional:
+            target.add_argument(f.name, nargs="*" if base is list else "?", **kwargs)
+            continue
+        if base is bool:
+            action = argparse.BooleanOptionalAction if f.default is None else "store_true"
+            target.add_argument(_flag(f), dest=f.name, action=action, **kwargs)
+        else:
+            target.add_argument(_flag(f), dest=f.name, metavar=f.name.upper(), **kwargs)
+
+
+def _from_text(cls: type, f: dataclasses.Field, hint: Any, text: Any) -> Any:
+    base, _ = _kind(hint)
+    if not isinstance(text, str) or _meta(f).parse is not None:
+        return text
+    try:
+        if base is int:
+            return int(text)
+        if base is float:
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"{option_name(cls, f.name)} must be {'a whole number' if base is int else 'a number'}, "
+                          f"got {text!r}") from None
+    if base is list:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return text
+
+
+def options_from_args(cls: type, args: argparse.Namespace, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The settings given on the command line, typed; giving one of a group resets the others to None."""
+    hints, given = _hints(cls), {}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for name, f in fields.items():
+        if name in vars(args):
+            given[name] = _from_text(cls, f, hints[name], getattr(args, name))
+    values = dict(base or {})
+    for name in given:
+        group = _meta(fields[name]).group
+        if group:
+            values.update({other: None for other, f in fields.items() if _meta(f).group == group})
+    values.update(given)
+    return values
+
+
+@dataclass
+class Command:
+    """One command of an app: ``options`` (a dataclass of settings) and ``run(options, **flags)``.
+
+    ``defaults`` replace the dataclass's defaults (``rnnkit lm train``); ``train``
+    commands get ``--quiet`` (``quiet`` is what it passes to ``run``) and, where
+    ``resumable``, ``--resume``.
+    """
+
+    name: str | None
+    help: str
+    options: type
+    run: Callable[..., Any]
+    defaults: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    quiet: dict[str, Any] | None = None
+    resumable: bool = False
+
+
+@dataclass
+class App:
+    """An app as the ``rnnkit`` command sees it: a name, a line of help and its commands."""
+
+    name: str
+    help: str
+    commands: list[Command]
+
+
+# ---------------------------------------------------------------- one clock, schedule and progress for every app
+class RunClock(TimeBudget):
+    """The training clock and budget (:class:`TimeBudget`), the learning-rate schedule and progress lines.
+
+    ``start`` seconds are already spent (a time budget's model choice) and count
+    against the budget; ``schedule(fraction, epoch)`` gives the learning rate
+    at each batch from the fraction of the run done (time, or epochs and
+    steps); ``print_fn`` prints about ten epoch lines per run.  Each epoch's
+    logs get ``epoch_seconds``.
+    """
+
+    def __init__(self, seconds: float | None, epochs: int, *, start: float = 0.0,
+                 schedule: Callable[[float, int], float] | None = None,
+                 print_fn: Callable[[str], None] | None = None) -> None:
+        super().__init__(seconds)
+        self.epochs, self.start, self.schedule, self.print_fn = epochs, start, schedule, print_fn
+        self._epoch, self._epoch_start = 0, 0.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        super().on_train_begin(logs)
+        self.elapsed = self.start  # a resumed run then takes up its saved clock
+
+    def fraction(self, step: int) -> float:
+        """How much of the run is done: of the time budget left after ``start``, else of the epochs."""
+        if self.seconds:
+            return min((self.elapsed - self.start) / max(self.seconds - self.start, 1e-9), 1.0)
+        steps = self.params.get("steps") or 1
+        return min((self._epoch + step / steps) / self.epochs, 1.0)
+
+    def rate(self, step: int) -> float:
+        """The learning rate of batch ``step`` of the current epoch."""
+        return self.schedule(self.fraction(step), self._epoch)
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._epoch, self._epoch_start = epoch, self.elapsed
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        if self.schedule is not None:
+            for group in self.model.optimizer.param_groups:
+                group["lr"] = self.rate(batch)
+        super().on_train_batch_begin(batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        super().on_epoch_end(epoch, logs)
+        if logs is None:
+            return
+        logs["epoch_seconds"] = round(self.elapsed - self._epoch_start, 2)
+        every = max(1, self.epochs // 10) if not self.seconds else 10
+        if self.print_fn and (epoch + 1 if not self.seconds else epoch) % every == 0:
+            figures = "  ".join(f"{k} {logs[k]:.4g}" for k in ("loss", "val_loss") if k in logs)
+            self.print_fn(f"  epoch {epoch + 1:4d}  {figures}  ({self.elapsed:.1f} s)")
+
+
+
+# ---------------------------------------------------------------- the shared train skeleton
+@dataclass
+class Fitted:
+    """What :func:`train_run` hands the recipe's ``evaluate``: the trained model (best weights) and the figures."""
+
+    model: Any
+    run: Path
+    epochs: int
+    best_epoch: int
+    train_seconds: float
+    wall_seconds: float
+    parameters: int
+
+    def figures(self) -> dict[str, Any]:
+        return {"epochs": self.epochs, "train_seconds": self.train_seconds, "wall_seconds": self.wall_seconds,
+                "parameters": self.parameters}
+
+
+class Recipe:
+    """The hooks of an app's training (override them); :func:`train_run` does the rest.
+
+    Attributes: ``name`` (the app), ``config`` (its config class), ``monitor`` and
+    ``mode`` (the validation figure that picks the best weights), ``default_epochs``
+    (with neither epochs nor a time budget), ``history_keys``/``history_plot`` (the
+    curves of ``metrics.csv`` plotted), ``resumable`` (a ``checkpoint.safetensors``
+    each epoch, for ``--resume``).
+    """
+
+    name = "app"
+    config: type = AppConfig
+    monitor, mode = "val_loss", "min"
+    default_epochs = 10
+    history_keys: list[str] = ["loss"]
+    history_plot = "loss.png"
+    resumable = False
+
+    def prepare(self, cfg: Any, saved: Path | None, print_fn: Callable[[str], None]) -> tuple[Any, Any]:
+        """Load the data; return (the config with every choice made, the data). ``saved``: the run resumed."""
+        raise NotImplementedError
+
+    def save_data(self, run: Path, cfg: Any, data: Any) -> None:
+        """Write the preprocessing ``load_run`` needs (vocabulary, scaler ...) into the new run folder."""
+
+    def build(self, cfg: Any, data: Any) -> Any:
+        """The compiled (and built) model."""
+        raise NotImplementedError
+
+    def describe(self, cfg: Any, data: Any, parameters: int, run: Path) -> str:
+        """The line printed before training."""
+        return f"{self.name}: {parameters:,} parameters; run folder {run}"
+
+    def fit_data(self, cfg: Any, data: Any) -> dict[str, Any]:
+        """Keyword arguments of ``model.fit``: ``x``, ``y``, ``validation_data``, ``batch_size``, ``shuffle``."""
+        raise NotImplementedError
+
+    def schedule(self, cfg: Any) -> Callable[[float, int], float] | None:
+        """The learning rate at (fraction of the run, epoch); None keeps the optimizer's."""
+        return None
+
+    def patience(self, cfg: Any) -> int | None:
+        """Early stopping after this many epochs without a better ``monitor``; None: never."""
+        return None
+
+    def callbacks(self, cfg: Any, data: Any, print_fn: Callable[[str], None]) -> list:
+        """Callbacks of the app's own (after the framework's)."""
+        return []
+
+    def progress_lines(self, cfg: Any) -> bool:
+        """Print about ten epoch lines (for apps trained without a progress bar)."""
+        return False
+
+    def evaluate(self, cfg: Any, data: Any, fitted: Fitted, print_fn: Callable[[str], None]) -> dict[str, Any]:
+        """Score the best model; return ``metrics.json``'s content (write other reports into ``fitted.run``)."""
+        raise NotImplementedError
+
+    def title(self, cfg: Any) -> str:
+        return self.name
+
+    def spent(self, cfg: Any) -> float:
+        """Seconds of the time budget spent before training (a model choice), counted in the clock."""
+        return 0.0
+
+    def clock(self, cfg: Any, epochs: int, print_fn: Callable[[str], None] | None = None) -> "RunClock":
+        """The run's :class:`RunClock`: budget, schedule, progress lines."""
+        return RunClock(cfg.time_budget, epochs, start=self.spent(cfg), schedule=self.schedule(cfg),
+                        print_fn=print_fn if self.progress_lines(cfg) else None)
+
+
+def _write_run_files(run: Path, recipe: Recipe, cfg: Any) -> None:
+    from .. import __version__
+    from ..runs import write_config, write_json
+
+    write_config(run, recipe.name, cfg.to_dict())
+    write_json(run / RUN_FILE, {"app": recipe.name, "rnnkit": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                "command": [Path(sys.argv[0]).name, *sys.argv[1:]], "model": "model.safetensors"})
+
+
+def _resumed(recipe: Recipe, cfg: Any) -> tuple[Any, Path]:
+    """The saved config of the run in ``cfg.out``, with the epochs or time budget given now."""
+    from ..runs import read_config
+
+    run = Path(cfg.out) if cfg.out else None
+    if run is None:
+        raise ConfigError(f"{cfg.option('out')} is needed with --resume: the run to continue")
+    saved = recipe.config.from_dict(read_config(run, recipe.name))
+    saved.epochs = cfg.epochs or saved.epochs
+    saved.time_budget = cfg.time_budget or saved.time_budget
+    saved.out = str(run)
+    if not (run / "checkpoint.safetensors").exists():
+        raise ConfigError(f"--resume: {run} has no checkpoint.safetensors yet (no epoch finished); start it again without --resume")
+    return saved, run
+
+
+def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Callable[[str], None] | None = print,
+              verbose: int = 1) -> dict[str, Any]:
+    """Train ``recipe``'s app with settings ``cfg`` into a run folder; returns ``metrics.json``'s content.
+
+    The run folder gets ``config.json``, ``run.json`` (app, rnnkit version,
+    created, command line), ``metrics.csv``, ``metrics.json``, the loss plot, the
+    whole model (``model.safetensors`` with its architecture, and ``model.json``:
+    :func:`rnnkit.load_model` reopens it without the app) and what the recipe
+    writes.  The best validation epoch's weights are kept; with no validation the
+    last epoch's.
+    """
+    from .. import set_seed
+    from ..runs import new_run_dir, write_json
+    from ..plots import plot_history
+    from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
+
+    say = print_fn or (lambda line: None)
+    if resume:
+        cfg, saved = _resumed(recipe, cfg)
+    else:
+        saved = None
+        if cfg.out and (Path(cfg.out) / "config.json").is_file():
+            new_run_dir(recipe.name, cfg.out)  # refuses a folder that holds a run, before any work
+    cfg.check()
+    cfg, data = recipe.prepare(cfg, saved, say)
+    cfg.check()
+    run = new_run_dir(recipe.name, cfg.out, resume=resume)
+    cfg.out = str(run)
+    set_seed(cfg.seed)  # after prepare, whose trial models (a budget's size choice) draw from the generators
+    if not resume:
+        _write_run_files(run, recipe, cfg)
+        recipe.save_data(run, cfg, data)
+    model = recipe.build(cfg, data)
+    params = sum(p.numel() for p in model.parameters())
+    say(recipe.describe(cfg, data, params, run))
+    fit = recipe.fit_data(cfg, data)
+    epochs = cfg.epochs or (100_000 if cfg.time_budget else recipe.default_epochs)
+    clock = recipe.clock(cfg, epochs, print_fn)
+    best_file = run / "model.safetensors"
+    validated = fit.get("validation_data") is not None
+    callbacks = [clock, CSVLogger(str(run / "metrics.csv"), append=resume)]
+    if validated:
+        callbacks.append(ModelCheckpoint(str(best_file), monitor=recipe.monitor, mode=recipe.mode, save_best_only=True))
+        if recipe.patience(cfg) is not None:
+            callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=recipe.mode, patience=recipe.patience(cfg)))
+    if recipe.resumable:
+        callbacks.append(ModelCheckpoint(str(run / "checkpoint.safetensors"), save_weights_only=False))
+    callbacks += recipe.callbacks(cfg, data, say)
+    began = time.perf_counter()
+    model.fit(**fit, epochs=epochs, callbacks=callbacks, verbose=verbose,
+              resume_from=str(run / "checkpoint.safetensors") if resume else None)
+    wall = time.perf_counter() - began
+    if validated:
+        if not best_file.exists():
+            raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was saved")
+        model.load_weights(str(best_file))
+    history = model.history.history.get(recipe.monitor) if validated else None
+    best = (max if recipe.mode == "max" else min)(range(len(history)), key=history.__getitem__) if history else None
+    model.save(str(best_file))  # the whole model: architecture, best weights, compile settings
+    write_json(run / "model.json", {"class_name": type(model).__name__, "config": model.get_config()})
+    offset = model.epochs_done - len(history) if history else 0  # epochs of a resumed run before this fit
+    fitted = Fitted(model, run, model.epochs_done, (offset + best) if best is not None else model.epochs_done - 1,
+                    clock.elapsed, wall, params)
+    metrics = recipe.evaluate(cfg, data, fitted, say)
+    write_json(run / "metrics.json", metrics)
+    plot_history(run / "metrics.csv", run / recipe.history_plot, title=recipe.title(cfg), keys=recipe.history_keys)
+    return metrics
+
+
+def open_run(run: str | Path, recipe: Recipe, needs: typing.Sequence[str] = ()) -> tuple[Any, Any, Path]:
+    """(the whole model of run folder ``run``, ready for inference; its config; the folder), for an app's ``load_run``.
+
+    Refuses a folder of another app, and one missing ``model.safetensors`` or a
+    file of ``needs`` (training did not finish an epoch).
+    """
+    from ..models import load_model
+    from ..runs import read_config
+
+    run = Path(run)
+    cfg = recipe.config.from_dict(read_config(run, recipe.name))
+    for name in (*needs, "model.safetensors"):
+        if not (run / name).exists():
+            raise ConfigError(f"--run {run} has no {name}; its training did not finish an epoch")
+    model = load_model(str(run / "model.safetensors"), compile=False)
+    model.eval()
+    return model, cfg, run
