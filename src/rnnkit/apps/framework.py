@@ -253,10 +253,9 @@ def add_options(parser: argparse.ArgumentParser, cls: type, defaults: Mapping[st
         base, _ = _kind(hints[f.name])
         default = defaults.get(f.name, f.default if f.default is not dataclasses.MISSING else None)
         help_text = m.help + (f" (default {default})" if default not in (None, False, "") and base is not bool else "")
-        if m.group:
-            target = groups.setdefault(m.group, parser.add_mutually_exclusive_group())
-        else:
-            target = parser
+        if m.group and m.group not in groups:
+            groups[m.group] = parser.add_mutually_exclusive_group()
+        target = groups[m.group] if m.group else parser
         kwargs: dict[str, Any] = dict(help=help_text.replace("%", "%%"), default=argparse.SUPPRESS)
         if m.positional:
             target.add_argument(f.name, nargs="*" if base is list else "?", **kwargs)
@@ -265,7 +264,8 @@ def add_options(parser: argparse.ArgumentParser, cls: type, defaults: Mapping[st
             action = argparse.BooleanOptionalAction if f.default is None else "store_true"
             target.add_argument(_flag(f), dest=f.name, action=action, **kwargs)
         else:
-            target.add_argument(_flag(f), dest=f.name, metavar=f.name.upper(), **kwargs)
+            metavar = "{" + ",".join(map(str, m.choices)) + "}" if m.choices else f.name.upper()
+            target.add_argument(_flag(f), dest=f.name, metavar=metavar, **kwargs)
 
 
 def _from_text(cls: type, f: dataclasses.Field, hint: Any, text: Any) -> Any:
