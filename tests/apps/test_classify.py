@@ -4,16 +4,19 @@ from __future__ import annotations
 import csv
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from rnnkit.apps.classify import ClassifyConfig, evaluate, load_run, predict, train
-from rnnkit.apps.classify.data import read_labelled, read_texts, stratified_split, tokenize
+from rnnkit.apps.classify import data as classify_data
+from rnnkit.apps.classify.data import read_labelled, read_texts, stratified_split
 from rnnkit.apps.classify.model import MODELS, build_model
 from rnnkit.apps.classify.report import classification_report
 from rnnkit.cli import main
+from rnnkit.data import Vocab, tokenize
 from rnnkit.errors import DatasetError
 
 POS, NEG = ["good", "great", "love", "wonderful", "fine"], ["bad", "awful", "hate", "terrible", "poor"]
@@ -48,10 +51,27 @@ def _quick(tmp_path, data, name="run", **kw):
 
 
 # ---------------------------------------------------------------- tokens and readers
-def test_tokenize_words_punctuation_and_cjk():
-    assert tokenize("Don't   STOP!<br /><br />Great.", "word") == ["don't", "stop", "!", "great", "."]
-    assert tokenize("我很喜欢 this movie", "word") == ["我", "很", "喜", "欢", "this", "movie"]
-    assert tokenize("好 看!", "char") == ["好", "看", "!"]
+# tokenize's own cases (words, punctuation, CJK, apostrophes, <br />) are in tests/data/test_tokens.py
+FIXTURE = Path(__file__).parent / "fixtures" / "classify_run_0.1"
+
+
+def test_classify_has_no_tokenizer_of_its_own():
+    assert classify_data.tokenize is tokenize  # the name classify users import is the core function
+
+
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_a_run_folder_written_before_the_core_tokenizer_gives_the_same_predictions(level):
+    # written by the code whose tokenizer lived in apps/classify/data.py (see the fixture's README.md)
+    expected = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
+    texts, want = expected["texts"], expected[level]
+    run = FIXTURE / f"run-{level}"
+    vocab = Vocab.load(run / "vocab.json")
+    assert vocab.level == level and vocab.analyzer == "split"  # the file holds no analyzer: classify tokenizes
+    assert [tokenize(t, level) for t in texts] == want["tokens"]
+    assert [vocab.encode(tokenize(t, level)) for t in texts] == want["ids"]
+    got = [p.probabilities for p in predict(run, texts)]
+    for g, w in zip(got, want["probabilities"]):
+        assert g == pytest.approx(w, abs=1e-6)
 
 
 def test_csv_tsv_jsonl_and_folder_read_the_same_rows(tmp_path):

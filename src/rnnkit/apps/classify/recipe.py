@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 import rnnkit
-from rnnkit.data import BucketBatchSampler, Vocab
+from rnnkit.data import BucketBatchSampler, Vocab, tokenize
 from rnnkit.errors import ConfigError, DatasetError
 from rnnkit.optimizers import Adam
 from rnnkit.plots import plot_confusion, plot_history
@@ -41,7 +41,7 @@ from rnnkit.runs import new_run_dir, read_config, read_json, write_config, write
 from rnnkit.training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from .data import NAMED, Labelled, load_named, read_labelled, stratified_split, tokenize
+from .data import NAMED, Labelled, load_named, read_labelled, stratified_split
 from .model import MODELS, build_model
 from .report import classification_report
 
