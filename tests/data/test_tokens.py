@@ -4,7 +4,11 @@ Every expected token list is written by hand; these are the tokens classify's ow
 tokenizer gave before it moved here (tests/apps/fixtures/classify_run_0.1 holds
 the tokens that code wrote down for its probe texts).
 """
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rnnkit.data import tokenize
 from rnnkit.errors import ConfigError
@@ -60,3 +64,14 @@ def test_errors_are_one_line_and_name_the_fix(call, fragment):
     with pytest.raises(ConfigError) as info:
         call()
     assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZé9_ '.,!-\t\nİ字すº<br/>")), max_size=40))
+def test_no_character_is_lost_or_made_up(text):
+    # word level: the tokens hold every character of the text but spaces, underscores and <br> tags
+    words = tokenize(text)
+    kept = re.sub(r"<br\s*/?>", " ", text).lower()
+    assert "".join(words) == "".join(c for c in kept if not c.isspace() and c != "_")
+    assert all(w and not any(c.isspace() for c in w) for w in words)
+    assert "".join(tokenize(text, "char")) == "".join(c for c in kept if not c.isspace())
