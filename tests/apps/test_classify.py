@@ -4,17 +4,20 @@ from __future__ import annotations
 import csv
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from rnnkit.apps.classify import ClassifyConfig, evaluate, load_run, predict, train
-from rnnkit.apps.classify.data import read_labelled, read_texts, stratified_split, tokenize
+from rnnkit.apps.classify import data as classify_data
+from rnnkit.apps.classify.data import read_labelled, read_texts, stratified_split
 from rnnkit.apps.classify.model import MODELS, build_model
 from rnnkit.apps.classify.report import classification_report
 from rnnkit.cli import main
-from rnnkit.errors import DatasetError
+from rnnkit.data import Vocab, tokenize
+from rnnkit.errors import DatasetError, ShapeError
 
 POS, NEG = ["good", "great", "love", "wonderful", "fine"], ["bad", "awful", "hate", "terrible", "poor"]
 FILL = ["the", "film", "was", "a", "and", "it", "movie", "plot", "actors"]
@@ -48,10 +51,27 @@ def _quick(tmp_path, data, name="run", **kw):
 
 
 # ---------------------------------------------------------------- tokens and readers
-def test_tokenize_words_punctuation_and_cjk():
-    assert tokenize("Don't   STOP!<br /><br />Great.", "word") == ["don't", "stop", "!", "great", "."]
-    assert tokenize("我很喜欢 this movie", "word") == ["我", "很", "喜", "欢", "this", "movie"]
-    assert tokenize("好 看!", "char") == ["好", "看", "!"]
+# tokenize's own cases (words, punctuation, CJK, apostrophes, <br />) are in tests/data/test_tokens.py
+FIXTURE = Path(__file__).parent / "fixtures" / "classify_run_0.1"
+
+
+def test_classify_has_no_tokenizer_of_its_own():
+    assert classify_data.tokenize is tokenize  # the name classify users import is the core function
+
+
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_a_run_folder_written_before_the_core_tokenizer_gives_the_same_predictions(level):
+    # written by the code whose tokenizer lived in apps/classify/data.py (see the fixture's README.md)
+    expected = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
+    texts, want = expected["texts"], expected[level]
+    run = FIXTURE / f"run-{level}"
+    vocab = Vocab.load(run / "vocab.json")
+    assert vocab.level == level and vocab.analyzer == "split"  # the file holds no analyzer: classify tokenizes
+    assert [tokenize(t, level) for t in texts] == want["tokens"]
+    assert [vocab.encode(tokenize(t, level)) for t in texts] == want["ids"]
+    got = [p.probabilities for p in predict(run, texts)]
+    for g, w in zip(got, want["probabilities"]):
+        assert g == pytest.approx(w, abs=1e-6)
 
 
 def test_csv_tsv_jsonl_and_folder_read_the_same_rows(tmp_path):
@@ -90,6 +110,43 @@ def test_report_matches_hand_computed_figures():
     # a: P 2/2 R 2/3 F 0.8 ; b: P 1/2 R 1/2 F 0.5 ; c: P 1/2 R 1 F 2/3
     assert r["per_class"]["a"] == pytest.approx({"precision": 1.0, "recall": 2 / 3, "f1": 0.8, "support": 3})
     assert r["macro_f1"] == pytest.approx((0.8 + 0.5 + 2 / 3) / 3)
+
+
+def test_report_of_a_class_never_predicted_or_absent_counts_zero():
+    # true: 0 0 1 1 ; predicted: 0 0 0 0 ; class 2 absent from both
+    r = classification_report([0, 0, 1, 1], [0, 0, 0, 0], ["a", "b", "c"])
+    assert r["confusion"] == [[2, 0, 0], [2, 0, 0], [0, 0, 0]]
+    assert r["accuracy"] == 0.5
+    # a: P 2/4 R 2/2 F 2/3 ; b: nothing predicted, P R F 0 ; c: no support, P R F 0
+    assert r["per_class"]["a"] == pytest.approx({"precision": 0.5, "recall": 1.0, "f1": 2 / 3, "support": 2})
+    assert r["per_class"]["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 2}
+    assert r["per_class"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
+    assert r["macro_f1"] == pytest.approx((2 / 3) / 3)
+    assert json.loads(json.dumps(r)) == r  # JSON-safe: plain floats and ints
+
+
+@pytest.mark.parametrize("true, pred, fragment", [
+    ([0, 1], [0], "2 true labels but 1 predictions"),
+    ([0, 2], [0, 1], "true class id 2"),
+    ([0, 1], [-1, 1], "predicted class id -1"),
+])
+def test_report_refuses_ids_that_name_no_class(true, pred, fragment):
+    with pytest.raises(ShapeError, match=fragment):
+        classification_report(true, pred, ["a", "b"])
+
+
+def test_report_agrees_with_scikit_learn_where_installed():
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    true, pred = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
+    pred[true == 3] = 3  # one class well predicted, another (none predicted as 2) left empty
+    pred[pred == 2] = 1
+    r = classification_report(true, pred, ["a", "b", "c", "d"])
+    p, rec, f, support = metrics.precision_recall_fscore_support(true, pred, labels=range(4), zero_division=0)
+    assert r["confusion"] == metrics.confusion_matrix(true, pred, labels=range(4)).tolist()
+    for i, c in enumerate("abcd"):
+        assert r["per_class"][c] == pytest.approx({"precision": p[i], "recall": rec[i], "f1": f[i], "support": support[i]})
+    assert r["macro_f1"] == pytest.approx(metrics.f1_score(true, pred, labels=range(4), average="macro", zero_division=0))
 
 
 # ---------------------------------------------------------------- models

@@ -461,6 +461,11 @@ class Recipe:
     def title(self, cfg: Any) -> str:
         return self.name
 
+    def rebuild(self, cfg: Any, run: Path) -> Any:
+        """The untrained model of a run folder written before ``run.json`` (rnnkit 0.1 saved weights only);
+        None where the app has no such folders."""
+        return None
+
     def spent(self, cfg: Any) -> float:
         """Seconds of the time budget spent before training (a model choice), counted in the clock."""
         return 0.0
@@ -579,6 +584,12 @@ def open_run(run: str | Path, recipe: Recipe, needs: typing.Sequence[str] = ()) 
     for name in (*needs, "model.safetensors"):
         if not (run / name).exists():
             raise ConfigError(f"--run {run} has no {name}; its training did not finish an epoch")
-    model = load_model(str(run / "model.safetensors"), compile=False)
+    if (run / RUN_FILE).exists():
+        model = load_model(str(run / "model.safetensors"), compile=False)
+    else:  # a run folder of rnnkit 0.1: weights only, the model rebuilt from its settings
+        model = recipe.rebuild(cfg, run)
+        if model is None:
+            raise ConfigError(f"--run {run} has no {RUN_FILE}; it was not written by `rnnkit {recipe.name} train`")
+        model.load_weights(str(run / "model.safetensors"))
     model.eval()
     return model, cfg, run

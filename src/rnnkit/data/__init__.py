@@ -1,8 +1,12 @@
-"""Data preparation for sequence models: tokenizers, padding, one-hot labels, windows and batches.
+"""Data preparation for sequence models: tokens, vocabularies, padding, one-hot labels, windows and batches.
 
-Text tools (:mod:`rnnkit.data.text`) follow the Keras preprocessing API that
-tutorial code uses: :class:`Tokenizer`, :func:`pad_sequences`,
-:func:`to_categorical`, plus a small :class:`Vocab` with special tokens.
+Text, one concept a module: :func:`tokenize` (:mod:`rnnkit.data.tokens`), the
+rule that cuts text into words, punctuation marks and CJK characters, shared by
+the apps; the Keras preprocessing API that tutorial code uses,
+:class:`Tokenizer` (:mod:`rnnkit.data.tokenizer`), :func:`pad_sequences`
+(:mod:`rnnkit.data.sequence`) and :func:`to_categorical`
+(:mod:`rnnkit.data.labels`); and :class:`Vocab` (:mod:`rnnkit.data.vocab`), a
+small vocabulary with special tokens that the apps save in their run folders.
 Time series (:mod:`rnnkit.data.series`): :func:`make_windows`, scalers fitted on
 the training part only, :func:`chronological_split`.  Batching
 (:mod:`rnnkit.data.batching`): a length-bucketing sampler and :class:`LMStream`,
@@ -12,9 +16,14 @@ from __future__ import annotations
 
 from .batching import BucketBatchSampler, LMStream, padding_fraction, save_tokens
 from .series import MinMaxScaler, StandardScaler, chronological_split, make_windows
-from .text import Tokenizer, Vocab, pad_sequences, to_categorical, tokenizer_from_json
+from .labels import to_categorical
+from .sequence import pad_sequences
+from .tokenizer import Tokenizer, tokenizer_from_json
+from .tokens import tokenize
+from .vocab import Vocab
 
 __all__ = [
+    "tokenize",
     "Tokenizer",
     "Vocab",
     "pad_sequences",

@@ -12,27 +12,26 @@ absent a single well-known alternative (``review``, ``sentence``, ``sentiment``,
 ``class`` ...) is taken.  Every problem is a :class:`~rnnkit.errors.DatasetError`
 naming the file, the line and the fix.
 
-Tokens (:func:`tokenize`): at word level, lower-cased words (keeping inner
-apostrophes), each punctuation mark, and each CJK character on its own (Chinese
-has no spaces between words); at char level every non-space character.
+Tokens come from the core's :func:`rnnkit.data.tokenize` (re-exported here as
+``tokenize``): at word level, lower-cased words (keeping inner apostrophes), each
+punctuation mark, and each CJK character on its own (Chinese has no spaces
+between words); at char level every non-space character.
 
 >>> tokenize("It's GREAT!<br />不错", "word")
 ["it's", 'great', '!', '不', '错']
->>> tokenize("很好 吃", "char")
-['很', '好', '吃']
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from rnnkit.data import tokenize
 from rnnkit.errors import ConfigError, DatasetError
 
 __all__ = ["Labelled", "read_labelled", "read_texts", "load_named", "NAMED", "tokenize", "stratified_split",
@@ -41,11 +40,6 @@ __all__ = ["Labelled", "read_labelled", "read_texts", "load_named", "NAMED", "to
 TEXT_ALIASES = ("text", "sentence", "review", "content", "document", "comment", "body", "tweet")
 LABEL_ALIASES = ("label", "sentiment", "class", "category", "target", "polarity", "y")
 NAMED = {"imdb": ("imdb", "test", ["negative", "positive"]), "sst2": ("sst2", "dev", ["negative", "positive"])}
-
-# CJK ideographs (and compatibility ones), kana and hangul syllables: one token per character
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_WORD = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:'[^\W_{_CJK}]+)*|[^\w\s]", re.UNICODE)
-_HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 
 @dataclass
@@ -76,14 +70,6 @@ def _label_key(label: str) -> tuple:
         return (0, float(label), "")
     except ValueError:
         return (1, 0.0, label)
-
-
-def tokenize(text: str, level: str) -> list[str]:
-    """The tokens of ``text`` at ``level`` ``'word'`` or ``'char'`` (see the module docstring)."""
-    text = _HTML_BREAK.sub(" ", text).lower()
-    if level == "char":
-        return [c for c in text if not c.isspace()]
-    return _WORD.findall(text)
 
 
 def decode_utf8(raw: bytes, path: Path | str) -> str:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from rnnkit.data import BucketBatchSampler, Vocab
+from rnnkit.data import BucketBatchSampler, Vocab, tokenize
 from rnnkit.errors import ConfigError, DatasetError
 from rnnkit.optimizers import Adam
 from rnnkit.plots import plot_confusion
@@ -39,7 +39,7 @@ from rnnkit.runs import parse_duration, read_json, write_csv, write_json
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
 from ..framework import AppConfig, Fitted, Recipe, open_run, setting, train_run
-from .data import NAMED, Labelled, load_named, read_labelled, read_texts, stratified_split, tokenize
+from .data import NAMED, Labelled, load_named, read_labelled, read_texts, stratified_split
 from .model import MODELS, build_model
 from .report import classification_report
 
@@ -283,6 +283,12 @@ class _Recipe(Recipe):
         model = _model_for(cfg, len(data.vocab), len(data.classes))
         model.compile(optimizer=Adam(learning_rate=cfg.learning_rate), loss=SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"], clipnorm=cfg.clipnorm)
+        model(torch.ones(1, 1, dtype=torch.long))  # build the layers whose input sizes are inferred
+        return model
+
+    def rebuild(self, cfg: ClassifyConfig, run: Path) -> Any:
+        classes = read_json(run / "classes.json")["classes"]
+        model = _model_for(cfg, len(Vocab.load(run / "vocab.json")), len(classes))
         model(torch.ones(1, 1, dtype=torch.long))  # build the layers whose input sizes are inferred
         return model
 

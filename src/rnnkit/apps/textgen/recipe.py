@@ -274,6 +274,9 @@ class _Recipe(Recipe):
         model.compile(optimizer=optimizer, loss=SparseCategoricalCrossentropy(from_logits=True), clipnorm=cfg.clipnorm)
         return model
 
+    def rebuild(self, cfg: TextgenConfig, run: Path) -> torch.nn.Module:
+        return _model_for(cfg, len(Vocab.load(run / "vocab.json")))
+
     def describe(self, cfg: TextgenConfig, corpus: Corpus, parameters: int, run: Path) -> str:
         return (f"textgen: {cfg.data} at {cfg.level} level, {len(corpus.train):,} training and {len(corpus.valid):,} "
                 f"validation tokens, vocabulary {len(corpus.vocab):,}; {cfg.layers} x {cfg.units} {cfg.cell}, "

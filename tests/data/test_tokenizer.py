@@ -1,119 +1,18 @@
-"""Tests of rnnkit.data.text: Tokenizer, pad_sequences, to_categorical and Vocab.
+"""Tests of rnnkit.data.tokenizer: Keras' Tokenizer and tokenizer_from_json.
 
 Expected values are worked out by hand from the Keras documentation of the same
 functions and written literally, never computed by the code under test.
 """
 import json
 import math
-import os
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rnnkit.data import Tokenizer, Vocab, pad_sequences, to_categorical, tokenizer_from_json
-from rnnkit.errors import ConfigError, ShapeError
-
-# ---------------------------------------------------------------- pad_sequences
-
-SEQS = [[1], [2, 3], [4, 5, 6]]
-
-PAD_CASES = [
-    # (kwargs, expected)
-    ({}, [[0, 0, 1], [0, 2, 3], [4, 5, 6]]),
-    ({"value": -1}, [[-1, -1, 1], [-1, 2, 3], [4, 5, 6]]),
-    ({"padding": "post"}, [[1, 0, 0], [2, 3, 0], [4, 5, 6]]),
-    ({"maxlen": 2}, [[0, 1], [2, 3], [5, 6]]),
-    ({"maxlen": 2, "truncating": "post"}, [[0, 1], [2, 3], [4, 5]]),
-    ({"maxlen": 2, "padding": "post"}, [[1, 0], [2, 3], [5, 6]]),
-    ({"maxlen": 2, "padding": "post", "truncating": "post"}, [[1, 0], [2, 3], [4, 5]]),
-    ({"maxlen": 4}, [[0, 0, 0, 1], [0, 0, 2, 3], [0, 4, 5, 6]]),
-    ({"maxlen": 4, "padding": "post", "value": 9}, [[1, 9, 9, 9], [2, 3, 9, 9], [4, 5, 6, 9]]),
-    ({"maxlen": 1}, [[1], [3], [6]]),
-    ({"maxlen": 1, "truncating": "post"}, [[1], [2], [4]]),
-]
-
-
-@pytest.mark.parametrize("kwargs, expected", PAD_CASES)
-def test_pad_sequences_table(kwargs, expected):
-    out = pad_sequences(SEQS, **kwargs)
-    assert out.dtype == np.int32
-    np.testing.assert_array_equal(out, np.array(expected))
-
-
-def test_pad_sequences_float_dtype_and_value():
-    out = pad_sequences(SEQS, dtype="float32", value=0.5)
-    assert out.dtype == np.float32
-    np.testing.assert_array_equal(out, [[0.5, 0.5, 1.0], [0.5, 2.0, 3.0], [4.0, 5.0, 6.0]])
-
-
-def test_pad_sequences_truncates_float_values_as_int32_by_default():
-    # Keras' default dtype is int32: float values are cast
-    np.testing.assert_array_equal(pad_sequences([[1.7, 2.2]]), [[1, 2]])
-
-
-def test_pad_sequences_of_vectors():
-    seqs = [[[1, 2]], [[3, 4], [5, 6]]]
-    pre = pad_sequences(seqs)
-    assert pre.shape == (2, 2, 2)
-    np.testing.assert_array_equal(pre, [[[0, 0], [1, 2]], [[3, 4], [5, 6]]])
-    post = pad_sequences(seqs, padding="post", value=-1)
-    np.testing.assert_array_equal(post, [[[1, 2], [-1, -1]], [[3, 4], [5, 6]]])
-    cut = pad_sequences(seqs, maxlen=1)
-    np.testing.assert_array_equal(cut, [[[1, 2]], [[5, 6]]])
-    cut_post = pad_sequences(seqs, maxlen=1, truncating="post")
-    np.testing.assert_array_equal(cut_post, [[[1, 2]], [[3, 4]]])
-    arrays = [np.ones((1, 2, 3)), np.zeros((3, 2, 3))]
-    assert pad_sequences(arrays, dtype="float64").shape == (2, 3, 2, 3)
-
-
-def test_pad_sequences_empty_inputs():
-    np.testing.assert_array_equal(pad_sequences([[], [1, 2]]), [[0, 0], [1, 2]])
-    assert pad_sequences([]).shape == (0, 0)
-    assert pad_sequences([[], []]).shape == (2, 0)
-    np.testing.assert_array_equal(pad_sequences([[]], maxlen=3), [[0, 0, 0]])
-    # an empty first sequence must not hide the feature shape of later ones
-    assert pad_sequences([[], [[1.0, 2.0]]], dtype="float32").shape == (2, 1, 2)
-
-
-def test_pad_sequences_strings():
-    out = pad_sequences([["a", "b"], ["c"]], dtype=object, value="<pad>")
-    assert out.tolist() == [["a", "b"], ["<pad>", "c"]]
-    out = pad_sequences([["ab", "c"], ["d"]], dtype="<U5", value="_", padding="post")
-    assert out.tolist() == [["ab", "c"], ["d", "_"]]
-
-
-@pytest.mark.parametrize("kwargs, fragment", [
-    ({"padding": "middle"}, "'middle'"),
-    ({"truncating": "both"}, "'both'"),
-    ({"padding": "PRE"}, "'pre', 'post'"),
-    ({"maxlen": 0}, "maxlen=None"),
-    ({"maxlen": -3}, "positive integer"),
-    ({"maxlen": 2.5}, "positive integer"),
-])
-def test_pad_sequences_bad_config(kwargs, fragment):
-    with pytest.raises(ConfigError, match="pad_sequences") as info:
-        pad_sequences(SEQS, **kwargs)
-    assert fragment in str(info.value)
-
-
-def test_pad_sequences_ragged_features():
-    with pytest.raises(ShapeError, match="index 1"):
-        pad_sequences([[[1, 2]], [[1, 2, 3]]])
-    with pytest.raises(ShapeError, match="index 0"):
-        pad_sequences([[[1, 2], [3]]])
-
-
-def test_pad_sequences_string_value_with_int_dtype():
-    with pytest.raises(ConfigError, match="dtype=object"):
-        pad_sequences([["a"]], value="x")
-
-
-def test_pad_sequences_not_a_list():
-    with pytest.raises(ConfigError, match="index 1"):
-        pad_sequences([[1], 5])
-
+from rnnkit.data import Tokenizer, tokenizer_from_json
+from rnnkit.errors import ConfigError
 
 # ---------------------------------------------------------------- Tokenizer
 
@@ -277,129 +176,7 @@ def test_fit_twice_accumulates():
     assert tok.word_docs == {"a": 1, "b": 2}
 
 
-# ---------------------------------------------------------------- to_categorical
-
-def test_to_categorical_table():
-    np.testing.assert_array_equal(to_categorical([0, 2, 1]), [[1, 0, 0], [0, 0, 1], [0, 1, 0]])
-    out = to_categorical([[1], [0]], num_classes=3)
-    assert out.shape == (2, 3) and out.dtype == np.float32
-    np.testing.assert_array_equal(out, [[0, 1, 0], [1, 0, 0]])
-    out = to_categorical([[0, 1], [1, 0]])
-    assert out.shape == (2, 2, 2)
-    np.testing.assert_array_equal(out, [[[1, 0], [0, 1]], [[0, 1], [1, 0]]])
-    assert to_categorical([1], num_classes=2, dtype="int64").tolist() == [[0, 1]]
-    assert to_categorical(np.array([2.0])).tolist() == [[0.0, 0.0, 1.0]]
-    assert to_categorical(3).tolist() == [0.0, 0.0, 0.0, 1.0]
-
-
-@pytest.mark.parametrize("y, kwargs, fragment", [
-    ([0, 3], {"num_classes": 3}, "label 3"),
-    ([-1, 0], {}, "label -1"),
-    ([0.5], {}, "whole numbers"),
-    ([], {}, "num_classes"),
-    (["a"], {}, "integers"),
-    ([0], {"num_classes": 0}, "positive integer"),
-])
-def test_to_categorical_errors(y, kwargs, fragment):
-    with pytest.raises(ConfigError) as info:
-        to_categorical(y, **kwargs)
-    assert fragment in str(info.value)
-
-
-# ---------------------------------------------------------------- Vocab
-
-def test_vocab_specials_and_order():
-    v = Vocab.build(["hello world", "hello there"])
-    assert v.tokens == ["<pad>", "<unk>", "<bos>", "<eos>", "hello", "world", "there"]
-    assert (v.pad_id, v.unk_id, v.bos_id, v.eos_id) == (0, 1, 2, 3)
-    assert len(v) == 7 and "world" in v and "nope" not in v
-    ids = v.encode("hello you there", add_bos=True, add_eos=True)
-    assert ids == [2, 4, 1, 6, 3]
-    assert v.decode(ids) == "hello <unk> there"
-    assert v.decode(ids, skip_special=False) == "<bos> hello <unk> there <eos>"
-    assert v.token_to_id("there") == 6 and v.token_to_id("zz") == 1
-    assert v.id_to_token(5) == "world"
-    assert v.encode(["world", "x"]) == [5, 1]
-
-
-def test_vocab_limits_and_levels():
-    texts = ["a b b c c c", "d"]
-    assert Vocab.build(texts, min_freq=2).tokens[4:] == ["c", "b"]
-    assert Vocab.build(texts, max_size=1).tokens[4:] == ["c"]
-    assert Vocab.build(texts, max_size=0).tokens[4:] == []
-    v = Vocab.build(["你好你", "好的"], level="char")
-    assert v.tokens[4:] == ["你", "好", "的"]
-    assert v.decode(v.encode("你的他", add_bos=True)) == "你的<unk>"
-    assert Vocab.build(["<unk> a <eos>"]).tokens[4:] == ["a"]
-    assert Vocab.build([["x", "y", "x"]]).tokens[4:] == ["x", "y"]
-
-
-def test_vocab_json_and_file_round_trip(tmp_path):
-    v = Vocab.build(["北京 欢迎 你", "你 好"], level="word")
-    assert Vocab.from_json(v.to_json()) == v
-    path = tmp_path / "vocab.json"
-    v.save(path)
-    assert Vocab.load(path) == v
-    assert json.loads(path.read_text(encoding="utf-8"))["tokens"][4] == "你"
-    v2 = Vocab.build(["x"], level="char")
-    v2.save(path)  # overwrite in place
-    assert Vocab.load(path) == v2
-    assert sorted(os.listdir(tmp_path)) == ["vocab.json"]  # no temp files left
-
-
-@pytest.mark.parametrize("call, exc, fragment", [
-    (lambda: Vocab.from_json("not json"), ConfigError, "Vocab.to_json"),
-    (lambda: Vocab.from_json('{"tokens": ["a"]}'), ConfigError, "not an rnnkit Vocab"),
-    (lambda: Vocab.build(["a"], level="byte"), ConfigError, "'byte'"),
-    (lambda: Vocab.build("abc"), ConfigError, "wrap it in a list"),
-    (lambda: Vocab.build(["a"], min_freq=0), ConfigError, "min_freq"),
-    (lambda: Vocab(["a"]).id_to_token(99), ConfigError, "99"),
-    (lambda: Vocab(["a"]).decode([7]), ConfigError, "7"),
-    (lambda: Vocab(["a", "a"]), ConfigError, "twice"),
-    (lambda: Vocab(["a"]).encode(3), ConfigError, "int"),
-])
-def test_vocab_errors(call, exc, fragment):
-    with pytest.raises(exc) as info:
-        call()
-    assert fragment in str(info.value)
-
-
-def test_vocab_save_failure_leaves_nothing(tmp_path):
-    target = tmp_path / "sub"
-    target.mkdir()
-    with pytest.raises(OSError):
-        Vocab(["a"]).save(target)  # a directory cannot be replaced by a file
-    assert os.listdir(tmp_path) == ["sub"] and os.listdir(target) == []
-
-
 # ---------------------------------------------------------------- properties
-
-@settings(max_examples=50, deadline=None)
-@given(
-    seqs=st.lists(st.lists(st.integers(-1000, 1000), max_size=8), max_size=6),
-    maxlen=st.one_of(st.none(), st.integers(1, 10)),
-    padding=st.sampled_from(["pre", "post"]),
-    truncating=st.sampled_from(["pre", "post"]),
-)
-def test_pad_sequences_never_crashes(seqs, maxlen, padding, truncating):
-    out = pad_sequences(seqs, maxlen=maxlen, padding=padding, truncating=truncating, value=-7)
-    width = maxlen if maxlen is not None else max((len(s) for s in seqs), default=0)
-    assert out.shape == (len(seqs), width)
-    for row, s in zip(out, seqs):
-        kept = s[-width:] if truncating == "pre" else s[:width]
-        body = row[width - len(kept):] if padding == "pre" else row[:len(kept)]
-        assert body.tolist() == kept
-
-
-@settings(max_examples=50, deadline=None)
-@given(
-    seqs=st.lists(st.lists(st.text(max_size=5), max_size=5), max_size=5),
-    maxlen=st.one_of(st.none(), st.integers(1, 6)),
-)
-def test_pad_sequences_of_unicode_strings_never_crashes(seqs, maxlen):
-    out = pad_sequences(seqs, maxlen=maxlen, dtype=object, value="")
-    assert out.shape[0] == len(seqs)
-
 
 @settings(max_examples=50, deadline=None)
 @given(
@@ -446,11 +223,10 @@ def test_word_splitting_matches_split_then_drop_empty(text):
     assert tok.sequences_to_texts(tok.texts_to_sequences([text])) == [" ".join(expected)]
 
 
-def test_bad_dtype_and_out_of_range_matrix_indices():
-    with pytest.raises(ConfigError, match="not a NumPy dtype"):
-        pad_sequences([[1]], dtype="no-such-type")
+def test_out_of_range_matrix_indices_are_ignored():
     tok = Tokenizer(num_words=3)
     np.testing.assert_array_equal(tok.sequences_to_matrix([[-1, 1, 5]], mode="count"), [[0, 1, 0]])
+
 
 
 def _reference_sequences(tok, texts):
@@ -501,3 +277,44 @@ def test_kept_ids_are_not_used_for_other_texts_or_changed_settings():
     tok.fit_on_texts(["a a a b b c"])
     tok.num_words = 2  # the cut is applied at conversion time, as Keras does
     assert tok.texts_to_sequences(["a a a b b c"]) == [[1, 1, 1]]
+
+
+# ---------------------------------------------------------------- analyzer
+
+def test_text_analyzer_uses_tokenize():
+    tok = Tokenizer(analyzer="text")
+    tok.fit_on_texts(["It's great!<br />不错", "great."])
+    # counts: great 2, then first appearance: it's, !, 不, 错, .
+    assert tok.word_index == {"great": 1, "it's": 2, "!": 3, "不": 4, "错": 5, ".": 6}
+    assert tok.texts_to_sequences(["GREAT! it's"]) == [[1, 3, 2]]
+    char = Tokenizer(analyzer="text", char_level=True)
+    char.fit_on_texts(["好 看!"])
+    assert char.word_index == {"好": 1, "看": 2, "!": 3}  # no space token, unlike Keras' char_level
+    keep = Tokenizer(analyzer="text", lower=False)
+    keep.fit_on_texts(["A a"])
+    assert keep.word_index == {"A": 1, "a": 2}
+
+
+def test_callable_analyzer_as_in_keras():
+    tok = Tokenizer(analyzer=lambda text: text.split("|"))
+    tok.fit_on_texts(["A|b|b"])
+    assert tok.word_index == {"b": 1, "A": 2}  # the text as it is: no lower-casing, no filters
+    chars = Tokenizer(analyzer=lambda text: ["never"], char_level=True)
+    chars.fit_on_texts(["ab"])
+    assert chars.word_index == {"a": 1, "b": 2}  # char_level wins, as in Keras
+    with pytest.raises(ConfigError, match="analyzer='text'"):
+        tok.to_json()
+
+
+def test_text_analyzer_round_trips_and_keras_json_has_none():
+    tok = Tokenizer(analyzer="text")
+    tok.fit_on_texts(["Don't stop!"])
+    back = tokenizer_from_json(tok.to_json())
+    assert back.analyzer == "text" and back.texts_to_sequences(["stop, don't"]) == [[2, 1]]
+    assert "analyzer" not in Tokenizer().get_config()
+    assert tokenizer_from_json(Tokenizer().to_json()).analyzer is None
+
+
+def test_bad_analyzer():
+    with pytest.raises(ConfigError, match="`analyzer` must be None, 'text' or a function"):
+        Tokenizer(analyzer="words")

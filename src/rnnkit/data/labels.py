@@ -1,0 +1,60 @@
+"""Integer class labels to one-hot arrays: Keras' :func:`to_categorical`.
+
+>>> to_categorical([1, 0], num_classes=3).tolist()
+[[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_positive_int
+from ..errors import ConfigError
+
+__all__ = ["to_categorical"]
+
+
+def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32") -> np.ndarray:
+    """One-hot encode integer class labels; the output gains a trailing axis of size ``num_classes``.
+
+    A trailing axis of size 1 in ``y`` (e.g. shape ``(n, 1)``) is dropped
+    first, as Keras does.
+
+    Args:
+        y: integer labels in ``[0, num_classes)`` (any array-like).
+        num_classes: the number of classes; ``None`` uses ``max(y) + 1``.
+        dtype: the output dtype.
+
+    >>> to_categorical([0, 2, 1]).tolist()
+    [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    >>> to_categorical([[1], [0]], num_classes=2).shape
+    (2, 2)
+    """
+    arr = np.asarray(y)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise ConfigError(f"to_categorical: labels must be integers, got dtype {arr.dtype}")
+    if arr.size and np.issubdtype(arr.dtype, np.floating) and not np.all(np.floor(arr) == arr):
+        raise ConfigError("to_categorical: labels must be whole numbers (class indices), got fractional values")
+    arr = arr.astype(np.int64)
+    shape = arr.shape
+    if len(shape) > 1 and shape[-1] == 1:
+        shape = shape[:-1]
+    flat = arr.ravel()
+    if num_classes is None:
+        if not flat.size:
+            raise ConfigError("to_categorical: `y` is empty; pass `num_classes=` to fix the output width")
+        num_classes = int(flat.max()) + 1
+    else:
+        num_classes = check_positive_int("to_categorical", "num_classes", num_classes)
+    if flat.size:
+        bad = np.flatnonzero((flat < 0) | (flat >= num_classes))
+        if bad.size:
+            k = int(bad[0])
+            raise ConfigError(
+                f"to_categorical: label {int(flat[k])} at flat position {k} is outside [0, {num_classes}); "
+                "labels must be 0 .. num_classes - 1"
+            )
+    out = np.zeros((flat.size, num_classes), dtype=dtype)
+    out[np.arange(flat.size), flat] = 1
+    return out.reshape(tuple(shape) + (num_classes,))
