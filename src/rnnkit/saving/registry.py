@@ -73,10 +73,9 @@ def register_serializable(cls: T | str | None = None, *, package: str | None = N
     """
     if isinstance(cls, str):  # register_serializable("mylib"), Keras' positional package
         cls, package = None, cls
-    if package is not None and (not isinstance(package, str) or not package or ">" in package):
-        raise ConfigError(f"register_serializable: `package` must be a non-empty str without '>', got {package!r}")
-    if name is not None and (not isinstance(name, str) or not name or ">" in name):
-        raise ConfigError(f"register_serializable: `name` must be a non-empty str without '>', got {name!r}")
+    for arg, value in (("package", package), ("name", name)):
+        if value is not None and (not isinstance(value, str) or not value or ">" in value):
+            raise ConfigError(f"register_serializable: `{arg}` must be a non-empty str without '>', got {value!r}")
 
     def register(klass: T) -> T:
         if not isinstance(klass, type):
