@@ -26,6 +26,7 @@ from torch import nn
 
 from ._validation import check_positive_int
 from .errors import NotBuiltError, ShapeError
+from .saving import register_serializable
 
 __all__ = ["Layer"]
 
@@ -38,6 +39,7 @@ def _auto_name(class_name: str) -> str:
     return base if index == 0 else f"{base}_{index}"
 
 
+@register_serializable
 class Layer(nn.Module):
     """Base class of every rnnkit layer and cell.
 

@@ -31,12 +31,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
+
+from .._io import atomic_path
 
 __all__ = [
     "MinRNNKernel",
@@ -156,20 +157,14 @@ def _build(source: Path) -> Path:
     if target.exists():
         return target
     cache.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{source.stem}-", suffix=".so.tmp", dir=cache)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    # atomic: other processes see no library or the whole one, never a half-written .so
+    with atomic_path(target, suffix=".so.tmp") as tmp:
         proc = subprocess.run(
-            _compile_command(compiler, source, tmp), capture_output=True, text=True, timeout=120
+            _compile_command(compiler, source, Path(tmp)), capture_output=True, text=True, timeout=120
         )
         if proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()
             raise RuntimeError(f"compiling {source.name} failed: {' | '.join(detail[-3:])}")
-        os.replace(tmp, target)  # atomic: other processes see no file or the whole one
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target
 
 

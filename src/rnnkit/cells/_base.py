@@ -22,12 +22,14 @@ from .. import initializers
 from .._validation import as_tensor, check_bool, check_floating, check_ndim, check_positive_int, check_rate
 from ..errors import ShapeError
 from .._base_layer import Layer
+from ..saving import register_serializable
 
 __all__ = ["RecurrentCell", "State"]
 
 State = tuple[torch.Tensor, ...]
 
 
+@register_serializable
 class RecurrentCell(Layer):
     """Base class of the gated cells with PyTorch-layout weights.
 

@@ -7,11 +7,13 @@ import torch
 import torch.nn.functional as F
 
 from .. import activations
+from ..saving import register_serializable
 from ._base import RecurrentCell, State
 
 __all__ = ["GRUCell"]
 
 
+@register_serializable
 class GRUCell(RecurrentCell):
     r"""One step of a GRU (Cho et al. 2014).
 

@@ -6,11 +6,13 @@ from typing import Any, Callable
 import torch
 
 from .. import activations
+from ..saving import register_serializable
 from ._base import RecurrentCell, State
 
 __all__ = ["LSTMCell"]
 
 
+@register_serializable
 class LSTMCell(RecurrentCell):
     r"""One step of an LSTM (Hochreiter & Schmidhuber 1997, with forget gate).
 

@@ -23,6 +23,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..saving import register_serializable
 from ._base import RecurrentCell, State
 
 __all__ = ["MinGRUCell", "MinLSTMCell"]
@@ -86,6 +87,7 @@ class _MinCell(RecurrentCell):
         return h_new, (h_new,)
 
 
+@register_serializable
 class MinGRUCell(_MinCell):
     r"""One step of minGRU: a GRU whose gates see the input only (Feng et al. 2024).
 
@@ -138,6 +140,7 @@ class MinGRUCell(_MinCell):
         return log_a, log_b
 
 
+@register_serializable
 class MinLSTMCell(_MinCell):
     r"""One step of minLSTM: an LSTM whose gates see the input only, normalised (Feng et al. 2024).
 

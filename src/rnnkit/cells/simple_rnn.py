@@ -6,11 +6,13 @@ from typing import Any, Callable
 import torch
 
 from .. import activations
+from ..saving import register_serializable
 from ._base import RecurrentCell, State
 
 __all__ = ["SimpleRNNCell"]
 
 
+@register_serializable
 class SimpleRNNCell(RecurrentCell):
     r"""One step of an Elman network (Keras ``SimpleRNNCell``, PyTorch ``RNNCell``).
 

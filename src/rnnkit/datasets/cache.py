@@ -14,13 +14,13 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._io import atomic_write
 from ..errors import DatasetError
 
 __all__ = ["RemoteFile", "cache_dir", "sha256_of", "matches", "download", "download_many", "local_file"]
@@ -110,12 +110,12 @@ def download(dataset: str, remote: RemoteFile, timeout: float = 60.0, *, progres
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DatasetError(f"cannot create the cache folder {target.parent}: {exc.strerror}; set RNNKIT_DATA to a writable folder") from None
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     digest = hashlib.sha256()
     done = 0
     start = time.perf_counter()
     try:
-        with os.fdopen(fd, "wb") as out:
+        # the file appears whole and verified, or not at all (a failed check leaves no file behind)
+        with atomic_write(target, "wb", suffix=".part") as out:
             with urllib.request.urlopen(remote.url, timeout=timeout) as response:
                 while True:
                     block = response.read(_CHUNK)
@@ -126,22 +126,18 @@ def download(dataset: str, remote: RemoteFile, timeout: float = 60.0, *, progres
                     done += len(block)
                     if progress:
                         _progress(done, remote.size, start, f"{dataset}/{remote.name}")
-            out.flush()
-            os.fsync(out.fileno())
-        if progress and sys.stderr.isatty():
-            sys.stderr.write("\n")
-        if done != remote.size:
-            raise DatasetError(
-                f"download of {dataset}/{remote.name} stopped after {done:,} of {remote.size:,} bytes; "
-                f"run `rnnkit datasets fetch {dataset}` again"
-            )
-        if digest.hexdigest() != remote.sha256:
-            raise DatasetError(
-                f"{dataset}/{remote.name} from {remote.url} has SHA-256 {digest.hexdigest()}, expected "
-                f"{remote.sha256}; the source changed or the download was corrupted, so it was not kept"
-            )
-        os.replace(tmp, target)
-        tmp = None
+            if progress and sys.stderr.isatty():
+                sys.stderr.write("\n")
+            if done != remote.size:
+                raise DatasetError(
+                    f"download of {dataset}/{remote.name} stopped after {done:,} of {remote.size:,} bytes; "
+                    f"run `rnnkit datasets fetch {dataset}` again"
+                )
+            if digest.hexdigest() != remote.sha256:
+                raise DatasetError(
+                    f"{dataset}/{remote.name} from {remote.url} has SHA-256 {digest.hexdigest()}, expected "
+                    f"{remote.sha256}; the source changed or the download was corrupted, so it was not kept"
+                )
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         if isinstance(exc, DatasetError):
             raise
@@ -150,9 +146,6 @@ def download(dataset: str, remote: RemoteFile, timeout: float = 60.0, *, progres
             f"could not download {dataset}/{remote.name} from {remote.url} ({reason}) after {done:,} bytes; "
             f"check the network, or put the file in {target.parent} yourself"
         ) from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
     return target
 
 

@@ -3,6 +3,7 @@
 Every layer is a ``torch.nn.Module`` whose input size may be inferred at the first call.
 """
 from .._base_layer import Layer
+from ..saving import deserialize, register_serializable, serialize
 from .bidirectional import Bidirectional
 from .conv import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Masking
@@ -13,7 +14,6 @@ from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D, M
 from .wrappers import TimeDistributed
 from .convert import from_torch, load_torch_state_dict, to_torch, torch_state_dict
 from .recurrent import GRU, LSTM, RNN, RecurrentLayer, SimpleRNN
-from .serialization import deserialize, register_serializable, serialize
 
 __all__ = [
     "Layer",

@@ -8,6 +8,7 @@ import torch
 from .._base_layer import Layer
 from .._validation import check_choice
 from ..errors import ConfigError
+from ..saving import deserialize, register_serializable, serialize
 from .recurrent import RecurrentLayer, StateArg
 
 __all__ = ["Bidirectional"]
@@ -15,6 +16,7 @@ __all__ = ["Bidirectional"]
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
+@register_serializable
 class Bidirectional(Layer):
     r"""Bidirectional wrapper for any recurrent layer (Keras ``Bidirectional``).
 
@@ -151,8 +153,6 @@ class Bidirectional(Layer):
         return mask if self.return_sequences else None
 
     def get_config(self) -> dict[str, Any]:
-        from .serialization import serialize
-
         return {
             **super().get_config(),
             "layer": serialize(self.forward_layer),
@@ -162,8 +162,6 @@ class Bidirectional(Layer):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Bidirectional":
-        from .serialization import deserialize
-
         config = dict(config)
         layer = deserialize(config.pop("layer"))
         backward = config.pop("backward_layer", None)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from .._validation import as_tensor, check_choice, check_floating, check_ndim, check_positive_int
 from ..errors import ConfigError, ShapeError
+from ..saving import register_serializable
 from .core import _KernelLayer
 
 __all__ = ["Conv1D", "Conv2D"]
@@ -148,6 +149,7 @@ class _Conv(_KernelLayer):
         )
 
 
+@register_serializable
 class Conv1D(_Conv):
     r"""1-D convolution over the steps of channels-last input ``(batch, steps, channels)``.
 
@@ -223,6 +225,7 @@ class Conv1D(_Conv):
         )
 
 
+@register_serializable
 class Conv2D(_Conv):
     r"""2-D convolution over channels-last images ``(batch, height, width, channels)``.
 

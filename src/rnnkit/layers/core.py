@@ -12,6 +12,7 @@ from .. import activations, initializers
 from .._base_layer import Layer
 from .._validation import as_tensor, check_bool, check_floating, check_ndim, check_positive_int, check_rate
 from ..errors import ConfigError, ShapeError
+from ..saving import register_serializable
 
 __all__ = ["Dense", "Dropout", "Activation", "Flatten", "Masking"]
 
@@ -76,6 +77,7 @@ class _KernelLayer(Layer):
         }
 
 
+@register_serializable
 class Dense(_KernelLayer):
     r"""A fully connected layer on the last axis: ``activation(x W^T + b)``.
 
@@ -162,6 +164,7 @@ class Dense(_KernelLayer):
         return f"input_size={self.input_size}, units={self.units}, use_bias={self.use_bias}"
 
 
+@register_serializable
 class Dropout(Layer):
     r"""Inverted dropout: zero a fraction ``rate`` of the inputs while training.
 
@@ -284,6 +287,7 @@ class Dropout(Layer):
         return f"rate={self.rate}"
 
 
+@register_serializable
 class Activation(Layer):
     r"""Apply an activation function element-wise: :math:`y = \phi(x)`.
 
@@ -325,6 +329,7 @@ class Activation(Layer):
             return repr(self.activation)
 
 
+@register_serializable
 class Flatten(Layer):
     r"""Flatten every axis but the batch axis: ``(batch, d1, ..., dn) -> (batch, d1 * ... * dn)``.
 
@@ -359,6 +364,7 @@ class Flatten(Layer):
         return torch.flatten(x, start_dim=1)  # (batch, d1 * ... * dn)
 
 
+@register_serializable
 class Masking(Layer):
     r"""Mark time steps whose features all equal ``mask_value`` as padding.
 

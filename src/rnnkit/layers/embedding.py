@@ -11,6 +11,7 @@ from .. import initializers
 from .._base_layer import Layer
 from .._validation import as_tensor, check_bool, check_positive_int
 from ..errors import ShapeError
+from ..saving import register_serializable
 
 __all__ = ["Embedding"]
 
@@ -18,6 +19,7 @@ __all__ = ["Embedding"]
 _INITIALIZER_ALIASES = {"uniform": "random_uniform", "normal": "random_normal"}
 
 
+@register_serializable
 class Embedding(Layer):
     r"""Turn integer token ids into dense vectors by table lookup.
 

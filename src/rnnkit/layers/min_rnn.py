@@ -37,6 +37,7 @@ from .. import _kernels
 from .._validation import check_choice, check_rate
 from ..cells.min_rnn import MinGRUCell, MinLSTMCell, _MinCell
 from ..errors import ConfigError, ShapeError
+from ..saving import register_serializable
 from .recurrent import RecurrentLayer, input_dropout, loop_over_time, make_cell
 
 __all__ = ["MinGRU", "MinLSTM"]
@@ -340,6 +341,7 @@ _ARGS_DOC = """
 """
 
 
+@register_serializable
 class MinGRU(_MinRNN):
     __doc__ = (
         r"""minGRU over a sequence: a GRU whose gates depend on the input only, run as a scan.
@@ -369,6 +371,7 @@ class MinGRU(_MinRNN):
     _kind = 0
 
 
+@register_serializable
 class MinLSTM(_MinRNN):
     __doc__ = (
         r"""minLSTM over a sequence: an LSTM with input-only, normalised gates, run as a scan.

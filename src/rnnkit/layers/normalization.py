@@ -11,10 +11,12 @@ from torch import nn
 from .._base_layer import Layer
 from .._validation import as_tensor, check_bool, check_floating
 from ..errors import ConfigError, ShapeError
+from ..saving import register_serializable
 
 __all__ = ["LayerNormalization"]
 
 
+@register_serializable
 class LayerNormalization(Layer):
     r"""Layer normalisation (Ba et al. 2016): zero mean, unit variance per sample over ``axis``.
 

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from .._base_layer import Layer
 from .._validation import as_tensor, check_bool, check_choice, check_floating, check_ndim
 from ..errors import ShapeError
+from ..saving import register_serializable
 from .conv import _normalize_tuple, _same_padding
 
 __all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPooling1D", "MaxPooling2D"]
@@ -53,6 +54,7 @@ class _GlobalPooling1D(Layer):
         return f"keepdims={self.keepdims}"
 
 
+@register_serializable
 class GlobalAveragePooling1D(_GlobalPooling1D):
     r"""Average over the time axis, counting only the unmasked steps.
 
@@ -91,6 +93,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
         return total / count
 
 
+@register_serializable
 class GlobalMaxPooling1D(_GlobalPooling1D):
     r"""Maximum over the time axis, taken over the unmasked steps only.
 
@@ -188,6 +191,7 @@ class _MaxPooling(Layer):
         return f"pool_size={self.pool_size}, strides={self.strides}, padding={self.padding!r}"
 
 
+@register_serializable
 class MaxPooling1D(_MaxPooling):
     r"""Max pooling over the steps of channels-last input ``(batch, steps, channels)``.
 
@@ -234,6 +238,7 @@ class MaxPooling1D(_MaxPooling):
         super().__init__(pool_size, strides, padding, name)
 
 
+@register_serializable
 class MaxPooling2D(_MaxPooling):
     r"""Max pooling over channels-last images ``(batch, height, width, channels)``.
 

@@ -23,14 +23,17 @@ from .._validation import as_tensor, check_bool, check_choice, check_floating, c
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells._base import State
 from ..errors import ConfigError, ShapeError
+from ..saving import deserialize, register_serializable, serialize
 from ._fused import fused_blocker, mask_segments, run_fused
 from ._generic import compiled_preferred, project_inputs, run_manual_bptt, supports_manual_bptt
+from ._keras_layout import cells_keras_weights, set_cells_keras_weights
 
 __all__ = ["RecurrentLayer", "RNN", "SimpleRNN", "LSTM", "GRU", "make_cell"]
 
 StateArg = torch.Tensor | Sequence[torch.Tensor] | None
 
 
+@register_serializable
 class RecurrentLayer(Layer):
     """Base of every layer that loops over time (:class:`RNN`, MinGRU, ...).
 
@@ -261,6 +264,7 @@ def _loop_manual_bptt(cell, x, mask, state, zero_output_for_mask, rmask):
     return outputs, H[-1] * seen[-1], final
 
 
+@register_serializable
 class RNN(RecurrentLayer):
     """The loop over time for any cell, or a stack of cells (Keras ``RNN``).
 
@@ -393,15 +397,11 @@ class RNN(RecurrentLayer):
 
     def get_weights(self) -> list[np.ndarray]:
         """Keras-layout weights: ``[kernel, recurrent_kernel, bias]`` per cell (see :mod:`rnnkit.layers.convert`)."""
-        from .convert import get_keras_weights
-
-        return get_keras_weights(self)
+        return cells_keras_weights(self.cells)
 
     def set_weights(self, weights: Sequence[Any]) -> None:
         """Load Keras-layout weights, e.g. copied from a Keras model's ``layer.get_weights()``."""
-        from .convert import set_keras_weights
-
-        set_keras_weights(self, weights)
+        set_cells_keras_weights(self.cells, weights, type(self).__name__)
 
     def fast_path_blocker(self) -> str | None:
         """Why the fused kernel cannot run this layer (in its training mode, without a mask); None if it can.
@@ -416,15 +416,11 @@ class RNN(RecurrentLayer):
         return None if self.use_fused is not False else "use_fused=False"
 
     def get_config(self) -> dict[str, Any]:
-        from .serialization import serialize
-
         cells = [serialize(c) for c in self.cells]
         return {**super().get_config(), "cell": cells if len(cells) > 1 else cells[0], "use_fused": self.use_fused}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "RNN":
-        from .serialization import deserialize
-
         config = dict(config)
         cell = config.pop("cell")
         cells = [deserialize(c) for c in cell] if isinstance(cell, list) else deserialize(cell)
@@ -497,6 +493,7 @@ _COMMON_ARGS_DOC = """
 """
 
 
+@register_serializable
 class SimpleRNN(_SingleCellRNN):
     __doc__ = (
         r"""Fully connected recurrent layer (Elman network) over a sequence.
@@ -519,6 +516,7 @@ class SimpleRNN(_SingleCellRNN):
     _cell_class = SimpleRNNCell
 
 
+@register_serializable
 class LSTM(_SingleCellRNN):
     __doc__ = (
         r"""Long short-term memory layer over a sequence.
@@ -548,6 +546,7 @@ class LSTM(_SingleCellRNN):
     _cell_class = LSTMCell
 
 
+@register_serializable
 class GRU(_SingleCellRNN):
     __doc__ = (
         r"""Gated recurrent unit layer over a sequence.

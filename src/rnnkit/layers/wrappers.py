@@ -9,12 +9,13 @@ from torch import nn
 from .._base_layer import Layer
 from .._validation import as_tensor
 from ..errors import ConfigError, ShapeError
+from ..saving import deserialize, register_serializable, serialize
 from .core import _check_min_ndim
-from .serialization import deserialize, serialize
 
 __all__ = ["TimeDistributed"]
 
 
+@register_serializable
 class TimeDistributed(Layer):
     r"""Apply ``layer`` independently to every time step of ``(batch, time, ...)`` input.
 

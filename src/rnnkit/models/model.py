@@ -24,12 +24,13 @@ import torch
 
 from .._base_layer import Layer
 from ..errors import ConfigError, NotCompiledError, ShapeError
+from ..saving import model_files, register_serializable
 from ..training import losses as _losses
 from ..training import metrics as _metrics
 from ..training import optimizers as _optimizers
 from ..training.callbacks import Callback, CallbackList, History
 from ..training.data import ArrayData, as_data, iterate_batches, to_device
-from ..training.progress import ProgressBar
+from ..training.progress import ProgressBar, format_logs
 
 __all__ = ["Model"]
 
@@ -43,6 +44,7 @@ def output_mask(y_pred: torch.Tensor) -> torch.Tensor | None:
     return getattr(y_pred, "_keras_mask", None)
 
 
+@register_serializable
 class Model(Layer):
     """Base class of rnnkit models: subclass it, write ``forward``, then compile and fit.
 
@@ -300,9 +302,7 @@ class Model(Layer):
         pending = self._prepare_for(data, batch_size, "fit", second_pass=resume_from is not None)
         saved_callbacks: list[dict[str, Any]] = []
         if resume_from is not None:
-            from .saving import restore_training_state
-
-            initial_epoch, saved_callbacks = restore_training_state(self, resume_from)
+            initial_epoch, saved_callbacks = model_files.restore_training_state(self, resume_from)
         if isinstance(val, Iterator) and epochs - initial_epoch > 1:
             raise ConfigError(
                 "fit: validation_data is a generator or iterator, which the first epoch's validation would use up; "
@@ -426,8 +426,6 @@ class Model(Layer):
         batches = self._prepare_for(data, batch_size, "evaluate")
         logs = self._evaluate_data(data, batch_size, CallbackList(callbacks, model=self), batches=batches)
         if verbose:
-            from ..training.progress import format_logs
-
             print(format_logs(logs))
         if return_dict:
             return logs
@@ -463,21 +461,15 @@ class Model(Layer):
 
     def save(self, path: str) -> None:
         """Write the whole model (weights, architecture, compile settings, optimizer state) to ``path``."""
-        from .saving import save_model
-
-        save_model(self, path)
+        model_files.save_model(self, path)
 
     def save_weights(self, path: str) -> None:
         """Write the weights only to ``path`` (safetensors)."""
-        from .saving import save_weights
-
-        save_weights(self, path)
+        model_files.save_weights(self, path)
 
     def load_weights(self, path: str) -> None:
         """Load weights written by :meth:`save_weights` or :meth:`save`."""
-        from .saving import load_weights
-
-        load_weights(self, path)
+        model_files.load_weights(self, path)
 
     # ------------------------------------------------------------------ summary
     def _summary_layers(self):

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
+from ..saving import deserialize, register_serializable, serialize
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -20,6 +21,7 @@ def _accepts_mask(layer: nn.Module) -> bool:
         return False
 
 
+@register_serializable
 class Sequential(Model):
     """Layers applied one after the other; each layer's mask goes to the next (Keras ``Sequential``).
 
@@ -72,13 +74,9 @@ class Sequential(Model):
         return [(layer.name if hasattr(layer, "name") else str(i), layer) for i, layer in enumerate(self.layers)]
 
     def get_config(self) -> dict[str, Any]:
-        from ..layers.serialization import serialize
-
         return {**super().get_config(), "layers": [serialize(layer) for layer in self.layers]}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Sequential":
-        from ..layers.serialization import deserialize
-
         config = dict(config)
         return cls([deserialize(c) for c in config.pop("layers")], **config)
