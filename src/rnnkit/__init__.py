@@ -12,8 +12,8 @@ from . import activations, cells, data, datasets, errors, initializers, layers, 
 from .errors import RnnkitError
 from .models import Model, Sequential, load_model
 from .random import set_seed
+from ._version import __version__
 
-__version__ = "0.1.0"
 __all__ = [
     "activations",
     "cells",

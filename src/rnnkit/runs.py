@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from ._io import atomic_write
+from ._version import __version__
 from .errors import ConfigError
 
 __all__ = ["new_run_dir", "write_config", "read_config", "write_json", "read_json", "write_csv", "parse_duration"]
@@ -106,8 +107,6 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
 
 def write_config(run: str | os.PathLike, app: str, config: Mapping[str, Any]) -> None:
     """Save the run's settings as ``config.json`` with the app's name and rnnkit's version."""
-    from . import __version__
-
     write_json(Path(run) / "config.json", {"app": app, "rnnkit": __version__, "config": dict(config)})
 
 

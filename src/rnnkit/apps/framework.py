@@ -58,8 +58,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from .._version import __version__
 from ..errors import ConfigError
-from ..training.callbacks import TimeBudget
+from ..models import load_model
+from ..plots import plot_history
+from ..random import set_seed
+from ..runs import new_run_dir, read_config, write_config, write_json
+from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
 __all__ = ["setting", "AppConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
            "Command", "App", "Recipe", "Fitted", "RunClock", "train_run", "open_run", "RUN_FILE"]
@@ -477,9 +482,6 @@ class Recipe:
 
 
 def _write_run_files(run: Path, recipe: Recipe, cfg: Any) -> None:
-    from .. import __version__
-    from ..runs import write_config, write_json
-
     write_config(run, recipe.name, cfg.to_dict())
     write_json(run / RUN_FILE, {"app": recipe.name, "rnnkit": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                 "command": [Path(sys.argv[0]).name, *sys.argv[1:]], "model": "model.safetensors"})
@@ -487,8 +489,6 @@ def _write_run_files(run: Path, recipe: Recipe, cfg: Any) -> None:
 
 def _resumed(recipe: Recipe, cfg: Any) -> tuple[Any, Path]:
     """The saved config of the run in ``cfg.out``, with the epochs or time budget given now."""
-    from ..runs import read_config
-
     run = Path(cfg.out) if cfg.out else None
     if run is None:
         raise ConfigError(f"{cfg.option('out')} is needed with --resume: the run to continue")
@@ -512,11 +512,6 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     writes.  The best validation epoch's weights are kept; with no validation the
     last epoch's.
     """
-    from .. import set_seed
-    from ..runs import new_run_dir, write_json
-    from ..plots import plot_history
-    from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
-
     say = print_fn or (lambda line: None)
     if resume:
         cfg, saved = _resumed(recipe, cfg)
@@ -576,9 +571,6 @@ def open_run(run: str | Path, recipe: Recipe, needs: typing.Sequence[str] = ()) 
     Refuses a folder of another app, and one missing ``model.safetensors`` or a
     file of ``needs`` (training did not finish an epoch).
     """
-    from ..models import load_model
-    from ..runs import read_config
-
     run = Path(run)
     cfg = recipe.config.from_dict(read_config(run, recipe.name))
     for name in (*needs, "model.safetensors"):

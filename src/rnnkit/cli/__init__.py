@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import datasets
 from ..apps import apps
 from ..apps.framework import App, Command, add_options, cli_vocabulary, options_from_args
 from ..errors import ConfigError, RnnkitError
@@ -19,8 +20,6 @@ __all__ = ["main"]
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from .. import datasets
-
     if args.action == "list":
         for name in datasets.available():
             print(f"{name:<20} {datasets.info(name).description}")

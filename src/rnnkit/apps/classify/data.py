@@ -32,6 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from rnnkit.data import tokenize
+from rnnkit import datasets
 from rnnkit.errors import ConfigError, DatasetError
 
 __all__ = ["Labelled", "read_labelled", "read_texts", "load_named", "NAMED", "tokenize", "stratified_split",
@@ -259,8 +260,6 @@ def read_texts(path: str | Path, text_column: str | None = None) -> list[str]:
 
 def load_named(name: str) -> tuple[Labelled, Labelled]:
     """(train, test) of a registered dataset: ``imdb`` (25k/25k) or ``sst2`` (train, GLUE dev as test)."""
-    from rnnkit import datasets
-
     dataset, test_split, classes = NAMED[name]
     parts = []
     for split in ("train", test_split):

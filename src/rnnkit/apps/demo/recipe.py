@@ -18,7 +18,9 @@ from torch import nn
 
 from rnnkit.layers import LSTM
 
+from ..alphabet import run as alphabet
 from ..framework import AppConfig, setting
+from ..textgen import TextgenConfig, sample, train
 
 __all__ = ["DemoConfig", "DemoOptions", "demo", "run"]
 
@@ -38,15 +40,11 @@ def demo(options: DemoOptions | None = None, print_fn: Callable[[str], None] = p
     """Run the demo ``options.which``: a Shakespeare character model (``make demo``), the alphabet, or the sine."""
     options = options or DemoOptions()
     if options.which == "alphabet":
-        from ..alphabet import run as alphabet
-
         alphabet()
         return
     if options.which == "sine":
         run(DemoConfig(seconds=options.seconds or 20.0, seed=options.seed), print_fn)
         return
-    from ..textgen import TextgenConfig, sample, train
-
     seconds = options.seconds or 120.0
     print_fn(f"rnnkit demo: a character-level recurrent network, sized for this machine, learns Shakespeare's plays "
              f"for {seconds:.0f} s (no network needed)")
