@@ -24,6 +24,7 @@ import torch
 
 from .._base_layer import Layer
 from ..errors import ConfigError, NotCompiledError, ShapeError
+from ..protocols import state_carriers
 from ..training import losses as _losses
 from ..training import metrics as _metrics
 from ..training import optimizers as _optimizers
@@ -210,31 +211,28 @@ class Model(Layer):
         return loss_value, float(norm)
 
     def _tbptt_step(self, x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[float, float]:
-        """One batch as k-step chunks with the recurrent state carried (detached) between them."""
-        from ..layers import Bidirectional, RecurrentLayer
-
+        """One batch as k-step chunks, every state carrier (:mod:`rnnkit.protocols`) carrying its detached state."""
         if y is None or y.dim() < 2 or y.shape[1] != x.shape[1]:
             raise ConfigError(
                 f"fit: tbptt_steps needs a target per time step, shaped (batch, time, ...) like x's {tuple(x.shape[:2])}, "
                 f"got {None if y is None else tuple(y.shape)}"
             )
-        if any(isinstance(m, Bidirectional) for m in self.modules()):
-            raise ConfigError("fit: tbptt_steps cannot be used with Bidirectional layers (the backward pass needs the whole sequence)")
-        layers = [m for m in self.modules() if isinstance(m, RecurrentLayer)]
-        carried = [layer for layer in layers if not layer.stateful]
-        for layer in carried:  # carry the state through this batch's chunks only
-            layer.stateful, layer._states = True, None
-        try:
+        with contextlib.ExitStack() as stack:  # the state is carried through this batch's chunks only
+            carriers = list(state_carriers(self))
+            for layer in carriers:
+                try:
+                    stack.enter_context(layer.carry_states())
+                except ConfigError as exc:
+                    raise ConfigError(f"fit: tbptt_steps cannot be used with {type(layer).__name__} layers ({exc})") from None
             total, norms, chunks = 0.0, 0.0, 0
             for start in range(0, x.shape[1], k):
                 loss_value, norm = self._train_step(x[:, start : start + k], y[:, start : start + k])
                 if not math.isfinite(loss_value):
                     return loss_value, norm
+                for layer in carriers:
+                    layer.detach_states()
                 steps = min(k, x.shape[1] - start)
                 total, norms, chunks = total + loss_value * steps, norms + norm, chunks + 1
-        finally:
-            for layer in carried:
-                layer.stateful, layer._states = False, None
         return total / x.shape[1], norms / chunks
 
     def _metric_logs(self, prefix: str = "") -> dict[str, float]:
