@@ -6,9 +6,16 @@ metrics by Keras name; ``fit`` runs the training loop with callbacks, validation
 gradient clipping and a progress bar; the model stays a plain ``nn.Module`` that
 can also be dropped into a hand-written loop.
 
-Masks travel with the outputs as in Keras: a model may attach the mask of its
-output as the attribute ``_keras_mask`` of the output tensor (Sequential does),
-and the loss and metrics then average over valid steps only.
+How the mask reaches the loss
+-----------------------------
+``fit``, ``evaluate`` and the train step call :meth:`Model.forward_with_mask`,
+which returns ``(outputs, mask)``: the outputs and the ``(batch, time)`` bool mask
+of their valid steps (None: every step counts).  The loss and the metrics then
+average over valid steps only.  The base class returns ``(self(x), None)``;
+:class:`~rnnkit.models.Sequential` threads the mask through its layers'
+``compute_mask`` (an ``Embedding(mask_zero=True)`` or ``Masking`` starts it,
+``return_sequences`` layers pass it on); a subclassed model whose output is
+masked overrides ``forward_with_mask``.  Nothing is attached to tensors.
 """
 from __future__ import annotations
 
@@ -37,11 +44,6 @@ __all__ = ["Model"]
 
 def _default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def output_mask(y_pred: torch.Tensor) -> torch.Tensor | None:
-    """The mask a model attached to its output (None when there is none)."""
-    return getattr(y_pred, "_keras_mask", None)
 
 
 class Model(Layer):
@@ -179,20 +181,42 @@ class Model(Layer):
         return contextlib.nullcontext()
 
     # ------------------------------------------------------------------ steps
-    def _loss_value(self, y: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        return self.loss(y, y_pred, mask=output_mask(y_pred))
+    def forward_with_mask(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The outputs for ``x`` and the mask of their valid steps (None: all count); fit's loss uses it.
 
-    def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor) -> None:
+        Override it in a subclassed model whose outputs have padded steps:
+
+        >>> import torch
+        >>> from rnnkit.layers import Embedding, LSTM, TimeDistributed, Dense
+        >>> class Tagger(Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.embed, self.rnn = Embedding(20, 4, mask_zero=True), LSTM(6, return_sequences=True)
+        ...         self.head = TimeDistributed(Dense(3))
+        ...     def forward_with_mask(self, tokens):
+        ...         mask = self.embed.compute_mask(tokens)
+        ...         return self.head(self.rnn(self.embed(tokens), mask=mask)), mask
+        ...     def forward(self, tokens):
+        ...         return self.forward_with_mask(tokens)[0]
+        >>> out, mask = Tagger().forward_with_mask(torch.tensor([[5, 6, 0]]))
+        >>> out.shape, mask.tolist()
+        (torch.Size([1, 3, 3]), [[True, True, False]])
+        """
+        return self(x), None
+
+    def _loss_value(self, y: torch.Tensor, y_pred: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return self.loss(y, y_pred, mask=mask)
+
+    def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor, mask: torch.Tensor | None) -> None:
         if self._metrics is None:
             self._metrics = [_metrics.resolve(m, self.loss, y, y_pred) for m in self._metric_ids]
-        mask = output_mask(y_pred)
         for metric in self._metrics:
             metric.update_state(y, y_pred.detach(), mask=mask)
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         with self._autocast():
-            y_pred = self(x)
-            loss = self._loss_value(y, y_pred)
+            y_pred, mask = self.forward_with_mask(x)
+            loss = self._loss_value(y, y_pred, mask)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
@@ -207,7 +231,7 @@ class Model(Layer):
         if not math.isfinite(loss_value):
             return loss_value, float(norm)
         self.optimizer.step()
-        self._update_metrics(y, y_pred)
+        self._update_metrics(y, y_pred, mask)
         return loss_value, float(norm)
 
     def _tbptt_step(self, x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[float, float]:
@@ -403,11 +427,11 @@ class Model(Layer):
             for step, (xb, yb) in enumerate(batches):
                 cbs.on_test_batch_begin(step)
                 xb, yb = to_device(xb, self.device), to_device(yb, self.device)
-                y_pred = self(xb)
+                y_pred, mask = self.forward_with_mask(xb)
                 n = xb.shape[0]
-                total += float(self._loss_value(yb, y_pred)) * n
+                total += float(self._loss_value(yb, y_pred, mask)) * n
                 count += n
-                self._update_metrics(yb, y_pred)
+                self._update_metrics(yb, y_pred, mask)
                 cbs.on_test_batch_end(step, {"loss": total / count})
         if not count:
             what = "fit: validation_data" if prefix else "evaluate: x"
