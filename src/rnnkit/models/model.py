@@ -30,14 +30,14 @@ import numpy as np
 import torch
 
 from .._base_layer import Layer
+from .._validation import check_positive_int
 from ..errors import ConfigError, NotCompiledError, ShapeError
 from ..protocols import state_carriers
 from ..training import losses as _losses
 from ..training import metrics as _metrics
 from ..training import optimizers as _optimizers
-from ..training.callbacks import Callback, CallbackList, History
+from ..training.callbacks import Callback, CallbackList, History, ProgbarLogger
 from ..training.data import ArrayData, as_data, iterate_batches, to_device
-from ..training.progress import ProgressBar
 
 __all__ = ["Model"]
 
@@ -306,18 +306,7 @@ class Model(Layer):
         goes on from there, ending as an uninterrupted run would.
         """
         self._require_compiled("fit")
-        _check_int("fit", "batch_size", batch_size)
-        _check_int("fit", "epochs", epochs)
-        data = as_data(x, y, "fit")
-        val = None
-        if validation_split:
-            if not isinstance(data, ArrayData):
-                raise ConfigError("fit: validation_split needs arrays or tensors; with an iterable, pass validation_data")
-            data, val = data.split(validation_split)
-        elif validation_data is not None:
-            val = _validation(validation_data)
-        if tbptt_steps is not None:
-            _check_int("fit", "tbptt_steps", tbptt_steps)
+        data, val = self._fit_inputs(x, y, batch_size, epochs, validation_split, validation_data, tbptt_steps)
         # the first epoch's batches, when building the model had to read one of them (an iterable of batches)
         pending = self._prepare_for(data, batch_size, "fit", second_pass=resume_from is not None)
         saved_callbacks: list[dict[str, Any]] = []
@@ -330,19 +319,10 @@ class Model(Layer):
                 "fit: validation_data is a generator or iterator, which the first epoch's validation would use up; "
                 "pass a re-iterable such as a DataLoader, or arrays as (x, y)"
             )
-        history = History()
-        self.history = history
-        if isinstance(data, ArrayData):
-            steps = len(range(0, len(data), batch_size))
-        else:  # a sized iterable of batches (a DataLoader, an LMStream) gives the progress bar its total
-            steps = len(data) if hasattr(data, "__len__") else None
-        if steps_per_epoch:
-            steps = min(steps, steps_per_epoch) if steps else steps_per_epoch
-        callbacks = list(callbacks or [])
-        cbs = CallbackList([history, *callbacks], model=self,
-                           params={"epochs": epochs, "steps": steps, "verbose": verbose})
-        self.stop_training = False
+        self.history = History()
         user_callbacks = list(callbacks or [])
+        cbs = self._fit_callbacks(user_callbacks, verbose, epochs, self._epoch_steps(data, batch_size, steps_per_epoch))
+        self.stop_training = False
         self._active_callbacks = user_callbacks  # their progress is saved with model.save()
         cbs.on_train_begin()
         # on_train_begin resets the callbacks; a resumed run then takes up their saved progress
@@ -352,66 +332,109 @@ class Model(Layer):
         logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
-            bar = ProgressBar(steps, verbose)
-            self.train()
-            self._reset_metrics()
-            total, count, norms, done, read = 0.0, 0, 0.0, 0, 0
             # shuffling draws from torch's global generator, whose state checkpoints keep
             batches = pending if pending is not None else iterate_batches(data, batch_size, shuffle)
             pending = None
             if steps_per_epoch:  # islice reads no batch beyond the last one taken: a generator goes on from there
                 batches = itertools.islice(batches, steps_per_epoch)
-            for step, (xb, yb) in enumerate(batches):
-                read += 1
-                cbs.on_train_batch_begin(step)
-                xb, yb = to_device(xb, self.device), to_device(yb, self.device)
-                if tbptt_steps:
-                    loss_value, norm = self._tbptt_step(xb, yb, tbptt_steps)
-                else:
-                    loss_value, norm = self._train_step(xb, yb)
-                if not math.isfinite(loss_value):
-                    warnings.warn(
-                        f"fit: the loss became {loss_value} at epoch {epoch + 1}, step {step + 1}; training stopped "
-                        "before that step changed the weights (lower the learning rate or clip gradients with clipnorm=)",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                    self.stop_training = True
-                    break
-                n = xb.shape[0]
-                total, count, norms, done = total + loss_value * n, count + n, norms + norm, done + 1
-                logs = {"loss": total / count, **self._metric_logs()}
-                cbs.on_train_batch_end(step, dict(logs))
-                bar.update(step + 1, logs)
-                if self.stop_training:
-                    break
-            if not read and epoch == initial_epoch:
-                raise ShapeError("fit: x yielded no batches; pass a non-empty iterable of (x, y) batches")
+            train_logs, read = self._train_epoch(batches, cbs, epoch, tbptt_steps)
             if not read:
-                warnings.warn(
-                    f"fit: the input ran out of data at epoch {epoch + 1} of {epochs}, which got no batch; training "
-                    "stopped there (a generator can be read only once: pass a re-iterable such as a DataLoader, "
-                    "or set steps_per_epoch to the batches one epoch should take)",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-                self.stop_training = True
-            if count:
-                logs = {"loss": total / count, **self._metric_logs()}
-                if val is not None:
-                    logs.update(self._evaluate_data(val, batch_size, cbs, prefix="val_"))
-                logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
-                logs["grad_norm"] = norms / done  # over the steps taken (their losses are in `count`)
-                bar.finish(logs)
+                self._ran_out_of_data(epoch, epochs, first=epoch == initial_epoch)
+            if train_logs is not None:
+                logs = self._epoch_logs(train_logs, val, batch_size, cbs)
                 self.epochs_done = epoch + 1
                 cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
         self._active_callbacks = []
-        return history
+        return self.history
+
+    # ------------------------------------------------------------------ fit's parts
+    def _fit_inputs(self, x: Any, y: Any, batch_size: int, epochs: int, validation_split: float,
+                    validation_data: Any, tbptt_steps: int | None) -> tuple[Any, Any]:
+        """Check fit's numbers; the training data and the validation data (or None)."""
+        check_positive_int("fit", "batch_size", batch_size)
+        check_positive_int("fit", "epochs", epochs)
+        check_positive_int("fit", "tbptt_steps", tbptt_steps, allow_none=True)
+        data = as_data(x, y, "fit")
+        if validation_split:
+            if not isinstance(data, ArrayData):
+                raise ConfigError("fit: validation_split needs arrays or tensors; with an iterable, pass validation_data")
+            return data.split(validation_split)
+        return data, (None if validation_data is None else _validation(validation_data))
+
+    @staticmethod
+    def _epoch_steps(data: Any, batch_size: int, steps_per_epoch: int | None) -> int | None:
+        """Batches per epoch for the progress bar (None: unknown)."""
+        if isinstance(data, ArrayData):
+            steps = len(range(0, len(data), batch_size))
+        else:  # a sized iterable of batches (a DataLoader, an LMStream) gives the progress bar its total
+            steps = len(data) if hasattr(data, "__len__") else None
+        if steps_per_epoch:
+            steps = min(steps, steps_per_epoch) if steps else steps_per_epoch
+        return steps
+
+    def _fit_callbacks(self, callbacks: list[Callback], verbose: int, epochs: int, steps: int | None) -> CallbackList:
+        """History, then the progress display (verbose 1 or 2, unless the user gave one), then the user's."""
+        progress = [ProgbarLogger()] if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks) else []
+        return CallbackList([self.history, *progress, *callbacks], model=self,
+                            params={"epochs": epochs, "steps": steps, "verbose": verbose})
+
+    def _train_epoch(self, batches: Iterable[tuple], cbs: CallbackList, epoch: int,
+                     tbptt_steps: int | None) -> tuple[dict[str, float] | None, int]:
+        """Train on ``batches``: the epoch's logs (loss, metrics, grad_norm; None if no step counted) and batches read."""
+        self.train()
+        self._reset_metrics()
+        total, count, norms, done, read = 0.0, 0, 0.0, 0, 0
+        for step, (xb, yb) in enumerate(batches):
+            read += 1
+            cbs.on_train_batch_begin(step)
+            xb, yb = to_device(xb, self.device), to_device(yb, self.device)
+            if tbptt_steps:
+                loss_value, norm = self._tbptt_step(xb, yb, tbptt_steps)
+            else:
+                loss_value, norm = self._train_step(xb, yb)
+            if not math.isfinite(loss_value):
+                warnings.warn(
+                    f"fit: the loss became {loss_value} at epoch {epoch + 1}, step {step + 1}; training stopped "
+                    "before that step changed the weights (lower the learning rate or clip gradients with clipnorm=)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                self.stop_training = True
+                break
+            n = xb.shape[0]
+            total, count, norms, done = total + loss_value * n, count + n, norms + norm, done + 1
+            cbs.on_train_batch_end(step, {"loss": total / count, **self._metric_logs()})
+            if self.stop_training:
+                break
+        if not count:
+            return None, read
+        # grad_norm: over the steps taken (their losses are in `count`)
+        return {"loss": total / count, **self._metric_logs(), "grad_norm": norms / done}, read
+
+    def _epoch_logs(self, train_logs: dict[str, float], val: Any, batch_size: int, cbs: CallbackList) -> dict[str, float]:
+        """The epoch's logs in Keras' order: loss, metrics, val_*, lr, grad_norm."""
+        grad_norm = train_logs.pop("grad_norm")
+        logs = dict(train_logs)
+        if val is not None:
+            logs.update(self._evaluate_data(val, batch_size, cbs, prefix="val_"))
+        logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        logs["grad_norm"] = grad_norm
+        return logs
+
+    def _ran_out_of_data(self, epoch: int, epochs: int, first: bool) -> None:
+        if first:
+            raise ShapeError("fit: x yielded no batches; pass a non-empty iterable of (x, y) batches")
+        warnings.warn(
+            f"fit: the input ran out of data at epoch {epoch + 1} of {epochs}, which got no batch; training "
+            "stopped there (a generator can be read only once: pass a re-iterable such as a DataLoader, "
+            "or set steps_per_epoch to the batches one epoch should take)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        self.stop_training = True
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_data(self, data: Any, batch_size: int, cbs: CallbackList, prefix: str = "",
@@ -527,11 +550,6 @@ class Model(Layer):
         print_fn(f"Trainable params: {trainable:,}")
         print_fn(f"Non-trainable params: {total - trainable:,}")
         print_fn(line)
-
-
-def _check_int(owner: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{owner}: `{name}` must be a positive integer, got {value!r}")
 
 
 def _validation(validation_data: Any) -> Any:
