@@ -39,6 +39,7 @@ def test_writer_output_reads_back_with_tensorboard(tmp_path):
     writer.add_scalar("epoch_accuracy", np.float32(0.75), step=1)
     writer.add_scalar("batch_loss", torch.tensor(1.0 / 3.0), step=300)
     writer.add_scalar("big_step", 7, step=2**40)
+    writer.add_scalar("neg_step", -2.0, step=-1)
     writer.add_scalar("fixed_time", 1.0, step=5, wall_time=1234.5)
     writer.close()
     assert writer.closed
@@ -47,6 +48,7 @@ def test_writer_output_reads_back_with_tensorboard(tmp_path):
     assert got["epoch_accuracy"] == [(1, 0.75)]
     assert got["batch_loss"] == [(300, pytest.approx(1 / 3, rel=1e-6))]
     assert got["big_step"] == [(2**40, 7.0)]
+    assert got["neg_step"] == [(-1, -2.0)]
     acc = EventAccumulator(str(tmp_path))
     acc.Reload()
     assert acc.Scalars("fixed_time")[0].wall_time == 1234.5
@@ -56,8 +58,9 @@ def test_special_values(tmp_path):
     with EventFileWriter(tmp_path) as writer:
         writer.add_scalar("nan", float("nan"), step=0)
         writer.add_scalar("inf", float("inf"), step=0)
+        writer.add_scalar("huge", 1e300, step=0)
     got = _by_tag(tmp_path)
-    assert math.isnan(got["nan"][0][1]) and got["inf"][0][1] == math.inf
+    assert math.isnan(got["nan"][0][1]) and got["inf"][0][1] == math.inf and got["huge"][0][1] == math.inf
 
 
 def test_flush_makes_records_visible_and_writers_do_not_collide(tmp_path):
