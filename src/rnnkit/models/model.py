@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import sys
 import warnings
 from typing import Any, Iterable, Iterator, Sequence
 

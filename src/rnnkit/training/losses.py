@@ -41,7 +41,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from .._validation import as_tensor, check_bool, check_floating
+from .._validation import check_bool
 from ..errors import ConfigError, ShapeError
 from .targets import EPSILON, align_dense, class_ids, log_probs, masked_mean, prepare_inputs, sparse_cross_entropy
 

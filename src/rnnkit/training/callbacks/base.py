@@ -5,7 +5,6 @@ each of them through one method, :meth:`CallbackList.call`.
 """
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 import os
