@@ -279,10 +279,12 @@ class CallbackList:
         batch number first.  ``callbacks.on_epoch_end(0, logs)`` is the same as
         ``callbacks.call("on_epoch_end", 0, logs)``.
         """
-        if hook not in HOOKS:
+        if hook not in NUMBERED_HOOKS and hook not in HOOKS:
             raise ConfigError(f"CallbackList.call: unknown hook {hook!r}; hooks are {', '.join(HOOKS)}")
-        numbered = hook in NUMBERED_HOOKS
-        if len(args) == int(numbered):
+        self._dispatch(hook, hook in NUMBERED_HOOKS, args)
+
+    def _dispatch(self, hook: str, numbered: bool, args: tuple) -> None:
+        if len(args) == numbered:
             args = (*args, None)
         *head, logs = args
         logs = {} if logs is None else logs
@@ -292,8 +294,10 @@ class CallbackList:
 
 
 def _dispatcher(hook: str) -> Callable[..., None]:
+    numbered = hook in NUMBERED_HOOKS
+
     def dispatch(self: CallbackList, *args: Any) -> None:
-        self.call(hook, *args)
+        self._dispatch(hook, numbered, args)
 
     dispatch.__name__ = dispatch.__qualname__ = hook
     dispatch.__doc__ = f"Dispatch :meth:`Callback.{hook}` to every callback."
