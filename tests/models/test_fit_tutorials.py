@@ -73,3 +73,38 @@ def test_masked_per_step_loss_averages_valid_steps_only():
     valid = tokens != 0
     expect = torch.nn.functional.cross_entropy(logits[valid], targets[valid]).item()
     assert got == pytest.approx(expect, rel=1e-5)
+
+
+def test_mask_reaches_the_loss_by_forward_with_mask_not_a_tensor_attribute():
+    """A padded batch's masked loss equals the loss computed by hand on the unpadded steps, for a
+    Sequential and for a subclassed model that overrides forward_with_mask."""
+    from rnnkit.layers import Embedding, TimeDistributed
+    from rnnkit.models import Model
+
+    rnnkit.set_seed(1)
+    seq = Sequential([Embedding(10, 4, mask_zero=True), LSTM(5, return_sequences=True), TimeDistributed(Dense(2))])
+    tokens = torch.tensor([[3, 4, 5, 0], [6, 0, 0, 0]])
+    targets = torch.tensor([[0.5, 1.0, -1.0, 9.0], [2.0, 9.0, 9.0, 9.0]])
+    out, mask = seq.forward_with_mask(tokens)
+    assert mask.tolist() == [[True, True, True, False], [True, False, False, False]]
+    assert not hasattr(out, "_keras_mask")
+
+    class Tagger(Model):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward_with_mask(self, x):
+            return self.inner.forward_with_mask(x)
+
+        def forward(self, x):
+            return self.inner(x)
+
+    for model in (seq, Tagger(seq)):
+        model.compile(optimizer="sgd", loss="mse", device="cpu")
+        got = model.evaluate(tokens, targets[..., None].expand(-1, -1, 2))
+        with torch.no_grad():
+            pred = seq(tokens)
+        # by hand, over the 4 real steps only: rows 0 (3 steps) and 1 (1 step)
+        squared = [((pred[0, t] - targets[0, t]) ** 2).mean() for t in range(3)] + [((pred[1, 0] - targets[1, 0]) ** 2).mean()]
+        assert got == pytest.approx(float(sum(squared) / 4), rel=1e-5)

@@ -100,9 +100,35 @@ class Bidirectional(Layer):
                 layer.build(input_shape, device=device, dtype=dtype)
         super().build(input_shape)
 
-    def reset_states(self) -> None:
-        self.forward_layer.reset_states()
-        self.backward_layer.reset_states()
+    def reset_states(self, states: Any = None) -> None:
+        """Forget the states of both directions (stateful layers); ``states`` splits as ``state_size``."""
+        if states is None:
+            self.forward_layer.reset_states()
+            self.backward_layer.reset_states()
+            return
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        n = len(self.forward_layer.state_size)
+        self.forward_layer.reset_states(states[:n])
+        self.backward_layer.reset_states(states[n:])
+
+    def carry_states(self) -> Any:
+        """Refused: carrying state from one chunk of a sequence to the next cannot serve the backward direction.
+
+        >>> from rnnkit.layers import LSTM
+        >>> Bidirectional(LSTM(2)).carry_states()
+        Traceback (most recent call last):
+        ...
+        rnnkit.errors.ConfigError: Bidirectional cannot carry state from one call to the next: the backward pass needs the whole sequence; train it on whole sequences
+        """
+        raise ConfigError(
+            "Bidirectional cannot carry state from one call to the next: the backward pass needs the whole sequence; "
+            "train it on whole sequences"
+        )
+
+    def detach_states(self) -> None:
+        """Cut both directions' stored states (stateful layers) from the autograd graph."""
+        self.forward_layer.detach_states()
+        self.backward_layer.detach_states()
 
     def get_weights(self) -> list:
         """Keras-layout weights of the forward layer, then of the backward layer."""

@@ -11,8 +11,9 @@ Shape glossary: ``B`` batch, ``T`` time steps, ``F`` input features, ``U`` units
 """
 from __future__ import annotations
 
+import contextlib
 import re
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -121,6 +122,37 @@ class RecurrentLayer(Layer):
     def states(self) -> tuple[torch.Tensor, ...] | None:
         """The state a stateful layer will start its next call from (None: zeros)."""
         return self._states
+
+    @contextlib.contextmanager
+    def carry_states(self) -> Iterator["RecurrentLayer"]:
+        """Inside this context each call starts from the previous call's final state (as ``stateful=True``).
+
+        On exit a layer created without ``stateful`` drops the carried state; a
+        stateful layer keeps its own.  ``fit(tbptt_steps=k)`` uses it (see
+        :mod:`rnnkit.protocols`).
+
+        >>> import torch
+        >>> from rnnkit.layers import GRU
+        >>> layer = GRU(3, input_size=2)
+        >>> x = torch.randn(4, 6, 2)
+        >>> with layer.carry_states():
+        ...     first, second = layer(x[:, :3]), layer(x[:, 3:])
+        >>> torch.allclose(second, layer(x)), layer.stateful, layer.states
+        (True, False, None)
+        """
+        borrowed = not self.stateful
+        if borrowed:
+            self.stateful, self._states = True, None
+        try:
+            yield self
+        finally:
+            if borrowed:
+                self.stateful, self._states = False, None
+
+    def detach_states(self) -> None:
+        """Cut the carried state from the autograd graph (truncated backpropagation through time)."""
+        if self._states is not None:
+            self._states = tuple(s.detach() for s in self._states)
 
     def _as_state_tuple(self, value: StateArg, what: str) -> tuple[torch.Tensor, ...]:
         if isinstance(value, (torch.Tensor, np.ndarray)):

@@ -6,16 +6,22 @@ metrics by Keras name; ``fit`` runs the training loop with callbacks, validation
 gradient clipping and a progress bar; the model stays a plain ``nn.Module`` that
 can also be dropped into a hand-written loop.
 
-Masks travel with the outputs as in Keras: a model may attach the mask of its
-output as the attribute ``_keras_mask`` of the output tensor (Sequential does),
-and the loss and metrics then average over valid steps only.
+How the mask reaches the loss
+-----------------------------
+``fit``, ``evaluate`` and the train step call :meth:`Model.forward_with_mask`,
+which returns ``(outputs, mask)``: the outputs and the ``(batch, time)`` bool mask
+of their valid steps (None: every step counts).  The loss and the metrics then
+average over valid steps only.  The base class returns ``(self(x), None)``;
+:class:`~rnnkit.models.Sequential` threads the mask through its layers'
+``compute_mask`` (an ``Embedding(mask_zero=True)`` or ``Masking`` starts it,
+``return_sequences`` layers pass it on); a subclassed model whose output is
+masked overrides ``forward_with_mask``.  Nothing is attached to tensors.
 """
 from __future__ import annotations
 
 import contextlib
 import itertools
 import math
-import sys
 import warnings
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -23,25 +29,22 @@ import numpy as np
 import torch
 
 from .._base_layer import Layer
+from .._validation import check_positive_int
 from ..errors import ConfigError, NotCompiledError, ShapeError
+from ..protocols import state_carriers
 from ..saving import model_files, register_serializable
 from ..training import losses as _losses
 from ..training import metrics as _metrics
 from ..training import optimizers as _optimizers
-from ..training.callbacks import Callback, CallbackList, History
+from ..training.callbacks import Callback, CallbackList, History, ProgbarLogger
 from ..training.data import ArrayData, as_data, iterate_batches, to_device
-from ..training.progress import ProgressBar, format_logs
+from ..training.progress import format_logs
 
 __all__ = ["Model"]
 
 
 def _default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def output_mask(y_pred: torch.Tensor) -> torch.Tensor | None:
-    """The mask a model attached to its output (None when there is none)."""
-    return getattr(y_pred, "_keras_mask", None)
 
 
 @register_serializable
@@ -180,20 +183,42 @@ class Model(Layer):
         return contextlib.nullcontext()
 
     # ------------------------------------------------------------------ steps
-    def _loss_value(self, y: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        return self.loss(y, y_pred, mask=output_mask(y_pred))
+    def forward_with_mask(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The outputs for ``x`` and the mask of their valid steps (None: all count); fit's loss uses it.
 
-    def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor) -> None:
+        Override it in a subclassed model whose outputs have padded steps:
+
+        >>> import torch
+        >>> from rnnkit.layers import Embedding, LSTM, TimeDistributed, Dense
+        >>> class Tagger(Model):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.embed, self.rnn = Embedding(20, 4, mask_zero=True), LSTM(6, return_sequences=True)
+        ...         self.head = TimeDistributed(Dense(3))
+        ...     def forward_with_mask(self, tokens):
+        ...         mask = self.embed.compute_mask(tokens)
+        ...         return self.head(self.rnn(self.embed(tokens), mask=mask)), mask
+        ...     def forward(self, tokens):
+        ...         return self.forward_with_mask(tokens)[0]
+        >>> out, mask = Tagger().forward_with_mask(torch.tensor([[5, 6, 0]]))
+        >>> out.shape, mask.tolist()
+        (torch.Size([1, 3, 3]), [[True, True, False]])
+        """
+        return self(x), None
+
+    def _loss_value(self, y: torch.Tensor, y_pred: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        return self.loss(y, y_pred, mask=mask)
+
+    def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor, mask: torch.Tensor | None) -> None:
         if self._metrics is None:
             self._metrics = [_metrics.resolve(m, self.loss, y, y_pred) for m in self._metric_ids]
-        mask = output_mask(y_pred)
         for metric in self._metrics:
             metric.update_state(y, y_pred.detach(), mask=mask)
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         with self._autocast():
-            y_pred = self(x)
-            loss = self._loss_value(y, y_pred)
+            y_pred, mask = self.forward_with_mask(x)
+            loss = self._loss_value(y, y_pred, mask)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
@@ -208,35 +233,32 @@ class Model(Layer):
         if not math.isfinite(loss_value):
             return loss_value, float(norm)
         self.optimizer.step()
-        self._update_metrics(y, y_pred)
+        self._update_metrics(y, y_pred, mask)
         return loss_value, float(norm)
 
     def _tbptt_step(self, x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[float, float]:
-        """One batch as k-step chunks with the recurrent state carried (detached) between them."""
-        from ..layers import Bidirectional, RecurrentLayer
-
+        """One batch as k-step chunks, every state carrier (:mod:`rnnkit.protocols`) carrying its detached state."""
         if y is None or y.dim() < 2 or y.shape[1] != x.shape[1]:
             raise ConfigError(
                 f"fit: tbptt_steps needs a target per time step, shaped (batch, time, ...) like x's {tuple(x.shape[:2])}, "
                 f"got {None if y is None else tuple(y.shape)}"
             )
-        if any(isinstance(m, Bidirectional) for m in self.modules()):
-            raise ConfigError("fit: tbptt_steps cannot be used with Bidirectional layers (the backward pass needs the whole sequence)")
-        layers = [m for m in self.modules() if isinstance(m, RecurrentLayer)]
-        carried = [layer for layer in layers if not layer.stateful]
-        for layer in carried:  # carry the state through this batch's chunks only
-            layer.stateful, layer._states = True, None
-        try:
+        with contextlib.ExitStack() as stack:  # the state is carried through this batch's chunks only
+            carriers = list(state_carriers(self))
+            for layer in carriers:
+                try:
+                    stack.enter_context(layer.carry_states())
+                except ConfigError as exc:
+                    raise ConfigError(f"fit: tbptt_steps cannot be used with {type(layer).__name__} layers ({exc})") from None
             total, norms, chunks = 0.0, 0.0, 0
             for start in range(0, x.shape[1], k):
                 loss_value, norm = self._train_step(x[:, start : start + k], y[:, start : start + k])
                 if not math.isfinite(loss_value):
                     return loss_value, norm
+                for layer in carriers:
+                    layer.detach_states()
                 steps = min(k, x.shape[1] - start)
                 total, norms, chunks = total + loss_value * steps, norms + norm, chunks + 1
-        finally:
-            for layer in carried:
-                layer.stateful, layer._states = False, None
         return total / x.shape[1], norms / chunks
 
     def _metric_logs(self, prefix: str = "") -> dict[str, float]:
@@ -286,18 +308,7 @@ class Model(Layer):
         goes on from there, ending as an uninterrupted run would.
         """
         self._require_compiled("fit")
-        _check_int("fit", "batch_size", batch_size)
-        _check_int("fit", "epochs", epochs)
-        data = as_data(x, y, "fit")
-        val = None
-        if validation_split:
-            if not isinstance(data, ArrayData):
-                raise ConfigError("fit: validation_split needs arrays or tensors; with an iterable, pass validation_data")
-            data, val = data.split(validation_split)
-        elif validation_data is not None:
-            val = _validation(validation_data)
-        if tbptt_steps is not None:
-            _check_int("fit", "tbptt_steps", tbptt_steps)
+        data, val = self._fit_inputs(x, y, batch_size, epochs, validation_split, validation_data, tbptt_steps)
         # the first epoch's batches, when building the model had to read one of them (an iterable of batches)
         pending = self._prepare_for(data, batch_size, "fit", second_pass=resume_from is not None)
         saved_callbacks: list[dict[str, Any]] = []
@@ -308,19 +319,10 @@ class Model(Layer):
                 "fit: validation_data is a generator or iterator, which the first epoch's validation would use up; "
                 "pass a re-iterable such as a DataLoader, or arrays as (x, y)"
             )
-        history = History()
-        self.history = history
-        if isinstance(data, ArrayData):
-            steps = len(range(0, len(data), batch_size))
-        else:  # a sized iterable of batches (a DataLoader, an LMStream) gives the progress bar its total
-            steps = len(data) if hasattr(data, "__len__") else None
-        if steps_per_epoch:
-            steps = min(steps, steps_per_epoch) if steps else steps_per_epoch
-        callbacks = list(callbacks or [])
-        cbs = CallbackList([history, *callbacks], model=self,
-                           params={"epochs": epochs, "steps": steps, "verbose": verbose})
-        self.stop_training = False
+        self.history = History()
         user_callbacks = list(callbacks or [])
+        cbs = self._fit_callbacks(user_callbacks, verbose, epochs, self._epoch_steps(data, batch_size, steps_per_epoch))
+        self.stop_training = False
         self._active_callbacks = user_callbacks  # their progress is saved with model.save()
         cbs.on_train_begin()
         # on_train_begin resets the callbacks; a resumed run then takes up their saved progress
@@ -330,66 +332,109 @@ class Model(Layer):
         logs: dict[str, float] = {}
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", file=sys.stdout)
-            bar = ProgressBar(steps, verbose)
-            self.train()
-            self._reset_metrics()
-            total, count, norms, done, read = 0.0, 0, 0.0, 0, 0
             # shuffling draws from torch's global generator, whose state checkpoints keep
             batches = pending if pending is not None else iterate_batches(data, batch_size, shuffle)
             pending = None
             if steps_per_epoch:  # islice reads no batch beyond the last one taken: a generator goes on from there
                 batches = itertools.islice(batches, steps_per_epoch)
-            for step, (xb, yb) in enumerate(batches):
-                read += 1
-                cbs.on_train_batch_begin(step)
-                xb, yb = to_device(xb, self.device), to_device(yb, self.device)
-                if tbptt_steps:
-                    loss_value, norm = self._tbptt_step(xb, yb, tbptt_steps)
-                else:
-                    loss_value, norm = self._train_step(xb, yb)
-                if not math.isfinite(loss_value):
-                    warnings.warn(
-                        f"fit: the loss became {loss_value} at epoch {epoch + 1}, step {step + 1}; training stopped "
-                        "before that step changed the weights (lower the learning rate or clip gradients with clipnorm=)",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                    self.stop_training = True
-                    break
-                n = xb.shape[0]
-                total, count, norms, done = total + loss_value * n, count + n, norms + norm, done + 1
-                logs = {"loss": total / count, **self._metric_logs()}
-                cbs.on_train_batch_end(step, dict(logs))
-                bar.update(step + 1, logs)
-                if self.stop_training:
-                    break
-            if not read and epoch == initial_epoch:
-                raise ShapeError("fit: x yielded no batches; pass a non-empty iterable of (x, y) batches")
+            train_logs, read = self._train_epoch(batches, cbs, epoch, tbptt_steps)
             if not read:
-                warnings.warn(
-                    f"fit: the input ran out of data at epoch {epoch + 1} of {epochs}, which got no batch; training "
-                    "stopped there (a generator can be read only once: pass a re-iterable such as a DataLoader, "
-                    "or set steps_per_epoch to the batches one epoch should take)",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-                self.stop_training = True
-            if count:
-                logs = {"loss": total / count, **self._metric_logs()}
-                if val is not None:
-                    logs.update(self._evaluate_data(val, batch_size, cbs, prefix="val_"))
-                logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
-                logs["grad_norm"] = norms / done  # over the steps taken (their losses are in `count`)
-                bar.finish(logs)
+                self._ran_out_of_data(epoch, epochs, first=epoch == initial_epoch)
+            if train_logs is not None:
+                logs = self._epoch_logs(train_logs, val, batch_size, cbs)
                 self.epochs_done = epoch + 1
                 cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
         self._active_callbacks = []
-        return history
+        return self.history
+
+    # ------------------------------------------------------------------ fit's parts
+    def _fit_inputs(self, x: Any, y: Any, batch_size: int, epochs: int, validation_split: float,
+                    validation_data: Any, tbptt_steps: int | None) -> tuple[Any, Any]:
+        """Check fit's numbers; the training data and the validation data (or None)."""
+        check_positive_int("fit", "batch_size", batch_size)
+        check_positive_int("fit", "epochs", epochs)
+        check_positive_int("fit", "tbptt_steps", tbptt_steps, allow_none=True)
+        data = as_data(x, y, "fit")
+        if validation_split:
+            if not isinstance(data, ArrayData):
+                raise ConfigError("fit: validation_split needs arrays or tensors; with an iterable, pass validation_data")
+            return data.split(validation_split)
+        return data, (None if validation_data is None else _validation(validation_data))
+
+    @staticmethod
+    def _epoch_steps(data: Any, batch_size: int, steps_per_epoch: int | None) -> int | None:
+        """Batches per epoch for the progress bar (None: unknown)."""
+        if isinstance(data, ArrayData):
+            steps = len(range(0, len(data), batch_size))
+        else:  # a sized iterable of batches (a DataLoader, an LMStream) gives the progress bar its total
+            steps = len(data) if hasattr(data, "__len__") else None
+        if steps_per_epoch:
+            steps = min(steps, steps_per_epoch) if steps else steps_per_epoch
+        return steps
+
+    def _fit_callbacks(self, callbacks: list[Callback], verbose: int, epochs: int, steps: int | None) -> CallbackList:
+        """History, then the progress display (verbose 1 or 2, unless the user gave one), then the user's."""
+        progress = [ProgbarLogger()] if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks) else []
+        return CallbackList([self.history, *progress, *callbacks], model=self,
+                            params={"epochs": epochs, "steps": steps, "verbose": verbose})
+
+    def _train_epoch(self, batches: Iterable[tuple], cbs: CallbackList, epoch: int,
+                     tbptt_steps: int | None) -> tuple[dict[str, float] | None, int]:
+        """Train on ``batches``: the epoch's logs (loss, metrics, grad_norm; None if no step counted) and batches read."""
+        self.train()
+        self._reset_metrics()
+        total, count, norms, done, read = 0.0, 0, 0.0, 0, 0
+        for step, (xb, yb) in enumerate(batches):
+            read += 1
+            cbs.on_train_batch_begin(step)
+            xb, yb = to_device(xb, self.device), to_device(yb, self.device)
+            if tbptt_steps:
+                loss_value, norm = self._tbptt_step(xb, yb, tbptt_steps)
+            else:
+                loss_value, norm = self._train_step(xb, yb)
+            if not math.isfinite(loss_value):
+                warnings.warn(
+                    f"fit: the loss became {loss_value} at epoch {epoch + 1}, step {step + 1}; training stopped "
+                    "before that step changed the weights (lower the learning rate or clip gradients with clipnorm=)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+                self.stop_training = True
+                break
+            n = xb.shape[0]
+            total, count, norms, done = total + loss_value * n, count + n, norms + norm, done + 1
+            cbs.on_train_batch_end(step, {"loss": total / count, **self._metric_logs()})
+            if self.stop_training:
+                break
+        if not count:
+            return None, read
+        # grad_norm: over the steps taken (their losses are in `count`)
+        return {"loss": total / count, **self._metric_logs(), "grad_norm": norms / done}, read
+
+    def _epoch_logs(self, train_logs: dict[str, float], val: Any, batch_size: int, cbs: CallbackList) -> dict[str, float]:
+        """The epoch's logs in Keras' order: loss, metrics, val_*, lr, grad_norm."""
+        grad_norm = train_logs.pop("grad_norm")
+        logs = dict(train_logs)
+        if val is not None:
+            logs.update(self._evaluate_data(val, batch_size, cbs, prefix="val_"))
+        logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
+        logs["grad_norm"] = grad_norm
+        return logs
+
+    def _ran_out_of_data(self, epoch: int, epochs: int, first: bool) -> None:
+        if first:
+            raise ShapeError("fit: x yielded no batches; pass a non-empty iterable of (x, y) batches")
+        warnings.warn(
+            f"fit: the input ran out of data at epoch {epoch + 1} of {epochs}, which got no batch; training "
+            "stopped there (a generator can be read only once: pass a re-iterable such as a DataLoader, "
+            "or set steps_per_epoch to the batches one epoch should take)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        self.stop_training = True
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_data(self, data: Any, batch_size: int, cbs: CallbackList, prefix: str = "",
@@ -405,11 +450,11 @@ class Model(Layer):
             for step, (xb, yb) in enumerate(batches):
                 cbs.on_test_batch_begin(step)
                 xb, yb = to_device(xb, self.device), to_device(yb, self.device)
-                y_pred = self(xb)
+                y_pred, mask = self.forward_with_mask(xb)
                 n = xb.shape[0]
-                total += float(self._loss_value(yb, y_pred)) * n
+                total += float(self._loss_value(yb, y_pred, mask)) * n
                 count += n
-                self._update_metrics(yb, y_pred)
+                self._update_metrics(yb, y_pred, mask)
                 cbs.on_test_batch_end(step, {"loss": total / count})
         if not count:
             what = "fit: validation_data" if prefix else "evaluate: x"
@@ -497,11 +542,6 @@ class Model(Layer):
         print_fn(f"Trainable params: {trainable:,}")
         print_fn(f"Non-trainable params: {total - trainable:,}")
         print_fn(line)
-
-
-def _check_int(owner: str, name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{owner}: `{name}` must be a positive integer, got {value!r}")
 
 
 def _validation(validation_data: Any) -> Any:

@@ -1,4 +1,9 @@
-"""Sequential: a stack of layers applied in order, with masks flowing between them (Keras ``Sequential``)."""
+"""Sequential: a stack of layers applied in order, with masks flowing between them (Keras ``Sequential``).
+
+Each layer's ``compute_mask(inputs, mask)`` gives the mask of the next layer's
+input; :meth:`Sequential.forward_with_mask` returns the outputs with the mask of
+the last one, which is how ``fit`` and ``evaluate`` mask the loss and metrics.
+"""
 from __future__ import annotations
 
 import inspect
@@ -26,8 +31,8 @@ class Sequential(Model):
     """Layers applied one after the other; each layer's mask goes to the next (Keras ``Sequential``).
 
     ``Embedding(mask_zero=True)`` or ``Masking`` create a mask, recurrent layers
-    and pooling use it, and the mask of the last output reaches the loss, so
-    padded steps count nowhere.  Plain ``torch.nn`` modules may be stacked too
+    and pooling use it, and the mask of the last output reaches the loss through
+    :meth:`forward_with_mask`, so padded steps count nowhere.  Plain ``torch.nn`` modules may be stacked too
     (they receive no mask).
 
     Example:
@@ -59,6 +64,22 @@ class Sequential(Model):
         self._accepts = [_accepts_mask(m) for m in self.layers]
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self._run_layers(x, mask)[0]
+
+    def forward_with_mask(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The outputs and the mask the last layer passes on (see :meth:`Model.forward_with_mask`).
+
+        >>> import torch
+        >>> from rnnkit.layers import Embedding, GRU
+        >>> model = Sequential([Embedding(9, 2, mask_zero=True), GRU(3, return_sequences=True)])
+        >>> out, mask = model.forward_with_mask(torch.tensor([[1, 2, 0]]))
+        >>> out.shape, mask.tolist()
+        (torch.Size([1, 3, 3]), [[True, True, False]])
+        """
+        return self._run_layers(x, mask)
+
+    def _run_layers(self, x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Each layer in turn, each layer's ``compute_mask`` giving the mask of the next."""
         if not len(self.layers):
             raise ConfigError("Sequential: the model has no layers; add some with .add(layer)")
         for layer, accepts in zip(self.layers, self._accepts):
@@ -66,9 +87,7 @@ class Sequential(Model):
             out = layer(x, mask=mask) if (accepts and mask is not None) else layer(x)
             layer._summary_shape = (None, *out.shape[1:]) if isinstance(out, torch.Tensor) else None
             x, mask = out, next_mask
-        if mask is not None:
-            x._keras_mask = mask  # the mask of the output, for the loss and metrics
-        return x
+        return x, mask
 
     def _summary_layers(self):
         return [(layer.name if hasattr(layer, "name") else str(i), layer) for i, layer in enumerate(self.layers)]

@@ -4,7 +4,8 @@
 :mod:`~rnnkit.training.metrics` (streaming metrics and the ``'accuracy'`` rule),
 :mod:`~rnnkit.training.optimizers` (Keras-style optimizer specs building ``torch.optim``
 optimizers), :mod:`~rnnkit.training.callbacks`, :mod:`~rnnkit.training.checkpoint`
-(crash-safe safetensors files) and :mod:`~rnnkit.training.tensorboard`.
+(crash-safe safetensors files) and :mod:`~rnnkit.training.tensorboard` (event files through the
+optional ``tensorboard`` package).
 """
 
 # Losses, metrics and optimizers are used as modules (losses.get, metrics.resolve,
@@ -19,6 +20,8 @@ from .callbacks import (
     LambdaCallback,
     LearningRateScheduler,
     ModelCheckpoint,
+    MonitorCallback,
+    ProgbarLogger,
     ReduceLROnPlateau,
     TensorBoard,
     TerminateOnNaN,
@@ -30,6 +33,6 @@ from .tensorboard import EventFileWriter
 __all__ = [
     "losses", "metrics", "optimizers", "callbacks", "checkpoint", "tensorboard",
     "Callback", "CallbackList", "History", "ModelCheckpoint", "EarlyStopping", "ReduceLROnPlateau",
-    "LearningRateScheduler", "CSVLogger", "TensorBoard", "TerminateOnNaN", "TimeBudget", "LambdaCallback",
+    "LearningRateScheduler", "CSVLogger", "MonitorCallback", "ProgbarLogger", "TensorBoard", "TerminateOnNaN", "TimeBudget", "LambdaCallback",
     "save_file", "load_file", "EventFileWriter",
 ]

@@ -41,8 +41,9 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from .._validation import as_tensor, check_bool, check_floating
+from .._validation import check_bool
 from ..errors import ConfigError, ShapeError
+from .targets import EPSILON, align_dense, class_ids, log_probs, masked_mean, prepare_inputs, sparse_cross_entropy
 
 __all__ = [
     "Loss",
@@ -61,95 +62,6 @@ __all__ = [
     "available",
 ]
 
-EPSILON = 1e-7
-"""Clip applied to probabilities before taking logs (Keras' ``backend.epsilon()``)."""
-
-
-# ----------------------------------------------------------------- shared helpers
-def _inputs(owner: str, y_true: Any, y_pred: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    y_true = as_tensor(owner, y_true, "y_true")
-    y_pred = as_tensor(owner, y_pred, "y_pred")
-    check_floating(owner, y_pred, "y_pred")
-    if y_pred.dtype in (torch.float16, torch.bfloat16):
-        y_pred = y_pred.float()  # losses and metrics in float32 under mixed precision
-    if y_true.device != y_pred.device:
-        y_true = y_true.to(y_pred.device)
-    return y_true, y_pred
-
-
-def _align_dense(owner: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    """``y_true`` as a float tensor of ``y_pred``'s shape (only a trailing axis of size 1 may differ)."""
-    if y_true.shape != y_pred.shape:
-        if y_true.dim() == y_pred.dim() - 1 and y_pred.shape[-1] == 1 and y_true.shape == y_pred.shape[:-1]:
-            y_true = y_true.unsqueeze(-1)
-        elif y_true.dim() == y_pred.dim() + 1 and y_true.shape[-1] == 1 and y_true.shape[:-1] == y_pred.shape:
-            y_true = y_true.squeeze(-1)
-        else:
-            raise ShapeError(
-                f"{owner}: expected y_true with the shape of y_pred {tuple(y_pred.shape)}, got {tuple(y_true.shape)}; "
-                "targets must match the model output (integer class ids go with sparse_categorical_crossentropy)"
-            )
-    return y_true.to(y_pred.dtype)
-
-
-def _class_ids(owner: str, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    """Integer class ids of shape ``y_pred.shape[:-1]``, checked to lie in ``[0, classes)``."""
-    lead = y_pred.shape[:-1]
-    if y_true.shape == lead + (1,) and y_true.shape != lead:
-        y_true = y_true.squeeze(-1)
-    if y_true.shape != lead:
-        raise ShapeError(
-            f"{owner}: expected y_true of integer class ids with shape {tuple(lead)} (y_pred {tuple(y_pred.shape)} "
-            f"without its class axis), got shape {tuple(y_true.shape)}; one-hot targets go with "
-            "categorical_crossentropy"
-        )
-    if y_true.is_floating_point() or y_true.dtype == torch.bool:
-        y_true = y_true.long()
-    classes = y_pred.shape[-1]
-    if y_true.numel() and bool(((y_true < 0) | (y_true >= classes)).any()):
-        raise ShapeError(
-            f"{owner}: class ids must lie in [0, {classes}) for y_pred with {classes} classes, got values from "
-            f"{int(y_true.min())} to {int(y_true.max())}; check the number of output units or the vocabulary size"
-        )
-    return y_true.long()
-
-
-def _check_mask(owner: str, mask: Any, values: torch.Tensor) -> torch.Tensor:
-    mask = as_tensor(owner, mask, "mask")
-    if mask.device != values.device:
-        mask = mask.to(values.device)
-    if mask.dim() > values.dim() or mask.shape != values.shape[: mask.dim()]:
-        raise ShapeError(
-            f"{owner}: expected a mask whose shape is a prefix of the per-step values {tuple(values.shape)} "
-            f"(usually (batch, time)), got {tuple(mask.shape)}; pass a mask only when the model returns sequences"
-        )
-    return mask.bool()
-
-
-def _per_step(values: torch.Tensor, ndim: int) -> torch.Tensor:
-    """Mean of ``values`` over every axis after the first ``ndim``."""
-    if values.dim() > ndim:
-        return values.mean(dim=tuple(range(ndim, values.dim())))
-    return values
-
-
-def _masked_sum_count(owner: str, values: torch.Tensor, mask: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """(sum of per-step values over valid steps, number of valid steps); the count is a float tensor."""
-    if mask is None:
-        return values.sum(), torch.tensor(float(values.numel()), device=values.device)
-    mask = _check_mask(owner, mask, values)
-    steps = _per_step(values, mask.dim())
-    total = torch.where(mask, steps, torch.zeros((), dtype=steps.dtype, device=steps.device)).sum()
-    return total, mask.sum().to(steps.dtype)
-
-
-def _masked_mean(owner: str, values: torch.Tensor, mask: Any) -> torch.Tensor:
-    if mask is None:
-        return values.mean()
-    total, count = _masked_sum_count(owner, values, mask)
-    return total / count.clamp_min(1.0)
-
-
 def _check_smoothing(owner: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
         raise ConfigError(f"{owner}: `label_smoothing` must be a float in [0, 1], got {value!r} ({type(value).__name__})")
@@ -164,19 +76,6 @@ def _bce(y_true: torch.Tensor, y_pred: torch.Tensor, from_logits: bool) -> torch
         return y_true * F.softplus(-y_pred) + (1.0 - y_true) * F.softplus(y_pred)
     p = y_pred.clamp(EPSILON, 1.0 - EPSILON)
     return -(y_true * torch.log(p) + (1.0 - y_true) * torch.log1p(-p))
-
-
-def _log_probs(y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
-    """log p over the last axis: log_softmax of logits, or log of renormalised, clipped probabilities."""
-    if from_logits:
-        return torch.log_softmax(y_pred, dim=-1)
-    p = y_pred / y_pred.sum(dim=-1, keepdim=True)
-    return torch.log(p.clamp(EPSILON, 1.0 - EPSILON))
-
-
-def _sparse_ce(y_true_ids: torch.Tensor, y_pred: torch.Tensor, from_logits: bool) -> torch.Tensor:
-    """Per-prediction cross-entropy -log p[y] for integer ids."""
-    return -_log_probs(y_pred, from_logits).gather(-1, y_true_ids.unsqueeze(-1)).squeeze(-1)
 
 
 # ------------------------------------------------------------------------ classes
@@ -207,8 +106,8 @@ class Loss:
 
     def __call__(self, y_true: Any, y_pred: Any, mask: Any = None) -> torch.Tensor:
         """The scalar loss: mean over all values, or over the valid steps of ``mask``."""
-        y_true, y_pred = _inputs(type(self).__name__, y_true, y_pred)
-        return _masked_mean(type(self).__name__, self.call(y_true, y_pred), mask)
+        y_true, y_pred = prepare_inputs(type(self).__name__, y_true, y_pred)
+        return masked_mean(type(self).__name__, self.call(y_true, y_pred), mask)
 
     def get_config(self) -> dict[str, Any]:
         """A JSON-safe dict of constructor arguments."""
@@ -235,7 +134,7 @@ class MeanSquaredError(Loss):
     default_name = "mean_squared_error"
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        return (y_pred - _align_dense(type(self).__name__, y_true, y_pred)).square()
+        return (y_pred - align_dense(type(self).__name__, y_true, y_pred)).square()
 
 
 class MeanAbsoluteError(Loss):
@@ -249,7 +148,7 @@ class MeanAbsoluteError(Loss):
     default_name = "mean_absolute_error"
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        return (y_pred - _align_dense(type(self).__name__, y_true, y_pred)).abs()
+        return (y_pred - align_dense(type(self).__name__, y_true, y_pred)).abs()
 
 
 class Huber(Loss):
@@ -278,7 +177,7 @@ class Huber(Loss):
         self.delta = float(delta)
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        err = (y_pred - _align_dense("Huber", y_true, y_pred)).abs()
+        err = (y_pred - align_dense("Huber", y_true, y_pred)).abs()
         quad = err.clamp(max=self.delta)
         return 0.5 * quad.square() + self.delta * (err - quad)
 
@@ -316,7 +215,7 @@ class BinaryCrossentropy(Loss):
         self.label_smoothing = _check_smoothing("BinaryCrossentropy", label_smoothing)
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        y_true = _align_dense("BinaryCrossentropy", y_true, y_pred)
+        y_true = align_dense("BinaryCrossentropy", y_true, y_pred)
         if self.label_smoothing:
             y_true = y_true * (1.0 - self.label_smoothing) + 0.5 * self.label_smoothing
         return _bce(y_true, y_pred, self.from_logits)
@@ -369,7 +268,7 @@ class CategoricalCrossentropy(Loss):
         y_true = y_true.to(y_pred.dtype)
         if self.label_smoothing:
             y_true = y_true * (1.0 - self.label_smoothing) + self.label_smoothing / y_pred.shape[-1]
-        return -(y_true * _log_probs(y_pred, self.from_logits)).sum(dim=-1)
+        return -(y_true * log_probs(y_pred, self.from_logits)).sum(dim=-1)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
@@ -401,8 +300,8 @@ class SparseCategoricalCrossentropy(Loss):
         self.from_logits = check_bool("SparseCategoricalCrossentropy", "from_logits", from_logits)
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        ids = _class_ids("SparseCategoricalCrossentropy", y_true, y_pred)
-        return _sparse_ce(ids, y_pred, self.from_logits)
+        ids = class_ids("SparseCategoricalCrossentropy", y_true, y_pred)
+        return sparse_cross_entropy(ids, y_pred, self.from_logits)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "from_logits": self.from_logits}
@@ -439,14 +338,14 @@ class LossFunctionWrapper(Loss):
         return out
 
     def __call__(self, y_true: Any, y_pred: Any, mask: Any = None) -> torch.Tensor:
-        y_true, y_pred = _inputs(self.name, y_true, y_pred)
+        y_true, y_pred = prepare_inputs(self.name, y_true, y_pred)
         values = self.call(y_true, y_pred)
         if mask is not None and values.dim() == 0:
             raise ConfigError(
                 f"loss {self.name!r}: the function returned a scalar, so the mask of padded steps cannot be applied; "
                 "make it return one value per step, e.g. shape (batch, time)"
             )
-        return _masked_mean(self.name, values, mask)
+        return masked_mean(self.name, values, mask)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name, "fn": _function_name(self.fn)}
@@ -471,7 +370,7 @@ class _TorchLoss(Loss):
         self.module = module
 
     def __call__(self, y_true: Any, y_pred: Any, mask: Any = None) -> torch.Tensor:
-        y_true, y_pred = _inputs(self.name, y_true, y_pred)
+        y_true, y_pred = prepare_inputs(self.name, y_true, y_pred)
         out = self.module(y_pred, y_true)
         if mask is None:
             return out.mean()
@@ -480,7 +379,7 @@ class _TorchLoss(Loss):
                 f"loss {self.name}: a mask of padded steps was given but the module reduces its output "
                 f"(reduction={self.module.reduction!r}); create it with reduction='none'"
             )
-        return _masked_mean(self.name, out, mask)
+        return masked_mean(self.name, out, mask)
 
     def get_config(self) -> dict[str, Any]:
         raise ConfigError(

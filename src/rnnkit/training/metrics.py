@@ -38,8 +38,9 @@ import torch
 
 from .._validation import as_tensor, check_bool
 from ..errors import ConfigError, ShapeError
-from . import losses as _losses
-from .losses import _align_dense, _class_ids, _inputs, _log_probs, _masked_sum_count, _sparse_ce
+from .losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
+from .losses import get as get_loss
+from .targets import align_dense, class_ids, log_probs, masked_sum_count, prepare_inputs, sparse_cross_entropy
 
 __all__ = [
     "Metric",
@@ -96,9 +97,9 @@ class Metric:
     @torch.no_grad()
     def update_state(self, y_true: Any, y_pred: Any, mask: Any = None) -> None:
         """Add one batch; with ``mask`` (e.g. ``(batch, time)`` bool) only valid steps count."""
-        y_true, y_pred = _inputs(type(self).__name__, y_true, y_pred)
+        y_true, y_pred = prepare_inputs(type(self).__name__, y_true, y_pred)
         vals = self.values(y_true, y_pred.detach()).detach().to(torch.float64)
-        total, count = _masked_sum_count(type(self).__name__, vals, mask)
+        total, count = masked_sum_count(type(self).__name__, vals, mask)
         if self._total is None:
             self._total, self._count = total, count
         else:
@@ -160,7 +161,7 @@ class BinaryAccuracy(Metric):
         super().__init__(name)
 
     def values(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        y_true = _align_dense("BinaryAccuracy", y_true, y_pred)
+        y_true = align_dense("BinaryAccuracy", y_true, y_pred)
         return ((y_pred > self.threshold) == (y_true > 0.5)).to(y_pred.dtype)
 
     def get_config(self) -> dict[str, Any]:
@@ -211,7 +212,7 @@ class SparseCategoricalAccuracy(Metric):
     default_name = "sparse_categorical_accuracy"
 
     def values(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        ids = _class_ids("SparseCategoricalAccuracy", y_true, y_pred)
+        ids = class_ids("SparseCategoricalAccuracy", y_true, y_pred)
         return (y_pred.argmax(dim=-1) == ids).to(y_pred.dtype)
 
 
@@ -228,7 +229,7 @@ class MeanAbsoluteError(Metric):
     default_name = "mean_absolute_error"
 
     def values(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        return (y_pred - _align_dense("MeanAbsoluteError", y_true, y_pred)).abs()
+        return (y_pred - align_dense("MeanAbsoluteError", y_true, y_pred)).abs()
 
 
 class MeanSquaredError(Metric):
@@ -244,7 +245,7 @@ class MeanSquaredError(Metric):
     default_name = "mean_squared_error"
 
     def values(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-        return (y_pred - _align_dense("MeanSquaredError", y_true, y_pred)).square()
+        return (y_pred - align_dense("MeanSquaredError", y_true, y_pred)).square()
 
 
 class RootMeanSquaredError(MeanSquaredError):
@@ -293,8 +294,8 @@ class Perplexity(Metric):
 
     def values(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         if y_true.shape == y_pred.shape and y_pred.shape[-1] > 1:  # one-hot (float or integer)
-            return -(y_true.to(y_pred.dtype) * _log_probs(y_pred, self.from_logits)).sum(dim=-1)
-        return _sparse_ce(_class_ids("Perplexity", y_true, y_pred), y_pred, self.from_logits)
+            return -(y_true.to(y_pred.dtype) * log_probs(y_pred, self.from_logits)).sum(dim=-1)
+        return sparse_cross_entropy(class_ids("Perplexity", y_true, y_pred), y_pred, self.from_logits)
 
     def _finish(self, mean: float) -> float:
         return math.exp(mean)
@@ -465,17 +466,17 @@ def resolve(identifier: Any, loss: Any = None, y_true: Any = None, y_pred: Any =
     >>> resolve("acc", None, torch.zeros(4, 7, dtype=torch.long), torch.zeros(4, 7, 10))
     SparseCategoricalAccuracy(name='acc')
     """
-    loss_obj = _losses.get(loss) if loss is not None and not isinstance(loss, _losses.Loss) else loss
+    loss_obj = get_loss(loss) if loss is not None and not isinstance(loss, Loss) else loss
     from_logits = bool(getattr(loss_obj, "from_logits", False))
     if not isinstance(identifier, str):
         return get(identifier)
     key = identifier.lower()
     if key in _ACCURACY:
-        if isinstance(loss_obj, _losses.BinaryCrossentropy):
+        if isinstance(loss_obj, BinaryCrossentropy):
             variant = "binary_accuracy"
-        elif isinstance(loss_obj, _losses.SparseCategoricalCrossentropy):
+        elif isinstance(loss_obj, SparseCategoricalCrossentropy):
             variant = "sparse_categorical_accuracy"
-        elif isinstance(loss_obj, _losses.CategoricalCrossentropy):
+        elif isinstance(loss_obj, CategoricalCrossentropy):
             variant = "categorical_accuracy"
         else:
             true_shape, pred_shape = _shape(y_true), _shape(y_pred)
