@@ -7,7 +7,8 @@ import torch
 
 from rnnkit.apps.textgen import TextgenConfig, generate, load_run, train
 from rnnkit.apps.textgen.generate import filter_logits
-from rnnkit.apps.textgen.model import build_model, recurrent_layers
+from rnnkit.apps.textgen.model import build_model
+from rnnkit.layers import RecurrentLayer
 from rnnkit.cli import main as cli
 from rnnkit.data import Vocab
 
@@ -69,7 +70,7 @@ def test_sample_with_a_seed_is_repeatable_and_streams(corpus, tmp_path, capsys, 
         """Each step's next-token logits, from re-reading the whole prefix from a zero state (no carried state)."""
         out = []
         for k in range(len(tokens)):
-            for layer in recurrent_layers(model):
+            for layer in [m for m in model.modules() if isinstance(m, RecurrentLayer)]:
                 layer.reset_states()
             with torch.no_grad():
                 logits = model(torch.tensor([prompt + tokens[:k]]))[0, -1]
@@ -119,7 +120,7 @@ def test_tiny_model_learns_a_repeated_string():
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     x, y = ids[:-1].reshape(1, -1), ids[1:].reshape(1, -1)
     for _ in range(150):
-        for layer in recurrent_layers(model):
+        for layer in [m for m in model.modules() if isinstance(m, RecurrentLayer)]:
             layer.reset_states()
         loss = torch.nn.functional.cross_entropy(model(x[:, :64]).flatten(0, 1), y[:, :64].flatten())
         opt.zero_grad()
@@ -161,7 +162,7 @@ def test_stepwise_generation_equals_rerunning_the_whole_prefix():
         assert len(chosen) == 12, cell
         with torch.no_grad():
             for token in chosen:
-                for layer in recurrent_layers(model):
+                for layer in [m for m in model.modules() if isinstance(m, RecurrentLayer)]:
                     layer.reset_states()
                 logits = model(torch.tensor([ids]))[0, -1]
                 logits[[Vocab.pad_id, Vocab.bos_id, Vocab.unk_id]] = -math.inf
@@ -181,7 +182,7 @@ def test_beam_search_finds_the_most_likely_sequence_by_brute_force():
 
     def logprob(seq):
         ids = [4, *seq]  # after the prompt "a"
-        for layer in recurrent_layers(model):
+        for layer in [m for m in model.modules() if isinstance(m, RecurrentLayer)]:
             layer.reset_states()
         with torch.no_grad():
             logits = model(torch.tensor([ids]))[0, :-1]

@@ -8,7 +8,7 @@ import torch
 from rnnkit.apps.textgen import TextgenConfig, load_run, train
 from rnnkit.apps.textgen import recipe, sizing
 from rnnkit.apps.textgen.data import load_corpus
-from rnnkit.apps.textgen.model import recurrent_layers
+from rnnkit.layers import RecurrentLayer
 from rnnkit.apps.textgen.sizing import Candidate, choose, projected_loss
 from rnnkit.layers import GRU
 
@@ -158,7 +158,7 @@ def test_a_budgeted_run_saves_the_chosen_size_and_reloads_into_that_model(tmp_pa
     # the timing counted against the budget: the clock started from it
     assert metrics["train_seconds"] >= 1.5 and metrics["train_seconds"] > record["seconds"]
     model, _, cfg = load_run(run)
-    layers = recurrent_layers(model)
+    layers = [m for m in model.modules() if isinstance(m, RecurrentLayer)]
     assert [type(layer) for layer in layers] == [GRU, GRU] and [layer.units for layer in layers] == [12, 12]
     assert sum(p.numel() for p in model.parameters()) == metrics["parameters"]
     assert cfg.sizing == record

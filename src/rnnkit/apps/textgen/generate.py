@@ -12,9 +12,9 @@ import torch
 
 from rnnkit.data import Vocab
 from rnnkit.errors import ConfigError
+from rnnkit.protocols import state_carriers
 
 from .data import check_known
-from .model import recurrent_layers
 
 __all__ = ["generate", "filter_logits"]
 
@@ -64,7 +64,7 @@ def _prompt_ids(vocab: Vocab, prompt: str) -> list[int]:
 
 
 def _reset(model: torch.nn.Module) -> list:
-    layers = recurrent_layers(model)
+    layers = list(state_carriers(model))
     for layer in layers:
         layer.reset_states()
     return layers
@@ -133,7 +133,7 @@ def generate(model: torch.nn.Module, vocab: Vocab, prompt: str = "", length: int
 
 def _beam_search(model: torch.nn.Module, vocab: Vocab, logits: torch.Tensor, length: int, width: int) -> str:
     """Keep the ``width`` most likely continuations (sum of log-probabilities), one step at a time."""
-    layers = recurrent_layers(model)
+    layers = list(state_carriers(model))
     banned = torch.tensor(_BANNED, device=logits.device)
     for layer in layers:  # every beam starts from the prompt's state
         layer.reset_states(tuple(s.expand(width, *s.shape[1:]).contiguous() for s in layer.states))

@@ -15,10 +15,9 @@ import torch
 
 from rnnkit.errors import ConfigError
 from rnnkit.layers import GRU, LSTM, Dense, Dropout, Embedding, MinGRU, MinLSTM, SimpleRNN
-from rnnkit.layers import RecurrentLayer
 from rnnkit.models import Sequential
 
-__all__ = ["CELLS", "build_model", "recurrent_layers"]
+__all__ = ["CELLS", "build_model"]
 
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN, "mingru": MinGRU, "minlstm": MinLSTM}
 
@@ -85,7 +84,3 @@ def _init_for_language_modelling(model: Sequential, units: int) -> None:
             for p in module.parameters():
                 torch.nn.init.uniform_(p, -bound, bound)
 
-
-def recurrent_layers(model: torch.nn.Module) -> list[RecurrentLayer]:
-    """The model's recurrent layers, in order."""
-    return [m for m in model.modules() if isinstance(m, RecurrentLayer)]

@@ -27,6 +27,7 @@ import torch
 from rnnkit.data import LMStream, Vocab
 from rnnkit.errors import ConfigError
 from rnnkit.optimizers import SGD, Adam
+from rnnkit.protocols import state_carriers
 from rnnkit.runs import parse_duration
 from rnnkit.training.callbacks import Callback
 from rnnkit.training.losses import SparseCategoricalCrossentropy
@@ -35,7 +36,7 @@ from ..framework import AppConfig, Fitted, Recipe, open_run, setting, train_run
 from . import sizing
 from .data import Corpus, load_corpus
 from .generate import generate
-from .model import CELLS, build_model, recurrent_layers
+from .model import CELLS, build_model
 
 __all__ = ["TextgenConfig", "SampleOptions", "LM_DEFAULTS", "train", "sample", "load_run", "evaluate_tokens",
            "parse_duration"]
@@ -145,7 +146,7 @@ def _schedule(cfg: TextgenConfig) -> Callable[[float, int], float]:
 
 
 def _reset_states(model: torch.nn.Module) -> None:
-    for layer in recurrent_layers(model):  # state protocol: becomes layer.reset_states() over the model's layers
+    for layer in state_carriers(model):  # the state-carrying protocol (rnnkit.protocols)
         layer.reset_states()
 
 
