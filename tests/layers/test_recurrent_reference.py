@@ -376,7 +376,7 @@ def test_stack_with_one_unfusable_cell_joins_the_paths_and_matches_reference():
     tx = torch.tensor(x, requires_grad=True)
     out, h1, c1, h2 = layer(tx, mask=torch.from_numpy(mask))
     assert layer.last_path == f"fused+{fallback_path()}"  # the cells' paths, in order
-    assert layer.last_path_reason == "GRU with reset_after=False"
+    assert layer.last_path_reason.startswith("GRU with reset_after=False")  # + why not compiled, without a compiler
     fwds = ref.run_stack(specs, params, x, [None, None], mask)
     close(out, fwds[1]["outputs"], "output")
     close(h2, fwds[1]["final"][0], "h2")
@@ -417,6 +417,7 @@ NON_DEFAULT = [
 def test_non_default_activations_match_reference(spec, impl, expected, mask_kind):
     case = Case(spec, seed=19, with_state=True, scale=0.4)
     mask = None if mask_kind is None else MASKS[mask_kind]
+    no_kernel_computes_it = expected == "reference" and impl == "auto"  # softplus
     if mask_kind == "non-contiguous" and impl == "fused":
         impl, expected = "auto", "fallback"
     elif mask_kind == "non-contiguous" and expected == "fused":
@@ -430,7 +431,7 @@ def test_non_default_activations_match_reference(spec, impl, expected, mask_kind
         forced = make_layer(spec, case.p, impl="fused")
         with pytest.raises(ConfigError):
             forced(torch.from_numpy(case.x))
-    if expected == "reference" and impl == "auto":
+    if no_kernel_computes_it:
         assert "compiled loop does not compute" in layer.last_path_reason
 
 
