@@ -102,11 +102,15 @@ def _compare(monkeypatch, cls, kw, dtype, mask_kind, dropout, batch=5, steps=7, 
     layer.use_fused = "reference"
     assert [torch.equal(a, b) for a, b in zip(_run(layer, x, h0, mask, seed=11), want)] == [True] * len(want)
     assert len(calls) == 1 and layer.last_path == "reference"
-    # float32: autograd sums the per-step weight gradients one step at a time, the kernel in one
-    # product over all steps, so the two round differently (the float64 check is the exact one)
-    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-4, atol=5e-5)
-    for a, b in zip(got, want):
-        torch.testing.assert_close(a, b, **tol)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == torch.float64 else dict(rtol=2e-5, atol=2e-5)
+    n_weights = len(list(layer.parameters()))
+    for i, (a, b) in enumerate(zip(got, want)):
+        if dtype == torch.float32 and i >= len(got) - n_weights:
+            # the weight gradients in float32: autograd sums them one step at a time, the kernel
+            # in one product over all steps, so the two round differently (float64: 1e-12)
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=5e-5)
+        else:
+            torch.testing.assert_close(a, b, **tol)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
