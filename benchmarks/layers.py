@@ -8,12 +8,15 @@ the ratio of each row to its peer measured in the same run:
                vs torch.nn.{RNN,LSTM,GRU} with the same weights
                (goal >= 1.3x for GRU, >= 0.95x for the others)
 * fused path   (use_fused=True) vs the same torch.nn module  (goal >= 0.95x)
-* generic path vs the same torch.nn module (goal >= 0.5x, i.e. within 2x).
+* compiled path (the C loop) vs the same torch.nn module (goal >= 0.5x, i.e. within 2x).
   Training: recurrent_dropout=0.1, which the fused kernels cannot compute;
   inference: use_fused=False.
+* reference path (use_fused='reference': autograd over the cell's own
+  recurrence, what runs where no kernel applies), same settings as the
+  compiled row; no goal, for the record (--no-reference leaves it out).
 * MinGRU / MinLSTM vs torch.nn.LSTM at time 100 and 1000  (MinGRU training goal >= 5x at 1000)
 
-Usage:  python benchmarks/layers.py [--quick] [--repeats N] [--json PATH]
+Usage:  python benchmarks/layers.py [--quick] [--no-reference] [--repeats N] [--json PATH]
 Writes the rows as JSON (default benchmarks/results/layers.json).
 """
 from __future__ import annotations
@@ -101,7 +104,7 @@ def _paths(stack) -> str:
     return ",".join(sorted({layer.last_path for layer in stack.layers}))
 
 
-def run(repeats: int, min_seconds: float, quick: bool) -> list[dict]:
+def run(repeats: int, min_seconds: float, quick: bool, reference: bool = True) -> list[dict]:
     rows = []
     torch.manual_seed(0)
     configs = CONFIGS[:1] if quick else CONFIGS
@@ -113,20 +116,27 @@ def run(repeats: int, min_seconds: float, quick: bool) -> list[dict]:
             ref = torch_class(features, hidden, num_layers=depth, batch_first=True)
             default = _stack(from_torch(ref))
             fused = _stack(from_torch(ref, use_fused=True))
-            generic = _stack(from_torch(ref, use_fused=False))
-            for layer in generic.layers:
-                layer.cell.recurrent_dropout = 0.1
+            compiled = _stack(from_torch(ref, use_fused=False))
+            slow = _stack(from_torch(ref, use_fused="reference"))
+            for stack in (compiled, slow):
+                for layer in stack.layers:
+                    layer.cell.recurrent_dropout = 0.1
+            candidates = [("rnnkit default", default, 1.3 if kind == "GRU" else 0.95), ("rnnkit fused", fused, 0.95),
+                          ("rnnkit compiled", compiled, 0.5)]
             for mode in ("train", "infer"):
                 make = _train_step if mode == "train" else _infer
-                for m in (ref, default, fused, generic):
+                for m in (ref, default, fused, compiled, slow):
                     m.train(mode == "train")
-                t_ref, t_def, t_fused, t_gen = _time([make(m, x) for m in (ref, default, fused, generic)], repeats, min_seconds)
+                t_ref, *times = _time([make(m, x) for m in [ref] + [stack for _, stack, _ in candidates]], repeats, min_seconds)
                 peer = f"torch.nn.{torch_class.__name__}"
                 rows.append(dict(shape=shape, layer=kind, mode=mode, impl=peer, path="fused", tok_s=tokens / t_ref, peer=peer, ratio=1.0))
-                for impl, stack, t, goal in (("rnnkit default", default, t_def, 1.3 if kind == "GRU" else 0.95),
-                                             ("rnnkit fused", fused, t_fused, 0.95), ("rnnkit generic", generic, t_gen, 0.5)):
+                for (impl, stack, goal), t in zip(candidates, times):
                     rows.append(dict(shape=shape, layer=kind, mode=mode, impl=impl, path=_paths(stack), tok_s=tokens / t,
                                      peer=peer, ratio=t_ref / t, goal=goal))
+                if reference:  # in a round of its own with the peer, so the slow path does not disturb the rows above
+                    t_peer, t_slow = _time([make(ref, x), make(slow, x)], repeats, min_seconds)
+                    rows.append(dict(shape=shape, layer=kind, mode=mode, impl="rnnkit reference", path=_paths(slow),
+                                     tok_s=tokens / t_slow, peer=peer, ratio=t_peer / t_slow, goal=None))
     rows += _min_rnn_rows(repeats, min_seconds, quick)
     return rows
 
@@ -158,13 +168,13 @@ def _min_rnn_rows(repeats: int, min_seconds: float, quick: bool) -> list[dict]:
 
 
 def _print_table(rows: list[dict]) -> None:
-    header = f"{'shape':<26} {'layer':<9} {'mode':<5} {'implementation':<18} {'path':<8} {'tokens/s':>10} {'ratio':>7}  goal"
+    header = f"{'shape':<26} {'layer':<9} {'mode':<5} {'implementation':<18} {'path':<9} {'tokens/s':>10} {'ratio':>7}  goal"
     print(header)
     print("-" * len(header))
     for r in rows:
         goal = r.get("goal")
         verdict = "" if goal is None else (f">={goal:g}x " + ("ok" if r["ratio"] >= goal else "MISSED"))
-        print(f"{r['shape']:<26} {r['layer']:<9} {r['mode']:<5} {r['impl']:<18} {r['path']:<8} {r['tok_s']:>10,.0f} {r['ratio']:>6.2f}x  {verdict}")
+        print(f"{r['shape']:<26} {r['layer']:<9} {r['mode']:<5} {r['impl']:<18} {r['path']:<9} {r['tok_s']:>10,.0f} {r['ratio']:>6.2f}x  {verdict}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,10 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--min-seconds", type=float, default=1.0, help="least time spent on each measurement")
     parser.add_argument("--quick", action="store_true", help="first configuration only")
+    parser.add_argument("--no-reference", dest="reference", action="store_false",
+                        help="leave out the reference path's rows (the slowest to measure)")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "layers.json")
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, CPU: {cpu_level()}")
-    rows = run(args.repeats, args.min_seconds, args.quick)
+    rows = run(args.repeats, args.min_seconds, args.quick, args.reference)
     _print_table(rows)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "cpu": cpu_level(), "rows": rows}, indent=1))

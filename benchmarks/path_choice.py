@@ -6,8 +6,10 @@ and units (input features = units, 100 steps), times the fused kernel
 (``use_fused=False``, ``rnn_loop.c``) with the same weights in the same run,
 and prints ``compiled / fused`` speed ratios for a training step (forward and
 backward of ``output.sum()``) and for inference, with the path ``'auto'``
-chose, so a rule in ``rnnkit.layers._choice`` can be checked against the
-machine it runs on.
+chose, so the rule in ``rnnkit.layers._compiled.compiled_preferred`` can be
+checked against the machine it runs on.  Stops with a message where the
+compiled loop did not run (no C compiler: ``use_fused=False`` is then the
+reference path, and the ratios would not be the compiled loop's).
 
 Usage:  python benchmarks/path_choice.py [--quick] [--json PATH]
 """
@@ -45,6 +47,8 @@ def run(batches, units_list, steps, repeats, min_seconds) -> list[dict]:
                     for m in (fused, compiled, auto):
                         m.train(mode == "train")
                     t_fused, t_comp = _time([make(fused, x), make(compiled, x)], repeats, min_seconds)
+                    if compiled.last_path != "compiled":
+                        raise SystemExit(f"path_choice: the compiled loop did not run ({compiled.last_path_reason})")
                     make(auto, x)()
                     rows.append(dict(layer=kind, units=units, batch=batch, steps=steps, mode=mode,
                                      fused_tok_s=batch * steps / t_fused, compiled_tok_s=batch * steps / t_comp,

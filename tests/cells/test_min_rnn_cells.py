@@ -135,7 +135,7 @@ def test_runs_inside_rnn_like_the_reference():
         ref_h = np_step("gru", x[:, t].double().numpy(), ref_h, W, b)
         np.testing.assert_allclose(out[:, t].detach().numpy(), ref_h, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(h.detach().numpy(), ref_h, rtol=1e-5, atol=1e-6)
-    assert layer.last_path == "generic"
+    assert layer.last_path == "reference"
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm"])

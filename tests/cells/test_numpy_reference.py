@@ -47,6 +47,8 @@ ACT = {
         lambda a: np.clip(a / 6.0 + 0.5, 0.0, 1.0),
         lambda a: ((a > -3.0) & (a < 3.0)).astype(np.float64) / 6.0,
     ),
+    # no kernel computes it: rnnkit runs it on the reference path only
+    "softplus": (lambda a: np.logaddexp(0.0, a), _sigmoid),
 }
 
 

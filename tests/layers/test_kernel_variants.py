@@ -3,7 +3,7 @@
 The kernels are compiled with ``-march=native``, so each kind of CPU runs its own
 variant (rnn_loop.c picks its register block by instruction set).  On an x86-64
 machine the suite also builds the AVX2 variant (``-march=x86-64-v3``) and runs the
-kernel-against-fallback tests on it in a child process: on an AVX-512 machine that
+kernel-against-reference tests on it in a child process: on an AVX-512 machine that
 is the only way the AVX2 code path gets checked.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ def test_kernel_builds_where_a_compiler_is_present(name):
     assert kernel.path.exists() and kernel.path.suffix == ".so"
 
 
-def test_avx2_variant_matches_the_fallback():
+def test_avx2_variant_matches_the_reference():
     flags = set(kernels._cpu_flags().split())
     if platform.machine() not in ("x86_64", "AMD64") or not {"avx2", "fma", "bmi2"} <= flags:
         pytest.skip("the AVX2 variant (-march=x86-64-v3) needs an x86-64 CPU with AVX2, FMA and BMI2")
@@ -37,7 +37,7 @@ def test_avx2_variant_matches_the_fallback():
     require_kernel("rnn_loop")
     env = {**os.environ, "RNNKIT_KERNEL_MARCH": "x86-64-v3", "OMP_NUM_THREADS": "1"}  # built once into the usual cache, beside the native one
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
-           str(HERE / "test_generic_kernel.py"), str(HERE / "test_min_rnn.py"), "-k", "f32 or fused"]
+           str(HERE / "test_compiled_kernel.py"), str(HERE / "test_min_rnn.py"), "-k", "f32 or fused"]
     proc = subprocess.run(cmd, env=env, cwd=HERE, capture_output=True, text=True, timeout=600)
     summary = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]

@@ -20,7 +20,7 @@ from rnnkit.layers import GRU, LSTM, RNN, Bidirectional, Embedding, SimpleRNN, d
         (lambda: SimpleRNN(4, activation="tanhh"), r"unknown activation 'tanhh'; expected one of"),
         (lambda: LSTM(4, kernel_initializer="glorot"), r"unknown initializer 'glorot'"),
         (lambda: LSTM(4, return_sequences="yes"), r"LSTM: `return_sequences` must be True or False, got 'yes'"),
-        (lambda: LSTM(4, use_fused="always"), r"`use_fused` must be one of 'auto', True, False, got 'always'"),
+        (lambda: LSTM(4, use_fused="always"), r"`use_fused` must be one of 'auto', True, False, 'reference', got 'always'"),
         (lambda: LSTM(4, reset_after=True), r"LSTM: got an unexpected keyword argument 'reset_after'"),
         (lambda: RNN([]), r"RNN: expected a cell or a non-empty list of cells"),
         (lambda: RNN(torch.nn.Linear(2, 2)), r"RNN: expected cells with forward\(x_t, state\) and state_size, got Linear"),
@@ -190,7 +190,7 @@ def test_stacked_cells_equal_layers_in_a_row():
     assert stacked.state_size == (4, 4, 2)
 
 
-def test_custom_cell_runs_on_the_autograd_loop():
+def test_custom_cell_runs_on_the_reference_path():
     class Accumulator(torch.nn.Module):
         """h_t = h_{t-1} + x_t (a running sum), written as a user would."""
 
@@ -204,12 +204,16 @@ def test_custom_cell_runs_on_the_autograd_loop():
     layer = RNN(Accumulator(), return_sequences=True)
     x = torch.randn(3, 4, 2)
     torch.testing.assert_close(layer(x), x.cumsum(1))
-    assert layer.last_path == "generic"
+    assert layer.last_path == "reference"
+    assert layer.last_path_reason == "Accumulator is not a built-in cell"
     with pytest.raises(ConfigError, match="use_fused=True, but the fused kernel cannot run it: Accumulator is not a built-in cell"):
         RNN(Accumulator(), use_fused=True)(x)
 
 
-def test_fast_path_blocker_explains_the_generic_path():
+def test_fast_path_blocker_explains_why_not_fused():
+    import rnnkit._kernels as kernels
+
+    not_fused = "compiled" if kernels.load_rnn_loop() is not None else "reference"
     layer = LSTM(3, recurrent_dropout=0.2, input_size=2)
     assert layer.fast_path_blocker() == "recurrent_dropout > 0 while training"
     layer.eval()
@@ -218,11 +222,14 @@ def test_fast_path_blocker_explains_the_generic_path():
     assert layer.last_path == "fused"
     layer.train()
     layer(torch.randn(1, 3, 2))
-    assert layer.last_path == "generic"
+    assert layer.last_path == not_fused
     holes = torch.tensor([[True, False, True]])
     layer.eval()
     layer(torch.randn(1, 3, 2), mask=holes)
-    assert layer.last_path == "generic"
+    assert layer.last_path == not_fused
+    assert layer.last_path_reason.startswith("a mask whose valid steps are not contiguous")
+    assert LSTM(3, use_fused=False).fast_path_blocker() == "use_fused=False"
+    assert LSTM(3, use_fused="reference").fast_path_blocker() == "use_fused='reference'"
 
 
 @pytest.mark.parametrize(
@@ -264,7 +271,7 @@ def test_auto_path_choice_and_its_reason():
         layer = cls(6)
         layer(x)
         if compiled:
-            assert layer.last_path == "generic"
+            assert layer.last_path == "compiled"
             assert "use_fused='auto'" in layer.last_path_reason and "faster" in layer.last_path_reason
             assert layer.fast_path_blocker() is None  # the fused kernel could have run it
         else:
@@ -280,7 +287,12 @@ def test_auto_path_choice_and_its_reason():
     assert (lstm.last_path, lstm.last_path_reason) == ("fused", None)
     forced = GRU(6, use_fused=False)
     forced(x)
-    assert (forced.last_path, forced.last_path_reason) == ("generic", "use_fused=False")
+    assert (forced.last_path, forced.last_path_reason) == ("compiled" if compiled else "reference",
+                                                           "use_fused=False" + ("" if compiled else f"; the compiled loop is not built here ({kernels.rnn_loop_unavailable_reason()})"))
     dropped = LSTM(6, recurrent_dropout=0.5).train()
     dropped(x)
-    assert dropped.last_path == "generic" and "recurrent_dropout" in dropped.last_path_reason
+    assert dropped.last_path == ("compiled" if compiled else "reference") and "recurrent_dropout" in dropped.last_path_reason
+    reference = LSTM(6, use_fused="reference")
+    reference(x)
+    assert (reference.last_path, reference.last_path_reason) == ("reference", "use_fused='reference'")
+    assert LSTM.from_config(reference.get_config()).use_fused == "reference"

@@ -1,4 +1,4 @@
-"""rnnkit's recurrent layers against the independent NumPy reference, in float64, on both paths.
+"""rnnkit's recurrent layers against the independent NumPy reference, in float64, on every path.
 
 The reference (forward loop with Keras' mask rule and hand-written BPTT, itself
 checked against finite differences) lives in
@@ -6,7 +6,9 @@ checked against finite differences) lives in
 compares rnnkit with that reference (outputs, final states and the gradients of
 ``L = sum(result * R) + sum_k sum(final_k * S_k)`` with respect to the weights,
 the input and the initial state); path-vs-path or layer-vs-layer comparisons
-only come on top of that.
+only come on top of that.  The three paths — ``fused`` (PyTorch's kernel),
+``compiled`` (the C loop) and ``reference`` (autograd over the cell's own
+``recurrence``) — each meet the NumPy reference on their own.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ import rnnkit._kernels as kernels
 from rnnkit.cells import GRUCell, LSTMCell, SimpleRNNCell
 from rnnkit.errors import ConfigError
 from rnnkit.layers import GRU, LSTM, RNN, SimpleRNN
+
+from kernel_support import require_kernel
 
 
 def _load_reference():
@@ -58,31 +62,41 @@ DEFAULT_SPECS = [Spec("simple", U), Spec("lstm", U), Spec("gru", U)]
 
 # ----------------------------------------------------------------------------- helpers
 # The implementations a layer can run on:
-#   fused   - PyTorch's fused kernel (use_fused=True)
-#   generic - the generic path of the built-in cells (use_fused=False): the compiled
-#             C loop (rnn_loop.c) where it is built
-#   python  - the same with the C loop disabled: the hand-written BPTT in Python that
-#             runs where there is no compiler (and on GPUs)
-#   loop    - the plain autograd loop over cell.recurrence, which every cell that is
-#             not a built-in one gets (here: trivial subclasses of the built-in cells)
-IMPLS = ["fused", "generic", "python", "loop"]
-EXPECTED_PATH = {"fused": "fused", "generic": "generic", "python": "generic", "loop": "generic"}
+#   fused     - PyTorch's fused kernel (use_fused=True)
+#   compiled  - the compiled C loop, rnn_loop.c (use_fused=False where it is built; the
+#               tests of this impl need the kernel: skipped without a C compiler, failed
+#               when one exists and the kernel does not build)
+#   reference - autograd over the cell's own annotated recurrence (use_fused='reference'),
+#               what runs wherever no kernel applies
+#   subclass  - trivial subclasses of the built-in cells under use_fused='auto': a cell that
+#               is not exactly a built-in one may change the maths, so it gets the
+#               reference path too
+IMPLS = ["fused", "compiled", "reference", "subclass"]
+EXPECTED_PATH = {"fused": "fused", "compiled": "compiled", "reference": "reference", "subclass": "reference"}
+
+
+def fallback_path() -> str:
+    """Where use_fused='auto' goes when the fused kernel cannot run a built-in cell whose
+    activations the C loop knows: the compiled loop where it is built, else the reference."""
+    return "compiled" if kernels.load_rnn_loop() is not None else "reference"
 
 
 def auto_path(spec: Spec) -> str:
     """The path use_fused='auto' takes where the fused kernel could run: the compiled loop for
     SimpleRNN and GRU where it is built (faster on both CPU kinds), the fused kernel for LSTM."""
     if spec.kind in ("simple", "gru") and kernels.load_rnn_loop() is not None:
-        return "generic"
+        return "compiled"
     return "fused"
 
 
 @pytest.fixture(autouse=True)
-def _python_impl_runs_without_the_kernel(request, monkeypatch):
-    """Tests parametrized with impl='python' run with the C loop kernel disabled."""
+def _compiled_impl_needs_the_kernel(request):
+    """Tests parametrized with impl='compiled' need the C loop kernel (see kernel_support)."""
     callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and callspec.params.get("impl") == "python":
-        monkeypatch.setitem(kernels._state, "rnn_loop", {"kernel": None, "reason": "RuntimeError: disabled by the test"})
+    if callspec is not None and callspec.params.get("impl") == "compiled":
+        require_kernel("rnn_loop")
+
+
 _LAYER_KW = ("use_fused", "return_sequences", "return_state", "go_backwards", "stateful", "zero_output_for_mask")
 
 
@@ -106,12 +120,12 @@ def make_layer(spec: Spec, p: dict, *, impl: str = "auto", use_bias: bool = True
         cell_kw["recurrent_activation"] = spec.recurrent_activation
     if spec.kind == "gru":
         cell_kw["reset_after"] = spec.reset_after
-    if impl == "loop":
+    if impl == "subclass":
         cls = {"simple": _LoopSimpleRNNCell, "lstm": _LoopLSTMCell, "gru": _LoopGRUCell}[spec.kind]
         layer = RNN(cls(spec.units, **cell_kw), **layer_kw)
     else:
         if impl != "auto":
-            layer_kw["use_fused"] = impl == "fused"
+            layer_kw["use_fused"] = {"fused": True, "compiled": False, "reference": "reference"}[impl]
         cls = {"simple": SimpleRNN, "lstm": LSTM, "gru": GRU}[spec.kind]
         layer = cls(spec.units, **cell_kw, **layer_kw)
     layer = layer.double()
@@ -240,7 +254,7 @@ def test_masked_layer_matches_reference(spec, mask_kind, return_sequences, zofm,
         layer = make_layer(spec, case.p, impl="fused", **kw)
         with pytest.raises(ConfigError, match="contiguous"):
             layer(torch.from_numpy(case.x), mask=torch.from_numpy(mask))
-        impl, expected_path = "auto", "generic"  # 'auto' falls back to the generic path
+        impl, expected_path = "auto", fallback_path()  # 'auto' falls back to the compiled loop
     layer = make_layer(spec, case.p, impl=impl, **kw)
     case.check(layer, mask=mask, return_sequences=return_sequences, zero_output_for_mask=zofm)
     assert layer.last_path == expected_path
@@ -320,13 +334,14 @@ def test_stacked_cells_match_chained_reference(mask_kind, return_sequences, impl
         specs, params, fwds, R if return_sequences else None, None if return_sequences else R, S
     )
 
-    if impl == "loop":
-        cells, use_fused, expected = [_LoopLSTMCell(4, input_size=F), _LoopGRUCell(U, input_size=4)], "auto", "generic"
+    if impl == "subclass":
+        cells, use_fused, expected = [_LoopLSTMCell(4, input_size=F), _LoopGRUCell(U, input_size=4)], "auto", "reference"
     else:
         cells = [LSTMCell(4, input_size=F), GRUCell(U, input_size=4)]
-        use_fused, expected = impl == "fused", EXPECTED_PATH[impl]
+        use_fused = {"fused": True, "compiled": False, "reference": "reference"}[impl]
+        expected = EXPECTED_PATH[impl]
         if mask_kind == "non-contiguous" and impl == "fused":
-            use_fused, expected = "auto", "generic"
+            use_fused, expected = "auto", fallback_path()
     layer = RNN(cells, use_fused=use_fused, return_sequences=return_sequences, return_state=True).double()
     for cell, p in zip(layer.cells, params):
         ref.load_params(cell, p)
@@ -347,7 +362,7 @@ def test_stacked_cells_match_chained_reference(mask_kind, return_sequences, impl
         close(t_.grad, e, "dL/dstate0")
 
 
-def test_stack_with_one_unfusable_cell_runs_mixed_and_matches_reference():
+def test_stack_with_one_unfusable_cell_joins_the_paths_and_matches_reference():
     rng = np.random.default_rng(18)
     specs = [Spec("lstm", 4), Spec("gru", U, reset_after=False)]
     params = [ref.random_params(specs[0], F, rng), ref.random_params(specs[1], 4, rng)]
@@ -360,7 +375,8 @@ def test_stack_with_one_unfusable_cell_runs_mixed_and_matches_reference():
         ref.load_params(cell, p)
     tx = torch.tensor(x, requires_grad=True)
     out, h1, c1, h2 = layer(tx, mask=torch.from_numpy(mask))
-    assert layer.last_path == "mixed"
+    assert layer.last_path == f"fused+{fallback_path()}"  # the cells' paths, in order
+    assert layer.last_path_reason.startswith("GRU with reset_after=False")  # + why not compiled, without a compiler
     fwds = ref.run_stack(specs, params, x, [None, None], mask)
     close(out, fwds[1]["outputs"], "output")
     close(h2, fwds[1]["final"][0], "h2")
@@ -374,19 +390,25 @@ def test_stack_with_one_unfusable_cell_runs_mixed_and_matches_reference():
 
 # ----------------------------------------------------------------------------- other activations
 NON_DEFAULT = [
-    # (spec, impl, expected path)
+    # (spec, impl, expected path; "fallback": the compiled loop where it is built, else the reference)
     (Spec("simple", U, activation="relu"), "fused", "fused"),
     (Spec("simple", U, activation="relu"), "auto", "fused"),
-    (Spec("simple", U, activation="relu"), "generic", "generic"),
-    (Spec("simple", U, activation="sigmoid"), "auto", "generic"),
-    (Spec("simple", U, activation="linear"), "auto", "generic"),
-    (Spec("lstm", U, recurrent_activation="hard_sigmoid"), "auto", "generic"),
-    (Spec("lstm", U, recurrent_activation="hard_sigmoid"), "loop", "generic"),
-    (Spec("lstm", U, activation="relu"), "auto", "generic"),
-    (Spec("gru", U, reset_after=False), "auto", "generic"),
-    (Spec("gru", U, reset_after=False), "loop", "generic"),
-    (Spec("gru", U, reset_after=False, recurrent_activation="hard_sigmoid"), "auto", "generic"),
-    (Spec("gru", U, recurrent_activation="hard_sigmoid"), "auto", "generic"),
+    (Spec("simple", U, activation="relu"), "compiled", "compiled"),
+    (Spec("simple", U, activation="relu"), "reference", "reference"),
+    (Spec("simple", U, activation="sigmoid"), "auto", "fallback"),
+    (Spec("simple", U, activation="linear"), "auto", "fallback"),
+    (Spec("simple", U, activation="softplus"), "auto", "reference"),
+    (Spec("lstm", U, recurrent_activation="hard_sigmoid"), "auto", "fallback"),
+    (Spec("lstm", U, recurrent_activation="hard_sigmoid"), "subclass", "reference"),
+    (Spec("lstm", U, recurrent_activation="hard_sigmoid"), "reference", "reference"),
+    (Spec("lstm", U, activation="relu"), "auto", "fallback"),
+    (Spec("lstm", U, activation="softplus"), "auto", "reference"),
+    (Spec("gru", U, reset_after=False), "auto", "fallback"),
+    (Spec("gru", U, reset_after=False), "subclass", "reference"),
+    (Spec("gru", U, reset_after=False), "reference", "reference"),
+    (Spec("gru", U, reset_after=False, recurrent_activation="hard_sigmoid"), "auto", "fallback"),
+    (Spec("gru", U, recurrent_activation="hard_sigmoid"), "auto", "fallback"),
+    (Spec("gru", U, recurrent_activation="softplus"), "auto", "reference"),
 ]
 
 
@@ -395,17 +417,22 @@ NON_DEFAULT = [
 def test_non_default_activations_match_reference(spec, impl, expected, mask_kind):
     case = Case(spec, seed=19, with_state=True, scale=0.4)
     mask = None if mask_kind is None else MASKS[mask_kind]
+    no_kernel_computes_it = expected == "reference" and impl == "auto"  # softplus
     if mask_kind == "non-contiguous" and impl == "fused":
-        impl, expected = "auto", "generic"
-    elif mask_kind == "non-contiguous":
-        expected = "generic"
+        impl, expected = "auto", "fallback"
+    elif mask_kind == "non-contiguous" and expected == "fused":
+        expected = "fallback"
+    if expected == "fallback":
+        expected = fallback_path()
     layer = make_layer(spec, case.p, impl=impl, return_sequences=True, return_state=True)
     case.check(layer, mask=mask)
     assert layer.last_path == (auto_path(spec) if impl == "auto" and expected == "fused" else expected)
-    if expected == "generic" and impl == "auto" and mask is None:
+    if expected != "fused" and impl == "auto" and mask is None:
         forced = make_layer(spec, case.p, impl="fused")
         with pytest.raises(ConfigError):
             forced(torch.from_numpy(case.x))
+    if no_kernel_computes_it:
+        assert "compiled loop does not compute" in layer.last_path_reason
 
 
 # ----------------------------------------------------------------------------- stateful
@@ -469,9 +496,9 @@ def test_stateful_with_masked_chunks(spec, impl):
 
 
 # ----------------------------------------------------------------------------- dropout
-@pytest.mark.parametrize("impl", ["auto", "loop"])
+@pytest.mark.parametrize("impl", ["auto", "reference", "subclass"])
 @pytest.mark.parametrize("spec", DEFAULT_SPECS + [Spec("gru", U, reset_after=False)], ids=str)
-def test_recurrent_dropout_train_generic_and_random_eval_fused_and_exact(spec, impl):
+def test_recurrent_dropout_train_not_fused_and_random_eval_fused_and_exact(spec, impl):
     case = Case(spec, seed=22, with_state=True)
     layer = make_layer(spec, case.p, impl=impl, recurrent_dropout=0.5, return_sequences=True, return_state=True)
     x = torch.from_numpy(case.x)
@@ -479,7 +506,7 @@ def test_recurrent_dropout_train_generic_and_random_eval_fused_and_exact(spec, i
     layer.train()
     torch.manual_seed(0)
     a = layer(x, initial_state=s0)[0]
-    assert layer.last_path == "generic"
+    assert layer.last_path == (fallback_path() if impl == "auto" else "reference")
     b = layer(x, initial_state=s0)[0]
     assert not torch.allclose(a, b), "two training calls should draw different recurrent-dropout masks"
     if impl == "auto":
@@ -491,10 +518,10 @@ def test_recurrent_dropout_train_generic_and_random_eval_fused_and_exact(spec, i
     layer.eval()
     case.check(layer)
     fusable = impl == "auto" and not (spec.kind == "gru" and not spec.reset_after)
-    assert layer.last_path == (auto_path(spec) if fusable else "generic")
+    assert layer.last_path == (auto_path(spec) if fusable else fallback_path() if impl == "auto" else "reference")
 
 
-@pytest.mark.parametrize("impl", ["generic", "python", "loop"])
+@pytest.mark.parametrize("impl", ["compiled", "reference", "subclass"])
 @pytest.mark.parametrize("spec", DEFAULT_SPECS + [Spec("gru", U, reset_after=False)], ids=str)
 def test_recurrent_dropout_mask_applies_to_the_recurrent_products(spec, impl):
     """Train mode with a known recurrent mask == the reference with that mask (Keras' rule), masks too."""
@@ -514,10 +541,10 @@ def test_recurrent_dropout_mask_applies_to_the_recurrent_products(spec, impl):
         layer.zero_grad()
         case.check(layer, mask=mask, rmask=rmask, where=f"mask={mask is not None}: ")
         assert calls == [B], "one recurrent-dropout mask per call, shared by every step"
-        assert layer.last_path == "generic"
+        assert layer.last_path == EXPECTED_PATH[impl]
 
 
-@pytest.mark.parametrize("impl", ["auto", "generic", "python", "loop"])
+@pytest.mark.parametrize("impl", ["auto", "compiled", "reference", "subclass"])
 @pytest.mark.parametrize("spec", DEFAULT_SPECS, ids=str)
 def test_input_dropout(spec, impl):
     case = Case(spec, seed=25, with_state=True)
@@ -542,12 +569,12 @@ def test_input_dropout(spec, impl):
 
 
 # ----------------------------------------------------------------------------- float32
-F32_CASES = [(s, i) for s in DEFAULT_SPECS for i in IMPLS] + [(Spec("gru", U, reset_after=False), i) for i in ("generic", "python")]
+F32_CASES = [(s, i) for s in DEFAULT_SPECS for i in IMPLS] + [(Spec("gru", U, reset_after=False), i) for i in ("compiled", "reference")]
 
 
 @pytest.mark.parametrize("spec,impl", F32_CASES, ids=[f"{s}-{i}" for s, i in F32_CASES])
 def test_float32_matches_reference(spec, impl):
-    """float32 (the generic path has a float32-only matmul branch) against the float64 reference."""
+    """float32 (the compiled path has a float32-only oneDNN branch) against the float64 reference."""
     case = Case(spec, seed=27, with_state=True)
     mask = MASKS["empty-row"]
     layer = make_layer(spec, case.p, impl=impl, return_sequences=True, return_state=True).float()

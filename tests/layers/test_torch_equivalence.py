@@ -1,12 +1,16 @@
 """rnnkit layers against torch.nn.RNN/LSTM/GRU given the same weights: outputs, final states, gradients.
 
 The reference is PyTorch's own module (its fused kernel), loaded through
-``from_torch``; both rnnkit paths (fused and the generic Python loop) must match it.
+``from_torch``; every rnnkit path must match it: ``fused`` (use_fused=True),
+``compiled`` (use_fused=False: the C loop where it is built, else the reference)
+and ``reference`` (use_fused='reference': autograd over the cell's ``recurrence``).
 """
 import itertools
 
 import pytest
 import torch
+
+import rnnkit._kernels as kernels
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnkit.layers import Bidirectional, from_torch, to_torch, torch_state_dict
@@ -48,11 +52,20 @@ def _run_rnnkit(layers, x, mask, use_fused):
     return x, finals
 
 
+USE_FUSED, USE_FUSED_IDS = [True, False, "reference"], ["fused", "compiled", "reference"]
+
+
+def _expected_path(use_fused) -> str:
+    if use_fused is True:
+        return "fused"
+    return "compiled" if use_fused is False and kernels.load_rnn_loop() is not None else "reference"
+
+
 CASES = list(itertools.product(KINDS, [True, False], [False, True], [1, 2], [False, True], [True, False]))
 
 
 @pytest.mark.parametrize("kind,bias,bidirectional,num_layers,masked,return_sequences", CASES)
-@pytest.mark.parametrize("use_fused", [True, False], ids=["fused", "generic"])
+@pytest.mark.parametrize("use_fused", USE_FUSED, ids=USE_FUSED_IDS)
 def test_matches_torch_module(kind, bias, bidirectional, num_layers, masked, return_sequences, use_fused):
     module = _torch_module(kind, bias, bidirectional, num_layers)
     layers = from_torch(module, return_sequences=return_sequences)
@@ -73,7 +86,7 @@ def test_matches_torch_module(kind, bias, bidirectional, num_layers, masked, ret
     x_ours = x.clone().requires_grad_(True)
     out, states = _run_rnnkit(layers, x_ours, mask, use_fused)
     path = {d.last_path for layer in layers for d in _directions(layer)}
-    assert path == {"fused" if use_fused else "generic"}
+    assert path == {_expected_path(use_fused)}
 
     if return_sequences:
         torch.testing.assert_close(out, ref_seq, rtol=1e-9, atol=1e-10)
@@ -109,7 +122,7 @@ def test_matches_torch_module(kind, bias, bidirectional, num_layers, masked, ret
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-@pytest.mark.parametrize("use_fused", [True, False], ids=["fused", "generic"])
+@pytest.mark.parametrize("use_fused", USE_FUSED, ids=USE_FUSED_IDS)
 def test_go_backwards_is_torch_on_reversed_input(kind, use_fused):
     module = _torch_module(kind, True, False, 1)
     (layer,) = from_torch(module, return_sequences=True, use_fused=use_fused)
@@ -120,6 +133,7 @@ def test_go_backwards_is_torch_on_reversed_input(kind, use_fused):
     ref, hn = module(x.flip(1))
     torch.testing.assert_close(out, ref)  # outputs in processing order, as Keras returns them
     torch.testing.assert_close(states[0], (hn[0] if kind == "lstm" else hn)[0])
+    assert layer.last_path == _expected_path(use_fused)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -130,7 +144,7 @@ def test_go_backwards_with_mask_is_torch_on_each_reversed_sequence(kind):
     x = torch.randn(B, T, F, dtype=torch.float64)
     lengths = [T, 2, 4]
     mask = torch.arange(T)[None, :] < torch.tensor(lengths)[:, None]
-    for use_fused in (True, False):
+    for use_fused in USE_FUSED:
         layer.use_fused = use_fused
         out = layer(x, mask=mask)
         for b, n in enumerate(lengths):
@@ -148,7 +162,7 @@ def test_to_torch_round_trip_and_state_dict_names():
     torch.testing.assert_close(back(x)[0], module(x)[0])
 
 
-def test_from_torch_refuses_projection_and_to_torch_refuses_generic_only_config():
+def test_from_torch_refuses_projection_and_to_torch_refuses_a_config_torch_cannot_compute():
     from rnnkit.errors import ConfigError
     from rnnkit.layers import GRU
 

@@ -222,7 +222,7 @@ class RNNLoopKernel:
     ``forward[dtype]`` and ``backward[dtype]`` are ``rk_rnn_forward_f32`` etc.,
     the whole loop (arguments documented in the C file; tensors passed as
     ``data_ptr()`` or None, shapes as ints).  Used
-    by :mod:`rnnkit.layers._generic`.
+    by :mod:`rnnkit.layers._compiled`.
 
     Args:
         path: the compiled shared library.

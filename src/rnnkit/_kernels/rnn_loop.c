@@ -3,7 +3,7 @@
  * the recurrent matrix product inside, forward and backward (BPTT).
  *
  * Plain C (no torch headers), called from Python through ctypes by
- * rnnkit/layers/_generic.py; compiled at first use by rnnkit/_kernels/__init__.py
+ * rnnkit/layers/_compiled.py; compiled at first use by rnnkit/_kernels/__init__.py
  * with  cc -O3 -march=native -fno-trapping-math -fopenmp -shared -fPIC rnn_loop.c -o <cache>.so -lm.
  *
  * The caller computes the input projection of every step with one matrix

@@ -4,12 +4,20 @@ A cell maps ``(x_t, state) -> (output, new_state)``.  ``state`` is always a
 tuple of ``(batch, n)`` tensors, one per entry of :attr:`RecurrentCell.state_size`
 (``(h,)`` for SimpleRNN, GRU and minGRU, ``(h, c)`` for LSTM).
 
-For speed, the loop over time (:class:`rnnkit.layers.RNN`) splits a step in two:
-:meth:`RecurrentCell.project_inputs` computes ``x W_ih^T + b`` for *all* time
-steps in one matrix product, and :meth:`RecurrentCell.recurrence` does the rest
-of one step from that projection.  ``forward`` is simply the two in a row, so a
-cell used alone behaves like ``torch.nn.LSTMCell``.  A user-defined cell only
-needs ``forward``, ``state_size`` and ``output_size``.
+A step is split in two: :meth:`RecurrentCell.project_inputs` computes
+``x W_ih^T + b`` for *all* time steps in one matrix product, and
+:meth:`RecurrentCell.recurrence` does the rest of one step from that projection,
+written as the equations (one per line, the equation above it).  ``forward`` is
+simply the two in a row, so a cell used alone behaves like ``torch.nn.LSTMCell``.
+
+These two methods are the cell's single source of truth: the *reference path*
+of :class:`rnnkit.layers.RNN` runs exactly them under autograd, wherever no
+kernel applies (a GPU with recurrent dropout, other activations, no C
+compiler, a subclass; ``use_fused='reference'`` asks for it).  PyTorch's fused
+kernel and rnnkit's compiled C loop are optimisations of the built-in cells,
+tested equal to this code; a subclass that overrides ``recurrence`` always
+runs its own code.  A user-defined cell only needs ``forward``, ``state_size``
+and ``output_size``.
 """
 from __future__ import annotations
 
@@ -153,7 +161,13 @@ class RecurrentCell(Layer):
         return self.bias_ih + self.bias_hh
 
     def recurrence(self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
-        """One step from the projected input ``xp_t`` (batch, G*units); subclasses implement it."""
+        """One step from the projected input ``xp_t`` (batch, G*units): ``(output, new_state)``.
+
+        ``recurrent_mask`` (batch, units) is the recurrent-dropout mask of the
+        sequence, multiplied into the state before the recurrent product.
+        Subclasses implement it as the annotated equations; the reference path of
+        :class:`rnnkit.layers.RNN` calls it at every step.
+        """
         raise NotImplementedError
 
     def forward(self, x_t: torch.Tensor, state: State | torch.Tensor | None = None) -> tuple[torch.Tensor, State]:

@@ -74,11 +74,12 @@ class GRUCell(RecurrentCell):
 
     def recurrence(self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         (h,) = state
+        # h_{t-1} ⊙ m as it enters the recurrent products (recurrent dropout; h itself when none)
         hr = h if recurrent_mask is None else h * recurrent_mask
         u = self.units
         x_r, x_z, x_n = xp_t.chunk(3, dim=1)
         if self.reset_after:
-            # h_{t-1} W_hh^T + b_hh for all three gates at once             (batch, 3*units)
+            # h_{t-1} W_hh^T for all three gates at once (b_hr, b_hz are in xp_t)   (batch, 3*units)
             bias_hh_n = self.bias_hh[2 * u :] if self.use_bias else None
             hp = F.linear(hr, self.weight_hh)
             h_r, h_z, h_n = hp.chunk(3, dim=1)

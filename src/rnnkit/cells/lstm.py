@@ -74,6 +74,7 @@ class LSTMCell(RecurrentCell):
     def recurrence(self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         h, c = state
         if recurrent_mask is not None:
+            # h_{t-1} ⊙ m: recurrent dropout, one mask per sequence                 (batch, units)
             h = h * recurrent_mask
         # z_t = x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T, the four gates' inputs   (batch, 4*units)
         z = torch.addmm(xp_t, h, self.weight_hh.t())

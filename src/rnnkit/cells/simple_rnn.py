@@ -43,6 +43,7 @@ class SimpleRNNCell(RecurrentCell):
     def recurrence(self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
         (h,) = state
         if recurrent_mask is not None:
+            # h_{t-1} ⊙ m: recurrent dropout, one mask per sequence                 (batch, units)
             h = h * recurrent_mask
         # h_t = φ(x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T)          (batch, units)
         h_new = self.activation(torch.addmm(xp_t, h, self.weight_hh.t()))

@@ -145,7 +145,7 @@ def run_fused(
     """Run ``cell`` over ``x`` (batch, time, in) on the fused kernel.
 
     Returns ``(outputs (batch, time, units), last_output (batch, units), final_state)``
-    with the same semantics as the generic loop of :class:`rnnkit.layers.RNN`.
+    with the same semantics as the reference loop of :class:`rnnkit.layers.RNN`.
 
     With a mask and ``need_final=False`` (no ``return_state``, not ``stateful``) the
     final state is not computed (``()`` is returned for it) and the rows are not

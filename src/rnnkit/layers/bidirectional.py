@@ -36,7 +36,8 @@ class Bidirectional(Layer):
     the same order.
 
     The two directions are ``layer.forward_layer`` and ``layer.backward_layer``;
-    each uses the fast path on its own when it can.
+    each chooses its path on its own (``last_path`` is the one both ran, or
+    ``'forward/backward'``, e.g. ``'fused/reference'``, when they differ).
 
     Example:
         >>> import torch
@@ -91,8 +92,16 @@ class Bidirectional(Layer):
 
     @property
     def last_path(self) -> str | None:
-        paths = {self.forward_layer.last_path, self.backward_layer.last_path}
-        return paths.pop() if len(paths) == 1 else "mixed"
+        """The path both directions ran ('fused', 'compiled', 'reference'), or 'forward/backward' when they differ."""
+        forward, backward = self.forward_layer.last_path, self.backward_layer.last_path
+        return forward if forward == backward else f"{forward}/{backward}"
+
+    @property
+    def last_path_reason(self) -> str | None:
+        """Why a direction did not run the fused kernel ('forward: ...; backward: ...'), None when both did."""
+        reasons = [f"{name}: {layer.last_path_reason}" for name, layer in
+                   (("forward", self.forward_layer), ("backward", self.backward_layer)) if getattr(layer, "last_path_reason", None)]
+        return "; ".join(reasons) or None
 
     def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
         for layer in (self.forward_layer, self.backward_layer):

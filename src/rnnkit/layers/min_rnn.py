@@ -38,7 +38,7 @@ from .._validation import check_choice, check_rate
 from ..cells.min_rnn import MinGRUCell, MinLSTMCell, _MinCell
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
-from .recurrent import RecurrentLayer, input_dropout, loop_over_time, make_cell
+from .recurrent import RecurrentLayer, input_dropout, make_cell, reference_loop
 
 __all__ = ["MinGRU", "MinLSTM"]
 
@@ -261,7 +261,7 @@ class _MinRNN(RecurrentLayer):
         path, kernel = self._choose_scan(x)
         self.last_path = path
         if path == "sequential":
-            return loop_over_time(cell, x, mask, (h0,), self.zero_output_for_mask, self.training)
+            return reference_loop(cell, x, mask, (h0,), self.zero_output_for_mask, self.training)
         if path == "fused":
             mask_c = None if mask is None else mask.contiguous()
             inputs = (x.contiguous(), cell.weight_ih, cell.bias_ih, h0.contiguous())

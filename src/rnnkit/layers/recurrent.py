@@ -2,10 +2,20 @@
 
 :class:`RecurrentLayer` holds what every recurrent layer shares with Keras:
 ``return_sequences``, ``return_state``, ``go_backwards``, ``stateful``, masks and
-``initial_state``.  :class:`RNN` runs one cell (or a stack of cells) over time,
-on PyTorch's fused kernel when the configuration allows (the *fast path*) and
-otherwise on a Python loop over the cell's steps (the *generic path*); see
-``last_path`` for which one ran.
+``initial_state``.  :class:`RNN` runs one cell (or a stack of cells) over time
+in one of three ways, one meaning each:
+
+* ``fused``: PyTorch's fused RNN kernel (oneDNN on the CPU, cuDNN on a GPU), for
+  the configurations it computes (:mod:`rnnkit.layers._fused`);
+* ``compiled``: rnnkit's loop over time in C (:mod:`rnnkit.layers._compiled`),
+  for the built-in cells on the CPU;
+* ``reference``: autograd over the cell's own annotated
+  :meth:`~rnnkit.cells.RecurrentCell.recurrence`, step by step
+  (:func:`reference_loop`).  It runs every configuration, and wherever neither
+  kernel applies (a GPU with recurrent dropout, custom activations or cells, no
+  C compiler).  The two kernels are optimisations, tested equal to it.
+
+``last_path`` says which one ran and ``last_path_reason`` why it was not a kernel.
 
 Shape glossary: ``B`` batch, ``T`` time steps, ``F`` input features, ``U`` units.
 """
@@ -26,10 +36,10 @@ from ..cells._base import State
 from ..errors import ConfigError, ShapeError
 from ..saving import deserialize, register_serializable, serialize
 from ._fused import fused_blocker, mask_segments, run_fused
-from ._generic import compiled_preferred, project_inputs, run_manual_bptt, supports_manual_bptt
+from ._compiled import compiled_blocker, compiled_preferred, run_compiled
 from ._keras_layout import cells_keras_weights, set_cells_keras_weights
 
-__all__ = ["RecurrentLayer", "RNN", "SimpleRNN", "LSTM", "GRU", "make_cell"]
+__all__ = ["RecurrentLayer", "RNN", "SimpleRNN", "LSTM", "GRU", "make_cell", "reference_loop"]
 
 StateArg = torch.Tensor | Sequence[torch.Tensor] | None
 
@@ -83,9 +93,11 @@ class RecurrentLayer(Layer):
         self.stateful = check_bool(owner, "stateful", stateful)
         self.zero_output_for_mask = check_bool(owner, "zero_output_for_mask", zero_output_for_mask)
         self._states: tuple[torch.Tensor, ...] | None = None
-        #: which implementation the last call used: 'fused', 'generic', 'scan' ... (None before any call)
+        #: which implementation the last call used: 'fused', 'compiled' or 'reference' (RNN; a stack of
+        #: cells on different paths joins them in order, 'fused+compiled'); MinGRU/MinLSTM name their
+        #: scan.  None before any call.
         self.last_path: str | None = None
-        #: why the last call did not run the fused kernel (None when it did, or before any call)
+        #: why the last call did not run the fused kernel, or neither kernel (None when it did, or before any call)
         self.last_path_reason: str | None = None
 
     # ------------------------------------------------------------- for subclasses
@@ -248,31 +260,44 @@ def input_dropout(cell, x: torch.Tensor, training: bool) -> torch.Tensor:
     return x * mask  # (B, T, F)
 
 
-def loop_over_time(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_output_for_mask: bool, training: bool):
-    """The generic path: step ``cell`` over time.  Returns (outputs, last output, final state)."""
-    batch = x.shape[0]
+def recurrent_dropout_mask(cell, x: torch.Tensor, training: bool) -> torch.Tensor | None:
+    """The cell's (B, U) recurrent-dropout mask for this call, shared by every step; None when not dropping."""
+    if not training or getattr(cell, "recurrent_dropout", 0.0) <= 0:
+        return None
+    return cell.recurrent_dropout_mask(x.shape[0], x.device, x.dtype)
+
+
+def reference_loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_output_for_mask: bool,
+                   training: bool):
+    """The reference path: autograd over the cell's own step, one time step after another.
+
+    A cell with :meth:`~rnnkit.cells.RecurrentCell.project_inputs` and
+    :meth:`~rnnkit.cells.RecurrentCell.recurrence` (every built-in one) has its
+    input projection computed for all steps in one product and then runs
+    ``recurrence`` — the annotated equations — at each step; any other cell runs
+    its ``forward(x_t, state)``.  Keras' rule for masks is applied here.  ``x``
+    (B, T, F), ``mask`` (B, T) bool or None; returns (outputs (B, T, U), last
+    output (B, U), final state).
+    """
     x = input_dropout(cell, x, training)
-    rmask = None
-    if training and getattr(cell, "recurrent_dropout", 0.0) > 0:
-        rmask = cell.recurrent_dropout_mask(batch, x.device, x.dtype)
-    if supports_manual_bptt(cell):
-        return _loop_manual_bptt(cell, x, mask, state, zero_output_for_mask, rmask)
+    rmask = recurrent_dropout_mask(cell, x, training)  # (B, U) or None
     hoisted = hasattr(cell, "project_inputs") and hasattr(cell, "recurrence")
     if hoisted:
-        # x W_ih^T + b for all steps in one matrix product, time-major for contiguous steps  (T, B, G*U)
+        # x_t W_ih^T + b for all steps in one matrix product, time-major for contiguous steps  (T, B, G*U)
         inputs = cell.project_inputs(x.transpose(0, 1))
     else:
-        inputs = x.transpose(0, 1)
+        inputs = x.transpose(0, 1)  # (T, B, F)
     masks = None if mask is None else mask.transpose(0, 1)[:, :, None]  # (T, B, 1)
     outputs = []
     prev = None
     for t in range(inputs.shape[0]):
+        # (y_t, s_t) = step(x_t, s_{t-1}): the cell's equations
         out, new_state = cell.recurrence(inputs[t], state, rmask) if hoisted else cell(inputs[t], state)
         if masks is not None:
             m = masks[t]
-            # masked steps keep the previous state ...
+            # a masked step keeps the previous state ...
             new_state = tuple(torch.where(m, n, s) for n, s in zip(new_state, state))
-            # ... and repeat the previous output (zeros before the first valid step)
+            # ... and repeats the previous output (zeros before the first valid step), or shows zeros
             prev = torch.where(m, out, torch.zeros_like(out) if prev is None else prev)
             out = torch.where(m, out, torch.zeros_like(out)) if zero_output_for_mask else prev
         else:
@@ -282,18 +307,12 @@ def loop_over_time(cell, x: torch.Tensor, mask: torch.Tensor | None, state: Stat
     return torch.stack(outputs, dim=1), prev, state
 
 
-def _loop_manual_bptt(cell, x, mask, state, zero_output_for_mask, rmask):
-    """The generic path for built-in cells: hand-written BPTT (see ``_generic.py``)."""
-    xp = project_inputs(cell, x.transpose(0, 1))  # (T, B, G*U), all steps in one product
-    masks = None if mask is None else mask.transpose(0, 1)[:, :, None]  # (T, B, 1)
-    H, final = run_manual_bptt(cell, xp, state, rmask, masks)  # H: (T, B, U) state sequence
-    if masks is None:
-        return H.transpose(0, 1), H[-1], final
-    # a masked step repeats the state, which is the last valid output once there is one
-    seen = masks.cumsum(0) > 0  # (T, B, 1)
-    keep = masks if zero_output_for_mask else seen
-    outputs = (H * keep).transpose(0, 1)
-    return outputs, H[-1] * seen[-1], final
+def compiled_loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_output_for_mask: bool,
+                  training: bool):
+    """The compiled path: as :func:`reference_loop`, with the loop over time in C (:mod:`._compiled`)."""
+    x = input_dropout(cell, x, training)
+    rmask = recurrent_dropout_mask(cell, x, training)  # drawn as the reference path draws it
+    return run_compiled(cell, x, mask, state, zero_output_for_mask, rmask)
 
 
 @register_serializable
@@ -311,19 +330,35 @@ class RNN(RecurrentLayer):
     ``RNN([LSTMCell(8), GRUCell(4)], return_state=True)`` returns
     ``out, h1, c1, h2``.
 
-    Paths: a built-in cell whose configuration PyTorch's fused kernels compute
-    (default activations, no recurrent dropout while training, GRU
-    ``reset_after=True``, masks whose valid steps are contiguous) can run on the
-    fused kernel; every configuration runs on the generic loop, which computes
-    the input projection for all steps in one product and, on the CPU, the loop
-    over time in compiled C (``rnn_loop.c``).  ``use_fused='auto'`` takes the
-    faster exact one for the cell on this CPU: the fused kernel for LSTM, the
-    compiled loop for GRU and SimpleRNN, which it trains 1.2-3x faster than
-    PyTorch's kernels on AVX-512 and AVX2 alike (the rule and its measurements:
-    :func:`rnnkit.layers._generic.compiled_preferred`).  ``True`` forces the fused
-    kernel (and raises if it cannot compute the configuration), ``False`` the
-    generic loop.  ``last_path`` says what ran: ``'fused'``, ``'generic'`` or
-    ``'mixed'``, and ``last_path_reason`` why it was not the fused kernel.
+    Paths (see :mod:`rnnkit.layers.recurrent`): ``fused`` runs a built-in cell on
+    PyTorch's kernel where it computes the configuration (default activations, no
+    recurrent dropout while training, GRU ``reset_after=True``, masks whose valid
+    steps are contiguous); ``compiled`` runs the built-in cells with any of the
+    activations linear, tanh, sigmoid, hard_sigmoid, relu, any mask and recurrent
+    dropout on the CPU in float32/float64 (``rnn_loop.c``, where a C compiler
+    built it); ``reference`` runs everything else by autograd over the cell's
+    ``recurrence`` — user cells, other activations, a GPU with recurrent dropout.
+
+    ``use_fused`` chooses among them:
+
+    * ``'auto'`` (default): the faster exact one for the cell on this CPU — the
+      fused kernel for LSTM, the compiled loop for GRU and SimpleRNN, which it
+      trains 1.2-3x faster than PyTorch's kernels on AVX-512 and AVX2 alike (the
+      rule and its measurements: :func:`rnnkit.layers._compiled.compiled_preferred`);
+      where the fused kernel cannot run, the compiled loop, else the reference.
+    * ``True``: the fused kernel, or a :class:`~rnnkit.errors.ConfigError` saying
+      why it cannot run.
+    * ``False``: not PyTorch's kernel — the compiled loop where it runs, else the
+      reference.
+    * ``'reference'``: the reference path always (no kernel), e.g. to check a
+      kernel against it or to step through the equations in a debugger.  A
+      per-layer option rather than an environment switch, so it is saved in the
+      layer's config and one layer can be compared with another in one process.
+
+    ``last_path`` says what ran: ``'fused'``, ``'compiled'`` or ``'reference'``; a
+    stack of cells that ran on different paths joins them in order
+    (``'fused+compiled'``).  ``last_path_reason`` says why a cell did not run on
+    the fused kernel (and, on the reference path, why not on the compiled one).
 
     Example:
         >>> import torch
@@ -366,7 +401,7 @@ class RNN(RecurrentLayer):
                     f"{type(self).__name__}: expected cells with forward(x_t, state) and state_size, got {type(c).__name__}"
                 )
         self.cells = nn.ModuleList(cells)
-        self.use_fused = check_choice(type(self).__name__, "use_fused", use_fused, ("auto", True, False))
+        self.use_fused = check_choice(type(self).__name__, "use_fused", use_fused, _USE_FUSED)
         if all(getattr(c, "built", True) for c in self.cells):
             self.built = True
 
@@ -391,10 +426,30 @@ class RNN(RecurrentLayer):
             features = c.output_size
         super().build(input_shape)
 
+    def _choose_path(self, cell: nn.Module, x: torch.Tensor, mask: torch.Tensor | None, segments) -> tuple[str, str | None]:
+        """(path, reason) for ``cell`` on its input ``x`` (B, T, F): 'fused', 'compiled' or 'reference', and why not fused."""
+        if self.use_fused == "reference":
+            return "reference", "use_fused='reference'"
+        not_fused = fused_blocker(cell, self.training)
+        if not_fused is None and mask is not None and segments is None:
+            not_fused = "a mask whose valid steps are not contiguous"
+        if self.use_fused is True:
+            if not_fused is not None:
+                raise ConfigError(f"{type(self).__name__}: use_fused=True, but the fused kernel cannot run it: {not_fused}")
+            return "fused", None
+        if self.use_fused is False:
+            not_fused = "use_fused=False"
+        elif not_fused is None:
+            preferred = compiled_preferred(cell, x)
+            return ("fused", None) if preferred is None else ("compiled", preferred)
+        not_compiled = compiled_blocker(cell, x)
+        if not_compiled is None:
+            return "compiled", not_fused
+        return "reference", "; ".join(dict.fromkeys((not_fused, not_compiled)))
+
     def _run(self, x, mask, state):
         segments = None
-        fused_ok = self.use_fused is not False
-        if mask is not None and fused_ok:
+        if mask is not None and self.use_fused in ("auto", True):
             segments = mask_segments(mask)
         paths, reasons = [], []
         offset = 0
@@ -404,26 +459,19 @@ class RNN(RecurrentLayer):
             n = len(_state_sizes(cell))
             cell_state = tuple(state[offset : offset + n])
             offset += n
-            blocker = fused_blocker(cell, self.training)
-            if blocker is None and mask is not None and segments is None:
-                blocker = "a mask whose valid steps are not contiguous"
-            if self.use_fused is True and blocker is not None:
-                raise ConfigError(f"{type(self).__name__}: use_fused=True, but the fused kernel cannot run it: {blocker}")
-            if self.use_fused is False:
-                reason = "use_fused=False"
-            else:
-                reason = blocker or (compiled_preferred(cell, seq) if self.use_fused == "auto" else None)
-            if reason is None:
+            path, reason = self._choose_path(cell, seq, mask, segments)
+            if path == "fused":
                 seq = input_dropout(cell, seq, self.training)
                 seq, last, cell_final = run_fused(cell, seq, cell_state, segments, self.zero_output_for_mask, self.training,
                                                   need_final=self.stateful or self.return_state)
-                paths.append("fused")
+            elif path == "compiled":
+                seq, last, cell_final = compiled_loop(cell, seq, mask, cell_state, self.zero_output_for_mask, self.training)
             else:
-                seq, last, cell_final = loop_over_time(cell, seq, mask, cell_state, self.zero_output_for_mask, self.training)
-                paths.append("generic")
+                seq, last, cell_final = reference_loop(cell, seq, mask, cell_state, self.zero_output_for_mask, self.training)
+            paths.append(path)
             reasons.append(reason)
             finals.extend(cell_final)
-        self.last_path = paths[0] if len(set(paths)) == 1 else "mixed"
+        self.last_path = "+".join(paths) if len(set(paths)) > 1 else paths[0]
         self.last_path_reason = "; ".join(dict.fromkeys(r for r in reasons if r)) or None
         return seq, last, tuple(finals)
 
@@ -445,7 +493,7 @@ class RNN(RecurrentLayer):
             blocker = fused_blocker(cell, self.training)
             if blocker is not None:
                 return blocker
-        return None if self.use_fused is not False else "use_fused=False"
+        return f"use_fused={self.use_fused!r}" if self.use_fused in (False, "reference") else None
 
     def get_config(self) -> dict[str, Any]:
         cells = [serialize(c) for c in self.cells]
@@ -457,6 +505,10 @@ class RNN(RecurrentLayer):
         cell = config.pop("cell")
         cells = [deserialize(c) for c in cell] if isinstance(cell, list) else deserialize(cell)
         return cls(cells, **config)
+
+
+#: the values of ``use_fused`` (see :class:`RNN`)
+_USE_FUSED = ("auto", True, False, "reference")
 
 
 def _state_sizes(cell: nn.Module) -> tuple[int, ...]:
@@ -511,7 +563,7 @@ _COMMON_ARGS_DOC = """
             ('orthogonal'), bias_initializer ('zeros'): as in Keras.
         dropout: fraction of input features dropped while training (one mask per sequence).
         recurrent_dropout: fraction of the recurrent state dropped while training
-            (one mask per sequence; runs the generic path).
+            (one mask per sequence; the compiled or reference path).
         return_sequences: return the output at every step (B, T, U) instead of the last (B, U).
         return_state: also return the final state(s).
         go_backwards: process the sequence in reverse and return the reversed outputs.
@@ -519,7 +571,9 @@ _COMMON_ARGS_DOC = """
             :meth:`reset_states` forgets it.
         zero_output_for_mask: zeros at masked steps instead of the last valid output.
         input_size: features per step; inferred at the first call when None.
-        use_fused: 'auto' (fast path when possible), True (require it) or False.
+        use_fused: 'auto' (the fastest exact path), True (require PyTorch's fused
+            kernel), False (not PyTorch's kernel: compiled, else reference) or
+            'reference' (autograd over the cell's ``recurrence``); see :class:`RNN`.
 
     Call: ``layer(x, mask=None, initial_state=None)``; see :class:`RecurrentLayer`.
 """
@@ -593,7 +647,7 @@ class GRU(_SingleCellRNN):
 
     ``reset_after=True`` (default, as PyTorch and cuDNN) is shown; with
     ``reset_after=False`` the reset gate multiplies :math:`h_{t-1}` before the
-    product (generic path).  The cell is :class:`rnnkit.cells.GRUCell` (gates
+    product (compiled or reference path).  The cell is :class:`rnnkit.cells.GRUCell` (gates
     stacked r, z, n as in ``torch.nn.GRU``).
     """
         + _COMMON_ARGS_DOC
@@ -601,9 +655,9 @@ class GRU(_SingleCellRNN):
 
     Example:
         >>> import torch
-        >>> layer = GRU(4, reset_after=False)
-        >>> layer(torch.randn(2, 5, 3)).shape, layer.last_path
-        (torch.Size([2, 4]), 'generic')
+        >>> layer = GRU(4, reset_after=False, use_fused="reference")
+        >>> layer(torch.randn(2, 5, 3)).shape, layer.last_path, layer.last_path_reason
+        (torch.Size([2, 4]), 'reference', "use_fused='reference'")
     """
     )
     _cell_class = GRUCell
