@@ -75,3 +75,25 @@ def check_floating(owner: str, x: torch.Tensor, name: str = "input") -> None:
             f"{owner}: expected a floating-point {name}, got dtype {x.dtype}; "
             "convert it with x.float() (token ids go through an Embedding layer first)"
         )
+
+
+def as_int_tuple(owner: str, name: str, value: Any, n: int) -> tuple[int, ...]:
+    """``value`` as a tuple of ``n`` positive ints; an int is repeated ``n`` times."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,) * n
+    if not isinstance(value, (tuple, list)) or len(value) != n:
+        plural = "" if n == 1 else "s"
+        raise ConfigError(
+            f"{owner}: `{name}` must be a positive integer or a tuple of {n} positive integer{plural}, "
+            f"got {value!r} ({type(value).__name__})"
+        )
+    return tuple(check_positive_int(owner, name, v) for v in value)
+
+
+def check_min_ndim(owner: str, x: torch.Tensor, min_dims: int, layout: str, name: str = "input") -> None:
+    """Raise a ShapeError unless ``x`` has at least ``min_dims`` dimensions."""
+    if x.dim() < min_dims:
+        raise ShapeError(
+            f"{owner}: expected {name} of at least {min_dims} dims {layout}, "
+            f"got {x.dim()} dims with shape {tuple(x.shape)}"
+        )

@@ -1,13 +1,12 @@
 """Channels-last convolutions: Conv1D and Conv2D with Keras' 'valid', 'same' and 'causal' padding."""
 from __future__ import annotations
 
-import numbers
 from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 
-from .._validation import as_tensor, check_choice, check_floating, check_ndim, check_positive_int
+from .._validation import as_int_tuple, as_tensor, check_choice, check_floating, check_ndim, check_positive_int
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 from .core import _KernelLayer
@@ -15,20 +14,9 @@ from .core import _KernelLayer
 __all__ = ["Conv1D", "Conv2D"]
 
 
-def _normalize_tuple(owner: str, name: str, value: Any, n: int) -> tuple[int, ...]:
-    """``value`` as a tuple of ``n`` positive ints; an int is repeated ``n`` times."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value,) * n
-    if not isinstance(value, (tuple, list)) or len(value) != n:
-        plural = "" if n == 1 else "s"
-        raise ConfigError(
-            f"{owner}: `{name}` must be a positive integer or a tuple of {n} positive integer{plural}, "
-            f"got {value!r} ({type(value).__name__})"
-        )
-    return tuple(check_positive_int(owner, name, v) for v in value)
 
 
-def _same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
     """TensorFlow's 'same' padding of one axis: (before, after), the odd extra unit after.
 
     The output has ``ceil(size / stride)`` positions; the padding is the least
@@ -64,10 +52,10 @@ class _Conv(_KernelLayer):
         super().__init__(name=name)
         owner = type(self).__name__
         self.filters = check_positive_int(owner, "filters", filters)
-        self.kernel_size = _normalize_tuple(owner, "kernel_size", kernel_size, self.rank)
-        self.strides = _normalize_tuple(owner, "strides", strides, self.rank)
+        self.kernel_size = as_int_tuple(owner, "kernel_size", kernel_size, self.rank)
+        self.strides = as_int_tuple(owner, "strides", strides, self.rank)
         self.padding = check_choice(owner, "padding", padding.lower() if isinstance(padding, str) else padding, self._paddings)
-        self.dilation_rate = _normalize_tuple(owner, "dilation_rate", dilation_rate, self.rank)
+        self.dilation_rate = as_int_tuple(owner, "dilation_rate", dilation_rate, self.rank)
         self._init_kernel(activation, use_bias, kernel_initializer, bias_initializer, input_size)
         if self.input_size is not None:
             self.build((None,) * (self.rank + 1) + (self.input_size,))
@@ -87,7 +75,7 @@ class _Conv(_KernelLayer):
         for axis, (size, k, s, d) in enumerate(zip(shape[1:-1], self.kernel_size, self.strides, self.dilation_rate)):
             span = (k - 1) * d + 1
             if self.padding == "same":
-                pads.append(_same_padding(size, k, s, d))
+                pads.append(same_padding(size, k, s, d))
             elif self.padding == "causal":
                 pads.append((span - 1, 0))
             else:

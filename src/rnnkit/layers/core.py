@@ -10,20 +10,13 @@ from torch import nn
 
 from .. import activations, initializers
 from .._base_layer import Layer
-from .._validation import as_tensor, check_bool, check_floating, check_ndim, check_positive_int, check_rate
+from .._validation import as_tensor, check_bool, check_min_ndim, check_floating, check_ndim, check_positive_int, check_rate
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 
 __all__ = ["Dense", "Dropout", "Activation", "Flatten", "Masking"]
 
 
-def _check_min_ndim(owner: str, x: torch.Tensor, min_dims: int, layout: str, name: str = "input") -> None:
-    """Raise a ShapeError unless ``x`` has at least ``min_dims`` dimensions."""
-    if x.dim() < min_dims:
-        raise ShapeError(
-            f"{owner}: expected {name} of at least {min_dims} dims {layout}, "
-            f"got {x.dim()} dims with shape {tuple(x.shape)}"
-        )
 
 
 class _KernelLayer(Layer):
@@ -146,7 +139,7 @@ class Dense(_KernelLayer):
         """Apply the layer; ``mask`` is accepted and ignored (see :meth:`compute_mask`)."""
         owner = type(self).__name__
         x = as_tensor(owner, inputs)
-        _check_min_ndim(owner, x, 2, "(batch, ..., features)")
+        check_min_ndim(owner, x, 2, "(batch, ..., features)")
         check_floating(owner, x)
         self._maybe_build(x)
         self._check_input_features(x)
@@ -358,7 +351,7 @@ class Flatten(Layer):
         """Flatten all axes after the first; ``mask`` is ignored."""
         owner = type(self).__name__
         x = as_tensor(owner, inputs)
-        _check_min_ndim(owner, x, 1, "(batch, ...)")
+        check_min_ndim(owner, x, 1, "(batch, ...)")
         if x.dim() == 1:
             return x.unsqueeze(1)  # (batch, 1)
         return torch.flatten(x, start_dim=1)  # (batch, d1 * ... * dn)

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from .._base_layer import Layer
-from .._validation import as_tensor, check_bool, check_choice, check_floating, check_ndim
+from .._validation import as_int_tuple, as_tensor, check_bool, check_choice, check_floating, check_ndim
 from ..errors import ShapeError
 from ..saving import register_serializable
-from .conv import _normalize_tuple, _same_padding
+from .conv import same_padding
 
 __all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPooling1D", "MaxPooling2D"]
 
@@ -140,8 +140,8 @@ class _MaxPooling(Layer):
     def __init__(self, pool_size: Any, strides: Any, padding: str, name: str | None) -> None:
         super().__init__(name=name)
         owner = type(self).__name__
-        self.pool_size = _normalize_tuple(owner, "pool_size", pool_size, self.rank)
-        self.strides = self.pool_size if strides is None else _normalize_tuple(owner, "strides", strides, self.rank)
+        self.pool_size = as_int_tuple(owner, "pool_size", pool_size, self.rank)
+        self.strides = self.pool_size if strides is None else as_int_tuple(owner, "strides", strides, self.rank)
         self.padding = check_choice(owner, "padding", padding.lower() if isinstance(padding, str) else padding, ("valid", "same"))
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -153,7 +153,7 @@ class _MaxPooling(Layer):
         pads = []
         for axis, (size, k, s) in enumerate(zip(x.shape[1:-1], self.pool_size, self.strides)):
             if self.padding == "same":
-                pads.append(_same_padding(size, k, s))
+                pads.append(same_padding(size, k, s))
             elif size < k:
                 raise ShapeError(
                     f"{owner}: input of shape {tuple(x.shape)} has size {size} on axis {axis + 1}, smaller than "

@@ -7,10 +7,9 @@ import torch
 from torch import nn
 
 from .._base_layer import Layer
-from .._validation import as_tensor
+from .._validation import as_tensor, check_min_ndim
 from ..errors import ConfigError, ShapeError
 from ..saving import deserialize, register_serializable, serialize
-from .core import _check_min_ndim
 
 __all__ = ["TimeDistributed"]
 
@@ -70,7 +69,7 @@ class TimeDistributed(Layer):
     def _fold(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, time, *step) -> (batch * time, *step)."""
         owner = type(self).__name__
-        _check_min_ndim(owner, x, 3, "(batch, time, ...)")
+        check_min_ndim(owner, x, 3, "(batch, time, ...)")
         return x.reshape(x.shape[0] * x.shape[1], *x.shape[2:])
 
     def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
