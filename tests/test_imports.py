@@ -254,3 +254,47 @@ def test_rnnkit_has_no_import_cycle():
 def test_rnnkit_imports_respect_the_layers_of_the_package():
     problems = forbidden_edges(import_graph())
     assert not problems, "imports across the layers of the package:\n" + "\n".join(problems)
+
+
+def private_names_imported(src: Path = SRC) -> list[str]:
+    """``module: from origin import _name`` for every private name one rnnkit module takes from another.
+
+    A private *module* (``from .. import _kernels``, ``from ._fused import run_fused``) is fine: the
+    underscore there says "not for users", and the module's own public names are its interface.
+    """
+    modules = module_names(src)
+    found = []
+    for module, path in modules.items():
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                base = package.split(".")
+                origin = ".".join(base[: len(base) - (node.level - 1)] + ([node.module] if node.module else []))
+            else:
+                origin = node.module or ""
+            if not _under(origin, ROOT):
+                continue
+            for alias in node.names:
+                private = alias.name.startswith("_") and not alias.name.startswith("__")
+                if private and f"{origin}.{alias.name}" not in modules:
+                    found.append(f"{module}: from {origin} import {alias.name}")
+    return found
+
+
+def test_the_private_name_check_finds_a_synthetic_case(tmp_path):
+    pkg = tmp_path / ROOT
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "_helpers.py").write_text("def ok(): pass\n")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "a.py").write_text("def _secret(): pass\n")
+    (pkg / "sub" / "b.py").write_text("from .a import _secret\nfrom .. import _helpers\nfrom .._helpers import ok\n")
+    assert private_names_imported(tmp_path) == [f"{ROOT}.sub.b: from {ROOT}.sub.a import _secret"]
+
+
+def test_no_module_imports_another_modules_private_names():
+    found = private_names_imported()
+    assert not found, ("private names taken from another module (give them a public name in a shared module, "
+                       "e.g. rnnkit._validation):\n" + "\n".join(found))

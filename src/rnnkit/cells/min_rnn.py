@@ -40,7 +40,7 @@ def _log_positive(v: torch.Tensor) -> torch.Tensor:
     return torch.where(v >= 0, torch.log(torch.relu(v) + 0.5), -F.softplus(-v))
 
 
-class _MinCell(RecurrentCell):
+class MinCell(RecurrentCell):
     """Shared parts of the two minimal cells: input weights only, a linear recurrence.
 
     Weights ``weight_ih`` ((G*units, input_size)) and ``bias_ih`` ((G*units,)), no
@@ -88,7 +88,7 @@ class _MinCell(RecurrentCell):
 
 
 @register_serializable
-class MinGRUCell(_MinCell):
+class MinGRUCell(MinCell):
     r"""One step of minGRU: a GRU whose gates see the input only (Feng et al. 2024).
 
     .. math::
@@ -141,7 +141,7 @@ class MinGRUCell(_MinCell):
 
 
 @register_serializable
-class MinLSTMCell(_MinCell):
+class MinLSTMCell(MinCell):
     r"""One step of minLSTM: an LSTM whose gates see the input only, normalised (Feng et al. 2024).
 
     .. math::

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from .._validation import as_int_tuple, as_tensor, check_choice, check_floating, check_ndim, check_positive_int
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
-from .core import _KernelLayer
+from .core import KernelLayer
 
 __all__ = ["Conv1D", "Conv2D"]
 
@@ -28,7 +28,7 @@ def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
     return total // 2, total - total // 2
 
 
-class _Conv(_KernelLayer):
+class _Conv(KernelLayer):
     """Shared machinery of :class:`Conv1D` and :class:`Conv2D` (``rank`` spatial axes, channels last)."""
 
     rank: int = 1

@@ -19,7 +19,7 @@ __all__ = ["Dense", "Dropout", "Activation", "Flatten", "Masking"]
 
 
 
-class _KernelLayer(Layer):
+class KernelLayer(Layer):
     """A layer with one ``weight`` and an optional ``bias``, created at build time (Dense, Conv)."""
 
     def _init_kernel(
@@ -71,7 +71,7 @@ class _KernelLayer(Layer):
 
 
 @register_serializable
-class Dense(_KernelLayer):
+class Dense(KernelLayer):
     r"""A fully connected layer on the last axis: ``activation(x W^T + b)``.
 
     .. math::

@@ -35,7 +35,7 @@ import torch
 
 from .. import _kernels
 from .._validation import check_choice, check_rate
-from ..cells.min_rnn import MinGRUCell, MinLSTMCell, _MinCell
+from ..cells.min_rnn import MinGRUCell, MinLSTMCell, MinCell
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 from .recurrent import RecurrentLayer, input_dropout, make_cell, reference_loop
@@ -163,7 +163,7 @@ def _kernel_or_reason() -> tuple[Any, str | None]:
 class _MinRNN(RecurrentLayer):
     """Shared body of :class:`MinGRU` and :class:`MinLSTM`; subclasses set the cell class and kernel kind."""
 
-    _cell_class: type[_MinCell]
+    _cell_class: type[MinCell]
     _kind: int
 
     def __init__(
