@@ -5,6 +5,7 @@ complained, what was received and what was expected.
 """
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Iterable
 
@@ -97,3 +98,35 @@ def check_min_ndim(owner: str, x: torch.Tensor, min_dims: int, layout: str, name
             f"{owner}: expected {name} of at least {min_dims} dims {layout}, "
             f"got {x.dim()} dims with shape {tuple(x.shape)}"
         )
+
+
+def check_real(owner: str, name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
+               positive: bool = False, finite: bool = True, allow_none: bool = False) -> float | None:
+    """``value`` as a float: a real number (not a bool), finite unless ``finite=False``, within
+    [``minimum``, ``maximum``] where given, > 0 with ``positive``; None passes with ``allow_none``.
+
+    >>> check_real("Huber", "delta", 2)
+    2.0
+    >>> check_real("Huber", "delta", 0, positive=True)
+    Traceback (most recent call last):
+    rnnkit.errors.ConfigError: Huber: `delta` must be a finite number > 0, got 0 (int)
+    """
+    if value is None and allow_none:
+        return None
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
+    if ok:
+        x = float(value)
+        ok = (math.isfinite(x) or not finite) and not (positive and not x > 0) and not (
+            minimum is not None and x < minimum) and not (maximum is not None and x > maximum)
+    if not ok:
+        want = "a finite number" if finite else "a number"
+        if minimum is not None and maximum is not None:
+            want += f" in [{minimum:g}, {maximum:g}]"
+        elif minimum is not None:
+            want += f" >= {minimum:g}"
+        elif maximum is not None:
+            want += f" <= {maximum:g}"
+        if positive:
+            want += " > 0"
+        raise ConfigError(f"{owner}: `{name}` must be {want}, got {value!r} ({type(value).__name__})")
+    return float(value)

@@ -1,7 +1,6 @@
 """Core feed-forward layers: Dense, Dropout, Activation, Flatten and Masking."""
 from __future__ import annotations
 
-import numbers
 from typing import Any, Callable, Sequence
 
 import torch
@@ -10,7 +9,8 @@ from torch import nn
 
 from .. import activations, initializers
 from .._base_layer import Layer
-from .._validation import as_tensor, check_bool, check_min_ndim, check_floating, check_ndim, check_positive_int, check_rate
+from .._validation import (as_tensor, check_bool, check_floating, check_min_ndim, check_ndim, check_positive_int,
+                           check_rate, check_real)
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 
@@ -388,10 +388,7 @@ class Masking(Layer):
 
     def __init__(self, mask_value: float = 0.0, *, name: str | None = None) -> None:
         super().__init__(name=name)
-        if isinstance(mask_value, bool) or not isinstance(mask_value, numbers.Real):
-            raise ConfigError(
-                f"{type(self).__name__}: `mask_value` must be a number, got {mask_value!r} ({type(mask_value).__name__})"
-            )
+        check_real(type(self).__name__, "mask_value", mask_value, finite=False)
         self.mask_value = float(mask_value)
 
     def _mask(self, x: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._base_layer import Layer
-from .._validation import as_tensor, check_bool, check_floating
+from .._validation import as_tensor, check_bool, check_floating, check_real
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 
@@ -73,9 +73,7 @@ class LayerNormalization(Layer):
         super().__init__(name=name)
         owner = type(self).__name__
         self.axis = self._check_axis(axis)
-        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not 0.0 <= float(epsilon) < float("inf"):
-            raise ConfigError(f"{owner}: `epsilon` must be a finite number >= 0, got {epsilon!r} ({type(epsilon).__name__})")
-        self.epsilon = float(epsilon)
+        self.epsilon = check_real(owner, "epsilon", epsilon, minimum=0.0)
         self.center = check_bool(owner, "center", center)
         self.scale = check_bool(owner, "scale", scale)
         self.input_size = self._check_input_size(owner, input_size)

@@ -41,7 +41,7 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from .._validation import check_bool
+from .._validation import check_bool, check_real
 from ..errors import ConfigError, ShapeError
 from .targets import EPSILON, align_dense, class_ids, log_probs, masked_mean, prepare_inputs, sparse_cross_entropy
 
@@ -63,9 +63,7 @@ __all__ = [
 ]
 
 def _check_smoothing(owner: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= float(value) <= 1.0:
-        raise ConfigError(f"{owner}: `label_smoothing` must be a float in [0, 1], got {value!r} ({type(value).__name__})")
-    return float(value)
+    return check_real(owner, "label_smoothing", value, minimum=0.0, maximum=1.0)
 
 
 # ------------------------------------------------------------------ elementwise math
@@ -172,9 +170,7 @@ class Huber(Loss):
 
     def __init__(self, delta: float = 1.0, name: str | None = None):
         super().__init__(name)
-        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not float(delta) > 0:
-            raise ConfigError(f"Huber: `delta` must be a positive float, got {delta!r} ({type(delta).__name__})")
-        self.delta = float(delta)
+        self.delta = check_real("Huber", "delta", delta, positive=True)
 
     def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         err = (y_pred - align_dense("Huber", y_true, y_pred)).abs()

@@ -36,7 +36,7 @@ from typing import Any, Callable
 
 import torch
 
-from .._validation import as_tensor, check_bool
+from .._validation import as_tensor, check_bool, check_real
 from ..errors import ConfigError, ShapeError
 from .losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .losses import get as get_loss
@@ -155,9 +155,7 @@ class BinaryAccuracy(Metric):
     default_name = "binary_accuracy"
 
     def __init__(self, threshold: float = 0.5, name: str | None = None):
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
-            raise ConfigError(f"BinaryAccuracy: `threshold` must be a finite float, got {threshold!r}")
-        self.threshold = float(threshold)
+        self.threshold = check_real("BinaryAccuracy", "threshold", threshold)
         super().__init__(name)
 
     def values(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:

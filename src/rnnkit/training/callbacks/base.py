@@ -5,7 +5,6 @@ each of them through one method, :meth:`CallbackList.call`.
 """
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from typing import Any, Callable, Iterable, Iterator, Mapping
@@ -36,18 +35,6 @@ def check_verbose(owner: str, value: Any) -> int:
         return int(value)
     return check_positive_int(owner, "verbose", value, minimum=0)
 
-
-def check_real(owner: str, name: str, value: Any, *, minimum: float | None = None,
-               allow_none: bool = False) -> float | None:
-    """``value`` as a finite float (>= ``minimum`` when given; None allowed with ``allow_none``)."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)) or (
-        minimum is not None and float(value) < minimum
-    ):
-        want = "a finite number" if minimum is None else f"a finite number >= {minimum:g}"
-        raise ConfigError(f"{owner}: `{name}` must be {want}, got {value!r} ({type(value).__name__})")
-    return float(value)
 
 
 def check_path(owner: str, name: str, value: Any, example: str = "") -> str:

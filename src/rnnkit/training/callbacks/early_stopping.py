@@ -5,8 +5,8 @@ import copy
 
 import torch
 
-from ..._validation import check_bool, check_positive_int
-from .base import check_real, check_verbose
+from ..._validation import check_bool, check_positive_int, check_real
+from .base import check_verbose
 from .monitor import MonitorCallback
 
 __all__ = ["EarlyStopping"]

@@ -11,9 +11,9 @@ import math
 import warnings
 from typing import Any, Mapping
 
-from ..._validation import check_choice
+from ..._validation import check_choice, check_real
 from ...errors import ConfigError
-from .base import Callback, as_float, check_real
+from .base import Callback, as_float
 
 __all__ = ["MonitorCallback"]
 

@@ -1,9 +1,9 @@
 """ReduceLROnPlateau: multiply the learning rate by ``factor`` when the monitored value stops improving."""
 from __future__ import annotations
 
-from ..._validation import check_positive_int
+from ..._validation import check_positive_int, check_real
 from ...errors import ConfigError
-from .base import check_real, check_verbose, param_groups
+from .base import check_verbose, param_groups
 from .monitor import MonitorCallback
 
 __all__ = ["ReduceLROnPlateau"]
