@@ -3,8 +3,8 @@
 * ``np_run``: a NumPy float64 loop over time of the equations of Feng et al.
   (2024) with Keras' mask rule, written here without rnnkit code;
 * ``torch_ref``: the same loop in float64 torch ops, for reference gradients
-  by autograd (and the fused scan is also checked by finite differences);
-* the three scans ('fused' C kernel, 'log' parallel scan, 'sequential' loop)
+  by autograd (and the compiled scan is also checked by finite differences);
+* the three scans ('compiled' C kernel, 'log' parallel scan, 'reference' loop over the cell)
   must agree with them and with each other.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.layers import min_rnn
 from rnnkit.layers.min_rnn import MinGRU, MinLSTM
 
-SCANS = ["fused", "log", "sequential"]
+SCANS = ["compiled", "log", "reference"]
 LAYERS = {"gru": MinGRU, "lstm": MinLSTM}
 
 
@@ -85,7 +85,7 @@ def torch_ref(kind, x, W, b, h0, mask=None):
 
 
 def make(kind, scan, units=5, features=3, dtype=torch.float64, seed=0, **kw):
-    if scan == "fused":
+    if scan == "compiled":
         require_kernel("minrnn")
     torch.manual_seed(seed)
     layer = LAYERS[kind](units, scan=scan, input_size=features, bias_initializer="random_normal", **kw).to(dtype)
@@ -190,8 +190,8 @@ def test_gradients_of_all_scans_match_autograd_reference(kind, masked):
 
 
 @pytest.mark.parametrize("kind", ["gru", "lstm"])
-def test_fused_gradients_by_finite_differences(kind):
-    layer = make(kind, "fused", units=3, features=2, return_sequences=True, return_state=True)
+def test_compiled_gradients_by_finite_differences(kind):
+    layer = make(kind, "compiled", units=3, features=2, return_sequences=True, return_state=True)
     mask = torch.tensor([[True, False, True, True], [False, True, True, False]])
     x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
     h0 = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
@@ -203,18 +203,18 @@ def test_fused_gradients_by_finite_differences(kind):
         return torch.func.functional_call(layer, params, (x,), {"mask": mask, "initial_state": h0})
 
     assert torch.autograd.gradcheck(run, (x, h0, W, b))
-    assert layer.last_path == "fused"
+    assert layer.last_path == "compiled"
 
 
-def test_float32_training_gradients_fused_vs_log():
+def test_float32_training_gradients_compiled_vs_log():
     """The benchmark's loss, output.sum(): an expanded (stride-0) output gradient reaches the kernel."""
     grads = {}
-    for scan in ("fused", "log"):
+    for scan in ("compiled", "log"):
         layer = make("gru", scan, units=20, features=6, dtype=torch.float32, return_sequences=True)
         x = torch.randn(3, 40, 6, generator=torch.Generator().manual_seed(3), requires_grad=True)
         layer(x).sum().backward()
         grads[scan] = (x.grad, layer.cell.weight_ih.grad, layer.cell.bias_ih.grad)
-    for g_fused, g_log in zip(grads["fused"], grads["log"]):
+    for g_fused, g_log in zip(grads["compiled"], grads["log"]):
         torch.testing.assert_close(g_fused, g_log, rtol=1e-3, atol=1e-4)
 
 
@@ -297,12 +297,12 @@ def test_stateful_two_chunks_equal_one_run(scan):
     torch.testing.assert_close(layer(x[:, :6])[0], out1)
 
 
-def test_auto_uses_the_fused_scan_on_cpu_and_float16_falls_back():
+def test_auto_uses_the_compiled_scan_on_cpu_and_float16_falls_back():
     layer = MinGRU(4)
     layer(torch.randn(2, 3, 5))
-    assert layer.last_path == ("fused" if kernels.load_minrnn() is not None else "log")
+    assert layer.last_path == ("compiled" if kernels.load_minrnn() is not None else "log")
     with pytest.raises(ConfigError, match="float32 or float64"):
-        MinGRU(4, scan="fused", input_size=5).to(torch.bfloat16)(torch.randn(2, 3, 5, dtype=torch.bfloat16))
+        MinGRU(4, scan="compiled", input_size=5).to(torch.bfloat16)(torch.randn(2, 3, 5, dtype=torch.bfloat16))
 
 
 def test_dropout_keeps_one_mask_per_sequence():
@@ -344,8 +344,8 @@ def test_without_kernel_auto_falls_back_with_one_warning(monkeypatch, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         layer(x)  # only one warning
-    with pytest.raises(ConfigError, match="scan='fused' cannot run: .*no C compiler"):
-        MinGRU(5, scan="fused", input_size=3)(x)  # not make(): it skips when the kernel is missing
+    with pytest.raises(ConfigError, match="scan='compiled' cannot run: .*no C compiler"):
+        MinGRU(5, scan="compiled", input_size=3)(x)  # not make(): it skips when the kernel is missing
 
 
 def test_loader_compiles_once_into_the_cache(monkeypatch, tmp_path):
@@ -417,3 +417,11 @@ def test_bad_inputs():
         layer(torch.zeros(4, 5, 2), mask=torch.ones(4, 6, dtype=torch.bool))
     with pytest.raises(ConfigError, match="stateful"):
         layer.reset_states()
+
+
+def test_the_scan_names_of_rnnkit_0_1_still_load():
+    """A config saved with scan='fused' or 'sequential' (rnnkit 0.1) rebuilds with today's names."""
+    assert MinGRU(3, scan="fused").scan == "compiled"
+    assert MinLSTM.from_config({**MinLSTM(3).get_config(), "scan": "sequential"}).scan == "reference"
+    with pytest.raises(ConfigError, match="scan"):
+        MinGRU(3, scan="parallel")

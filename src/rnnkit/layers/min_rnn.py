@@ -8,9 +8,10 @@ depend on the input only, so a step is the linear recurrence
 
 with :math:`a_t, b_t` known for every step before the recurrence starts.  A
 layer computes all gate pre-activations of all steps with one matrix product
-and then runs the recurrence with one of three scans (``scan=``):
+and then runs the recurrence with one of three scans (``scan=``), each named
+in ``last_path`` as the recurrent layers name theirs:
 
-* ``'fused'``: one pass over time in C (:mod:`rnnkit._kernels`) that applies the
+* ``'compiled'``: one pass over time in C (:mod:`rnnkit._kernels`) that applies the
   gate nonlinearities, the recurrence and the mask rule; its backward is one
   reverse pass, followed by the weight (and input) gradients as single matrix
   products.  The fastest on the CPU.
@@ -19,12 +20,16 @@ and then runs the recurrence with one of three scans (``scan=``):
   :math:`h_t = e^{a^*_t} h_0 + \exp\big(a^*_t + \operatorname{logcumsumexp}_{k \le t}(\log b_k - a^*_k)\big)`.
   The :math:`h_0` term is added in linear space, so any initial state works,
   negative ones included.  Used on GPUs.
-* ``'sequential'``: the cell stepped over time; the reference.
-* ``'auto'`` (default): ``'fused'`` on the CPU when the C kernel is available,
+* ``'reference'``: the cell's own ``recurrence`` stepped over time under autograd
+  (the reference path of every recurrent layer), against which the others are tested.
+* ``'auto'`` (default): ``'compiled'`` on the CPU when the C kernel is available,
   ``'log'`` otherwise (on CUDA, or with a warning when the kernel could not be
   built).
 
-``last_path`` says which scan the last call used.
+``last_path`` says which scan the last call used: ``'compiled'``, ``'log'`` or
+``'reference'``.  The names of rnnkit 0.1, ``'fused'`` and ``'sequential'``, are
+still accepted for ``scan=`` (and in saved configs) and mean ``'compiled'`` and
+``'reference'``.
 """
 from __future__ import annotations
 
@@ -42,14 +47,15 @@ from .recurrent import RecurrentLayer, input_dropout, make_cell, reference_loop
 
 __all__ = ["MinGRU", "MinLSTM"]
 
-_SCANS = ("auto", "fused", "log", "sequential")
+_SCANS = ("auto", "compiled", "log", "reference")
+_OLD_SCANS = {"fused": "compiled", "sequential": "reference"}  # rnnkit 0.1's names
 _FUSED_DTYPES = (torch.float32, torch.float64)
 _fallback_warned = False
-#: target size of one chunk of dL/dP in the fused backward (see _FusedMinScan.backward)
+#: target size of one chunk of dL/dP in the compiled backward (see _FusedMinScan.backward)
 _CHUNK_BYTES = 4 << 20
 
 
-# --------------------------------------------------------------------------- the fused scan
+# --------------------------------------------------------------------------- the compiled scan
 class _FusedMinScan(torch.autograd.Function):
     """Projection + C scan as one autograd node.
 
@@ -192,7 +198,7 @@ class _MinRNN(RecurrentLayer):
             name=name,
         )
         owner = type(self).__name__
-        self.scan = check_choice(owner, "scan", scan, _SCANS)
+        self.scan = check_choice(owner, "scan", _OLD_SCANS.get(scan, scan) if isinstance(scan, str) else scan, _SCANS)
         self.dropout = check_rate(owner, "dropout", dropout)
         self.cell = make_cell(
             owner,
@@ -222,26 +228,26 @@ class _MinRNN(RecurrentLayer):
 
     # ------------------------------------------------------------- the scan
     def _fused_blocker(self, x: torch.Tensor) -> tuple[Any, str | None]:
-        """(kernel, None) when the fused scan can run on ``x``, else (None, the reason)."""
+        """(kernel, None) when the compiled scan can run on ``x``, else (None, the reason)."""
         if x.device.type != "cpu":
-            return None, f"the fused scan runs on the CPU only, got inputs on {x.device}"
+            return None, f"the compiled scan runs on the CPU only, got inputs on {x.device}"
         if x.dtype not in _FUSED_DTYPES:
-            return None, f"the fused scan takes float32 or float64, got {x.dtype}"
+            return None, f"the compiled scan takes float32 or float64, got {x.dtype}"
         return _kernel_or_reason()
 
     def _choose_scan(self, x: torch.Tensor) -> tuple[str, Any]:
         global _fallback_warned
-        if self.scan in ("log", "sequential"):
+        if self.scan in ("log", "reference"):
             return self.scan, None
         kernel, reason = self._fused_blocker(x)
         if kernel is not None:
-            return "fused", kernel
-        if self.scan == "fused":
-            raise ConfigError(f"{type(self).__name__}: scan='fused' cannot run: {reason}")
+            return "compiled", kernel
+        if self.scan == "compiled":
+            raise ConfigError(f"{type(self).__name__}: scan='compiled' cannot run: {reason}")
         if x.device.type == "cpu" and x.dtype in _FUSED_DTYPES and not _fallback_warned:
             _fallback_warned = True
             warnings.warn(
-                f"{type(self).__name__}: the fused C scan is unavailable ({reason}); using the slower "
+                f"{type(self).__name__}: the compiled C scan is unavailable ({reason}); using the slower "
                 "PyTorch log-space scan (scan='log') instead",
                 RuntimeWarning,
                 stacklevel=4,
@@ -260,9 +266,9 @@ class _MinRNN(RecurrentLayer):
         (h0,) = state
         path, kernel = self._choose_scan(x)
         self.last_path = path
-        if path == "sequential":
+        if path == "reference":
             return reference_loop(cell, x, mask, (h0,), self.zero_output_for_mask, self.training)
-        if path == "fused":
+        if path == "compiled":
             mask_c = None if mask is None else mask.contiguous()
             inputs = (x.contiguous(), cell.weight_ih, cell.bias_ih, h0.contiguous())
             # keep what the backward needs only when a gradient will be asked for
@@ -324,8 +330,8 @@ _ARGS_DOC = """
             names from :mod:`rnnkit.initializers` or callables.
         dropout: fraction of input features dropped while training (one mask
             per sequence, shared by its steps, as Keras' RNN dropout).
-        scan: 'auto', 'fused', 'log' or 'sequential' (see :mod:`rnnkit.layers.min_rnn`);
-            'fused' raises :class:`~rnnkit.errors.ConfigError` when the C kernel
+        scan: 'auto', 'compiled', 'log' or 'reference' (see :mod:`rnnkit.layers.min_rnn`);
+            'compiled' raises :class:`~rnnkit.errors.ConfigError` when the C kernel
             cannot run (no compiler, a GPU tensor, a dtype other than float32/64).
         return_sequences: return the output at every step instead of the last one.
         return_state: also return the final state.
@@ -363,7 +369,7 @@ class MinGRU(_MinRNN):
         >>> import torch
         >>> layer = MinGRU(8, return_sequences=True, return_state=True)
         >>> out, h = layer(torch.randn(2, 6, 3))
-        >>> out.shape, h.shape, layer.last_path in ('fused', 'log')
+        >>> out.shape, h.shape, layer.last_path in ('compiled', 'log')
         (torch.Size([2, 6, 8]), torch.Size([2, 8]), True)
     """
     )
@@ -392,12 +398,12 @@ class MinLSTM(_MinRNN):
         + """
     Example:
         >>> import torch
-        >>> layer = MinLSTM(4, scan="sequential")
+        >>> layer = MinLSTM(4, scan="reference")
         >>> x = torch.randn(3, 5, 2)
         >>> mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2, [False] * 5])
         >>> last = layer(x, mask=mask)
         >>> last.shape, layer.last_path, bool(last[2].abs().sum() == 0)
-        (torch.Size([3, 4]), 'sequential', True)
+        (torch.Size([3, 4]), 'reference', True)
     """
     )
     _cell_class = MinLSTMCell
