@@ -58,6 +58,8 @@ def test_generated_options_parse_types_groups_and_defaults():
 def test_cli_refusals_are_one_line(one_line_error):
     assert "--seq-len must be a whole number" in one_line_error(["textgen", "train", "--seq-len", "x"])
     assert "unrecognized arguments: --nope" in one_line_error(["forecast", "predict", "--run", "r", "--nope"])
+    # an abbreviation is refused, not taken for the option it starts (--text-column here)
+    assert "unrecognized arguments: --text" in one_line_error(["classify", "predict", "--run", "r", "--text", "hi"])
 
 
 def _readme_app_block() -> str:

@@ -51,7 +51,15 @@ def _datasets(args: argparse.Namespace) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    """An argparse parser whose refusals are one-line errors (exit code 2, as every user error)."""
+    """An argparse parser whose refusals are one-line errors (exit code 2, as every user error).
+
+    Options are matched whole: an abbreviation (``--text`` for ``--text-column``) is refused
+    instead of silently taken for an option the user may not have meant.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         raise ConfigError(f"{message} (see `{self.prog} --help`)")
