@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,12 +13,15 @@ import torch
 
 from rnnkit.apps.classify import ClassifyConfig, evaluate, load_run, predict, train
 from rnnkit.apps.classify import data as classify_data
+from rnnkit.apps.classify import recipe as classify_recipe
 from rnnkit.apps.classify.data import read_labelled, read_texts, stratified_split
 from rnnkit.apps.classify.model import MODELS, build_model
 from rnnkit.apps.classify.report import classification_report
 from rnnkit.cli import main
 from rnnkit.data import Vocab, tokenize
 from rnnkit.errors import DatasetError, ShapeError
+from rnnkit.models import save_weights
+from rnnkit.runs import read_config
 
 POS, NEG = ["good", "great", "love", "wonderful", "fine"], ["bad", "awful", "hate", "terrible", "poor"]
 FILL = ["the", "film", "was", "a", "and", "it", "movie", "plot", "actors"]
@@ -60,17 +64,26 @@ def test_classify_has_no_tokenizer_of_its_own():
 
 
 @pytest.mark.parametrize("level", ["word", "char"])
-def test_a_run_folder_written_before_the_core_tokenizer_gives_the_same_predictions(level):
-    # written by the code whose tokenizer lived in apps/classify/data.py (see the fixture's README.md)
+def test_a_run_folder_written_before_the_core_tokenizer_gives_the_same_predictions(level, tmp_path):
+    # settings, vocabulary and classes written by the code whose tokenizer lived in apps/classify/data.py
+    # (see the fixture's README.md); its weights-only model file is written here from a seeded model
     expected = json.loads((FIXTURE / "expected.json").read_text(encoding="utf-8"))
     texts, want = expected["texts"], expected[level]
-    run = FIXTURE / f"run-{level}"
+    run = tmp_path / f"run-{level}"
+    shutil.copytree(FIXTURE / f"run-{level}", run)
     vocab = Vocab.load(run / "vocab.json")
     assert vocab.level == level and vocab.analyzer == "split"  # the file holds no analyzer: classify tokenizes
     assert [tokenize(t, level) for t in texts] == want["tokens"]
     assert [vocab.encode(tokenize(t, level)) for t in texts] == want["ids"]
-    got = [p.probabilities for p in predict(run, texts)]
-    for g, w in zip(got, want["probabilities"]):
+    torch.manual_seed(0)
+    model = classify_recipe.RECIPE.rebuild(ClassifyConfig.from_dict(read_config(run, "classify")), run)
+    save_weights(model, run / "model.safetensors")  # rnnkit 0.1's layout: weights only, no run.json
+    assert not (run / "run.json").exists()
+    model.eval()
+    with torch.no_grad():  # the reference: the model applied to the ids the old code gave, one text at a time
+        reference = [torch.softmax(model(torch.tensor([ids])), dim=-1)[0].tolist() for ids in want["ids"]]
+    got = [list(p.probabilities.values()) for p in predict(run, texts)]
+    for g, w in zip(got, reference):
         assert g == pytest.approx(w, abs=1e-6)
 
 
