@@ -537,10 +537,11 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     best_file = run / "model.safetensors"
     validated = fit.get("validation_data") is not None
     callbacks = [clock, CSVLogger(str(run / "metrics.csv"), append=resume)]
-    if validated:
+    if validated:  # the best epoch's whole model, so that even an interrupted run reopens with load_model
         callbacks.append(ModelCheckpoint(str(best_file), monitor=recipe.monitor, mode=recipe.mode, save_best_only=True))
-        if recipe.patience(cfg) is not None:
-            callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=recipe.mode, patience=recipe.patience(cfg)))
+        patience = recipe.patience(cfg)
+        if patience is not None:
+            callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=recipe.mode, patience=patience))
     if recipe.resumable:
         callbacks.append(ModelCheckpoint(str(run / "checkpoint.safetensors"), save_weights_only=False))
     callbacks += recipe.callbacks(cfg, data, say)

@@ -148,9 +148,7 @@ def save_weights(model: Any, path: str | os.PathLike) -> None:
 def load_weights(model: Any, path: str | os.PathLike) -> None:
     """Load weights written by :func:`save_weights` or :func:`save_model` (names and shapes must match)."""
     tensors, meta = checkpoint.load_file(path)
-    if meta.get("format") == _MODEL:
-        pass
-    elif meta.get("format") != _WEIGHTS:
+    if meta.get("format") not in (_MODEL, _WEIGHTS):
         raise CheckpointError(f"load_weights: {os.fspath(path)!r} is not an rnnkit weights or model file")
     load_weights_from(model, tensors)
 
