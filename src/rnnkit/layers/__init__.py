@@ -4,6 +4,7 @@ Every layer is a ``torch.nn.Module`` whose input size may be inferred at the fir
 """
 from .._base_layer import Layer
 from ..saving import deserialize, register_serializable, serialize
+from .attention import AdditiveAttention, Attention
 from .bidirectional import Bidirectional
 from .conv import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Masking
@@ -38,6 +39,8 @@ __all__ = [
     "Conv1D",
     "Conv2D",
     "LayerNormalization",
+    "Attention",
+    "AdditiveAttention",
     "TimeDistributed",
     "from_torch",
     "to_torch",
