@@ -1,4 +1,4 @@
-"""Attention and AdditiveAttention: a NumPy reference, hand-computed cases, Keras 3 itself, gradients, dropout, config, errors."""
+"""Attention and AdditiveAttention: a NumPy reference, cases by hand, Keras 3, gradients, dropout, config, errors."""
 from __future__ import annotations
 
 import json
@@ -19,7 +19,8 @@ from rnnkit.saving import deserialize, serialize
 def np_attention(q, v, k, *, mode, scale=None, concat_weight=None, query_mask=None, value_mask=None, causal=False):
     """Output (batch, Tq, dim_v) and weights (batch, Tq, Tv), the softmax taken over the allowed steps only.
 
-    mode 'dot': s = scale * q·k; 'concat': s = c * Σ_d tanh(scale * (q_d + k_d)); 'additive': s = Σ_d w_d tanh(q_d + k_d).
+    mode 'dot': s = scale * q·k; 'concat': s = c * Σ_d tanh(scale * (q_d + k_d));
+    'additive': s = Σ_d w_d tanh(q_d + k_d).
     Every row must have at least one allowed step (the masked weights are exact zeros, not a lowered score's softmax).
     """
     pairs = q[:, :, None, :] + k[:, None, :, :]  # (batch, Tq, Tv, dim)
@@ -116,7 +117,8 @@ def test_one_query_two_values_by_hand():
     scaled = Attention(use_scale=True).double()
     _set(scaled, scale=0.5)
     a = math.e / (math.e + 1)
-    np.testing.assert_allclose(scaled([q, v, k], return_attention_scores=True)[1][0, 0].detach().numpy(), [a, 1 - a], rtol=1e-12)
+    w = scaled([q, v, k], return_attention_scores=True)[1]
+    np.testing.assert_allclose(w[0, 0].detach().numpy(), [a, 1 - a], rtol=1e-12)
 
 
 def test_concat_and_additive_by_hand():
@@ -136,7 +138,8 @@ def test_concat_and_additive_by_hand():
     _set(additive, scale=[1.5, -2.0])
     s = [1.5 * math.tanh(1.0) - 2.0 * math.tanh(0.0), 1.5 * math.tanh(-0.5) - 2.0 * math.tanh(-0.5)]
     a = math.exp(s[0]) / (math.exp(s[0]) + math.exp(s[1]))
-    np.testing.assert_allclose(additive([q, v, k], return_attention_scores=True)[1][0, 0].detach().numpy(), [a, 1 - a], rtol=1e-12)
+    w = additive([q, v, k], return_attention_scores=True)[1]
+    np.testing.assert_allclose(w[0, 0].detach().numpy(), [a, 1 - a], rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
@@ -152,7 +155,8 @@ def test_masked_weights_are_exactly_zero_and_rows_sum_to_one(make, dtype):
     assert_close(w.float().sum(-1), torch.ones(2, 4), atol=1e-2 if dtype.itemsize == 2 else 1e-6, rtol=0)
     assert (out[~query_mask] == 0).all() and (out[query_mask] != 0).any()
     # the causal mask: exact zeros above the diagonal
-    _, w = make()([q, v], mask=[None, torch.ones(2, 5, dtype=torch.bool)], return_attention_scores=True, use_causal_mask=True)
+    everything = torch.ones(2, 5, dtype=torch.bool)
+    _, w = make()([q, v], mask=[None, everything], return_attention_scores=True, use_causal_mask=True)
     assert (torch.triu(w.float(), diagonal=1) == 0).all() and w[:, 0, 0].float().eq(1).all()
 
 
@@ -162,7 +166,7 @@ def test_fully_masked_row_follows_keras_lowered_softmax():
     v = torch.tensor([[[3.0, 0.0], [0.0, 1.0]]], dtype=torch.float64)
     none = torch.tensor([[False, False]])
     w64 = Attention()([q, v], mask=[None, none], return_attention_scores=True)[1]
-    np.testing.assert_allclose(w64[0, 0].numpy(), torch.softmax(torch.tensor([3.0, 0.0], dtype=torch.float64), 0), rtol=1e-5)
+    np.testing.assert_allclose(w64[0, 0].numpy(), [math.e**3 / (math.e**3 + 1), 1 / (math.e**3 + 1)], rtol=1e-5)
     w32 = Attention()([q.float(), v.float()], mask=[None, none], return_attention_scores=True)[1]
     assert w32[0, 0].tolist() == [0.5, 0.5]
     # float16 lowers by 65504 (its largest value): 3 - 65504 and 0 - 65504 round to the same number, no -inf
@@ -189,7 +193,8 @@ def keras():
     before = os.environ.get("KERAS_BACKEND")
     os.environ["KERAS_BACKEND"] = "torch"
     try:
-        module = pytest.importorskip("keras", minversion="3.0", reason="keras (the test-only reference) is not installed")
+        module = pytest.importorskip("keras", minversion="3.0",
+                                     reason="keras 3 (the test-only reference) is not installed")
     finally:
         if before is None:
             del os.environ["KERAS_BACKEND"]
@@ -200,7 +205,7 @@ def keras():
     return module
 
 
-KERAS_CASES = [("dot", False), ("dot", True), ("concat", False), ("concat", True), ("additive", False), ("additive", True)]
+KERAS_CASES = [(mode, use_scale) for mode in ("dot", "concat", "additive") for use_scale in (False, True)]
 
 
 @pytest.mark.parametrize("mode,use_scale", KERAS_CASES)
@@ -229,7 +234,8 @@ def test_matches_keras(keras, mode, use_scale):
                 got_out, got_w = ours(inputs, mask=mask, return_attention_scores=True, use_causal_mask=causal)
                 assert_close(got_w, want_w.detach(), rtol=1e-5, atol=1e-5)
                 assert_close(got_out, want_out.detach(), rtol=1e-5, atol=1e-5)
-    assert torch.equal(ours.compute_mask([q, v, k], [query_mask, value_mask]), theirs.compute_mask([q, v, k], [query_mask, value_mask]))
+    both = [query_mask, value_mask]
+    assert torch.equal(ours.compute_mask([q, v, k], both), theirs.compute_mask([q, v, k], both))
     config = theirs.get_config()
     assert {key: config[key] for key in ours.get_config() if key != "name"} == {
         key: value for key, value in ours.get_config().items() if key != "name"}
@@ -240,7 +246,8 @@ def test_matches_keras_in_float16_where_a_step_is_allowed(keras):
     g = torch.Generator().manual_seed(5)
     q, v = (torch.randn(2, 4, 3, generator=g) * 3).half(), (torch.randn(2, 5, 3, generator=g) * 3).half()
     value_mask = torch.tensor([[True, False, True, False, True], [False, True, True, True, False]])
-    want_out, want_w = keras.layers.Attention(dtype="float16")([q, v], mask=[None, value_mask], return_attention_scores=True)
+    theirs = keras.layers.Attention(dtype="float16")
+    want_out, want_w = theirs([q, v], mask=[None, value_mask], return_attention_scores=True)
     got_out, got_w = Attention()([q, v], mask=[None, value_mask], return_attention_scores=True)
     assert got_w.dtype == torch.float16
     assert_close(got_w, want_w.detach(), rtol=1e-3, atol=1e-3)
@@ -276,7 +283,8 @@ def test_gradcheck_through_inputs_and_weights(make):
 
     def f(q, v, k, *weights):
         inputs = ([q, v, k],)
-        return torch.func.functional_call(layer, dict(zip(names, weights)), inputs, {"mask": mask, "use_causal_mask": True})
+        options = {"mask": mask, "use_causal_mask": True}
+        return torch.func.functional_call(layer, dict(zip(names, weights)), inputs, options)
 
     assert torch.autograd.gradcheck(f, (q, v, k, *weights))
 
@@ -336,7 +344,9 @@ def test_config_round_trip_and_serialize(layer):
     data = json.loads(json.dumps(serialize(layer)))
     back = deserialize(data)
     assert type(back) is type(layer) and back.get_config() == config
-    expected_keys = {"name", "use_scale", "dropout", "seed"} | ({"score_mode"} if isinstance(layer, Attention) else set())
+    expected_keys = {"name", "use_scale", "dropout", "seed"}
+    if isinstance(layer, Attention):
+        expected_keys.add("score_mode")
     assert config.keys() == expected_keys
 
 
@@ -352,43 +362,53 @@ def test_bad_arguments_are_config_errors():
         Attention(seed=-1)
 
 
-def test_bad_inputs_are_shape_errors_naming_both_values_and_the_fix():
-    q, v = torch.zeros(2, 3, 4), torch.zeros(2, 5, 4)
-    layer = Attention()
-    with pytest.raises(ShapeError, match=r"Attention: `inputs` must be a list \[query, value\] or \[query, value, key\], got a Tensor; call the layer as layer\(\[query, value\]\)"):
-        layer(q)
-    with pytest.raises(ShapeError, match=r"`inputs` must hold 2 tensors \[query, value\] or 3 \[query, value, key\], got 1"):
-        layer([q])
-    with pytest.raises(ShapeError, match=r"Attention: expected value of 3 dims \(batch, Tv, dim_v\), got 2 dims with shape \(5, 4\)"):
-        layer([q, v[0]])
-    with pytest.raises(ShapeError, match=r"expected a floating-point key, got dtype torch.int64"):
-        layer([q, v, torch.zeros(2, 5, 4, dtype=torch.long)])
-    with pytest.raises(ShapeError, match=r"the same batch size, got query \(2, 3, 4\), value \(3, 5, 4\), key \(3, 5, 4\)"):
-        layer([q, torch.zeros(3, 5, 4)])
-    with pytest.raises(ShapeError, match=r"key and value must have the same number of steps Tv .*got key \(2, 6, 4\) with Tv=6 and value \(2, 5, 4\) with Tv=5"):
-        layer([q, v, torch.zeros(2, 6, 4)])
-    with pytest.raises(ShapeError, match=r"AdditiveAttention: query and key must have the same last dim, got query \(2, 3, 4\) with dim=4 and key \(2, 5, 3\) with dim=3; .*Dense"):
-        AdditiveAttention()([q, v, torch.zeros(2, 5, 3)])
-    with pytest.raises(ShapeError, match=r"query and value \(which is also the key\) must have the same last dim, got query \(2, 3, 4\) with dim=4 and value \(2, 5, 6\) with dim=6"):
-        layer([q, torch.zeros(2, 5, 6)])
-    with pytest.raises(ShapeError, match=r"the same dtype, got query torch.float32, value torch.float64, key torch.float64; cast them to one"):
-        layer([q, v.double()])
+_Q, _V = torch.zeros(2, 3, 4), torch.zeros(2, 5, 4)
+_BOOL = torch.bool
+BAD_CALLS = [
+    (lambda: Attention()(_Q),
+     r"Attention: `inputs` must be a list \[query, value\] or \[query, value, key\], got a Tensor; "
+     r"call the layer as layer\(\[query, value\]\)"),
+    (lambda: Attention()([_Q]), r"`inputs` must hold 2 tensors \[query, value\] or 3 \[query, value, key\], got 1"),
+    (lambda: Attention()([_Q, _V[0]]),
+     r"Attention: expected value of 3 dims \(batch, Tv, dim_v\), got 2 dims with shape \(5, 4\)"),
+    (lambda: Attention()([_Q, _V, torch.zeros(2, 5, 4, dtype=torch.long)]),
+     r"expected a floating-point key, got dtype torch.int64"),
+    (lambda: Attention()([_Q, torch.zeros(3, 5, 4)]),
+     r"the same batch size, got query \(2, 3, 4\), value \(3, 5, 4\), key \(3, 5, 4\)"),
+    (lambda: Attention()([_Q, _V, torch.zeros(2, 6, 4)]),
+     r"key and value must have the same number of steps Tv .*got key \(2, 6, 4\) with Tv=6 "
+     r"and value \(2, 5, 4\) with Tv=5"),
+    (lambda: AdditiveAttention()([_Q, _V, torch.zeros(2, 5, 3)]),
+     r"AdditiveAttention: query and key must have the same last dim, got query \(2, 3, 4\) with dim=4 "
+     r"and key \(2, 5, 3\) with dim=3; .*Dense"),
+    (lambda: Attention()([_Q, torch.zeros(2, 5, 6)]),
+     r"query and value \(which is also the key\) must have the same last dim, "
+     r"got query \(2, 3, 4\) with dim=4 and value \(2, 5, 6\) with dim=6"),
+    (lambda: Attention()([_Q, _V.double()]),
+     r"the same dtype, got query torch.float32, value torch.float64, key torch.float64; cast them to one"),
+    (lambda: Attention()([_Q, _V], mask=torch.ones(2, 5, dtype=_BOOL)),
+     r"`mask` must be a list \[query_mask, value_mask\] \(either may be None\), got a Tensor; "
+     r"for a value mask alone pass mask=\[None, value_mask\]"),
+    (lambda: Attention()([_Q, _V], mask=[None, None, None]),
+     r"`mask` must hold 2 entries \[query_mask, value_mask\], got 3; the key has no mask of its own"),
+    (lambda: Attention()([_Q, _V], mask=[None, torch.ones(2, 3, dtype=_BOOL)]),
+     r"Attention: `value_mask` must have shape \(batch, Tv\) = \(2, 5\), got \(2, 3\)"),
+    (lambda: Attention().compute_mask([_Q, _V], [torch.ones(2, 5, dtype=_BOOL), None]),
+     r"`query_mask` must have shape \(batch, Tq\) = \(2, 3\), got \(2, 5\)"),
+]
 
 
-def test_bad_masks_and_rebuilt_sizes_are_shape_errors():
-    q, v = torch.zeros(2, 3, 4), torch.zeros(2, 5, 4)
-    layer = Attention()
-    with pytest.raises(ShapeError, match=r"`mask` must be a list \[query_mask, value_mask\] \(either may be None\), got a Tensor; for a value mask alone pass mask=\[None, value_mask\]"):
-        layer([q, v], mask=torch.ones(2, 5, dtype=torch.bool))
-    with pytest.raises(ShapeError, match=r"`mask` must hold 2 entries \[query_mask, value_mask\], got 3; the key has no mask of its own"):
-        layer([q, v], mask=[None, None, None])
-    with pytest.raises(ShapeError, match=r"Attention: `value_mask` must have shape \(batch, Tv\) = \(2, 5\), got \(2, 3\)"):
-        layer([q, v], mask=[None, torch.ones(2, 3, dtype=torch.bool)])
-    with pytest.raises(ShapeError, match=r"`query_mask` must have shape \(batch, Tq\) = \(2, 3\), got \(2, 5\)"):
-        layer.compute_mask([q, v], [torch.ones(2, 5, dtype=torch.bool), None])
+@pytest.mark.parametrize("call,message", BAD_CALLS)
+def test_bad_inputs_and_masks_are_shape_errors_naming_both_values_and_the_fix(call, message):
+    with pytest.raises(ShapeError, match=message):
+        call()
+
+
+def test_a_built_additive_layer_refuses_another_dim():
     additive = AdditiveAttention()
-    additive([q, v])
-    with pytest.raises(ShapeError, match=r"AdditiveAttention: built for dim=4 \(the size of `scale`\), got a query with dim=6 \(shape \(2, 3, 6\)\)"):
+    additive([_Q, _V])
+    with pytest.raises(ShapeError, match=r"AdditiveAttention: built for dim=4 \(the size of `scale`\), "
+                                         r"got a query with dim=6 \(shape \(2, 3, 6\)\)"):
         additive([torch.zeros(2, 3, 6), torch.zeros(2, 5, 6)])
     with pytest.raises(ConfigError, match=r"`use_causal_mask` must be True or False, got 1"):
-        layer([q, v], use_causal_mask=1)
+        additive([_Q, _V], use_causal_mask=1)

@@ -16,7 +16,8 @@ from torch import nn
 
 from .. import initializers
 from .._base_layer import Layer
-from .._validation import as_tensor, check_bool, check_choice, check_floating, check_ndim, check_positive_int, check_rate
+from .._validation import (as_tensor, check_bool, check_choice, check_floating, check_ndim, check_positive_int,
+                           check_rate)
 from ..errors import ShapeError
 from ..saving import register_serializable
 
@@ -48,7 +49,8 @@ class _AttentionBase(Layer):
         owner = type(self).__name__
         if not isinstance(inputs, (list, tuple)):
             raise ShapeError(
-                f"{owner}: `inputs` must be a list [query, value] or [query, value, key], got a {type(inputs).__name__}; "
+                f"{owner}: `inputs` must be a list [query, value] or [query, value, key], "
+                f"got a {type(inputs).__name__}; "
                 "call the layer as layer([query, value]) (for self-attention: layer([x, x]))"
             )
         if len(inputs) not in (2, 3):
@@ -69,7 +71,8 @@ class _AttentionBase(Layer):
         if key.shape[1] != value.shape[1]:
             raise ShapeError(
                 f"{owner}: key and value must have the same number of steps Tv (key j scores value j), "
-                f"got key {tuple(key.shape)} with Tv={key.shape[1]} and value {tuple(value.shape)} with Tv={value.shape[1]}"
+                f"got key {tuple(key.shape)} with Tv={key.shape[1]} "
+                f"and value {tuple(value.shape)} with Tv={value.shape[1]}"
             )
         if query.shape[-1] != key.shape[-1]:
             what = "key" if len(inputs) == 3 else "value (which is also the key)"
@@ -84,7 +87,9 @@ class _AttentionBase(Layer):
             raise ShapeError(f"{owner}: query, value and key must have the same dtype, got {listed}; cast them to one")
         return query, value, key
 
-    def _split_mask(self, mask: Any, query: torch.Tensor, value: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def _split_mask(
+        self, mask: Any, query: torch.Tensor, value: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """``(query_mask, value_mask)`` as bool tensors of shapes (batch, Tq) and (batch, Tv), or None."""
         owner = type(self).__name__
         if mask is None:
@@ -168,7 +173,8 @@ class _AttentionBase(Layer):
 
         # a_ij = exp(s_ij) / Σ_j' exp(s_ij')                           (batch, Tq, Tv)
         if scores.dtype == torch.float16:
-            weights = F.softmax(scores, dim=-1, dtype=torch.float32).to(torch.float16)  # as Keras: in float32
+            # in float32 and rounded back, as Keras does on the CPU
+            weights = F.softmax(scores, dim=-1, dtype=torch.float32).to(torch.float16)
         else:
             weights = F.softmax(scores, dim=-1)
         if self.training and self.dropout > 0.0:
@@ -178,7 +184,8 @@ class _AttentionBase(Layer):
         output = torch.matmul(weights, value)
         if query_mask is not None:
             # y_i = 0 where query_mask_i is False
-            output = torch.where(query_mask.unsqueeze(-1), output, torch.zeros((), dtype=output.dtype, device=output.device))
+            zero = torch.zeros((), dtype=output.dtype, device=output.device)
+            output = torch.where(query_mask.unsqueeze(-1), output, zero)
         return (output, weights) if return_attention_scores else output
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> torch.Tensor | None:
@@ -381,7 +388,7 @@ class AdditiveAttention(_AttentionBase):
         self.register_parameter("scale", None)
 
     def build(self, input_shape: Any, *, device: Any = None, dtype: torch.dtype | None = None) -> None:
-        """Create ``scale`` (dim,) for a query of shape ``input_shape`` (or Keras' list ``[query_shape, value_shape, ...]``)."""
+        """Create ``scale`` (dim,) for a query of shape ``input_shape`` (or Keras' ``[query_shape, value_shape]``)."""
         shape = input_shape[0] if input_shape and isinstance(input_shape[0], (tuple, list, torch.Size)) else input_shape
         if self.use_scale:
             dim = check_positive_int(type(self).__name__, "dim (the query's last axis)", shape[-1])
