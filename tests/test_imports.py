@@ -11,7 +11,8 @@ under ``if TYPE_CHECKING:`` do not run, and do not count.
 
 The layers (see DESIGN.md): cells and layers never import models, training, apps
 or cli; saving never imports cells, layers, models, training, apps or cli;
-training never imports cells, layers, models, apps or cli; nothing imports cli;
+training never imports cells, layers, models, apps or cli; decoding (greedy and beam
+search) never imports cells, layers, saving, models, training, data, datasets, apps or cli; nothing imports cli;
 nothing outside apps and cli imports apps; the ground (errors, _validation, _io,
 activations, initializers, random) imports only itself.
 """
@@ -33,6 +34,9 @@ RULES: list[tuple[str, tuple[str, ...], str]] = [
      "saving sits above the ground only: classes register themselves with it"),
     ("rnnkit.training", ("rnnkit.cells", "rnnkit.layers", "rnnkit.models", "rnnkit.apps", "rnnkit.cli"),
      "the trainer knows no model or layer class, app or CLI (state carrying is a protocol of the layers)"),
+    ("rnnkit.decoding", ("rnnkit.cells", "rnnkit.layers", "rnnkit.saving", "rnnkit.models", "rnnkit.training",
+                         "rnnkit.data", "rnnkit.datasets", "rnnkit.apps", "rnnkit.cli"),
+     "decoding searches over a step function: it knows no model, layer, trainer, data, app or CLI"),
     ("rnnkit", ("rnnkit.cli",), "nothing imports the CLI (it is the thin face on top)"),
 ]
 #: Packages that may import the apps (everything else is the core, below them).
@@ -226,7 +230,7 @@ def test_the_checker_finds_a_synthetic_cycle_and_forbidden_edges():
         "rnnkit.a": {"rnnkit.b"}, "rnnkit.b": {"rnnkit.c"}, "rnnkit.c": {"rnnkit.a"}, "rnnkit.d": {"rnnkit.d"},
         "rnnkit.saving.registry": {"rnnkit.layers.core"}, "rnnkit.data.text": {"rnnkit.apps.textgen", "rnnkit.cli"},
         "rnnkit.cli": {"rnnkit.apps.textgen"}, "rnnkit.errors": {"rnnkit._io"}, "rnnkit.random": {"rnnkit.layers"},
-        "rnnkit.training.loop": {"rnnkit.layers.recurrent"},
+        "rnnkit.training.loop": {"rnnkit.layers.recurrent"}, "rnnkit.decoding.search": {"rnnkit.models", "rnnkit.errors"},
     }
     assert find_cycles(graph) == [
         (["rnnkit.a", "rnnkit.b", "rnnkit.c", "rnnkit.a"], {"rnnkit.a", "rnnkit.b", "rnnkit.c"}),
@@ -235,6 +239,8 @@ def test_the_checker_finds_a_synthetic_cycle_and_forbidden_edges():
     assert forbidden_edges(graph) == [
         "rnnkit.data.text imports rnnkit.apps.textgen: the core (all but apps and cli) knows no app",
         "rnnkit.data.text imports rnnkit.cli: nothing imports the CLI (it is the thin face on top)",
+        "rnnkit.decoding.search imports rnnkit.models: decoding searches over a step function: it knows no model, layer, "
+        "trainer, data, app or CLI",
         "rnnkit.random imports rnnkit.layers: the ground (rnnkit.errors, rnnkit._validation, rnnkit._io, "
         "rnnkit.activations, rnnkit.initializers, rnnkit.random) imports only itself",
         "rnnkit.saving.registry imports rnnkit.layers.core: saving sits above the ground only: classes register themselves with it",

@@ -2,7 +2,8 @@
 
 Subpackages: :mod:`rnnkit.cells` (one time step), :mod:`rnnkit.layers` (loops
 over time and the other layers), :mod:`rnnkit.training` (losses, metrics,
-optimizers, callbacks), :mod:`rnnkit.optimizers`,
+optimizers, callbacks), :mod:`rnnkit.optimizers`, :mod:`rnnkit.decoding` (greedy
+and beam search over a step function),
 :mod:`rnnkit.data` (tokenizers, padding, windows, batching), :mod:`rnnkit.datasets`
 (real datasets with a verified cache), :mod:`rnnkit.activations`,
 :mod:`rnnkit.initializers`, :mod:`rnnkit.random`
@@ -10,7 +11,7 @@ optimizers, callbacks), :mod:`rnnkit.optimizers`,
 checkpoint and model files), :mod:`rnnkit.apps` (the app framework and the apps;
 not imported here), :mod:`rnnkit.errors`.
 """
-from . import activations, cells, data, datasets, errors, initializers, layers, models, optimizers, random, saving, training
+from . import activations, cells, data, datasets, decoding, errors, initializers, layers, models, optimizers, random, saving, training
 from .errors import RnnkitError
 from .models import Model, Sequential, load_model
 from .random import set_seed
@@ -21,6 +22,7 @@ __all__ = [
     "cells",
     "data",
     "datasets",
+    "decoding",
     "errors",
     "initializers",
     "layers",
