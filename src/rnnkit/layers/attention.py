@@ -82,7 +82,8 @@ class _AttentionBase(Layer):
                 "the layer has no projection, so map them to one size first (e.g. with a Dense layer)"
             )
         dtypes = {n: x.dtype for n, x in named.items()}
-        if len(set(dtypes.values())) > 1:
+        # under autocast a projected input is already in the lower precision and the matmuls cast the others
+        if len(set(dtypes.values())) > 1 and not torch.is_autocast_enabled(query.device.type):
             listed = ", ".join(f"{n} {d}" for n, d in dtypes.items())
             raise ShapeError(f"{owner}: query, value and key must have the same dtype, got {listed}; cast them to one")
         return query, value, key
