@@ -447,12 +447,17 @@ class Recipe:
         """The learning rate at (fraction of the run, epoch); None keeps the optimizer's."""
         return None
 
+    def monitoring(self, cfg: Any) -> tuple[str, str]:
+        """(the validation figure that picks the best weights, ``'min'`` or ``'max'``); the class's by default."""
+        return self.monitor, self.mode
+
     def patience(self, cfg: Any) -> int | None:
         """Early stopping after this many epochs without a better ``monitor``; None: never."""
         return None
 
     def callbacks(self, cfg: Any, data: Any, print_fn: Callable[[str], None]) -> list:
-        """Callbacks of the app's own (after the framework's)."""
+        """Callbacks of the app's own; they run after the clock and before the framework's writers
+        (CSV, checkpoints, early stopping), so a figure one adds to the epoch's logs is saved and can be monitored."""
         return []
 
     def progress_lines(self, cfg: Any) -> bool:
@@ -536,15 +541,15 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     clock = recipe.clock(cfg, epochs, print_fn)
     best_file = run / "model.safetensors"
     validated = fit.get("validation_data") is not None
-    callbacks = [clock, CSVLogger(str(run / "metrics.csv"), append=resume)]
+    monitor, mode = recipe.monitoring(cfg)
+    callbacks = [clock, *recipe.callbacks(cfg, data, say), CSVLogger(str(run / "metrics.csv"), append=resume)]
     if validated:  # the best epoch's whole model, so that even an interrupted run reopens with load_model
-        callbacks.append(ModelCheckpoint(str(best_file), monitor=recipe.monitor, mode=recipe.mode, save_best_only=True))
+        callbacks.append(ModelCheckpoint(str(best_file), monitor=monitor, mode=mode, save_best_only=True))
         patience = recipe.patience(cfg)
         if patience is not None:
-            callbacks.append(EarlyStopping(monitor=recipe.monitor, mode=recipe.mode, patience=patience))
+            callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=patience))
     if recipe.resumable:
         callbacks.append(ModelCheckpoint(str(run / "checkpoint.safetensors"), save_weights_only=False))
-    callbacks += recipe.callbacks(cfg, data, say)
     began = time.perf_counter()
     model.fit(**fit, epochs=epochs, callbacks=callbacks, verbose=verbose,
               resume_from=str(run / "checkpoint.safetensors") if resume else None)
@@ -553,8 +558,8 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
         if not best_file.exists():
             raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was saved")
         model.load_weights(str(best_file))
-    history = model.history.history.get(recipe.monitor) if validated else None
-    best = (max if recipe.mode == "max" else min)(range(len(history)), key=history.__getitem__) if history else None
+    history = model.history.history.get(monitor) if validated else None
+    best = (max if mode == "max" else min)(range(len(history)), key=history.__getitem__) if history else None
     model.save(str(best_file))  # the whole model: architecture, best weights, compile settings
     write_json(run / "model.json", {"class_name": type(model).__name__, "config": model.get_config()})
     offset = model.epochs_done - len(history) if history else 0  # epochs of a resumed run before this fit
