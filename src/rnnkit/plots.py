@@ -4,7 +4,8 @@
 the ``metrics.csv`` written by :class:`rnnkit.training.callbacks.CSVLogger`), one
 subplot per metric family (``loss`` with ``val_loss``, ``accuracy`` with
 ``val_accuracy`` ...).  :func:`plot_series` draws several lines on one axes, such as
-"actual vs predicted".  :func:`plot_confusion` draws a classifier's confusion matrix.
+"actual vs predicted".  :func:`plot_confusion` draws a classifier's confusion matrix,
+:func:`plot_attention` the attention weights of a translated sentence.
 
 matplotlib is imported inside the functions, so ``import rnnkit`` stays fast and
 works without it.  The figures are built with the object-oriented API
@@ -26,7 +27,7 @@ from typing import Any, Mapping, Sequence
 from ._io import atomic_write
 from .errors import ConfigError
 
-__all__ = ["plot_history", "plot_series", "plot_confusion"]
+__all__ = ["plot_history", "plot_series", "plot_confusion", "plot_attention"]
 
 _VAL = "val_"
 _SKIPPED = {"epoch", "epochs", "step", "steps", "batch", "lr", "learning_rate"}
@@ -344,6 +345,62 @@ def plot_confusion(
             for j in range(n):
                 ax.text(j, i, f"{int(counts[i, j]):,}\n{share[i, j]:.0%}", ha="center", va="center", fontsize=8,
                         color="white" if share[i, j] > 0.5 else "black")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_attention(
+    path: str | os.PathLike,
+    weights: Any,
+    source_tokens: Sequence[str],
+    target_tokens: Sequence[str],
+    *,
+    title: str | None = None,
+) -> pathlib.Path:
+    """Draw attention weights as a heat map into a PNG file: target tokens down, source tokens across.
+
+    Args:
+        path: the PNG file to write (missing directories are created).
+        weights: ``(len(target_tokens), len(source_tokens))`` weights, each row a
+            distribution over the source (the weight of output token ``t`` on
+            source token ``s`` at ``[t, s]``).
+        source_tokens, target_tokens: the axis labels.
+        title: drawn above the map.
+
+    Raises:
+        ConfigError: the weights' shape does not match the tokens, or a weight is
+            outside [0, 1] or not finite.
+
+    Example:
+        >>> import os, tempfile
+        >>> out = plot_attention(os.path.join(tempfile.mkdtemp(), "attention.png"), [[0.9, 0.1], [0.2, 0.8]],
+        ...                      ["I", "sing"], ["je", "chante"])
+        >>> out.read_bytes()[:4] == b"\\x89PNG"
+        True
+    """
+    import numpy as np
+
+    w = np.asarray(weights, dtype=float)
+    shape = (len(target_tokens), len(source_tokens))
+    if w.shape != shape:
+        raise ConfigError(f"plot_attention: expected weights of shape (target, source) = {shape}, got {w.shape}")
+    if w.size and (not np.isfinite(w).all() or (w < 0).any() or (w > 1 + 1e-6).any()):
+        raise ConfigError("plot_attention: weights must be finite and in [0, 1] (softmax outputs)")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    width = min(2.5 + 0.45 * shape[1], 16.0)
+    height = min(1.5 + 0.4 * shape[0], 16.0)
+    fig = Figure(figsize=(width + 1.2, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    fig.colorbar(image, ax=ax, label="attention weight")
+    ax.set_xticks(range(shape[1]), [str(t) for t in source_tokens], rotation=60, ha="right")
+    ax.set_yticks(range(shape[0]), [str(t) for t in target_tokens])
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
     if title:
         ax.set_title(title)
     return _save(fig, path)

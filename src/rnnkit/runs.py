@@ -74,8 +74,11 @@ def write_json(path: str | os.PathLike, data: Mapping[str, Any]) -> None:
         f.write("\n")
 
 
-def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Sequence[Any]], *,
+              delimiter: str = ",") -> None:
     """Write a CSV file (header row, then ``rows``), atomically; cells are quoted where needed.
+
+    ``delimiter="\\t"`` writes a TSV file.
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "out.csv"
@@ -84,7 +87,7 @@ def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Seq
     'text,n\\n"a, b",1\\nc,2\\n'
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\n", delimiter=delimiter)
     writer.writerow(header)
     writer.writerows(rows)
     with atomic_write(path, "w", encoding="utf-8") as f:
