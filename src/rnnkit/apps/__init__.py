@@ -14,13 +14,14 @@ from .framework import App, AppConfig, Command, Recipe, setting, train_run
 __all__ = ["apps", "App", "AppConfig", "Command", "Recipe", "setting", "train_run"]
 
 # (module, attribute) of every app the ``rnnkit`` command offers, in the order of its help
-_APPS = [("demo", "APP"), ("textgen", "APP"), ("textgen", "LM_APP"), ("classify", "APP"), ("forecast", "APP")]
+_APPS = [("demo", "APP"), ("textgen", "APP"), ("textgen", "LM_APP"), ("classify", "APP"), ("forecast", "APP"),
+         ("translate", "APP")]
 
 
 def apps() -> list[App]:
     """Every app of the ``rnnkit`` command.
 
     >>> [app.name for app in apps()]
-    ['demo', 'textgen', 'lm', 'classify', 'forecast']
+    ['demo', 'textgen', 'lm', 'classify', 'forecast', 'translate']
     """
     return [getattr(importlib.import_module(f"{__name__}.{module}"), name) for module, name in _APPS]
