@@ -194,9 +194,10 @@ def _bleu(translator: Translator, sources: Sequence[str], references: Sequence[S
 class _ValidationBleu(Callback):
     """After each epoch: greedy BLEU on (up to 1,000) validation sources, logged as ``val_bleu``."""
 
-    def __init__(self, translator: Translator, sources: list[str], references: list[list[str]]) -> None:
+    def __init__(self, translator: Translator, sources: list[str], references: list[list[str]],
+                 print_fn: Callable[[str], None]) -> None:
         super().__init__()
-        self.translator, self.sources, self.references = translator, sources, references
+        self.translator, self.sources, self.references, self.print_fn = translator, sources, references, print_fn
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None:
@@ -205,6 +206,8 @@ class _ValidationBleu(Callback):
         scores, _ = _bleu(self.translator, self.sources, self.references, beam=1)
         logs["val_bleu"] = scores["bleu"]
         self.translator.model.train()
+        self.print_fn(f"translate: epoch {epoch + 1}: validation BLEU {scores['bleu']:.2f} (greedy, "
+                      f"{len(self.sources):,} sources)")
 
 
 # ---------------------------------------------------------------- training
@@ -258,7 +261,7 @@ class _Recipe(Recipe):
 
     def callbacks(self, cfg: TranslateConfig, data: _Data, print_fn: Callable[[str], None]) -> list:
         sources, references = data.references["valid"]
-        return [_ValidationBleu(_translator(None, cfg, data), sources[:VAL_SOURCES], references[:VAL_SOURCES])]
+        return [_ValidationBleu(_translator(None, cfg, data), sources[:VAL_SOURCES], references[:VAL_SOURCES], print_fn)]
 
     def evaluate(self, cfg: TranslateConfig, data: _Data, fitted: Fitted, print_fn: Callable[[str], None]) -> dict[str, Any]:
         run, model = fitted.run, fitted.model
