@@ -6,6 +6,9 @@ flush and ``fsync`` it, rename it over the target with :func:`os.replace`, then
 ``fsync`` the folder so the rename itself survives a power cut.  On any failure
 Python sees, the temporary file is removed and the target is left as it was
 (only a hard kill can leave a hidden ``.<name>.<random><suffix>`` file behind).
+
+Reading: :func:`decode_utf8`, the bytes of a user's text file as text, with the
+line of the first bad byte named (every app reads its inputs through it).
 """
 from __future__ import annotations
 
@@ -15,7 +18,9 @@ import os
 import secrets
 from typing import IO, Iterator
 
-__all__ = ["atomic_write", "atomic_path", "fsync_dir"]
+from .errors import DatasetError
+
+__all__ = ["atomic_write", "atomic_path", "fsync_dir", "decode_utf8"]
 
 
 def fsync_dir(directory: str | os.PathLike) -> None:
@@ -112,3 +117,22 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
             yield f
             f.flush()
             os.fsync(f.fileno())
+
+
+def decode_utf8(raw: bytes, path: str | os.PathLike) -> str:
+    """``raw`` (the bytes of file ``path``) as UTF-8 text, a BOM dropped; a DatasetError names the line of a bad byte.
+
+    >>> decode_utf8("été\\n".encode(), "a.txt")
+    'été\\n'
+    >>> decode_utf8(b"ok\\n\\xff", "a.txt")
+    Traceback (most recent call last):
+    rnnkit.errors.DatasetError: a.txt: line 2 is not valid UTF-8 (byte 0xff); save the file as UTF-8 and try again
+    """
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DatasetError(
+            f"{os.fspath(path)}: line {line} is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8 "
+            "and try again"
+        ) from None

@@ -76,7 +76,7 @@ def test_read_pairs_ignores_a_third_column_and_counts_empty_sides(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     (b"Hi.\tSalut\nno tab here\n", "line 2 has no TAB"),
-    (b"Hi.\tSalut\nOK\t\xff\xfe\n", "line 2 is not UTF-8"),
+    (b"Hi.\tSalut\nOK\t\xff\xfe\n", "line 2 is not valid UTF-8"),
     (b"\n\n", "no sentence pairs"),
 ])
 def test_read_pairs_errors_name_the_line_and_the_fix(tmp_path, content, message):
@@ -235,7 +235,7 @@ def _reverse_task(path: Path, n: int, seed: int = 0) -> Path:
 def reverse_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("translate")
     data = _reverse_task(root / "reverse.tsv", n=3000)
-    metrics = tr.train(data=str(data), units=64, embed_dim=24, epochs=10, batch_size=32, learning_rate=1e-2,
+    metrics = tr.train(data=str(data), units=64, embed_dim=24, epochs=10, batch_size=32, learning_rate=2e-2,
                        dropout=0.0, min_freq=1, patience=20, out=str(root / "run"), print_fn=lambda line: None,
                        verbose=0)
     return root, data, metrics

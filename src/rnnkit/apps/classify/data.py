@@ -31,12 +31,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from rnnkit._io import decode_utf8
 from rnnkit.data import tokenize
 from rnnkit import datasets
 from rnnkit.errors import ConfigError, DatasetError
 
-__all__ = ["Labelled", "read_labelled", "read_texts", "load_named", "NAMED", "tokenize", "stratified_split",
-           "decode_utf8"]
+__all__ = ["Labelled", "read_labelled", "read_texts", "load_named", "NAMED", "tokenize", "stratified_split"]
 
 TEXT_ALIASES = ("text", "sentence", "review", "content", "document", "comment", "body", "tweet")
 LABEL_ALIASES = ("label", "sentiment", "class", "category", "target", "polarity", "y")
@@ -71,17 +71,6 @@ def _label_key(label: str) -> tuple:
         return (0, float(label), "")
     except ValueError:
         return (1, 0.0, label)
-
-
-def decode_utf8(raw: bytes, path: Path | str) -> str:
-    """``raw`` as UTF-8 (a BOM is dropped); bad bytes are reported with their line number."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DatasetError(
-            f"{path}: line {line} is not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8 and try again"
-        ) from None
 
 
 def _read_file(path: Path) -> str:

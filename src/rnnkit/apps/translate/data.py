@@ -25,6 +25,7 @@ import torch
 
 from rnnkit.data import BucketBatchSampler, Vocab
 from rnnkit import datasets
+from rnnkit._io import decode_utf8
 from rnnkit.errors import DatasetError
 
 from .text import segment
@@ -61,12 +62,7 @@ def read_pairs(path: str | Path) -> tuple[list[tuple[str, str]], int]:
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"--data {path}: no such file (registered datasets: {', '.join(DATASETS)})")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DatasetError(f"{path}: line {line} is not UTF-8 text; save the file as UTF-8") from None
+    text = decode_utf8(path.read_bytes(), path)
     pairs, skipped = [], 0
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from rnnkit._io import atomic_write, decode_utf8
 from rnnkit.data import Vocab
 from rnnkit.errors import ConfigError, DatasetError
 from rnnkit.models import Seq2Seq
@@ -359,13 +360,7 @@ def _read_lines(path: str) -> list[str]:
     file = Path(path)
     if not file.is_file():
         raise ConfigError(f"--file {path}: no such file")
-    raw = file.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"--file {path}: line {line} is not UTF-8 text; save the file as UTF-8") from None
-    lines = text.splitlines()
+    lines = decode_utf8(file.read_bytes(), f"--file {path}").splitlines()
     for i, line in enumerate(lines, 1):
         if not line.strip():
             raise ConfigError(f"--file {path}: line {i} is empty; give one sentence per line")
@@ -399,8 +394,6 @@ def run_command(options: RunOptions, print_fn: Callable[[str], None] = print,
             warn(f"translate: sentence {i}: the translation has <unk> where the model had no word")
         print_fn(t.text)
     if out is not None:
-        from rnnkit._io import atomic_write
-
         with atomic_write(out, "w") as f:
             f.write("".join(t.text + "\n" for t in found))
         print_fn(f"translate: {len(found):,} translations written to {out}")
