@@ -37,6 +37,7 @@ def _have(name: str) -> bool:
     ("Qu'il vienne, s'il te plaît.", "fr", ["qu'", "il", "vienne", ",", "s'", "il", "te", "plaît", "."],
      "Qu'il vienne, s'il te plaît."),
     ("I don't know (yet).", "en", ["i", "don't", "know", "(", "yet", ")", "."], "I don't know (yet)."),
+    ("Assieds-toi, peut-être.", "fr", ["assieds", "-", "toi", ",", "peut", "-", "être", "."], "Assieds-toi, peut-être."),
     ("汤姆在哪里？", "zh", ["汤", "姆", "在", "哪", "里", "？"], "汤姆在哪里？"),
     ("我喜欢Tom。", "zh", ["我", "喜", "欢", "tom", "。"], "我喜欢tom。"),
 ])

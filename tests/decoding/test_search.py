@@ -355,3 +355,41 @@ def test_searches_run_under_inference_mode():
         with torch.inference_mode():
             inside = search(step, state, torch.tensor([1, 2]), max_len=5, end_token=0, **kwargs)
         assert inside == search(step, state, torch.tensor([1, 2]), max_len=5, end_token=0, **kwargs)
+
+
+def _reference_beam(table: torch.Tensor, start: int, beams: int, alpha: float, max_len: int, end: int):
+    """The fairseq rule written plainly for one sentence: every candidate of every live beam, sorted in Python."""
+    live = [(0.0, [start])]  # (sum of log-probs, tokens with the start token)
+    final = []  # (score, order finalised, tokens without the end token)
+    for t in range(1, max_len + 1):
+        cands = []
+        for k, (total, seq) in enumerate(live):
+            for v in range(table.shape[1]):
+                cands.append((total + float(table[seq[-1], v]), k, v, seq))
+        cands.sort(key=lambda c: (-c[0], c[1], c[2]))  # best first; ties: earlier beam, lower token
+        cands = [c for c in cands if c[0] > -math.inf][: 2 * beams]
+        for rank, (s, _, v, seq) in enumerate(cands):
+            if v == end and rank < beams and len(final) < beams:
+                final.append((s / ((5 + t) / 6) ** alpha, len(final), seq[1:]))
+        live = [(s, seq + [v]) for s, _, v, seq in cands if v != end][:beams]
+        if len(final) >= beams:
+            break
+    if len(final) < beams:  # at max_len the live ones fill the free places, best first
+        for s, seq in live[: beams - len(final)]:
+            final.append((s / ((5 + max_len) / 6) ** alpha, len(final), seq[1:]))
+    best = max(final, key=lambda f: (f[0], -f[1]))
+    return best[2], best[0]
+
+
+@pytest.mark.parametrize("vocab, beams, alpha", [(7, 2, 0.0), (11, 3, 0.6), (20, 5, 1.0), (9, 4, 0.6)])
+def test_beam_over_a_large_vocabulary_follows_the_rule_written_plainly(vocab, beams, alpha):
+    # vocabularies larger than 2K take the per-beam preselection path; a plain Python search is the reference
+    gen = torch.Generator().manual_seed(vocab * 10 + beams)
+    table = torch.log_softmax(torch.randn(vocab, vocab, generator=gen) * 2, dim=1).double()
+    step = lambda tokens, state: (table[tokens], state)
+    starts = torch.arange(1, 6) % vocab
+    out = beam_search(step, None, starts, beam_size=beams, alpha=alpha, max_len=6, end_token=0)
+    for i, start in enumerate(starts.tolist()):
+        tokens, score = _reference_beam(table, start, beams, alpha, 6, 0)
+        assert out.tokens[i] == tokens
+        assert out.scores[i] == pytest.approx(score, abs=1e-9)

@@ -199,8 +199,18 @@ def _top(owner: str, x: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tenso
     gives the k-th largest value here: every entry above it is kept, and of the
     entries equal to it, those with the lowest indices.
     """
-    largest = torch.topk(x, k, dim=1).values                              # (R, k)
-    _check_no_nan(owner, largest[:, :1])
+    n = x.shape[1]
+    values, index = torch.topk(x, min(k + 1, n), dim=1)                    # (R, k + 1): one past the k-th
+    _check_no_nan(owner, values[:, :1])
+    if k == n or not bool((values[:, k] == values[:, k - 1]).any()):
+        # no tie across the k-th place (the usual case): the k entries are topk's; order ties among them by index
+        values, index = values[:, :k], index[:, :k]
+        by_index = index.argsort(dim=1)
+        values, index = values.gather(1, by_index), index.gather(1, by_index)
+        order = torch.sort(values, dim=1, descending=True, stable=True).indices
+        return values.gather(1, order), index.gather(1, order)
+    # a tie across the k-th place: of the entries equal to the k-th value, keep the lowest indices
+    largest = values[:, :k]                                                # (R, k)
     kth = largest[:, -1:]                                                  # (R, 1)
     above, tied = x > kth, x == kth                                        # (R, n)
     wanted = k - above.sum(dim=1, keepdim=True)                            # (R, 1) tied entries to keep
@@ -410,11 +420,20 @@ def beam_search(step: StepFn, state: Any, start_tokens: torch.Tensor, *, beam_si
             live[:, 0] = 0.0  # one live beam per sentence at first
             fin_score = torch.full((batch, beams), -math.inf, dtype=log_probs.dtype, device=device)
             fin_sum = fin_score.clone()
-        # s_{k,v} = S_k + log p(v | y^(k)_<t)                                (A, K*V)
-        candidates = (live[:, :, None] + log_probs.reshape(n_live, beams, vocab)).view(n_live, beams * vocab)
         n_cand = min(2 * beams, beams * vocab)
-        cand_sum, flat = _top(owner, candidates, n_cand)                    # (A, 2K) best first
-        parent, token = flat // vocab, flat % vocab                         # (A, 2K)
+        if vocab > n_cand:
+            # a sentence's 2K best candidates lie among each beam's 2K best tokens: rank those (K * 2K per
+            # sentence) instead of all K * V; the order, ties included, is the same (beam, then token id)
+            row_lp, row_token = _top(owner, log_probs, n_cand)               # (N, 2K) best first
+            # s_{k,v} = S_k + log p(v | y^(k)_<t)                            (A, K*2K)
+            candidates = (live[:, :, None] + row_lp.view(n_live, beams, n_cand)).view(n_live, beams * n_cand)
+            cand_sum, flat = _top(owner, candidates, n_cand)                # (A, 2K) best first
+            parent, token = flat // n_cand, row_token.view(n_live, beams * n_cand).gather(1, flat)
+        else:
+            # s_{k,v} = S_k + log p(v | y^(k)_<t)                            (A, K*V)
+            candidates = (live[:, :, None] + log_probs.reshape(n_live, beams, vocab)).view(n_live, beams * vocab)
+            cand_sum, flat = _top(owner, candidates, n_cand)                # (A, 2K) best first
+            parent, token = flat // vocab, flat % vocab                     # (A, 2K)
         ends = token == end_token if end_token is not None else torch.zeros_like(token, dtype=torch.bool)
         if end_token is not None:
             # finalise: ends in end_token, within the first K, finite, while the sentence has free places

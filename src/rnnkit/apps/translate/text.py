@@ -14,7 +14,7 @@ Reading (:func:`segment`):
 
 Writing (:func:`detokenize`), the inverse for output: tokens are joined by
 spaces except before closing punctuation, after opening punctuation and
-elision, and between CJK characters; each word takes its most frequent casing
+elision, around a hyphen, and between CJK characters; each word takes its most frequent casing
 in the training targets away from the sentence start (:class:`TrueCaser`), and
 the sentence's first letter is capitalised (where most training targets start
 with a capital).  So ``["tom", "est", "là", "."]`` becomes ``"Tom est là."``.
@@ -83,8 +83,9 @@ def segment(text: str, lang: str, level: str = "word", *, lower: bool = True) ->
 def _joined(tokens: Sequence[str]) -> str:
     out = ""
     for i, token in enumerate(tokens):
+        # a hyphen joins the words on both sides (Assieds-toi, peut-être, well-known)
         if i and not (token[:1] in _NO_SPACE_BEFORE or out[-1:] in _NO_SPACE_AFTER or out.endswith("'")
-                      or _CJK.match(token[:1]) or _CJK.match(out[-1:])):
+                      or token == "-" or out.endswith("-") or _CJK.match(token[:1]) or _CJK.match(out[-1:])):
             out += " "
         out += token
     return out

@@ -69,7 +69,7 @@ class Translator:
 
         def step(tokens: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
             log_probs, state = model.step(tokens, state)
-            return log_probs.index_fill(-1, banned, float("-inf")), state  # never padding or a new start
+            return log_probs.index_fill_(-1, banned, float("-inf")), state  # never padding or a new start
 
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
