@@ -83,7 +83,7 @@ class TranslateConfig(AppConfig):
     bidirectional_encoder: bool = setting(False, help="read the source in both directions")
     dropout: float = setting(0.2, help="dropout rate", min=0, lt=1)
     max_words: int = setting(10, help="keep pairs of at most this many words a side", min=1)
-    min_freq: int = setting(2, help="tokens seen fewer times in training become <unk>", min=1)
+    min_freq: int = setting(3, help="tokens seen fewer times in training become <unk>", min=1)
     epochs: int | None = setting(None, help="at most this many epochs (default 10)", min=1, group="budget")
     time_budget: float | None = setting(None, help="training time, e.g. 90s, 20m (validation included)", gt=0,
                                         group="budget", parse=parse_duration)
