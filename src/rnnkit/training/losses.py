@@ -22,9 +22,13 @@ without the trailing axis of size 1 of ``y_pred`` is accepted (``(batch,)``
 against ``(batch, 1)``); broadcasting any other pair is refused, because
 ``(batch,)`` against ``(batch, 1)`` would silently broadcast to ``(batch, batch)``.
 
+The CTC loss (``'ctc'``, :class:`CTC`) is the exception: it scores a whole label
+sequence per utterance, so the mask gives each utterance's number of valid frames
+instead, and the loss is the mean over utterances (see :mod:`rnnkit.training.ctc`).
+
 Names (:func:`available`): ``mse``/``mean_squared_error``, ``mae``/``mean_absolute_error``,
 ``huber``, ``binary_crossentropy``, ``categorical_crossentropy``,
-``sparse_categorical_crossentropy``.
+``sparse_categorical_crossentropy``, ``ctc``.
 
 >>> import torch
 >>> from rnnkit.training import losses
@@ -43,6 +47,7 @@ import torch.nn.functional as F
 
 from .._validation import check_bool, check_real
 from ..errors import ConfigError, ShapeError
+from .ctc import ctc_loss, valid_frames
 from .targets import EPSILON, align_dense, class_ids, log_probs, masked_mean, prepare_inputs, sparse_cross_entropy
 
 __all__ = [
@@ -53,6 +58,8 @@ __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy",
+    "CTC",
+    "ctc_loss",
     "LossFunctionWrapper",
     "EPSILON",
     "get",
@@ -303,6 +310,73 @@ class SparseCategoricalCrossentropy(Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
+class CTC(Loss):
+    r"""Connectionist temporal classification: the mean over utterances of :math:`-\log p(y \mid x)`.
+
+    .. math::
+
+        L = \frac{1}{B} \sum_{b=1}^{B} -\log \sum_{a \in \mathcal{B}^{-1}(y_b)} \prod_{t=1}^{T_b} p(a_t \mid x_b, t)
+
+    :math:`\mathcal{B}` merges repeated classes and then drops the blank, class 0;
+    :math:`T_b` is the number of valid frames of utterance :math:`b`: the True
+    entries of the ``(batch, time)`` ``mask`` that ``fit`` passes (the model's
+    ``forward_with_mask``), wherever they are, or every frame when ``mask`` is None.
+    Each utterance's value is not divided by its number of labels, and the batch
+    mean counts every utterance once, as Keras 3's ``keras.losses.CTC`` (whose
+    default reduction is ``sum_over_batch_size``).  See :mod:`rnnkit.training.ctc`
+    for the conventions; :func:`~rnnkit.training.ctc.ctc_loss` gives the
+    per-utterance values.
+
+    Shape:
+        * ``y_true``: ``(batch, max_label_len)`` integer labels in ``[1, classes)``
+          padded with 0 (an utterance's labels are its non-zero entries, in order).
+        * ``y_pred``: ``(batch, time, classes)``: class 0 is the blank, so a model
+          emitting ``V`` labels ends in ``V + 1`` units.
+
+    Args:
+        from_logits: ``y_pred`` holds logits, e.g. a ``Dense`` layer without
+            activation (default True, as Keras' CTC); log-probabilities give the
+            same loss.  False: ``y_pred`` holds probabilities (a softmax output).
+        zero_infinity: an utterance too short for its labels (fewer frames than
+            labels plus repeated neighbours) counts 0 with no gradient, instead
+            of making the loss inf (default False, as Keras and PyTorch: ``fit``
+            then stops and names the step).
+        name: the name in logs (default ``"ctc"``).
+
+    >>> import math, torch
+    >>> logits = torch.zeros(1, 3, 2)                  # 3 frames, blank and "a" equally likely
+    >>> labels = torch.tensor([[1, 0]])                # "a", padded
+    >>> loss = CTC()
+    >>> # "a" in 3 frames: a--, -a-, --a, aa-, -aa, aaa: 6 of the 8 alignments
+    >>> round(loss(labels, logits).item(), 4), round(-math.log(6 / 8), 4)
+    (0.2877, 0.2877)
+    >>> # with a mask of 1 valid frame: "a" is 1 of 2 alignments
+    >>> round(loss(labels, logits, mask=torch.tensor([[True, False, False]])).item(), 4)
+    0.6931
+    """
+
+    default_name = "ctc"
+
+    def __init__(self, from_logits: bool = True, zero_infinity: bool = False, name: str | None = None):
+        super().__init__(name)
+        self.from_logits = check_bool("CTC", "from_logits", from_logits)
+        self.zero_infinity = check_bool("CTC", "zero_infinity", zero_infinity)
+
+    def call(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+        """The per-utterance losses ``(batch,)`` over every frame."""
+        return ctc_loss(y_true, y_pred, from_logits=self.from_logits, zero_infinity=self.zero_infinity)
+
+    def __call__(self, y_true: Any, y_pred: Any, mask: Any = None) -> torch.Tensor:
+        """The mean over utterances; ``mask`` ``(batch, time)`` marks each utterance's valid frames."""
+        y_true, y_pred = prepare_inputs("CTC", y_true, y_pred)
+        frames, lengths = valid_frames("CTC", y_pred, mask)
+        values = ctc_loss(y_true, frames, lengths, from_logits=self.from_logits, zero_infinity=self.zero_infinity)
+        return values.mean()
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "from_logits": self.from_logits, "zero_infinity": self.zero_infinity}
+
+
 class LossFunctionWrapper(Loss):
     """Wrap a plain function ``fn(y_true, y_pred) -> tensor`` (Keras order) as a loss.
 
@@ -392,6 +466,7 @@ _CLASSES: dict[str, type[Loss]] = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "ctc": CTC,
 }
 _ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "huber_loss": "huber"}
 _BY_CLASS_NAME: dict[str, type[Loss]] = {c.__name__: c for c in _CLASSES.values()}
