@@ -21,6 +21,11 @@ Names (:func:`available`): ``accuracy``/``acc`` (see :func:`resolve`),
 ``binary_accuracy``, ``categorical_accuracy``, ``sparse_categorical_accuracy``,
 ``mae``, ``mse``, ``rmse``, ``perplexity``.
 
+The error rates of recognisers over decoded sequences, :func:`edit_distance`,
+:func:`token_error_rate`, :func:`word_error_rate` and :func:`character_error_rate`,
+are plain functions (defined in :mod:`rnnkit.training.error_rates`): they read
+token sequences and strings, not a batch of tensors.
+
 >>> import torch
 >>> from rnnkit.training import metrics
 >>> m = metrics.get("sparse_categorical_accuracy")
@@ -40,6 +45,7 @@ from .._validation import as_tensor, check_bool, check_real
 from ..errors import ConfigError, ShapeError
 from .losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .losses import get as get_loss
+from .error_rates import character_error_rate, edit_distance, token_error_rate, word_error_rate
 from .targets import align_dense, class_ids, log_probs, masked_sum_count, prepare_inputs, sparse_cross_entropy
 
 __all__ = [
@@ -52,6 +58,10 @@ __all__ = [
     "MeanSquaredError",
     "RootMeanSquaredError",
     "Perplexity",
+    "edit_distance",
+    "token_error_rate",
+    "word_error_rate",
+    "character_error_rate",
     "get",
     "resolve",
     "serialize",
