@@ -207,6 +207,13 @@ def test_registered_and_serialised():
     assert rnnkit.losses.CTC is losses.CTC and rnnkit.losses.ctc_loss is ctc_loss
 
 
+def test_accuracy_is_refused_for_ctc_with_the_fix():
+    from rnnkit.training import metrics
+
+    with pytest.raises(ConfigError, match=r"'accuracy' has no per-frame meaning for a CTC model.*token_error_rate"):
+        metrics.resolve("accuracy", "ctc", torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 5, 4))
+
+
 @pytest.mark.parametrize("labels,pattern", [
     (torch.tensor([[1, -1]]), r"labels must lie in \[1, 3\).*got values from -1 to 1; pad labels with 0, not -1"),
     (torch.tensor([[1, 3]]), r"labels must lie in \[1, 3\) for y_pred with 3 classes"),

@@ -43,7 +43,7 @@ import torch
 
 from .._validation import as_tensor, check_bool, check_real
 from ..errors import ConfigError, ShapeError
-from .losses import BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
+from .losses import CTC, BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .losses import get as get_loss
 from .error_rates import character_error_rate, edit_distance, token_error_rate, word_error_rate
 from .targets import align_dense, class_ids, log_probs, masked_sum_count, prepare_inputs, sparse_cross_entropy
@@ -443,7 +443,8 @@ def resolve(identifier: Any, loss: Any = None, y_true: Any = None, y_pred: Any =
     1. the loss names the task: binary cross-entropy gives ``binary_accuracy``
        (including multi-label outputs), sparse categorical cross-entropy gives
        ``sparse_categorical_accuracy``, categorical cross-entropy gives
-       ``categorical_accuracy``;
+       ``categorical_accuracy``, and the CTC loss is refused (its targets are
+       label sequences: decode, then use :func:`token_error_rate`);
     2. otherwise the shapes decide, as in Keras: one output unit per prediction
        (``y_pred.shape[-1] == 1``, or a 1-D ``y_pred``) gives ``binary_accuracy``;
        targets with fewer dims than the outputs, or a last axis of 1 against several
@@ -461,7 +462,8 @@ def resolve(identifier: Any, loss: Any = None, y_true: Any = None, y_pred: Any =
         y_true, y_pred: a batch of targets and outputs, or just their shapes.
 
     Raises:
-        ConfigError: if ``'accuracy'`` cannot be decided (no loss and no shapes).
+        ConfigError: if ``'accuracy'`` cannot be decided (no loss and no shapes), or
+            the loss is CTC.
 
     >>> import torch
     >>> resolve("accuracy", "sparse_categorical_crossentropy")
@@ -480,6 +482,12 @@ def resolve(identifier: Any, loss: Any = None, y_true: Any = None, y_pred: Any =
         return get(identifier)
     key = identifier.lower()
     if key in _ACCURACY:
+        if isinstance(loss_obj, CTC):
+            raise ConfigError(
+                f"metrics.resolve: {identifier!r} has no per-frame meaning for a CTC model (its targets are label "
+                "sequences, not one class per frame); decode the outputs (rnnkit.decoding.ctc_greedy_decode) and "
+                "score them with rnnkit.metrics.token_error_rate or word_error_rate"
+            )
         if isinstance(loss_obj, BinaryCrossentropy):
             variant = "binary_accuracy"
         elif isinstance(loss_obj, SparseCategoricalCrossentropy):
