@@ -218,7 +218,7 @@ def test_alignment_needs_a_blank_between_repeats():
     lp = frames([0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.1, 0.8, 0.1])
     spans, scores = ctc_alignment(lp, [[A_, A_]])
     assert spans == [[(A_, 0, 1), (A_, 2, 3)]] and math.exp(scores[0]) == pytest.approx(0.8 * 0.1 * 0.8)
-    with pytest.raises(ConfigError, match=r"utterance 0: 3 labels \(1 repeated neighbours.*need at least 4 frames, got 3"):
+    with pytest.raises(ConfigError, match=r"utterance 0: 3 labels \(1 repeated neighbours.*at least 4 frames, got 3"):
         ctc_alignment(lp, [[A_, A_, BB]])
 
 
@@ -255,5 +255,5 @@ def test_errors_name_the_argument_and_the_fix():
         ctc_beam_decode(torch.full((1, 2, 3), math.nan))
     with pytest.raises(ConfigError, match=r"`tokens` must be a list of 2 label lists.*of length 1"):
         ctc_alignment(lp, [[1]])
-    with pytest.raises(ConfigError, match=r"utterance 1: labels must be class ids in \[0, 4\) other than the blank 0, got 0"):
+    with pytest.raises(ConfigError, match=r"utterance 1: labels must be class ids in \[0, 4\) other than the blank 0"):
         ctc_alignment(lp, [[1], [0]])

@@ -328,8 +328,9 @@ def ctc_alignment(log_probs: Any, tokens: Sequence[Sequence[int]], lengths: Any 
     scores, lengths_, blank = _prepare(owner, log_probs, lengths, blank)
     batch, _, classes = scores.shape
     if not isinstance(tokens, (list, tuple)) or len(tokens) != batch:
+        length = f" of length {len(tokens)}" if isinstance(tokens, (list, tuple)) else ""
         raise ConfigError(f"{owner}: `tokens` must be a list of {batch} label lists, one per utterance, "
-                          f"got {type(tokens).__name__}" + (f" of length {len(tokens)}" if isinstance(tokens, (list, tuple)) else ""))
+                          f"got {type(tokens).__name__}{length}")
     scores = scores.to(device="cpu", dtype=torch.float64)
     all_spans, totals = [], []
     for b, (labels, n) in enumerate(zip(tokens, lengths_)):
