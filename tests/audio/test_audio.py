@@ -273,8 +273,8 @@ def test_channels_are_averaged_and_extensible_wavs_read():
     np.testing.assert_allclose(got, (left + right) / 2 / 32768, atol=1e-7)
     sf = pytest.importorskip("soundfile", reason="soundfile writes the WAVE_FORMAT_EXTENSIBLE and FLAC files")
     x = np.random.default_rng(5).uniform(-0.9, 0.9, (300, 3))
-    for fmt, subtype, step in [("WAV", "PCM_24", 2.0**-23), ("WAVEX", "PCM_24", 2.0**-23), ("WAVEX", "FLOAT", 1e-7), ("FLAC", "PCM_16", 2.0**-15),
-                               ("OGG", "VORBIS", None)]:
+    for fmt, subtype, step in [("WAV", "PCM_24", 2.0**-23), ("WAVEX", "PCM_24", 2.0**-23), ("WAVEX", "FLOAT", 1e-7),
+                               ("FLAC", "PCM_16", 2.0**-15), ("OGG", "VORBIS", None)]:
         buffer = io.BytesIO()
         sf.write(buffer, x, 8000, format=fmt, subtype=subtype)
         got, rate = read_audio(buffer.getvalue())

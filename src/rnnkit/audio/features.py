@@ -92,7 +92,9 @@ def _check_band(owner: str, sample_rate: int, fmin: Any, fmax: Any) -> tuple[flo
     fmin = check_real(owner, "fmin", fmin, minimum=0.0)
     fmax = nyquist if fmax is None else check_real(owner, "fmax", fmax, positive=True)
     if fmax > nyquist:
-        raise ConfigError(f"{owner}: `fmax` must be at most sample_rate / 2 = {nyquist:g} Hz, got {fmax:g}; lower it or leave it None")
+        raise ConfigError(
+            f"{owner}: `fmax` must be at most sample_rate / 2 = {nyquist:g} Hz, got {fmax:g}; lower it or leave it None"
+        )
     if fmin >= fmax:
         raise ConfigError(f"{owner}: `fmin` must be below fmax = {fmax:g} Hz, got {fmin:g}")
     return fmin, fmax
@@ -137,7 +139,8 @@ def mel_filterbank(
     n_fft = check_positive_int(owner, "n_fft", n_fft)
     n_mels = check_positive_int(owner, "n_mels", n_mels)
     fmin, fmax = _check_band(owner, sample_rate, fmin, fmax)
-    return _filterbank(sample_rate, n_fft, n_mels, fmin, fmax).to(device=device, dtype=dtype, copy=True)  # not the cached one
+    # a copy: never the cached tensor itself
+    return _filterbank(sample_rate, n_fft, n_mels, fmin, fmax).to(device=device, dtype=dtype, copy=True)
 
 
 @functools.lru_cache(maxsize=32)
@@ -157,7 +160,7 @@ def _filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: fl
 def _filterbank_as(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float, dtype: torch.dtype,
                    device: torch.device) -> torch.Tensor:
     """The filterbank in the features' dtype on their device, cached: one conversion per setting."""
-    return _filterbank(sample_rate, n_fft, n_mels, fmin, fmax).to(device=device, dtype=dtype, copy=True)  # not the cached one
+    return _filterbank(sample_rate, n_fft, n_mels, fmin, fmax).to(device=device, dtype=dtype)
 
 
 @functools.lru_cache(maxsize=32)

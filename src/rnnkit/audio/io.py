@@ -59,7 +59,8 @@ def _source_bytes(source: Any) -> tuple[bytes, str]:
     if hasattr(source, "read"):
         data = source.read()
         if not isinstance(data, (bytes, bytearray)):
-            raise ConfigError(f"read_audio: `source` file object must be opened in binary mode ('rb'), got {type(data).__name__} from read()")
+            raise ConfigError(f"read_audio: `source` file object must be opened in binary mode ('rb'), "
+                              f"got {type(data).__name__} from read()")
         return bytes(data), str(getattr(source, "name", "audio file object"))
     raise ConfigError(f"read_audio: `source` must be a path, bytes or a binary file object, got {type(source).__name__}")
 
@@ -126,8 +127,12 @@ def _read_wav(data: bytes, name: str) -> tuple[np.ndarray, int] | None:
         except (wave.Error, EOFError, struct.error) as exc:
             raise DatasetError(f"{name}: not a readable WAV file ({exc})") from None
         is_float = False
-    elif (tag == _PCM and width in (1, 2, 3, 4)) or (tag == _FLOAT and width in (4, 8)):
-        # WAVE_FORMAT_EXTENSIBLE PCM, or float: read from the data chunk found above
+    elif tag in (_PCM, _FLOAT):
+        # WAVE_FORMAT_EXTENSIBLE PCM, PCM in wider containers (20 bits in 3 or 4 bytes: left-justified, so
+        # read as the container), or float: from the data chunk found above, a sample per block_align / channels
+        width = fmt["block_align"] // channels if fmt["block_align"] % channels == 0 else 0
+        if width not in ((1, 2, 3, 4) if tag == _PCM else (4, 8)):
+            return None
         raw, is_float = data[start:start + size], tag == _FLOAT
     else:
         return None
