@@ -4,14 +4,15 @@ Subpackages: :mod:`rnnkit.cells` (one time step), :mod:`rnnkit.layers` (loops
 over time and the other layers), :mod:`rnnkit.training` (losses, metrics,
 optimizers, callbacks), :mod:`rnnkit.optimizers`, :mod:`rnnkit.decoding` (greedy
 and beam search over a step function),
-:mod:`rnnkit.data` (tokenizers, padding, windows, batching), :mod:`rnnkit.datasets`
+:mod:`rnnkit.data` (tokenizers, padding, windows, batching), :mod:`rnnkit.audio`
+(audio files, log-mel / MFCC features, SpecAugment), :mod:`rnnkit.datasets`
 (real datasets with a verified cache), :mod:`rnnkit.activations`,
 :mod:`rnnkit.initializers`, :mod:`rnnkit.random`
 (:func:`set_seed`), :mod:`rnnkit.saving` (the registry of serializable classes,
 checkpoint and model files), :mod:`rnnkit.apps` (the app framework and the apps;
 not imported here), :mod:`rnnkit.errors`.
 """
-from . import activations, cells, data, datasets, decoding, errors, initializers, layers, models, optimizers, random, saving, training
+from . import activations, audio, cells, data, datasets, decoding, errors, initializers, layers, models, optimizers, random, saving, training
 from .errors import RnnkitError
 from .models import Model, Sequential, load_model
 from .random import set_seed
