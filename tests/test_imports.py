@@ -12,7 +12,8 @@ under ``if TYPE_CHECKING:`` do not run, and do not count.
 The layers (see DESIGN.md): cells and layers never import models, training, apps
 or cli; saving never imports cells, layers, models, training, apps or cli;
 training never imports cells, layers, models, apps or cli; decoding (greedy and beam
-search) never imports cells, layers, saving, models, training, data, datasets, apps or cli; nothing imports cli;
+search) never imports cells, layers, saving, models, training, data, datasets, apps or cli; audio (reading
+files, features, augmentation) never imports models, training, apps or cli; nothing imports cli;
 nothing outside apps and cli imports apps; the ground (errors, _validation, _io,
 activations, initializers, random) imports only itself.
 """
@@ -37,6 +38,8 @@ RULES: list[tuple[str, tuple[str, ...], str]] = [
     ("rnnkit.decoding", ("rnnkit.cells", "rnnkit.layers", "rnnkit.saving", "rnnkit.models", "rnnkit.training",
                          "rnnkit.data", "rnnkit.datasets", "rnnkit.apps", "rnnkit.cli"),
      "decoding searches over a step function: it knows no model, layer, trainer, data, app or CLI"),
+    ("rnnkit.audio", ("rnnkit.models", "rnnkit.training", "rnnkit.apps", "rnnkit.cli"),
+     "audio turns files into features: it knows no model, trainer, app or CLI"),
     ("rnnkit", ("rnnkit.cli",), "nothing imports the CLI (it is the thin face on top)"),
 ]
 #: Packages that may import the apps (everything else is the core, below them).
@@ -231,12 +234,15 @@ def test_the_checker_finds_a_synthetic_cycle_and_forbidden_edges():
         "rnnkit.saving.registry": {"rnnkit.layers.core"}, "rnnkit.data.text": {"rnnkit.apps.textgen", "rnnkit.cli"},
         "rnnkit.cli": {"rnnkit.apps.textgen"}, "rnnkit.errors": {"rnnkit._io"}, "rnnkit.random": {"rnnkit.layers"},
         "rnnkit.training.loop": {"rnnkit.layers.recurrent"}, "rnnkit.decoding.search": {"rnnkit.models", "rnnkit.errors"},
+        "rnnkit.audio.features": {"rnnkit.training.losses", "rnnkit._validation"},
     }
     assert find_cycles(graph) == [
         (["rnnkit.a", "rnnkit.b", "rnnkit.c", "rnnkit.a"], {"rnnkit.a", "rnnkit.b", "rnnkit.c"}),
         (["rnnkit.d", "rnnkit.d"], {"rnnkit.d"}),
     ]
     assert forbidden_edges(graph) == [
+        "rnnkit.audio.features imports rnnkit.training.losses: audio turns files into features: it knows no model, "
+        "trainer, app or CLI",
         "rnnkit.data.text imports rnnkit.apps.textgen: the core (all but apps and cli) knows no app",
         "rnnkit.data.text imports rnnkit.cli: nothing imports the CLI (it is the thin face on top)",
         "rnnkit.decoding.search imports rnnkit.models: decoding searches over a step function: it knows no model, layer, "

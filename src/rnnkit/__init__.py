@@ -6,14 +6,15 @@ optimizers, callbacks), :mod:`rnnkit.losses`, :mod:`rnnkit.metrics` (with the
 error rates) and :mod:`rnnkit.optimizers` (their public homes, as in Keras),
 :mod:`rnnkit.decoding` (greedy and beam search over a step function, CTC
 decoding), :mod:`rnnkit.data` (tokenizers, padding, windows, batching),
+:mod:`rnnkit.audio` (audio files, log-mel / MFCC features, SpecAugment),
 :mod:`rnnkit.datasets` (real datasets with a verified cache),
 :mod:`rnnkit.activations`, :mod:`rnnkit.initializers`, :mod:`rnnkit.random`
 (:func:`set_seed`), :mod:`rnnkit.saving` (the registry of serializable classes,
 checkpoint and model files), :mod:`rnnkit.apps` (the app framework and the apps;
 not imported here), :mod:`rnnkit.errors`.
 """
-from . import (activations, cells, data, datasets, decoding, errors, initializers, layers, losses, metrics, models,
-               optimizers, random, saving, training)
+from . import (activations, audio, cells, data, datasets, decoding, errors, initializers, layers, losses, metrics,
+               models, optimizers, random, saving, training)
 from .errors import RnnkitError
 from .models import Model, Sequential, load_model
 from .random import set_seed
@@ -21,6 +22,7 @@ from ._version import __version__
 
 __all__ = [
     "activations",
+    "audio",
     "cells",
     "data",
     "datasets",

@@ -1,0 +1,34 @@
+"""Audio for speech models: reading files, log-mel and MFCC features in PyTorch, normalisation and SpecAugment.
+
+* :func:`read_audio` (:mod:`rnnkit.audio.io`): a path or bytes to a mono float32
+  wave in [-1, 1] and its rate, optionally resampled; WAV needs only the standard
+  library, other formats and resampling the ``audio`` extra (soundfile, scipy).
+* :func:`log_mel`, :func:`mfcc`, :func:`mel_spectrogram`, :func:`mel_filterbank`
+  (:mod:`rnnkit.audio.features`): one wave ``(time,)`` or a batch ``(batch, time)``
+  to features ``(frames, features)`` / ``(batch, frames, features)``, time first, on
+  the wave's device; the numbers of librosa with the matching arguments.
+* :func:`normalize` and :class:`GlobalNormalizer` (:mod:`rnnkit.audio.normalize`):
+  per-utterance or training-set mean and variance, padding-aware.
+* :func:`spec_augment` (:mod:`rnnkit.audio.augment`): SpecAugment's masks, seeded.
+
+The package depends only on torch, NumPy and the ground of rnnkit (errors,
+_validation); scipy and soundfile are imported when a call needs them.
+"""
+from .augment import spec_augment
+from .features import log_mel, mel_filterbank, mel_frequencies, mel_scale, mel_spectrogram, mfcc, num_frames
+from .io import read_audio
+from .normalize import GlobalNormalizer, normalize
+
+__all__ = [
+    "read_audio",
+    "mel_scale",
+    "mel_frequencies",
+    "mel_filterbank",
+    "num_frames",
+    "mel_spectrogram",
+    "log_mel",
+    "mfcc",
+    "normalize",
+    "GlobalNormalizer",
+    "spec_augment",
+]

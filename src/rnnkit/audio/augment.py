@@ -1,0 +1,126 @@
+r"""Data augmentation of features for training: SpecAugment's time and frequency masks.
+
+:func:`spec_augment` masks bands of channels and spans of frames (Park et al.,
+"SpecAugment: A Simple Data Augmentation Method for Automatic Speech
+Recognition", Interspeech 2019), without the time warping, which the paper found
+the least useful and most costly.  Apply it to training batches only.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .._validation import check_positive_int, check_real
+from ..errors import ConfigError
+from ._frames import as_features, valid_frames
+
+__all__ = ["spec_augment"]
+
+
+def _spans(count: int, batch: int, masks: int, limit: torch.Tensor, size: torch.Tensor,
+           generator: torch.Generator | None) -> torch.Tensor:
+    """``(batch, count)`` bool: the union of ``masks`` random spans of each row.
+
+    Width ``w ~ U{0, ..., limit}`` and start ``s ~ U{0, ..., size - w}`` per span,
+    with ``limit`` and ``size`` per row (``(batch,)`` long tensors).
+    """
+    if masks == 0:
+        return torch.zeros(batch, count, dtype=torch.bool)
+    device = generator.device if generator is not None else torch.device("cpu")
+    u = torch.rand(2, batch, masks, generator=generator, dtype=torch.float64, device=device).cpu()
+    limit, size = limit[:, None], size[:, None]
+    width = torch.minimum(torch.floor(u[0] * (limit + 1)).long(), limit)  # U{0..limit}  (B, n)
+    start = torch.minimum(torch.floor(u[1] * (size - width + 1)).long(), size - width)  # U{0..size-w}
+    pos = torch.arange(count)[None, None, :]
+    # masked[b, i] = any_n  start[b, n] <= i < start[b, n] + width[b, n]
+    return ((pos >= start[:, :, None]) & (pos < (start + width)[:, :, None])).any(dim=1)
+
+
+def spec_augment(
+    features: Any,
+    time_masks: int = 2,
+    time_width: int = 70,
+    freq_masks: int = 2,
+    freq_width: int = 15,
+    *,
+    max_time_fraction: float = 0.2,
+    fill: str | float = "mean",
+    lengths: Any = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""SpecAugment masking: random bands of channels and spans of frames set to a fill value.
+
+    For each utterance, independently (Park et al. 2019, section 2):
+
+    * ``freq_masks`` times: :math:`f \sim U\{0, \dots, F\}`, :math:`f_0 \sim U\{0, \dots, \nu - f\}`,
+      channels :math:`[f_0, f_0 + f)` masked, with :math:`F` = ``freq_width`` and
+      :math:`\nu` the number of channels;
+    * ``time_masks`` times: :math:`t \sim U\{0, \dots, \min(T, \lfloor p\tau \rfloor)\}`,
+      :math:`t_0 \sim U\{0, \dots, \tau - t\}`, frames :math:`[t_0, t_0 + t)` masked, with
+      :math:`T` = ``time_width``, :math:`p` = ``max_time_fraction`` and :math:`\tau`
+      the utterance's real frames (its ``lengths`` entry).
+
+    Masks may overlap, and a width of 0 masks nothing, so up to ``freq_masks``
+    bands and ``time_masks`` spans are masked.  Masked values become ``fill``:
+    ``"mean"`` (default, the paper's choice) is the mean of the utterance's real
+    frames over all channels, or a number (use 0.0 on normalised features, whose
+    mean is 0).  Padded frames are left as they are.  The defaults are the
+    paper's policy for 40 mel channels ("SM": F = 15, two masks of each kind,
+    T = 70, p = 0.2); scale them to your features.  Draws come from ``generator``
+    (on its device), so a seeded generator gives the same masks again.
+
+    Shape:
+        * features: ``(frames, channels)`` or ``(batch, frames, channels)``, floating point, any device.
+        * lengths: ``(batch,)`` real frames per utterance of a padded batch (default None = all).
+        * output: a new tensor of the same shape, dtype and device.
+
+    Args:
+        features: log-mel (or other) features, a tensor or NumPy array.
+        time_masks: spans of frames per utterance (default 2), >= 0.
+        time_width: largest span :math:`T` in frames (default 70).
+        freq_masks: bands of channels per utterance (default 2), >= 0.
+        freq_width: widest band :math:`F` in channels (default 15).
+        max_time_fraction: :math:`p`, a span covers at most this fraction of the utterance (default 0.2), in (0, 1].
+        fill: ``"mean"`` or a number (default ``"mean"``).
+        lengths: real frames of each utterance (default None).
+        generator: a ``torch.Generator`` for reproducible masks (default None: torch's global one).
+
+    Example:
+        >>> import torch
+        >>> x = torch.ones(100, 40)
+        >>> y = spec_augment(x, fill=0.0, generator=torch.Generator().manual_seed(0))
+        >>> y.shape, bool((y == 0).any()), bool((y == 1).any())
+        (torch.Size([100, 40]), True, True)
+    """
+    owner = "spec_augment"
+    time_masks = check_positive_int(owner, "time_masks", time_masks, minimum=0)
+    time_width = check_positive_int(owner, "time_width", time_width, minimum=0)
+    freq_masks = check_positive_int(owner, "freq_masks", freq_masks, minimum=0)
+    freq_width = check_positive_int(owner, "freq_width", freq_width, minimum=0)
+    p = check_real(owner, "max_time_fraction", max_time_fraction, positive=True, maximum=1.0)
+    if not (fill == "mean" or (isinstance(fill, (int, float)) and not isinstance(fill, bool))):
+        raise ConfigError(f"{owner}: `fill` must be 'mean' or a number, got {fill!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ConfigError(f"{owner}: `generator` must be a torch.Generator or None, got {type(generator).__name__}")
+    x, single = as_features(owner, features)
+    batch, frames, channels = x.shape
+    valid = valid_frames(owner, x, lengths, None, single)
+    tau = torch.full((batch,), frames, dtype=torch.long) if valid is None else valid.sum(dim=1).cpu()
+    # frequency masks: width <= F (and <= ν), start in [0, ν - f]
+    nu = torch.full((batch,), channels, dtype=torch.long)
+    freq = _spans(channels, batch, freq_masks, torch.clamp(torch.full_like(nu, freq_width), max=channels), nu, generator)
+    # time masks: width <= min(T, ⌊p τ⌋), start in [0, τ - t]
+    limit = torch.minimum(torch.full_like(tau, time_width), torch.floor(tau.double() * p + 1e-9).long())
+    time = _spans(frames, batch, time_masks, limit, tau, generator)
+    masked = (time[:, :, None] | freq[:, None, :]).to(x.device)  # (B, T, C)
+    if valid is not None:
+        masked &= valid[:, :, None]
+    if fill == "mean":
+        w = torch.ones(batch, frames, 1, dtype=x.dtype, device=x.device) if valid is None else valid.to(x.dtype)[:, :, None]
+        # the utterance's mean over its real frames and all channels                  (B, 1, 1)
+        value = (x * w).sum(dim=(1, 2), keepdim=True) / (w.sum(dim=(1, 2), keepdim=True) * channels).clamp(min=1)
+    else:
+        value = torch.tensor(float(fill), dtype=x.dtype, device=x.device)
+    out = torch.where(masked, value, x)
+    return out[0] if single else out

@@ -1,0 +1,221 @@
+r"""Feature normalisation: per utterance (:func:`normalize`) or with training-set statistics (:class:`GlobalNormalizer`).
+
+Both work on features laid out time first, ``(frames, features)`` or a padded
+batch ``(batch, frames, features)`` with its ``lengths`` or ``mask``: statistics
+are taken over the real frames only, and padded frames come out as 0.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._validation import check_choice, check_real
+from ..errors import ConfigError, ShapeError
+from ._frames import as_features, valid_frames
+
+__all__ = ["normalize", "GlobalNormalizer"]
+
+
+def _weights(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """1 at real frames, 0 at padding: ``(batch, frames, 1)`` in x's dtype."""
+    if valid is None:
+        return torch.ones(x.shape[0], x.shape[1], 1, dtype=x.dtype, device=x.device)
+    return valid.to(x.dtype)[:, :, None]
+
+
+def normalize(
+    features: Any,
+    mode: str = "utterance",
+    *,
+    lengths: Any = None,
+    mask: Any = None,
+    eps: float = 1e-5,
+) -> torch.Tensor:
+    r"""Normalise each utterance's features over its own frames: zero mean (and unit variance) per feature.
+
+    .. math::
+        \mu_f = \frac{1}{n} \sum_t x_{t,f}, \qquad
+        \sigma_f^2 = \frac{1}{n} \sum_t (x_{t,f} - \mu_f)^2, \qquad
+        y_{t,f} = \frac{x_{t,f} - \mu_f}{\max(\sigma_f, \varepsilon)}
+
+    over the ``n`` real frames ``t`` of the utterance.  ``mode="mean"`` only
+    subtracts the mean (cepstral mean normalisation).  Padded frames are left out
+    of the statistics and set to 0; an utterance of no frames stays 0.
+
+    Shape:
+        * features: ``(frames, features)`` or ``(batch, frames, features)``, floating point, any device.
+        * lengths: ``(batch,)`` ints, real frames per utterance; or mask: ``(batch, frames)`` bool,
+          True at real frames (one of them at most, only with a batch).
+        * output: same shape, dtype and device as ``features``.
+
+    Args:
+        features: a tensor or NumPy array.
+        mode: ``"utterance"`` (default: mean and variance) or ``"mean"`` (mean only).
+        lengths: real frames of each utterance of a padded batch (default None = all real).
+        mask: the same as a bool mask (default None).
+        eps: floor of :math:`\sigma` (default 1e-5), so a constant feature maps to 0.
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[[1.0], [3.0], [99.0]]])  # one utterance of 2 frames, padded to 3
+        >>> normalize(x, lengths=[2])[0, :, 0].tolist()
+        [-1.0, 1.0, 0.0]
+    """
+    owner = "normalize"
+    check_choice(owner, "mode", mode, ("utterance", "mean"))
+    eps = check_real(owner, "eps", eps, positive=True)
+    x, single = as_features(owner, features)
+    w = _weights(x, valid_frames(owner, x, lengths, mask, single))  # (B, T, 1)
+    n = w.sum(dim=1, keepdim=True).clamp(min=1.0)  # real frames per utterance (B, 1, 1)
+    # μ = Σ_t w x / n                                                                 (B, 1, F)
+    mean = (w * x).sum(dim=1, keepdim=True) / n
+    centred = x - mean
+    if mode == "utterance":
+        # σ² = Σ_t w (x - μ)² / n
+        var = (w * centred.square()).sum(dim=1, keepdim=True) / n
+        # y = (x - μ) / max(σ, ε)
+        centred = centred / var.sqrt().clamp(min=eps)
+    out = centred * w  # padded frames -> 0
+    return out[0] if single else out
+
+
+class GlobalNormalizer:
+    r"""Per-feature mean and standard deviation over every real frame of a training set, applied to any features.
+
+    .. math::
+        y_{t,f} = \frac{x_{t,f} - \mu_f}{\max(\sigma_f, \varepsilon)}
+
+    with :math:`\mu, \sigma` the mean and population standard deviation of feature
+    ``f`` over all frames seen by :meth:`fit` / :meth:`partial_fit` (accumulated in
+    float64 with Chan et al.'s pairwise update, so batches can stream in).
+    :meth:`get_config` returns the statistics as a JSON-safe dict to save in a run
+    folder; :meth:`from_config` rebuilds the normaliser (and can keep fitting).
+
+    Shape:
+        * features: ``(frames, features)``, ``(batch, frames, features)`` with optional
+          ``lengths`` or ``mask`` (as :func:`normalize`), or (for fitting) a list of
+          ``(frames, features)`` arrays of any lengths.
+        * output of :meth:`apply`: same shape, dtype and device; padded frames are 0.
+
+    Args:
+        eps: floor of :math:`\sigma` (default 1e-5).
+
+    Example:
+        >>> import torch
+        >>> norm = GlobalNormalizer().fit([torch.tensor([[0.0, 1.0], [2.0, 1.0]]), torch.tensor([[4.0, 1.0]])])
+        >>> norm.get_config()["mean"], norm.get_config()["count"]
+        ([2.0, 1.0], 3)
+        >>> norm.apply(torch.tensor([[2.0, 1.0]])).tolist()
+        [[0.0, 0.0]]
+    """
+
+    def __init__(self, eps: float = 1e-5):
+        self.eps = check_real("GlobalNormalizer", "eps", eps, positive=True)
+        self.count = 0
+        self.mean: np.ndarray | None = None  # (F,) float64
+        self._m2: np.ndarray | None = None  # Σ (x - μ)² (F,) float64
+
+    @property
+    def fitted(self) -> bool:
+        """True once some frames have been seen (or statistics loaded)."""
+        return self.count > 0
+
+    @property
+    def std(self) -> np.ndarray | None:
+        """Population standard deviation per feature (float64), None before fitting."""
+        return None if self._m2 is None else np.sqrt(self._m2 / max(self.count, 1))
+
+    def fit(self, features: Any, *, lengths: Any = None, mask: Any = None) -> "GlobalNormalizer":
+        """Forget earlier statistics and learn them from ``features`` (training data only); returns ``self``."""
+        self.count, self.mean, self._m2 = 0, None, None
+        return self.partial_fit(features, lengths=lengths, mask=mask)
+
+    def partial_fit(self, features: Any, *, lengths: Any = None, mask: Any = None) -> "GlobalNormalizer":
+        """Add the real frames of ``features`` to the statistics; returns ``self``."""
+        owner = "GlobalNormalizer.fit"
+        if isinstance(features, (list, tuple)):
+            if lengths is not None or mask is not None:
+                raise ConfigError(f"{owner}: `lengths` and `mask` are for a padded batch, not a list of utterances")
+            for item in features:
+                self.partial_fit(item)
+            return self
+        x, single = as_features(owner, features)
+        self._check_features(owner, x)
+        valid = valid_frames(owner, x, lengths, mask, single)
+        rows = x.reshape(-1, x.shape[-1]) if valid is None else x[valid]  # the real frames (N, F)
+        rows = rows.detach().to(torch.float64)
+        count = rows.shape[0]
+        if count == 0:
+            return self
+        mean = rows.mean(dim=0)
+        # m2 = Σ (x - mean)² of this part
+        m2 = (rows - mean).square().sum(dim=0)
+        mean, m2 = mean.cpu().numpy(), m2.cpu().numpy()
+        if self.count == 0:
+            self.count, self.mean, self._m2 = count, mean, m2
+        else:
+            # merge (Chan, Golub & LeVeque): δ = mean_b - mean_a, n = n_a + n_b
+            total = self.count + count
+            delta = mean - self.mean
+            self.mean = self.mean + delta * (count / total)
+            self._m2 = self._m2 + m2 + delta**2 * (self.count * count / total)
+            self.count = total
+        return self
+
+    def _check_features(self, owner: str, x: torch.Tensor) -> None:
+        if self.mean is not None and x.shape[-1] != len(self.mean):
+            raise ShapeError(f"{owner}: fitted on {len(self.mean)} features but got {x.shape[-1]} (shape {tuple(x.shape)})")
+
+    def apply(self, features: Any, *, lengths: Any = None, mask: Any = None) -> torch.Tensor:
+        """Normalise ``features`` with the fitted statistics; padded frames come out as 0."""
+        owner = "GlobalNormalizer.apply"
+        if not self.fitted:
+            raise ConfigError(f"{owner}: called before fit(); fit the normaliser on the training features first")
+        x, single = as_features(owner, features)
+        self._check_features(owner, x)
+        w = _weights(x, valid_frames(owner, x, lengths, mask, single))
+        mean = torch.as_tensor(self.mean, dtype=x.dtype, device=x.device)
+        std = torch.as_tensor(np.maximum(self.std, self.eps), dtype=x.dtype, device=x.device)
+        # y = (x - μ) / max(σ, ε), 0 at padding
+        out = (x - mean) / std * w
+        return out[0] if single else out
+
+    __call__ = apply
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-safe: ``{"eps", "count", "mean", "std"}`` (lists of floats; None before fitting)."""
+        return {
+            "eps": self.eps,
+            "count": int(self.count),
+            "mean": None if self.mean is None else [float(v) for v in self.mean],
+            "std": None if self.mean is None else [float(v) for v in self.std],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "GlobalNormalizer":
+        """Rebuild a normaliser from :meth:`get_config` output."""
+        owner = "GlobalNormalizer.from_config"
+        if not isinstance(config, dict):
+            raise ConfigError(f"{owner}: expected the dict of get_config(), got {type(config).__name__}")
+        norm = cls(eps=config.get("eps", 1e-5))
+        mean, std, count = config.get("mean"), config.get("std"), config.get("count", 0)
+        if mean is None and std is None:
+            return norm
+        try:
+            mean, std = np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+            count = int(count)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{owner}: bad statistics ({exc}); pass the dict that get_config() returned") from None
+        if mean.ndim != 1 or mean.shape != std.shape or count < 1 or not np.all(np.isfinite(mean)) or not np.all(std >= 0):
+            raise ConfigError(
+                f"{owner}: `mean` and `std` must be lists of equal length (finite, std >= 0) and `count` >= 1, got "
+                f"{mean.shape} and {std.shape} with count {count}"
+            )
+        norm.count, norm.mean, norm._m2 = count, mean, std**2 * count
+        return norm
+
+    def __repr__(self) -> str:
+        features = "unfitted" if self.mean is None else f"features={len(self.mean)}, count={self.count}"
+        return f"GlobalNormalizer({features}, eps={self.eps:g})"
