@@ -15,13 +15,13 @@ __all__ = ["apps", "App", "AppConfig", "Command", "Recipe", "setting", "train_ru
 
 # (module, attribute) of every app the ``rnnkit`` command offers, in the order of its help
 _APPS = [("demo", "APP"), ("textgen", "APP"), ("textgen", "LM_APP"), ("classify", "APP"), ("forecast", "APP"),
-         ("translate", "APP")]
+         ("translate", "APP"), ("speech", "APP")]
 
 
 def apps() -> list[App]:
     """Every app of the ``rnnkit`` command.
 
     >>> [app.name for app in apps()]
-    ['demo', 'textgen', 'lm', 'classify', 'forecast', 'translate']
+    ['demo', 'textgen', 'lm', 'classify', 'forecast', 'translate', 'speech']
     """
     return [getattr(importlib.import_module(f"{__name__}.{module}"), name) for module, name in _APPS]

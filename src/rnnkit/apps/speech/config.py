@@ -1,0 +1,86 @@
+"""Settings of speech recognition: the training config (``config.json``) and the options of transcribe and demo.
+
+>>> SpeechConfig(split="speaker:").split
+Traceback (most recent call last):
+rnnkit.errors.ConfigError: `split` must be standard or speaker:NAME, got 'speaker:'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rnnkit.errors import ConfigError
+from rnnkit.runs import parse_duration
+
+from ..framework import AppConfig, setting
+from .model import MODELS, TASKS
+
+__all__ = ["SpeechConfig", "TranscribeOptions", "DemoOptions"]
+
+
+@dataclass
+class SpeechConfig(AppConfig):
+    """Every setting of a speech run (saved as the run's ``config.json``)."""
+
+    data: str = setting("fsdd", help="fsdd, or a folder with one sub-folder of audio files per label")
+    task: str = setting("words", help="words: one label per recording; digits: connected digit strings (CTC)",
+                        choices=TASKS)
+    split: str = setting("standard", help="standard (FSDD: recordings 0-4 test; a folder: 10% test) or "
+                                          "speaker:NAME (that speaker is the whole test set)")
+    features: str = setting("logmel", help="log-mel (40 bands) or MFCC, normalised per utterance",
+                            choices=("logmel", "mfcc"))
+    n_mels: int = setting(40, help="mel bands", min=1)
+    n_mfcc: int = setting(13, help="MFCC coefficients (with --features mfcc)", min=1)
+    sample_rate: int = setting(8000, help="audio is resampled to this rate (Hz)", min=1000)
+    model: str = setting("bilstm", help="the recogniser", choices=MODELS)
+    units: int = setting(128, help="units per recurrent layer (and direction)", min=1)
+    layers: int = setting(2, help="recurrent layers", min=1)
+    filters: int = setting(64, help="Conv1D filters of cnn-bilstm", min=1)
+    dropout: float = setting(0.2, help="dropout rate", min=0, lt=1)
+    no_augment: bool = setting(False, help="no SpecAugment on training batches")
+    utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
+                              min=10)
+    epochs: int | None = setting(None, help="at most this many epochs (default 30)", min=1, group="budget")
+    time_budget: float | None = setting(None, help="training time, e.g. 90s, 10m (validation not counted)", gt=0,
+                                        group="budget", parse=parse_duration)
+    batch_size: int = setting(32, help="utterances per batch", min=1)
+    learning_rate: float = setting(2e-3, help="Adam's learning rate", gt=0, flag="--lr")
+    clipnorm: float = setting(1.0, help="gradient norm clip", gt=0)
+    patience: int = setting(5, help="early stopping: epochs without a better validation figure", min=1)
+    valid_fraction: float = setting(0.1, help="training recordings held out for early stopping", gt=0, lt=1)
+    seed: int = setting(0, help="seed of every generator (splits, digit strings, weights)")
+    out: str | None = setting(None, help="run folder (default runs/speech-<time>)")
+
+    def validate(self) -> None:
+        if self.split != "standard" and not (self.split.startswith("speaker:") and len(self.split) > len("speaker:")):
+            raise ConfigError(f"{self.option('split')} must be standard or speaker:NAME, got {self.split!r}")
+        if self.n_mfcc > self.n_mels:
+            raise ConfigError(f"{self.option('n_mfcc')} must be at most {self.option('n_mels')} = {self.n_mels}, "
+                              f"got {self.n_mfcc}")
+
+
+@dataclass
+class TranscribeOptions(AppConfig):
+    """The options of ``rnnkit speech transcribe``."""
+
+    run: str = setting("", help="a run folder written by `rnnkit speech train`")
+    files: list[str] = setting([], help="audio files to transcribe", positional=True)
+    words: bool = setting(False, help="digits as words (seven three nine)")
+    json: bool = setting(False, help="one JSON object per file, with per-token time spans (digits runs)")
+    beam: int = setting(1, help="CTC beam width (1: greedy best path)", min=1)
+
+    def validate(self) -> None:
+        if not self.run:
+            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit speech train`")
+
+
+@dataclass
+class DemoOptions(AppConfig):
+    """The options of ``rnnkit speech demo``."""
+
+    run: str = setting("", help="a run folder written by `rnnkit speech train`")
+    out: str = setting("demo.png", help="the picture to write")
+    count: int = setting(3, help="held-out utterances shown", min=1, max=8)
+
+    def validate(self) -> None:
+        if not self.run:
+            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit speech train`")

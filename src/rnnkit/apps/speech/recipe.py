@@ -1,0 +1,355 @@
+"""Recipe of speech recognition: train into a run folder, then transcribe files and draw a demo from it.
+
+``train(config)``:
+
+1. reads the labelled recordings (FSDD, or a folder of label sub-folders) at one
+   sample rate and splits them by recording (``--split standard``) or by speaker
+   (``--split speaker:NAME``: that speaker is the whole test set); validation is a
+   seeded stratified part of the training recordings;
+2. ``words``: one example per recording; ``digits``: connected strings of 2-7
+   recordings built from each split's own recordings (:func:`.data.build_utterances`);
+3. features (log-mel or MFCC, normalised per utterance), SpecAugment on the
+   training batches, a masked recurrent model (:mod:`.model`) trained with Adam:
+   cross-entropy on the label (words) or CTC over the frames (digits); early
+   stopping on validation accuracy (words) or loss (digits), best weights kept;
+4. scores the test set: ``words``: ``test_accuracy``, ``test_macro_f1``,
+   ``test_confusion`` and ``confusion.png``; ``digits``: ``test_digit_error_rate``
+   (edit distance / reference length) and ``test_string_error_rate`` for greedy
+   and beam decoding.  The run folder also holds ``speech.json`` (task, classes,
+   feature settings; normalisation is per utterance, so there are no statistics to
+   keep) and ``held_out.npz`` (a few test waves, for ``demo``).
+
+``transcribe(run, files)`` and ``demo(run)`` reopen the run folder.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from rnnkit.audio import log_mel, read_audio
+from rnnkit.decoding import ctc_alignment, ctc_beam_decode, ctc_greedy_decode
+from rnnkit.errors import ConfigError, DatasetError, RnnkitError
+from rnnkit.optimizers import Adam
+from rnnkit.plots import plot_confusion
+from rnnkit.runs import read_json, write_json
+from rnnkit.training.error_rates import token_error_rate
+from rnnkit.training.losses import SparseCategoricalCrossentropy
+
+from ..classify.report import classification_report
+from ..framework import Fitted, Recipe, open_run, train_run
+from .config import DemoOptions, SpeechConfig, TranscribeOptions
+from .data import (DIGIT_WORDS, HOP_MS, Batches, Recordings, build_utterances, features_of, load_recordings,
+                   split_recordings)
+from .model import build_model
+
+__all__ = ["train", "load_run", "transcribe", "Transcript", "transcribe_command", "demo", "demo_command", "RECIPE"]
+
+APP = "speech"
+INFO = "speech.json"
+HELD_OUT = "held_out.npz"
+MIN_SECONDS, SILENT_PEAK = 0.05, 1e-4
+
+
+@dataclass
+class _Data:
+    """The parts of a speech run: features and targets per split, and what describes them."""
+
+    task: str
+    classes: list[str]
+    feats: dict[str, list[torch.Tensor]]
+    targets: dict[str, Any]  # words: class ids (N,); digits: token lists
+    waves: dict[str, list[np.ndarray]]
+    counts: dict[str, int]
+    recordings: dict[str, int]
+    test_speakers: list[str]
+
+
+def _feats(cfg: SpeechConfig, waves: Sequence[np.ndarray]) -> list[torch.Tensor]:
+    return features_of(waves, cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc)
+
+
+class _Recipe(Recipe):
+    """Speech recognition's hooks of :func:`~rnnkit.apps.framework.train_run`."""
+
+    name, config = APP, SpeechConfig
+    default_epochs = 30
+    history_keys, history_plot = ["loss", "accuracy"], "training.png"
+
+    def monitoring(self, cfg: SpeechConfig) -> tuple[str, str]:
+        return ("val_accuracy", "max") if cfg.task == "words" else ("val_loss", "min")
+
+    def prepare(self, cfg: SpeechConfig, saved: Path | None, print_fn: Callable[[str], None]) -> tuple[SpeechConfig, _Data]:
+        self.history_keys = ["loss", "accuracy"] if cfg.task == "words" else ["loss"]  # the curves of training.png
+        recs = load_recordings(cfg.data, cfg.sample_rate)
+        parts = dict(zip(("train", "valid", "test"), split_recordings(recs, cfg.split, cfg.seed, cfg.valid_fraction)))
+        subsets: dict[str, Recordings] = {k: recs.subset(v) for k, v in parts.items()}
+        index = {c: i for i, c in enumerate(recs.classes)}
+        feats, targets, waves = {}, {}, {}
+        if cfg.task == "words":
+            for name, sub in subsets.items():
+                waves[name] = sub.waves
+                targets[name] = np.asarray([index[y] for y in sub.labels], dtype=np.int64)
+        else:
+            sizes = {"train": cfg.utterances, "valid": max(cfg.utterances // 4, 1), "test": max(cfg.utterances // 4, 1)}
+            for k, name in enumerate(("train", "valid", "test")):
+                utt = build_utterances(subsets[name], sizes[name], cfg.seed + 1000 * (k + 1))
+                waves[name], targets[name] = utt.waves, utt.tokens
+        for name in waves:
+            feats[name] = _feats(cfg, waves[name])
+        counts = {k: len(v) for k, v in waves.items()}
+        test_speakers = sorted({s for s in subsets["test"].speakers if s})
+        what = "recordings" if cfg.task == "words" else "digit strings"
+        print_fn(f"speech: {cfg.data}: {counts['train']:,} training, {counts['valid']:,} validation and "
+                 f"{counts['test']:,} test {what} ({cfg.split} split; from {len(parts['train'])}/{len(parts['valid'])}/"
+                 f"{len(parts['test'])} recordings); {len(recs.classes)} classes; {cfg.features} features")
+        return cfg, _Data(cfg.task, list(recs.classes), feats, targets, waves, counts,
+                          {k: len(v) for k, v in parts.items()}, test_speakers)
+
+    def save_data(self, run: Path, cfg: SpeechConfig, data: _Data) -> None:
+        write_json(run / INFO, {"task": data.task, "classes": data.classes, "sample_rate": cfg.sample_rate,
+                                "features": cfg.features, "n_mels": cfg.n_mels, "n_mfcc": cfg.n_mfcc,
+                                "win_ms": 25, "hop_ms": HOP_MS, "normalisation": "utterance",
+                                "test_speakers": data.test_speakers})
+        shown = data.waves["test"][:8]
+        np.savez_compressed(run / HELD_OUT, **{f"wave{i}": w for i, w in enumerate(shown)},
+                            tokens=json.dumps([_as_list(data.targets["test"][i]) for i in range(len(shown))]))
+
+    def build(self, cfg: SpeechConfig, data: _Data) -> Any:
+        model = build_model(cfg.model, cfg.task, len(data.classes), units=cfg.units, layers=cfg.layers,
+                            dropout=cfg.dropout, filters=cfg.filters)
+        if cfg.task == "words":
+            model.compile(optimizer=Adam(learning_rate=cfg.learning_rate),
+                          loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
+                          clipnorm=cfg.clipnorm)
+        else:
+            model.compile(optimizer=Adam(learning_rate=cfg.learning_rate), loss="ctc", clipnorm=cfg.clipnorm)
+        model(data.feats["train"][0][None])  # build the layers whose input sizes are inferred
+        return model
+
+    def describe(self, cfg: SpeechConfig, data: _Data, parameters: int, run: Path) -> str:
+        return (f"speech: {cfg.task} {cfg.model} ({cfg.layers} x {cfg.units} units), {parameters:,} parameters; "
+                f"run folder {run}")
+
+    def fit_data(self, cfg: SpeechConfig, data: _Data) -> dict[str, Any]:
+        return dict(x=Batches(data.feats["train"], data.targets["train"], cfg.batch_size, shuffle=True,
+                              augment=not cfg.no_augment, seed=cfg.seed),
+                    shuffle=False, validation_data=Batches(data.feats["valid"], data.targets["valid"], 64, shuffle=False))
+
+    def patience(self, cfg: SpeechConfig) -> int:
+        return cfg.patience
+
+    def progress_lines(self, cfg: SpeechConfig) -> bool:
+        return False
+
+    def evaluate(self, cfg: SpeechConfig, data: _Data, fitted: Fitted, print_fn: Callable[[str], None]) -> dict[str, Any]:
+        run, model = fitted.run, fitted.model
+        history = model.history.history
+        common = {"task": cfg.task, "split": cfg.split, "test_speakers": data.test_speakers, **fitted.figures(),
+                  "examples": data.counts, "recordings": data.recordings}
+        if cfg.task == "words":
+            probs = np.stack([torch.softmax(z, -1).numpy() for z, _ in _outputs(model, data.feats["test"])])
+            report = classification_report(data.targets["test"], probs.argmax(axis=1), data.classes)
+            valid_acc = max(history["val_accuracy"])
+            plot_confusion(run / "confusion.png", report["confusion"], data.classes,
+                           title=f"{cfg.data} ({cfg.split}): accuracy {report['accuracy']:.1%}")
+            print_fn(f"speech: test accuracy {report['accuracy']:.2%}, macro F1 {report['macro_f1']:.4f} "
+                     f"(validation {valid_acc:.2%}) after {fitted.train_seconds:.0f} s of training; run folder {run}")
+            return {"test_accuracy": report["accuracy"], "test_macro_f1": report["macro_f1"],
+                    "test_per_class": report["per_class"], "test_confusion": report["confusion"],
+                    "val_accuracy": valid_acc, **common}
+        refs = [list(t) for t in data.targets["test"]]
+        outs = _outputs(model, data.feats["test"])
+        greedy = [ctc_greedy_decode(z[None])[0][0] for z, _ in outs]
+        beam = [ctc_beam_decode(z[None], beam_width=8, prune=math.log(1e-3))[0][0] for z, _ in outs]
+        figures = {}
+        for name, hyps in (("greedy", greedy), ("beam", beam)):
+            figures[name] = (token_error_rate(refs, hyps), float(np.mean([h != r for h, r in zip(hyps, refs)])))
+        print_fn(f"speech: test digit error rate {figures['greedy'][0]:.2%} (beam {figures['beam'][0]:.2%}), string "
+                 f"error rate {figures['greedy'][1]:.2%} (beam {figures['beam'][1]:.2%}) after "
+                 f"{fitted.train_seconds:.0f} s of training; run folder {run}")
+        return {"test_digit_error_rate": figures["greedy"][0], "test_string_error_rate": figures["greedy"][1],
+                "test_digit_error_rate_beam": figures["beam"][0], "test_string_error_rate_beam": figures["beam"][1],
+                "val_loss": min(history["val_loss"]), **common}
+
+    def title(self, cfg: SpeechConfig) -> str:
+        return f"{cfg.data} {cfg.task}: {cfg.model}"
+
+
+def _as_list(target: Any) -> list[int]:
+    return [int(t) for t in np.atleast_1d(target)]
+
+
+@torch.inference_mode()
+def _outputs(model: torch.nn.Module, feats: list[torch.Tensor], batch_size: int = 64) -> list[tuple[torch.Tensor, int]]:
+    """Per utterance, in order: the model's logits (``(classes,)``, or ``(frames, classes)`` cut to the utterance's
+    frames) and its number of frames."""
+    model.eval()
+    batches = Batches(feats, None, batch_size, shuffle=False)
+    out: list[Any] = [None] * len(feats)
+    for index in batches.order():
+        y, mask = model.forward_with_mask(batches.batch(index))
+        for row, i in enumerate(index):
+            n = len(feats[i])
+            out[i] = (y[row].float(), n) if y.dim() == 2 else (y[row, :n].float(), n)
+    return out
+
+
+RECIPE = _Recipe()
+
+
+def train(config: SpeechConfig | None = None, *, print_fn: Callable[[str], None] = print, verbose: int = 1,
+          **settings: Any) -> dict[str, Any]:
+    """Train a speech recogniser; returns the final metrics (also written to ``metrics.json``).
+
+    ``settings`` replace fields of ``config`` (``train(data="clips/", task="words", epochs=3)``).
+    """
+    return train_run(RECIPE, SpeechConfig.of(config, **settings), print_fn=print_fn, verbose=verbose)
+
+
+# ---------------------------------------------------------------- using a run
+def load_run(run: str | Path) -> tuple[torch.nn.Module, dict[str, Any], SpeechConfig]:
+    """The best model of a run folder, its ``speech.json`` (task, classes, feature settings) and its settings."""
+    model, cfg, run = open_run(run, RECIPE, needs=(INFO,))
+    return model, read_json(run / INFO), cfg
+
+
+@dataclass
+class Transcript:
+    """One file's result: its tokens (class names), per-token spans in seconds (digits runs), or its error."""
+
+    file: str
+    tokens: list[str]
+    spans: list[tuple[float, float]] | None = None
+    probability: float | None = None
+    error: str | None = None
+
+    def text(self, words: bool = False) -> str:
+        return " ".join(_word(t) if words else t for t in self.tokens)
+
+
+def _word(token: str) -> str:
+    return DIGIT_WORDS[int(token)] if token.isdigit() and len(token) == 1 else token
+
+
+def _wave_of(path: Any, rate: int) -> np.ndarray:
+    wave, _ = read_audio(path, rate)
+    name = str(path)
+    if len(wave) < MIN_SECONDS * rate:
+        raise DatasetError(f"{name}: too short ({len(wave) / rate * 1000:.0f} ms); give at least "
+                           f"{MIN_SECONDS * 1000:.0f} ms of speech")
+    if float(np.abs(wave).max()) < SILENT_PEAK:
+        raise DatasetError(f"{name}: silent (peak {float(np.abs(wave).max()):.1e}); nothing to transcribe")
+    return wave
+
+
+def _decode(model: torch.nn.Module, info: dict[str, Any], waves: list[np.ndarray], names: list[str],
+            beam: int = 1) -> list[Transcript]:
+    cfg_feats = features_of(waves, info["sample_rate"], info["features"], info["n_mels"], info["n_mfcc"])
+    classes, hop = info["classes"], info["hop_ms"] / 1000
+    out = []
+    for (z, n), wave, name in zip(_outputs(model, cfg_feats), waves, names):
+        if info["task"] == "words":
+            p = torch.softmax(z, -1)
+            k = int(p.argmax())
+            out.append(Transcript(name, [classes[k]], probability=float(p[k])))
+            continue
+        tokens = (ctc_greedy_decode(z[None])[0][0] if beam == 1 else ctc_beam_decode(z[None], beam_width=beam)[0][0])
+        duration = len(wave) / info["sample_rate"]
+        spans = []
+        if tokens:
+            for _, start, end in ctc_alignment(z[None], [tokens])[0][0]:
+                spans.append((round(start * hop, 3), round(min(end * hop, duration), 3)))
+        out.append(Transcript(name, [classes[t - 1] for t in tokens], spans))
+    return out
+
+
+def transcribe(run: str | Path, files: Sequence[Any], *, beam: int = 1) -> list[Transcript]:
+    """Each file's transcript with the best model of ``run``; a file that cannot be read (not audio, empty,
+    silent, too short) gets its ``error`` and the others are still transcribed."""
+    model, info, _ = load_run(run)
+    results: list[Transcript | None] = [None] * len(files)
+    good, waves = [], []
+    for i, f in enumerate(files):
+        try:
+            waves.append(_wave_of(f, info["sample_rate"]))
+            good.append(i)
+        except RnnkitError as exc:
+            results[i] = Transcript(str(f), [], error=str(exc))
+    for i, t in zip(good, _decode(model, info, waves, [str(files[i]) for i in good], beam)):
+        results[i] = t
+    return results  # type: ignore[return-value]
+
+
+def transcribe_command(options: TranscribeOptions, print_fn: Callable[[str], None] = print) -> list[Transcript]:
+    """``rnnkit speech transcribe``: ``file: 7 3 9`` per file (or JSON lines); errors one line each, exit code 2."""
+    import sys
+
+    if not options.files:
+        raise ConfigError("nothing to transcribe: give audio files (rnnkit speech transcribe --run R a.wav b.wav)")
+    results = transcribe(options.run, options.files, beam=options.beam)
+    for t in results:
+        if t.error:
+            if options.json:
+                print_fn(json.dumps({"file": t.file, "error": t.error}, ensure_ascii=False))
+            print(f"rnnkit: error: {t.error}", file=sys.stderr)
+        elif options.json:
+            row: dict[str, Any] = {"file": t.file, "text": t.text(options.words), "tokens": t.tokens}
+            if t.spans is not None:
+                row["spans"] = [{"token": tok, "start": s, "end": e} for tok, (s, e) in zip(t.tokens, t.spans)]
+            if t.probability is not None:
+                row["probability"] = round(t.probability, 4)
+            print_fn(json.dumps(row, ensure_ascii=False))
+        else:
+            print_fn(f"{t.file}: {t.text(options.words)}")
+    failed = sum(1 for t in results if t.error)
+    if failed:
+        raise DatasetError(f"{failed} of {len(results)} files could not be transcribed (see above)")
+    return results
+
+
+def demo(run: str | Path, out: str | Path = "demo.png", count: int = 3) -> tuple[Path, list[Transcript]]:
+    """Transcribe up to ``count`` held-out utterances of ``run`` and draw their log-mel spectrograms into ``out``,
+    the recognised digits written over the frames CTC placed them on (a words run: the label as the title)."""
+    from rnnkit.plots import _figure, _save
+
+    model, info, _ = load_run(run)
+    path = Path(run) / HELD_OUT
+    if not path.exists():
+        raise ConfigError(f"--run {run} has no {HELD_OUT}; it was not written by `rnnkit speech train`")
+    with np.load(path) as held:
+        waves = [held[k] for k in sorted((k for k in held.files if k.startswith("wave")), key=lambda k: int(k[4:]))]
+        truth = json.loads(str(held["tokens"]))
+    waves, truth = waves[:count], truth[:count]
+    results = _decode(model, info, waves, [f"held-out {i + 1}" for i in range(len(waves))])
+    rate, hop = info["sample_rate"], info["hop_ms"] / 1000
+    fig, axes = _figure(len(waves), 2.2 * len(waves))
+    classes = info["classes"]
+    for ax, wave, t, ref in zip(axes, waves, results, truth):
+        spec = log_mel(torch.from_numpy(wave), rate, n_mels=info["n_mels"]).numpy().T  # (mels, frames)
+        ax.imshow(spec, origin="lower", aspect="auto", cmap="magma",
+                  extent=(0, spec.shape[1] * hop, 0, spec.shape[0]))
+        ax.set_ylabel("mel band")
+        if info["task"] == "words":
+            ax.set_title(f"predicted {t.tokens[0]} ({t.probability:.0%}); true {classes[ref[0]]}")
+            continue
+        for tok, (s, e) in zip(t.tokens, t.spans or []):
+            ax.axvspan(s, max(e, s + hop), color="white", alpha=0.25)
+            ax.text((s + e) / 2, spec.shape[0] * 0.85, tok, color="white", ha="center", fontsize=14, weight="bold")
+        ax.set_title(f"recognised {t.text()}   (true {' '.join(classes[k - 1] for k in ref)})")
+    axes[-1].set_xlabel("seconds")
+    return _save(fig, out), results
+
+
+def demo_command(options: DemoOptions, print_fn: Callable[[str], None] = print) -> Path:
+    """``rnnkit speech demo``: ``demo.png`` and a line per utterance shown."""
+    path, results = demo(options.run, options.out, options.count)
+    for t in results:
+        print_fn(f"{t.file}: {t.text()}")
+    print_fn(f"speech: demo written to {path}")
+    return path
