@@ -1,0 +1,237 @@
+"""rnnkit speech: recordings and splits, digit strings, training on synthetic tones, transcribe, demo and the CLI's errors.
+
+The "words" and "digits" here are pure tones (one frequency per label) between
+short silences, with a little noise: a tiny model separates them in seconds.
+"""
+from __future__ import annotations
+
+import json
+import os
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnkit import datasets
+from rnnkit.apps.speech import SpeechConfig, train, transcribe
+from rnnkit.apps.speech.data import build_utterances, load_recordings, speaker_of, split_recordings
+from rnnkit.cli import main
+from rnnkit.errors import ConfigError
+
+RATE = 8000
+SPEAKERS = ("ann", "bob", "cat")
+
+
+def _write_wav(path: Path, x: np.ndarray, rate: int = RATE) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(x, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def _tone(freq: float, rng: np.random.Generator, seconds: float | None = None) -> np.ndarray:
+    """A tone of 0.12-0.25 s between 50 ms silences, with noise at -40 dB."""
+    n = int((seconds or rng.uniform(0.12, 0.25)) * RATE)
+    x = np.concatenate([np.zeros(400), 0.5 * np.sin(2 * np.pi * freq * np.arange(n) / RATE), np.zeros(400)])
+    return x + 0.01 * rng.standard_normal(len(x))
+
+
+def _tone_folder(root: Path, freqs: dict[str, float], per_speaker: int, seed: int = 0) -> Path:
+    """``root/<label>/<label>_<speaker>_<i>.wav``: FSDD's naming, so the speaker is in the file name."""
+    rng = np.random.default_rng(seed)
+    for label, f in freqs.items():
+        for spk in SPEAKERS:
+            for i in range(per_speaker):
+                _write_wav(root / label / f"{label}_{spk}_{i}.wav", _tone(f, rng))
+    return root
+
+
+TWO_WORDS = {"high": 1500.0, "low": 500.0}
+THREE_DIGITS = {"0": 400.0, "1": 1200.0, "2": 2400.0}
+TEN_DIGITS = {str(d): 300.0 + 330.0 * d for d in range(10)}
+
+
+@pytest.fixture(scope="module")
+def words_run(tmp_path_factory):
+    """A words run trained through the CLI on two tones."""
+    root = tmp_path_factory.mktemp("speech-words")
+    data = _tone_folder(root / "data", TWO_WORDS, per_speaker=8)
+    code = main(["speech", "train", "--data", str(data), "--task", "words", "--units", "16", "--layers", "1",
+                 "--epochs", "12", "--patience", "12", "--lr", "1e-2", "--dropout", "0", "--batch-size", "16",
+                 "--out", str(root / "run"), "--quiet"])
+    assert code == 0
+    return root / "run", data
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """A (barely trained) digits run on three tones: enough for transcribe's and demo's output."""
+    root = tmp_path_factory.mktemp("speech-digits")
+    data = _tone_folder(root / "data", THREE_DIGITS, per_speaker=3)
+    metrics = train(data=str(data), task="digits", units=8, layers=1, epochs=2, utterances=40, batch_size=8,
+                    out=str(root / "run"), print_fn=lambda s: None, verbose=0)
+    return root / "run", data, metrics
+
+
+# ---------------------------------------------------------------- recordings, splits, digit strings
+def test_speaker_is_read_from_the_file_name():
+    assert [speaker_of(s) for s in ("7_jackson_3", "anna_take2", "clip")] == ["jackson", "anna", None]
+
+
+def test_speaker_split_never_leaks_the_held_out_speaker(tmp_path):
+    recs = load_recordings(str(_tone_folder(tmp_path / "d", TWO_WORDS, per_speaker=5)))
+    for name in SPEAKERS:
+        train_i, valid_i, test_i = split_recordings(recs, f"speaker:{name}", seed=0)
+        assert {recs.speakers[i] for i in test_i} == {name}
+        assert name not in {recs.speakers[i] for i in np.concatenate([train_i, valid_i])}
+        assert len(test_i) == 10 and len(train_i) + len(valid_i) == 20 and len(valid_i) >= 2
+        assert not set(train_i) & set(valid_i)
+    with pytest.raises(ConfigError, match="no speaker 'dan'.*its speakers are ann, bob, cat"):
+        split_recordings(recs, "speaker:dan", seed=0)
+
+
+def _have_fsdd() -> bool:
+    try:
+        datasets.load("fsdd", "test", download=False)
+    except Exception:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _have_fsdd(), reason="fsdd is not in RNNKIT_DATA's cache (rnnkit datasets fetch fsdd)")
+def test_fsdd_splits_standard_and_every_speaker_held_out():
+    recs = load_recordings("fsdd")
+    train_i, valid_i, test_i = split_recordings(recs, "standard", seed=0)
+    assert (len(train_i) + len(valid_i), len(test_i)) == (2700, 300)
+    assert all(int(recs.files[i].split("_")[2][:-4]) < 5 for i in test_i)
+    assert all(int(recs.files[i].split("_")[2][:-4]) >= 5 for i in np.concatenate([train_i, valid_i]))
+    speakers = sorted(set(recs.speakers))
+    assert len(speakers) == 6
+    for name in speakers:
+        train_i, valid_i, test_i = split_recordings(recs, f"speaker:{name}", seed=0)
+        assert {recs.speakers[i] for i in test_i} == {name} and len(test_i) == 500
+        assert name not in {recs.speakers[i] for i in np.concatenate([train_i, valid_i])}
+
+
+def test_digit_strings_use_only_the_given_recordings_and_are_deterministic(tmp_path):
+    recs = load_recordings(str(_tone_folder(tmp_path / "d", TEN_DIGITS, per_speaker=2)))
+    _, _, test_i = split_recordings(recs, "speaker:cat", seed=0)
+    test = recs.subset(test_i)
+    a = build_utterances(test, 50, seed=3)
+    b = build_utterances(test, 50, seed=3)
+    c = build_utterances(test, 50, seed=4)
+    assert all(np.array_equal(x, y) for x, y in zip(a.waves, b.waves)) and a.tokens == b.tokens
+    assert a.tokens != c.tokens
+    assert {len(t) for t in a.tokens} <= set(range(2, 8)) and {2, 7} <= {len(t) for t in a.tokens}
+    for tokens, sources, w in zip(a.tokens, a.sources, a.waves):
+        assert all(test.speakers[k] == "cat" for k in sources)  # test strings: test recordings only
+        assert tokens == [recs.classes.index(test.labels[k]) + 1 for k in sources]  # 0 is the blank
+        pieces = sum(len(test.waves[k]) for k in sources)
+        assert len(w) >= pieces + (len(sources) + 1) * int(0.05 * RATE) and np.abs(w).max() <= 1.0
+
+
+# ---------------------------------------------------------------- training
+def test_a_tiny_model_learns_two_tones_perfectly(words_run):
+    run, data = words_run
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_accuracy"] == 1.0 and metrics["test_macro_f1"] == 1.0
+    assert np.trace(metrics["test_confusion"]) == sum(map(sum, metrics["test_confusion"])) == metrics["examples"]["test"]
+    for name in ("config.json", "run.json", "metrics.csv", "confusion.png", "training.png", "model.safetensors",
+                 "speech.json", "held_out.npz"):
+        assert (run / name).exists(), name
+    rng = np.random.default_rng(7)  # new recordings of each word
+    files = [_write_wav(run.parent / f"new_{label}.wav", _tone(f, rng)) for label, f in TWO_WORDS.items()]
+    assert [t.tokens for t in transcribe(run, files)] == [["high"], ["low"]]
+
+
+def test_digits_run_writes_error_rates_for_greedy_and_beam(digits_run):
+    run, _, metrics = digits_run
+    # two epochs leave CTC on its blank plateau, so only the figures' form is checked here (learning: the slow test)
+    assert metrics["test_digit_error_rate"] >= 0 and metrics["test_digit_error_rate_beam"] >= 0
+    assert 0 <= metrics["test_string_error_rate"] <= 1 and 0 <= metrics["test_string_error_rate_beam"] <= 1
+    assert metrics["examples"] == {"train": 40, "valid": 10, "test": 10}
+    assert sum(metrics["recordings"].values()) == len(SPEAKERS) * 3 * len(THREE_DIGITS)  # 3 per speaker and label
+    info = json.loads((run / "speech.json").read_text())
+    assert info["task"] == "digits" and info["classes"] == ["0", "1", "2"] and info["features"] == "logmel"
+
+
+@pytest.mark.slow
+def test_ctc_learns_connected_tone_digits(tmp_path):
+    data = _tone_folder(tmp_path / "d", TEN_DIGITS, per_speaker=4)
+    m = train(data=str(data), task="digits", units=32, layers=1, epochs=30, utterances=300, batch_size=16,
+              learning_rate=1e-2, dropout=0.0, patience=30, out=str(tmp_path / "run"), print_fn=lambda s: None,
+              verbose=0)
+    assert m["test_digit_error_rate"] < 0.1 and m["test_digit_error_rate_beam"] < 0.1
+
+
+# ---------------------------------------------------------------- transcribe, demo and the CLI
+def _bad_files(root: Path) -> list[Path]:
+    root.mkdir(exist_ok=True)
+    (root / "noise.wav").write_bytes(np.random.default_rng(0).bytes(2000))
+    _write_wav(root / "empty.wav", np.zeros(0))
+    (root / "notes.txt").write_text("not audio at all\n")
+    _write_wav(root / "silent.wav", np.zeros(RATE // 2))
+    return [root / n for n in ("noise.wav", "empty.wav", "notes.txt", "silent.wav")]
+
+
+def test_transcribe_prints_a_line_per_file_and_one_line_errors_for_bad_files(words_run, capsys, tmp_path):
+    run, data = words_run
+    good = [data / "high" / "high_ann_0.wav", data / "low" / "low_bob_1.wav"]
+    bad = _bad_files(tmp_path)
+    code = main(["speech", "transcribe", "--run", str(run), str(good[0]), *map(str, bad), str(good[1])])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert out.splitlines() == [f"{good[0]}: high", f"{good[1]}: low"]
+    lines = err.splitlines()
+    assert len(lines) == len(bad) + 1 and all(line.startswith("rnnkit: error: ") for line in lines)
+    for path, line in zip(bad, lines):
+        assert str(path) in line
+    assert "silent" in lines[3] and "4 of 6 files could not be transcribed" in lines[-1]
+
+
+def test_transcribe_json_spans_lie_inside_each_file(digits_run, capsys, tmp_path):
+    run, data, _ = digits_run
+    rng = np.random.default_rng(1)
+    x = np.concatenate([_tone(THREE_DIGITS[d], rng, 0.2) for d in "201"])
+    f = _write_wav(tmp_path / "201.wav", x)
+    code = main(["speech", "transcribe", "--run", str(run), "--json", "--words", str(f)])
+    out, _ = capsys.readouterr()
+    assert code == 0
+    row = json.loads(out)
+    assert row["file"] == str(f) and set(row) >= {"text", "tokens", "spans"}
+    assert all(t in THREE_DIGITS for t in row["tokens"]) and len(row["spans"]) == len(row["tokens"])
+    assert row["text"] == " ".join({"0": "zero", "1": "one", "2": "two"}[t] for t in row["tokens"])
+    duration = len(x) / RATE
+    for span in row["spans"]:
+        assert 0 <= span["start"] <= span["end"] <= duration
+
+
+def test_demo_draws_the_held_out_utterances(digits_run, capsys, tmp_path):
+    run, _, _ = digits_run
+    assert main(["speech", "demo", "--run", str(run), "--out", str(tmp_path / "demo.png"), "--count", "2"]) == 0
+    out, _ = capsys.readouterr()
+    assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG" and out.count("held-out") == 2
+
+
+def test_cli_bad_inputs_get_one_line_and_exit_code_2(words_run, tmp_path, one_line_error):
+    run, data = words_run
+    assert "no speaker 'zoe'" in one_line_error(["speech", "train", "--data", str(data), "--split", "speaker:zoe"])
+    assert "its speakers are ann, bob, cat" in one_line_error(["speech", "train", "--data", str(data),
+                                                               "--split", "speaker:zoe"])
+    assert "no such folder" in one_line_error(["speech", "train", "--data", str(tmp_path / "missing")])
+    assert "--split must be standard or speaker:NAME" in one_line_error(["speech", "train", "--split", "half"])
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"app": "classify", "config": {}}))
+    assert "is a run of `rnnkit classify`" in one_line_error(["speech", "transcribe", "--run", str(other),
+                                                              str(data / "high" / "high_ann_0.wav")])
+    assert "nothing to transcribe" in one_line_error(["speech", "transcribe", "--run", str(run)])
+
+
+def test_config_refuses_bad_settings():
+    with pytest.raises(ConfigError, match="`n_mfcc` must be at most `n_mels` = 10"):
+        SpeechConfig(n_mels=10, n_mfcc=13)
