@@ -116,9 +116,10 @@ class _Recipe(Recipe):
                                 "features": cfg.features, "n_mels": cfg.n_mels, "n_mfcc": cfg.n_mfcc,
                                 "win_ms": 25, "hop_ms": HOP_MS, "normalisation": "utterance",
                                 "test_speakers": data.test_speakers})
-        shown = data.waves["test"][:8]
-        np.savez_compressed(run / HELD_OUT, **{f"wave{i}": w for i, w in enumerate(shown)},
-                            tokens=json.dumps([_as_list(data.targets["test"][i]) for i in range(len(shown))]))
+        n = len(data.waves["test"])  # 8 test utterances drawn at random (the test set is ordered by label)
+        picks = np.random.default_rng(cfg.seed).choice(n, size=min(8, n), replace=False)
+        np.savez_compressed(run / HELD_OUT, **{f"wave{i}": data.waves["test"][k] for i, k in enumerate(picks)},
+                            tokens=json.dumps([_as_list(data.targets["test"][k]) for k in picks]))
 
     def build(self, cfg: SpeechConfig, data: _Data) -> Any:
         model = build_model(cfg.model, cfg.task, len(data.classes), units=cfg.units, layers=cfg.layers,
