@@ -39,7 +39,7 @@ import torch
 from rnnkit._kernels import cpu_level
 from rnnkit.apps.speech import SpeechConfig, load_run, train
 from rnnkit.apps.speech.model import build_model
-from rnnkit.apps.speech.recipe import _decode
+from rnnkit.apps.speech.recipe import decode_waves
 from rnnkit.audio import log_mel
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
@@ -80,7 +80,7 @@ def _speed(run: Path | None) -> dict:
     times = []
     for i in range(30):
         began = time.perf_counter()
-        _decode(model, info, [wave], ["one-second"])
+        decode_waves(model, info, [wave], ["one-second"])
         if i >= 5:
             times.append((time.perf_counter() - began) * 1000)
     return {"features_per_second": rate, "latency_ms": statistics.median(times), "latency_model": source,

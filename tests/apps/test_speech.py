@@ -210,11 +210,12 @@ def test_transcribe_json_spans_lie_inside_each_file(digits_run, capsys, tmp_path
         assert 0 <= span["start"] <= span["end"] <= duration
 
 
-def test_demo_draws_the_held_out_utterances(digits_run, capsys, tmp_path):
+def test_demo_draws_the_held_out_utterances(digits_run, capsys, tmp_path, one_line_error):
     run, _, _ = digits_run
     assert main(["speech", "demo", "--run", str(run), "--out", str(tmp_path / "demo.png"), "--count", "2"]) == 0
     out, _ = capsys.readouterr()
     assert (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG" and out.count("held-out") == 2
+    assert "give a .png file name" in one_line_error(["speech", "demo", "--run", str(run), "--out", str(tmp_path / "d.jpg")])
 
 
 def test_cli_bad_inputs_get_one_line_and_exit_code_2(words_run, tmp_path, one_line_error):

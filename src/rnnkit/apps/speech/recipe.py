@@ -48,7 +48,8 @@ from .data import (DIGIT_WORDS, HOP_MS, Batches, Recordings, build_utterances, f
                    split_recordings)
 from .model import build_model
 
-__all__ = ["train", "load_run", "transcribe", "Transcript", "transcribe_command", "demo", "demo_command", "RECIPE"]
+__all__ = ["train", "load_run", "transcribe", "Transcript", "transcribe_command", "demo", "demo_command",
+           "decode_waves", "RECIPE"]
 
 APP = "speech"
 INFO = "speech.json"
@@ -249,8 +250,10 @@ def _wave_of(path: Any, rate: int) -> np.ndarray:
     return wave
 
 
-def _decode(model: torch.nn.Module, info: dict[str, Any], waves: list[np.ndarray], names: list[str],
-            beam: int = 1) -> list[Transcript]:
+def decode_waves(model: torch.nn.Module, info: dict[str, Any], waves: list[np.ndarray], names: list[str],
+                 beam: int = 1) -> list[Transcript]:
+    """The transcripts of ``waves`` (at the run's sample rate) with a run's model and ``speech.json``
+    (:func:`load_run`); greedy CTC decoding with ``beam=1``, else prefix beam search."""
     cfg_feats = features_of(waves, info["sample_rate"], info["features"], info["n_mels"], info["n_mfcc"])
     classes, hop = info["classes"], info["hop_ms"] / 1000
     out = []
@@ -282,7 +285,7 @@ def transcribe(run: str | Path, files: Sequence[Any], *, beam: int = 1) -> list[
             good.append(i)
         except RnnkitError as exc:
             results[i] = Transcript(str(f), [], error=str(exc))
-    for i, t in zip(good, _decode(model, info, waves, [str(files[i]) for i in good], beam)):
+    for i, t in zip(good, decode_waves(model, info, waves, [str(files[i]) for i in good], beam)):
         results[i] = t
     return results  # type: ignore[return-value]
 
@@ -317,8 +320,12 @@ def transcribe_command(options: TranscribeOptions, print_fn: Callable[[str], Non
 def demo(run: str | Path, out: str | Path = "demo.png", count: int = 3) -> tuple[Path, list[Transcript]]:
     """Transcribe up to ``count`` held-out utterances of ``run`` and draw their log-mel spectrograms into ``out``,
     the recognised digits written over the frames CTC placed them on (a words run: the label as the title)."""
-    from rnnkit.plots import _figure, _save
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
+    out = Path(out)
+    if out.suffix.lower() != ".png":
+        raise ConfigError(f"--out {out}: give a .png file name")
     model, info, _ = load_run(run)
     path = Path(run) / HELD_OUT
     if not path.exists():
@@ -327,9 +334,11 @@ def demo(run: str | Path, out: str | Path = "demo.png", count: int = 3) -> tuple
         waves = [held[k] for k in sorted((k for k in held.files if k.startswith("wave")), key=lambda k: int(k[4:]))]
         truth = json.loads(str(held["tokens"]))
     waves, truth = waves[:count], truth[:count]
-    results = _decode(model, info, waves, [f"held-out {i + 1}" for i in range(len(waves))])
+    results = decode_waves(model, info, waves, [f"held-out {i + 1}" for i in range(len(waves))])
     rate, hop = info["sample_rate"], info["hop_ms"] / 1000
-    fig, axes = _figure(len(waves), 2.2 * len(waves))
+    fig = Figure(figsize=(7.0, 2.2 * len(waves)), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(len(waves), 1, sharex=True, squeeze=False)[:, 0]
     classes = info["classes"]
     for ax, wave, t, ref in zip(axes, waves, results, truth):
         spec = log_mel(torch.from_numpy(wave), rate, n_mels=info["n_mels"]).numpy().T  # (mels, frames)
@@ -344,7 +353,9 @@ def demo(run: str | Path, out: str | Path = "demo.png", count: int = 3) -> tuple
             ax.text((s + e) / 2, spec.shape[0] * 0.85, tok, color="white", ha="center", fontsize=14, weight="bold")
         ax.set_title(f"recognised {t.text()}   (true {' '.join(classes[k - 1] for k in ref)})")
     axes[-1].set_xlabel("seconds")
-    return _save(fig, out), results
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, format="png", dpi=100)
+    return out, results
 
 
 def demo_command(options: DemoOptions, print_fn: Callable[[str], None] = print) -> Path:
