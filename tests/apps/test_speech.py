@@ -12,10 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+
+import rnnkit
 
 from rnnkit import datasets
-from rnnkit.apps.speech import SpeechConfig, train, transcribe
-from rnnkit.apps.speech.data import build_utterances, load_recordings, speaker_of, split_recordings
+from rnnkit.apps.speech import SpeechConfig, load_run, train, transcribe
+from rnnkit.apps.speech.data import PAD, build_utterances, load_recordings, speaker_of, split_recordings
 from rnnkit.cli import main
 from rnnkit.errors import ConfigError
 
@@ -146,6 +149,25 @@ def test_a_tiny_model_learns_two_tones_perfectly(words_run):
     rng = np.random.default_rng(7)  # new recordings of each word
     files = [_write_wav(run.parent / f"new_{label}.wav", _tone(f, rng)) for label, f in TWO_WORDS.items()]
     assert [t.tokens for t in transcribe(run, files)] == [["high"], ["low"]]
+
+
+@pytest.mark.parametrize("model", ["gru", "lstm", "cnn-bilstm"])
+def test_every_model_reopens_from_its_run_folder_with_the_same_outputs(model, words_run, tmp_path):
+    _, data = words_run
+    metrics = train(data=str(data), model=model, units=4, layers=1, filters=4, epochs=1, features="mfcc",
+                    out=str(tmp_path / model), print_fn=lambda s: None, verbose=0)
+    assert 0 <= metrics["test_accuracy"] <= 1
+    reopened, info, cfg = load_run(tmp_path / model)
+    assert cfg.model == model and info["features"] == "mfcc" and info["classes"] == ["high", "low"]
+    x = torch.randn(2, 30, 13)
+    x[1, 20:] = PAD
+    direct = rnnkit.load_model(str(tmp_path / model / "model.safetensors"), compile=False).eval()
+    with torch.no_grad():
+        out, mask = reopened.forward_with_mask(x)
+        assert out.shape == (2, 2) and torch.allclose(out, direct(x))
+    if model == "cnn-bilstm":  # the mask passes the convolution: padding changes nothing
+        with torch.no_grad():
+            assert torch.allclose(reopened(x[1:, :20]), out[1:], atol=1e-5)
 
 
 def test_digits_run_writes_error_rates_for_greedy_and_beam(digits_run):
