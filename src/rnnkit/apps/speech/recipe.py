@@ -104,6 +104,7 @@ class _Recipe(Recipe):
         for name in waves:
             feats[name] = _feats(cfg, waves[name])
         counts = {k: len(v) for k, v in waves.items()}
+        waves = {"test": waves["test"]}  # only a few test waves are kept (held_out.npz); the others' memory goes
         test_speakers = sorted({s for s in subsets["test"].speakers if s})
         what = "recordings" if cfg.task == "words" else "digit strings"
         print_fn(f"speech: {cfg.data}: {counts['train']:,} training, {counts['valid']:,} validation and "
