@@ -44,7 +44,7 @@ from rnnkit.training.losses import SparseCategoricalCrossentropy
 from ..classify.report import classification_report
 from ..framework import Fitted, Recipe, open_run, train_run
 from .config import DemoOptions, SpeechConfig, TranscribeOptions
-from .data import (DIGIT_WORDS, HOP_MS, Batches, Recordings, build_utterances, features_of, load_recordings,
+from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, build_utterances, features_of, load_recordings,
                    split_recordings)
 from .model import build_model
 
@@ -116,7 +116,7 @@ class _Recipe(Recipe):
     def save_data(self, run: Path, cfg: SpeechConfig, data: _Data) -> None:
         write_json(run / INFO, {"task": data.task, "classes": data.classes, "sample_rate": cfg.sample_rate,
                                 "features": cfg.features, "n_mels": cfg.n_mels, "n_mfcc": cfg.n_mfcc,
-                                "win_ms": 25, "hop_ms": HOP_MS, "normalisation": "utterance",
+                                "win_ms": WIN_MS, "hop_ms": HOP_MS, "normalisation": "utterance",
                                 "test_speakers": data.test_speakers})
         n = len(data.waves["test"])  # 8 test utterances drawn at random (the test set is ordered by label)
         picks = np.random.default_rng(cfg.seed).choice(n, size=min(8, n), replace=False)
