@@ -63,3 +63,21 @@ def shared_data():
         return Path(root)
 
     return find
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras 3 on the torch backend; KERAS_BACKEND is put back as it was, so nothing else sees it changed."""
+    before = os.environ.get("KERAS_BACKEND")
+    os.environ["KERAS_BACKEND"] = "torch"
+    try:
+        module = pytest.importorskip("keras", minversion="3.0",
+                                     reason="keras 3 (the test-only reference) is not installed")
+    finally:
+        if before is None:
+            del os.environ["KERAS_BACKEND"]
+        else:
+            os.environ["KERAS_BACKEND"] = before
+    if module.backend.backend() != "torch":
+        pytest.skip(f"keras was imported with the {module.backend.backend()!r} backend before this module set 'torch'")
+    return module

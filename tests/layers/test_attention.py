@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import numpy as np
 import pytest
@@ -187,22 +186,6 @@ def test_key_defaults_to_value_and_compute_mask_is_the_query_mask():
 
 
 # ----------------------------------------------------------------------------- Keras 3
-@pytest.fixture(scope="module")
-def keras():
-    """Keras 3 on the torch backend; KERAS_BACKEND is put back as it was, so nothing else sees it changed."""
-    before = os.environ.get("KERAS_BACKEND")
-    os.environ["KERAS_BACKEND"] = "torch"
-    try:
-        module = pytest.importorskip("keras", minversion="3.0",
-                                     reason="keras 3 (the test-only reference) is not installed")
-    finally:
-        if before is None:
-            del os.environ["KERAS_BACKEND"]
-        else:
-            os.environ["KERAS_BACKEND"] = before
-    if module.backend.backend() != "torch":
-        pytest.skip(f"keras was imported with the {module.backend.backend()!r} backend before this module set 'torch'")
-    return module
 
 
 KERAS_CASES = [(mode, use_scale) for mode in ("dot", "concat", "additive") for use_scale in (False, True)]

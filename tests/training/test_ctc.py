@@ -1,7 +1,6 @@
 """The CTC loss against hand-summed alignments, brute-force enumeration and Keras 3's keras.losses.CTC."""
 import json
 import math
-import os
 from itertools import product
 
 import numpy as np
@@ -130,22 +129,6 @@ def test_logits_log_probabilities_and_probabilities_agree():
 
 
 # ----------------------------------------------------------------------------- Keras 3
-@pytest.fixture(scope="module")
-def keras():
-    """Keras 3 on the torch backend; KERAS_BACKEND is put back as it was, so nothing else sees it changed."""
-    before = os.environ.get("KERAS_BACKEND")
-    os.environ["KERAS_BACKEND"] = "torch"
-    try:
-        module = pytest.importorskip("keras", minversion="3.0",
-                                     reason="keras 3 (the test-only reference) is not installed")
-    finally:
-        if before is None:
-            del os.environ["KERAS_BACKEND"]
-        else:
-            os.environ["KERAS_BACKEND"] = before
-    if module.backend.backend() != "torch":
-        pytest.skip(f"keras was imported with the {module.backend.backend()!r} backend before this module set 'torch'")
-    return module
 
 
 @pytest.mark.parametrize("seed", range(3))

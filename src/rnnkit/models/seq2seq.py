@@ -85,8 +85,9 @@ class Seq2Seq(Model):
         >>> src, tgt_in = torch.tensor([[4, 5, 6, 0]]), torch.tensor([[2, 7, 8]])
         >>> model((src, tgt_in)).shape
         torch.Size([1, 3, 30])
-        >>> state = model.encode(src)
-        >>> log_probs, state = model.step(torch.tensor([2]), state)
+        >>> with torch.inference_mode():
+        ...     state = model.encode(src)
+        ...     log_probs, state = model.step(torch.tensor([2]), state)
         >>> log_probs.shape, round(float(log_probs.exp().sum()), 4)
         (torch.Size([1, 30]), 1.0)
     """
