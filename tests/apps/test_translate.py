@@ -257,6 +257,10 @@ def test_a_tiny_model_learns_to_reverse_sentences_exactly(reverse_run):
     for name in ("config.json", "run.json", "metrics.json", "metrics.csv", "loss.png", "attention.png",
                  "model.safetensors", "model.json", "source_vocab.json", "target_vocab.json", "truecase.json"):
         assert (run / name).is_file(), name
+    logged = [float(row.split(",")[header.index("val_bleu")]) for header in
+              [(run / "metrics.csv").read_text().splitlines()[0].split(",")]
+              for row in (run / "metrics.csv").read_text().splitlines()[1:]]
+    assert metrics["val_bleu"] == max(logged)  # the best epoch's figure, as metrics.csv logged it
     saved = json.loads((run / "metrics.json").read_text())
     for key in ("test_bleu_greedy", "test_bleu_beam", "val_bleu", "test_pairs", "train_pairs", "test_chrf_greedy",
                 "test_chrf_beam"):

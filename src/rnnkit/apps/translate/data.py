@@ -28,9 +28,8 @@ from rnnkit import datasets
 from rnnkit._io import decode_utf8
 from rnnkit.errors import DatasetError
 
-from .text import segment
 
-__all__ = ["DATASETS", "read_pairs", "load_pairs", "Pairs", "split_by_source", "PairBatches", "encode"]
+__all__ = ["DATASETS", "read_pairs", "load_pairs", "Pairs", "split_by_source", "PairBatches"]
 
 #: registered datasets of sentence pairs and the languages of their two columns
 DATASETS = {"tatoeba-fra-eng": ("en", "fr"), "tatoeba-cmn-eng": ("en", "zh")}
@@ -140,11 +139,6 @@ def split_by_source(groups: Sequence[str], seed: int = 0, valid: float = 0.05, t
         parts[part].extend(members[g])
     test_idx, valid_idx, train_idx = (np.array(sorted(p), dtype=np.int64) for p in parts)
     return train_idx, valid_idx, test_idx
-
-
-def encode(sentences: Sequence[str], lang: str, level: str, vocab: Vocab) -> list[np.ndarray]:
-    """Token ids of each sentence (unknown tokens -> ``<unk>``)."""
-    return [np.asarray(vocab.encode(segment(s, lang, level)), dtype=np.int64) for s in sentences]
 
 
 class PairBatches:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -47,7 +47,7 @@ from rnnkit.training.callbacks import Callback
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
 from ..framework import AppConfig, Fitted, Recipe, open_run, setting, train_run
-from .data import DATASETS, PairBatches, Pairs, encode, load_pairs, split_by_source
+from .data import DATASETS, PairBatches, Pairs, load_pairs, split_by_source
 from .text import LEVELS, TrueCaser, bleu_tokenizer, is_cjk_language, segment
 from .translator import Translation, Translator, corpus_scores
 
@@ -135,6 +135,7 @@ class _Data:
     truecaser: TrueCaser
     levels: tuple[str, str]
     references: dict[str, tuple[list[str], list[list[str]]]]  # split -> (unique sources, their references)
+    val_bleu: list[float] = field(default_factory=list)  # per epoch, from _ValidationBleu
 
 
 def _references(pairs: Pairs) -> tuple[list[str], list[list[str]]]:
@@ -143,10 +144,6 @@ def _references(pairs: Pairs) -> tuple[list[str], list[list[str]]]:
     for s, t in zip(pairs.sources, pairs.targets):
         refs.setdefault(s, []).append(t)
     return list(refs), list(refs.values())
-
-
-def _group_key(sentence: str, lang: str, level: str) -> str:
-    return " ".join(segment(sentence, lang, level))
 
 
 def prepare_data(cfg: TranslateConfig, print_fn: Callable[[str], None] = print) -> _Data:
@@ -160,25 +157,32 @@ def prepare_data(cfg: TranslateConfig, print_fn: Callable[[str], None] = print) 
         raise DatasetError(f"--data {cfg.data}: no pair has at most {cfg.max_words} words a side; raise "
                            f"{cfg.option('max_words')}")
     kept = pairs.subset(keep)
-    groups = [_group_key(s, kept.source_lang, src_level) for s in kept.sources]
-    train_idx, valid_idx, test_idx = split_by_source(groups, cfg.split_seed)
+    # each sentence is tokenised once: the split's groups, the vocabularies and the ids all come from these
+    src_tokens = [segment(s, kept.source_lang, src_level) for s in kept.sources]
+    tgt_tokens = [segment(t, kept.target_lang, tgt_level) for t in kept.targets]
+    train_idx, valid_idx, test_idx = split_by_source([" ".join(t) for t in src_tokens], cfg.split_seed)
     if len(valid_idx) == 0 or len(test_idx) == 0 or len(train_idx) == 0:
         raise DatasetError(f"--data {cfg.data}: {len(kept)} pairs are too few to hold out validation and test "
                            "sentences; give at least 40 pairs")
-    parts = {"train": kept.subset(train_idx), "valid": kept.subset(valid_idx), "test": kept.subset(test_idx)}
+    index = {"train": train_idx, "valid": valid_idx, "test": test_idx}
+    parts = {name: kept.subset(idx) for name, idx in index.items()}
     train = parts["train"]
-    source_vocab = Vocab.build((segment(s, train.source_lang, src_level) for s in train.sources), min_freq=cfg.min_freq)
-    target_vocab = Vocab.build((segment(t, train.target_lang, tgt_level) for t in train.targets), min_freq=cfg.min_freq)
+    source_vocab = Vocab.build([src_tokens[i] for i in train_idx], min_freq=cfg.min_freq)
+    target_vocab = Vocab.build([tgt_tokens[i] for i in train_idx], min_freq=cfg.min_freq)
     truecaser = TrueCaser.fit(segment(t, train.target_lang, tgt_level, lower=False) for t in train.targets) \
         if tgt_level == "word" else TrueCaser()
-    ids = {name: (encode(p.sources, p.source_lang, src_level, source_vocab),
-                  encode(p.targets, p.target_lang, tgt_level, target_vocab)) for name, p in parts.items()}
+
+    def ids(tokens: list[list[str]], idx: np.ndarray, vocab: Vocab) -> list[np.ndarray]:
+        return [np.asarray(vocab.encode(tokens[i]), dtype=np.int64) for i in idx]
+
+    encoded = {name: (ids(src_tokens, idx, source_vocab), ids(tgt_tokens, idx, target_vocab))
+               for name, idx in index.items()}
     references = {name: _references(parts[name]) for name in ("valid", "test")}
     print_fn(f"translate: {cfg.data} {kept.source_lang}->{kept.target_lang}: {len(kept):,} pairs of at most "
              f"{cfg.max_words} words (of {len(pairs):,}); {len(train):,} training, {len(parts['valid']):,} validation "
              f"and {len(parts['test']):,} test pairs ({len(references['test'][0]):,} test sources, none seen in "
              f"training); vocabularies {len(source_vocab):,} / {len(target_vocab):,}")
-    return _Data(parts, ids, source_vocab, target_vocab, truecaser, (src_level, tgt_level), references)
+    return _Data(parts, encoded, source_vocab, target_vocab, truecaser, (src_level, tgt_level), references)
 
 
 def _translator(model: Any, cfg: TranslateConfig, data: _Data) -> Translator:
@@ -196,9 +200,10 @@ class _ValidationBleu(Callback):
     """After each epoch: greedy BLEU on (up to 1,000) validation sources, logged as ``val_bleu``."""
 
     def __init__(self, translator: Translator, sources: list[str], references: list[list[str]],
-                 print_fn: Callable[[str], None]) -> None:
+                 print_fn: Callable[[str], None], scores: list[float]) -> None:
         super().__init__()
         self.translator, self.sources, self.references, self.print_fn = translator, sources, references, print_fn
+        self.scores = scores  # each epoch's figure is appended here too (History records the logs before it)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is None:
@@ -206,6 +211,7 @@ class _ValidationBleu(Callback):
         self.translator.model = self.model
         scores, _ = _bleu(self.translator, self.sources, self.references, beam=1)
         logs["val_bleu"] = scores["bleu"]
+        self.scores.append(scores["bleu"])
         self.translator.model.train()
         self.print_fn(f"translate: epoch {epoch + 1}: validation BLEU {scores['bleu']:.2f} (greedy, "
                       f"{len(self.sources):,} sources)")
@@ -262,7 +268,8 @@ class _Recipe(Recipe):
 
     def callbacks(self, cfg: TranslateConfig, data: _Data, print_fn: Callable[[str], None]) -> list:
         sources, references = data.references["valid"]
-        return [_ValidationBleu(_translator(None, cfg, data), sources[:VAL_SOURCES], references[:VAL_SOURCES], print_fn)]
+        return [_ValidationBleu(_translator(None, cfg, data), sources[:VAL_SOURCES], references[:VAL_SOURCES], print_fn,
+                                data.val_bleu)]
 
     def evaluate(self, cfg: TranslateConfig, data: _Data, fitted: Fitted, print_fn: Callable[[str], None]) -> dict[str, Any]:
         run, model = fitted.run, fitted.model
@@ -274,8 +281,7 @@ class _Recipe(Recipe):
         began = time.perf_counter()
         beam, beam_found = _bleu(translator, sources, references, beam=cfg.beam)
         beam_seconds = time.perf_counter() - began
-        val_sources, val_refs = data.references["valid"]
-        val_bleu = _bleu(translator, val_sources[:VAL_SOURCES], val_refs[:VAL_SOURCES], beam=1)[0]["bleu"]
+        val_bleu = data.val_bleu[fitted.best_epoch]  # the epoch whose weights were kept
         metrics = {
             "test_bleu_greedy": greedy["bleu"], "test_bleu_beam": beam["bleu"],
             "test_chrf_greedy": greedy["chrf"], "test_chrf_beam": beam["chrf"], "val_bleu": val_bleu,
