@@ -23,6 +23,8 @@ from .training.metrics import (
     SparseCategoricalAccuracy,
     available,
     character_error_rate,
+    classification_report,
+    confusion_matrix,
     deserialize,
     edit_distance,
     get,
@@ -35,6 +37,6 @@ from .training.metrics import (
 __all__ = [
     "Metric", "MeanMetricWrapper", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
     "MeanAbsoluteError", "MeanSquaredError", "RootMeanSquaredError", "Perplexity",
-    "edit_distance", "token_error_rate", "word_error_rate", "character_error_rate",
+    "classification_report", "confusion_matrix", "edit_distance", "token_error_rate", "word_error_rate", "character_error_rate",
     "get", "resolve", "serialize", "deserialize", "available",
 ]

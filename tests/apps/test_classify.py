@@ -14,12 +14,12 @@ import torch
 from rnnkit.apps.classify import ClassifyConfig, evaluate, load_run, predict, train
 from rnnkit.apps.classify import data as classify_data
 from rnnkit.apps.classify import recipe as classify_recipe
-from rnnkit.apps.classify.data import read_labelled, read_texts, stratified_split
+from rnnkit.apps.classify.data import read_labelled, read_texts
 from rnnkit.apps.classify.model import MODELS, build_model
-from rnnkit.apps.classify.report import classification_report
 from rnnkit.cli import main
-from rnnkit.data import Vocab, tokenize
+from rnnkit.data import Vocab, stratified_split, tokenize
 from rnnkit.errors import DatasetError, ShapeError
+from rnnkit.metrics import classification_report
 from rnnkit.models import save_weights
 from rnnkit.runs import read_config
 

@@ -16,11 +16,12 @@ _validation); scipy and soundfile are imported when a call needs them.
 """
 from .augment import spec_augment
 from .features import log_mel, mel_filterbank, mel_frequencies, mel_scale, mel_spectrogram, mfcc, num_frames
-from .io import read_audio
+from .io import read_audio, resample
 from .normalize import GlobalNormalizer, normalize
 
 __all__ = [
     "read_audio",
+    "resample",
     "mel_scale",
     "mel_frequencies",
     "mel_filterbank",

@@ -158,11 +158,16 @@ def _read_other(data: bytes, name: str, reason: str) -> tuple[np.ndarray, int]:
     return samples, int(rate)
 
 
-def _resample(wave_: np.ndarray, rate: int, target: int) -> np.ndarray:
+def resample(wave_: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """``wave_`` sampled at ``rate`` Hz, resampled to ``target`` Hz (polyphase; needs scipy, the ``[audio]`` extra).
+
+    >>> resample(np.zeros(8000, dtype=np.float32), 8000, 16000).shape
+    (16000,)
+    """
     try:
         from scipy.signal import resample_poly
     except ImportError:
-        raise ConfigError(f"read_audio: resampling {rate} Hz to sample_rate={target} needs scipy; {_INSTALL}") from None
+        raise ConfigError(f"resampling {rate} Hz to {target} Hz needs scipy; {_INSTALL}") from None
     g = math.gcd(rate, target)
     # polyphase: upsample by target/g, low-pass (Kaiser window, β = 5), downsample by rate/g
     return resample_poly(wave_, target // g, rate // g)
@@ -225,6 +230,6 @@ def read_audio(source: Any, sample_rate: int | None = None) -> tuple[np.ndarray,
     # mono = mean over the channels                                                   (samples,)
     mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
     if sample_rate is not None and sample_rate != rate:
-        mono = _resample(mono, rate, sample_rate)
+        mono = resample(mono, rate, sample_rate)
         rate = sample_rate
     return mono.astype(np.float32), int(rate)

@@ -15,14 +15,16 @@ the contiguous (batch, steps) stream for stateful truncated BPTT.
 from __future__ import annotations
 
 from .batching import BucketBatchSampler, LMStream, padding_fraction, save_tokens
-from .series import MinMaxScaler, StandardScaler, chronological_split, make_windows
-from .labels import to_categorical
+from .labels import label_sort_key, stratified_split, to_categorical
 from .sequence import pad_sequences
+from .series import MinMaxScaler, StandardScaler, chronological_split, make_windows
 from .tokenizer import Tokenizer, tokenizer_from_json
 from .tokens import tokenize
 from .vocab import Vocab
 
 __all__ = [
+    "stratified_split",
+    "label_sort_key",
     "tokenize",
     "Tokenizer",
     "Vocab",

@@ -1,18 +1,18 @@
-"""Integer class labels to one-hot arrays: Keras' :func:`to_categorical`.
+"""Class labels: one-hot arrays (Keras' :func:`to_categorical`), a stratified split, a natural label order.
 
 >>> to_categorical([1, 0], num_classes=3).tolist()
 [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from .._validation import check_positive_int
 from ..errors import ConfigError
 
-__all__ = ["to_categorical"]
+__all__ = ["to_categorical", "stratified_split", "label_sort_key"]
 
 
 def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32") -> np.ndarray:
@@ -58,3 +58,36 @@ def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32
     out = np.zeros((flat.size, num_classes), dtype=dtype)
     out[np.arange(flat.size), flat] = 1
     return out.reshape(tuple(shape) + (num_classes,))
+
+
+def label_sort_key(label: str) -> tuple:
+    """Numbers in numeric order, then words in alphabetical order ('2' < '10' < 'neg' < 'pos')."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
+
+
+def stratified_split(labels: Sequence[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, held out): ``fraction`` of every class held out (at least one where it has two or more).
+
+    >>> keep, held = stratified_split(["a"] * 8 + ["b"] * 4, 0.25, seed=0)
+    >>> [str(v) for v in sorted(np.array(["a"] * 8 + ["b"] * 4)[held])]
+    ['a', 'a', 'b']
+    """
+    if not 0 < fraction < 1:
+        raise ConfigError(f"a split fraction must be between 0 and 1, got {fraction!r}")
+    rng = np.random.default_rng(seed)
+    y = np.asarray(labels)
+    kept, held = [], []
+    for cls in sorted(set(labels), key=label_sort_key):
+        idx = np.flatnonzero(y == cls)
+        rng.shuffle(idx)
+        n = int(round(len(idx) * fraction))
+        if len(idx) >= 2:
+            n = min(max(n, 1), len(idx) - 1)
+        else:
+            n = 0
+        held.append(idx[:n])
+        kept.append(idx[n:])
+    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))

@@ -29,14 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
-
-from rnnkit._io import decode_utf8
-from rnnkit.data import tokenize
 from rnnkit import datasets
-from rnnkit.errors import ConfigError, DatasetError
+from rnnkit._io import decode_utf8
+from rnnkit.data import label_sort_key, tokenize
+from rnnkit.errors import DatasetError
 
-__all__ = ["Labelled", "read_labelled", "read_texts", "load_named", "NAMED", "tokenize", "stratified_split"]
+__all__ = ["Labelled", "read_labelled", "read_texts", "load_named", "NAMED", "tokenize"]
 
 TEXT_ALIASES = ("text", "sentence", "review", "content", "document", "comment", "body", "tweet")
 LABEL_ALIASES = ("label", "sentiment", "class", "category", "target", "polarity", "y")
@@ -55,7 +53,7 @@ class Labelled:
 
     def __post_init__(self) -> None:
         if not self.classes:
-            self.classes = sorted(set(self.labels), key=_label_key)
+            self.classes = sorted(set(self.labels), key=label_sort_key)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -63,14 +61,6 @@ class Labelled:
     def subset(self, index: Sequence[int]) -> "Labelled":
         return Labelled([self.texts[i] for i in index], [self.labels[i] for i in index], self.source, 0,
                         list(self.classes))
-
-
-def _label_key(label: str) -> tuple:
-    """Numbers in numeric order, then words in alphabetical order ('2' < '10' < 'neg' < 'pos')."""
-    try:
-        return (0, float(label), "")
-    except ValueError:
-        return (1, 0.0, label)
 
 
 def _read_file(path: Path) -> str:
@@ -255,28 +245,3 @@ def load_named(name: str) -> tuple[Labelled, Labelled]:
         texts, y = datasets.load(dataset, split)
         parts.append(Labelled(list(texts), [classes[int(v)] for v in y], f"{dataset}:{split}", 0, list(classes)))
     return parts[0], parts[1]
-
-
-def stratified_split(labels: Sequence[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (kept, held out): ``fraction`` of every class held out (at least one where it has two or more).
-
-    >>> keep, held = stratified_split(["a"] * 8 + ["b"] * 4, 0.25, seed=0)
-    >>> [str(v) for v in sorted(np.array(["a"] * 8 + ["b"] * 4)[held])]
-    ['a', 'a', 'b']
-    """
-    if not 0 < fraction < 1:
-        raise ConfigError(f"a split fraction must be between 0 and 1, got {fraction!r}")
-    rng = np.random.default_rng(seed)
-    y = np.asarray(labels)
-    kept, held = [], []
-    for cls in sorted(set(labels), key=_label_key):
-        idx = np.flatnonzero(y == cls)
-        rng.shuffle(idx)
-        n = int(round(len(idx) * fraction))
-        if len(idx) >= 2:
-            n = min(max(n, 1), len(idx) - 1)
-        else:
-            n = 0
-        held.append(idx[:n])
-        kept.append(idx[n:])
-    return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))

@@ -31,17 +31,17 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from rnnkit.data import BucketBatchSampler, Vocab, tokenize
+from rnnkit.data import BucketBatchSampler, Vocab, stratified_split, tokenize
 from rnnkit.errors import ConfigError, DatasetError
+from rnnkit.metrics import classification_report
 from rnnkit.optimizers import Adam
 from rnnkit.plots import plot_confusion
 from rnnkit.runs import parse_duration, read_json, write_csv, write_json
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
 from ..framework import AppConfig, Fitted, Recipe, open_run, setting, train_run
-from .data import NAMED, Labelled, load_named, read_labelled, read_texts, stratified_split
+from .data import NAMED, Labelled, load_named, read_labelled, read_texts
 from .model import MODELS, build_model
-from .report import classification_report
 
 __all__ = ["ClassifyConfig", "PredictOptions", "EvaluateOptions", "train", "predict", "evaluate", "load_run",
            "Prediction", "predict_command", "evaluate_command"]

@@ -27,14 +27,12 @@ import numpy as np
 import torch
 
 from rnnkit import datasets
-from rnnkit.audio import log_mel, mfcc, normalize, read_audio, spec_augment
-from rnnkit.data import BucketBatchSampler
+from rnnkit.audio import log_mel, mfcc, normalize, read_audio, resample, spec_augment
+from rnnkit.data import BucketBatchSampler, stratified_split
 from rnnkit.errors import ConfigError, DatasetError
 
-from ..classify.data import stratified_split
-
 __all__ = ["PAD", "HOP_MS", "WIN_MS", "DIGIT_WORDS", "Recordings", "load_recordings", "split_recordings",
-           "Utterances", "build_utterances", "features_of", "Batches", "stratified_split"]
+           "Utterances", "build_utterances", "features_of", "Batches"]
 
 PAD = -1000.0  #: the value of padded frames (no normalised feature comes near it)
 HOP_MS, WIN_MS = 10, 25
@@ -82,10 +80,7 @@ def _load_fsdd(sample_rate: int) -> Recordings:
     rate = int(raw["sample_rate"])
     waves = [np.asarray(w, dtype=np.float32) for w in raw["audio"]]
     if rate != sample_rate:
-        from scipy.signal import resample_poly
-        import math
-        g = math.gcd(rate, sample_rate)
-        waves = [resample_poly(w, sample_rate // g, rate // g).astype(np.float32) for w in waves]
+        waves = [resample(w, rate, sample_rate).astype(np.float32) for w in waves]
     files = list(raw["file"])
     test = np.asarray([i for i, f in enumerate(files) if int(Path(f).stem.split("_")[2]) < 5], dtype=np.int64)
     return Recordings(waves, [str(int(y)) for y in raw["label"]], list(raw["speaker"]), files, sample_rate, "fsdd", test)

@@ -35,17 +35,26 @@ import torch
 from rnnkit.audio import log_mel, read_audio
 from rnnkit.decoding import ctc_alignment, ctc_beam_decode, ctc_greedy_decode
 from rnnkit.errors import ConfigError, DatasetError, RnnkitError
+from rnnkit.metrics import classification_report
 from rnnkit.optimizers import Adam
 from rnnkit.plots import plot_confusion
 from rnnkit.runs import read_json, write_json
 from rnnkit.training.error_rates import token_error_rate
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from ..classify.report import classification_report
 from ..framework import Fitted, Recipe, open_run, train_run
 from .config import DemoOptions, SpeechConfig, TranscribeOptions
-from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, build_utterances, features_of,
-                   load_recordings, split_recordings)
+from .data import (
+    DIGIT_WORDS,
+    HOP_MS,
+    WIN_MS,
+    Batches,
+    Recordings,
+    build_utterances,
+    features_of,
+    load_recordings,
+    split_recordings,
+)
 from .model import build_model
 
 __all__ = ["train", "load_run", "transcribe", "Transcript", "transcribe_command", "demo", "demo_command",

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rnnkit.errors import ShapeError
+from ..errors import ShapeError
 
 __all__ = ["confusion_matrix", "classification_report"]
 
