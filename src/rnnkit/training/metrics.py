@@ -44,28 +44,10 @@ import torch
 from .._validation import as_tensor, check_bool, check_real
 from ..errors import ConfigError, ShapeError
 from .classification import classification_report, confusion_matrix
-from .error_rates import (
-    character_error_rate,
-    edit_distance,
-    token_error_rate,
-    word_error_rate,
-)
-from .losses import (
-    CTC,
-    BinaryCrossentropy,
-    CategoricalCrossentropy,
-    Loss,
-    SparseCategoricalCrossentropy,
-)
+from .error_rates import character_error_rate, edit_distance, token_error_rate, word_error_rate
+from .losses import CTC, BinaryCrossentropy, CategoricalCrossentropy, Loss, SparseCategoricalCrossentropy
 from .losses import get as get_loss
-from .targets import (
-    align_dense,
-    class_ids,
-    log_probs,
-    masked_sum_count,
-    prepare_inputs,
-    sparse_cross_entropy,
-)
+from .targets import align_dense, class_ids, log_probs, masked_sum_count, prepare_inputs, sparse_cross_entropy
 
 __all__ = [
     "classification_report",

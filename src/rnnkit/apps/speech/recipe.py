@@ -44,17 +44,8 @@ from rnnkit.training.losses import SparseCategoricalCrossentropy
 
 from ..framework import Fitted, Recipe, open_run, train_run
 from .config import DemoOptions, SpeechConfig, TranscribeOptions
-from .data import (
-    DIGIT_WORDS,
-    HOP_MS,
-    WIN_MS,
-    Batches,
-    Recordings,
-    build_utterances,
-    features_of,
-    load_recordings,
-    split_recordings,
-)
+from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, build_utterances, features_of,
+                   load_recordings, split_recordings)
 from .model import build_model
 
 __all__ = ["train", "load_run", "transcribe", "Transcript", "transcribe_command", "demo", "demo_command",
