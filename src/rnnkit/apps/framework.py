@@ -67,7 +67,7 @@ from ..runs import new_run_dir, read_config, write_config, write_json
 from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
 __all__ = ["setting", "AppConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
-           "Command", "App", "Recipe", "Fitted", "RunClock", "train_run", "open_run", "RUN_FILE"]
+           "Command", "App", "Recipe", "Fitted", "RunClock", "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
 
 RUN_FILE = "run.json"
 _FLAGS = contextvars.ContextVar("rnnkit_cli_flags", default=False)
@@ -335,6 +335,17 @@ class App:
 
 
 # ---------------------------------------------------------------- one clock, schedule and progress for every app
+def cosine_schedule(learning_rate: float, floor: float = 0.1) -> Callable[[float, int], float]:
+    """A :meth:`Recipe.schedule`: half a cosine from ``learning_rate`` down to ``floor`` times it over the run.
+
+    >>> lr = cosine_schedule(1.0)
+    >>> [round(lr(f, 0), 3) for f in (0.0, 0.5, 1.0)]
+    [1.0, 0.55, 0.1]
+    """
+    # lr(f) = lr_0 (floor + (1 - floor) (1 + cos(pi f)) / 2),  f the fraction of the run done
+    return lambda fraction, epoch: learning_rate * (floor + (1 - floor) * (1 + math.cos(math.pi * fraction)) / 2)
+
+
 class RunClock(TimeBudget):
     """The training clock and budget (:class:`TimeBudget`), the learning-rate schedule and progress lines.
 

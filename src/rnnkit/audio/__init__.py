@@ -9,12 +9,13 @@
   the wave's device; the numbers of librosa with the matching arguments.
 * :func:`normalize` and :class:`GlobalNormalizer` (:mod:`rnnkit.audio.normalize`):
   per-utterance or training-set mean and variance, padding-aware.
-* :func:`spec_augment` (:mod:`rnnkit.audio.augment`): SpecAugment's masks, seeded.
+* :func:`speed_perturb` and :func:`spec_augment` (:mod:`rnnkit.audio.augment`): speed
+  perturbation of waves and SpecAugment's masks (seeded), for training.
 
 The package depends only on torch, NumPy and the ground of rnnkit (errors,
 _validation); scipy and soundfile are imported when a call needs them.
 """
-from .augment import spec_augment
+from .augment import spec_augment, speed_perturb
 from .features import log_mel, mel_filterbank, mel_frequencies, mel_scale, mel_spectrogram, mfcc, num_frames
 from .io import read_audio, resample
 from .normalize import GlobalNormalizer, normalize
@@ -31,5 +32,6 @@ __all__ = [
     "mfcc",
     "normalize",
     "GlobalNormalizer",
+    "speed_perturb",
     "spec_augment",
 ]

@@ -1,21 +1,53 @@
-r"""Data augmentation of features for training: SpecAugment's time and frequency masks.
+r"""Data augmentation for training: speed perturbation of waves, SpecAugment's time and frequency masks.
 
-:func:`spec_augment` masks bands of channels and spans of frames (Park et al.,
-"SpecAugment: A Simple Data Augmentation Method for Automatic Speech
-Recognition", Interspeech 2019), without the time warping, which the paper found
-the least useful and most costly.  Apply it to training batches only.
+* :func:`speed_perturb` plays a wave faster or slower, tempo and pitch together
+  (Ko et al., "Audio Augmentation for Speech Recognition", Interspeech 2015, whose
+  factors 0.9, 1.0 and 1.1 Kaldi's recipes use);
+* :func:`spec_augment` masks bands of channels and spans of frames (Park et al.,
+  "SpecAugment: A Simple Data Augmentation Method for Automatic Speech
+  Recognition", Interspeech 2019), without the time warping, which the paper found
+  the least useful and most costly.
+
+Apply them to training data only.
 """
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import torch
 
 from .._validation import check_positive_int, check_real
 from ..errors import ConfigError
 from ._frames import as_features, valid_frames
+from .io import resample
 
-__all__ = ["spec_augment"]
+__all__ = ["speed_perturb", "spec_augment"]
+
+
+def speed_perturb(wave: Any, factor: float) -> np.ndarray:
+    """``wave`` played ``factor`` times as fast: ``len / factor`` samples, every frequency times ``factor``.
+
+    The wave is resampled from ``p`` to ``q`` Hz with ``p / q = factor`` (the
+    fraction with the smallest denominator within 0.1% of it, by polyphase
+    filtering; needs scipy) and kept at its old rate.  ``factor`` 1 returns a copy.
+
+    >>> speed_perturb(np.ones(1100, dtype=np.float32), 1.1).shape
+    (1000,)
+    """
+    factor = check_real("speed_perturb", "factor", factor, minimum=0.0)
+    if not 0.5 <= factor <= 2.0:
+        raise ConfigError(f"speed_perturb: `factor` must be in [0.5, 2] (0.9 and 1.1 are usual), got {factor!r}")
+    x = np.asarray(wave, dtype=np.float32)
+    if x.ndim != 1:
+        raise ConfigError(f"speed_perturb: expected one wave (time,), got shape {tuple(x.shape)}")
+    ratio = next(r for d in range(1, 1001) if abs(float(r := Fraction(factor).limit_denominator(d)) - factor)
+                 <= 1e-3 * factor)
+    if ratio == 1:
+        return x.copy()
+    # y(t) = x(factor t): resample from p Hz to q Hz, p / q = factor, and keep the old rate
+    return resample(x, ratio.numerator, ratio.denominator).astype(np.float32)
 
 
 def _spans(count: int, batch: int, masks: int, limit: torch.Tensor, size: torch.Tensor,

@@ -35,8 +35,10 @@ class SpeechConfig(AppConfig):
     units: int = setting(128, help="units per recurrent layer (and direction)", min=1)
     layers: int = setting(2, help="recurrent layers", min=1)
     filters: int = setting(64, help="Conv1D filters of cnn-bilstm", min=1)
+    stack: int = setting(1, help="frames joined into one step of the recurrent layers (3: 30 ms steps, 3x faster)",
+                         min=1, max=8)
     dropout: float = setting(0.2, help="dropout rate", min=0, lt=1)
-    no_augment: bool = setting(False, help="no SpecAugment on training batches")
+    no_augment: bool = setting(False, help="no speed perturbation (0.9x, 1.1x) or SpecAugment of training data")
     utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
                               min=10)
     epochs: int | None = setting(None, help="at most this many epochs (default 30)", min=1, group="budget")

@@ -14,8 +14,10 @@
   random gaps, gains and low-level noise, deterministic from the seed and drawn
   from the recordings given (so test strings hold only test recordings).
 * :func:`features_of`: log-mel (40 bands) or MFCC of each wave, normalised per
-  utterance; :class:`Batches`: padded batches (padding :data:`PAD`, which the
-  model's ``Masking`` layer turns into a mask), SpecAugment on training batches.
+  utterance; :func:`perturbed_features`: the same for each training wave played at
+  each of :data:`SPEEDS`; :class:`Batches`: padded batches (padding :data:`PAD`,
+  which the model's ``Masking`` layer turns into a mask), with one speed drawn per
+  utterance and SpecAugment on training batches.
 """
 from __future__ import annotations
 
@@ -27,15 +29,16 @@ import numpy as np
 import torch
 
 from rnnkit import datasets
-from rnnkit.audio import log_mel, mfcc, normalize, read_audio, resample, spec_augment
+from rnnkit.audio import log_mel, mfcc, normalize, read_audio, resample, spec_augment, speed_perturb
 from rnnkit.data import BucketBatchSampler, stratified_split
 from rnnkit.errors import ConfigError, DatasetError
 
-__all__ = ["PAD", "HOP_MS", "WIN_MS", "DIGIT_WORDS", "Recordings", "load_recordings", "split_recordings",
-           "Utterances", "build_utterances", "features_of", "Batches"]
+__all__ = ["PAD", "HOP_MS", "WIN_MS", "SPEEDS", "DIGIT_WORDS", "Recordings", "load_recordings", "split_recordings",
+           "Utterances", "build_utterances", "features_of", "perturbed_features", "Batches"]
 
 PAD = -1000.0  #: the value of padded frames (no normalised feature comes near it)
 HOP_MS, WIN_MS = 10, 25
+SPEEDS = (1.0, 0.9, 1.1)  #: speed perturbation of training waves (the first is the wave itself)
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".aiff", ".aif", ".au", ".mp3")
 
@@ -202,17 +205,31 @@ def features_of(waves: Sequence[np.ndarray], sample_rate: int, kind: str = "logm
     return out
 
 
+def perturbed_features(waves: Sequence[np.ndarray], sample_rate: int, kind: str = "logmel", n_mels: int = 40,
+                       n_mfcc: int = 13, speeds: Sequence[float] = SPEEDS) -> list[list[torch.Tensor]]:
+    """Per wave, its features (as :func:`features_of`) at each speed of ``speeds`` (:func:`rnnkit.audio.speed_perturb`)."""
+    per_speed = [features_of([w if f == 1.0 else speed_perturb(w, f) for w in waves], sample_rate, kind, n_mels, n_mfcc)
+                 for f in speeds]
+    return [list(v) for v in zip(*per_speed)]
+
+
 class Batches:
     """``(features (B, T, F) padded with PAD, targets)`` batches of similar lengths, reshuffled every pass.
 
-    Targets are class ids ``(B,)`` (words) or token ids ``(B, L)`` padded with 0 (digits).  With
-    ``augment``, SpecAugment masks (filled with 0, the normalised mean) are drawn from a seeded generator.
+    ``feats`` holds one tensor per utterance, or a list of variants of it (the same
+    utterance at several speeds: :func:`perturbed_features`), of which each batch
+    takes one at random; lengths for bucketing are the first variant's.  Targets
+    are class ids ``(B,)`` (words) or token ids ``(B, L)`` padded with 0 (digits).
+    With ``augment``, SpecAugment masks (filled with 0, the normalised mean) are
+    drawn too; every draw comes from a generator seeded with ``seed``.
     """
 
-    def __init__(self, feats: list[torch.Tensor], targets: Any, batch_size: int, shuffle: bool,
-                 augment: bool = False, seed: int = 0) -> None:
-        self.feats, self.targets = feats, targets
-        self.sampler = BucketBatchSampler([len(f) for f in feats], batch_size, shuffle=shuffle)
+    def __init__(self, feats: Sequence[torch.Tensor | Sequence[torch.Tensor]], targets: Any, batch_size: int,
+                 shuffle: bool, augment: bool = False, seed: int = 0) -> None:
+        self.variants = [list(f) if isinstance(f, (list, tuple)) else [f] for f in feats]
+        self.feats = [v[0] for v in self.variants]
+        self.targets = targets
+        self.sampler = BucketBatchSampler([len(f) for f in self.feats], batch_size, shuffle=shuffle)
         self.augment = augment
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -223,10 +240,16 @@ class Batches:
         return list(self.sampler)
 
     def batch(self, index: Sequence[int]) -> torch.Tensor:
-        lengths = [len(self.feats[i]) for i in index]
-        x = torch.full((len(index), max(lengths), self.feats[index[0]].shape[1]), PAD)
-        for row, i in enumerate(index):
-            x[row, : lengths[row]] = self.feats[i]
+        picks = [self.variants[i] for i in index]
+        if any(len(v) > 1 for v in picks):
+            draws = torch.randint(0, 1 << 30, (len(index),), generator=self.generator).tolist()
+            rows = [v[k % len(v)] for v, k in zip(picks, draws)]
+        else:
+            rows = [v[0] for v in picks]
+        lengths = [len(r) for r in rows]
+        x = torch.full((len(index), max(lengths), rows[0].shape[1]), PAD)
+        for row, r in enumerate(rows):
+            x[row, : lengths[row]] = r
         if self.augment:
             width = x.shape[2]
             x = spec_augment(x, time_masks=2, time_width=20, freq_masks=2, freq_width=max(1, width // 8), fill=0.0,

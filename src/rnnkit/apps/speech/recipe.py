@@ -42,10 +42,10 @@ from rnnkit.runs import read_json, write_json
 from rnnkit.training.error_rates import token_error_rate
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from ..framework import Fitted, Recipe, open_run, train_run
+from ..framework import Fitted, Recipe, cosine_schedule, open_run, train_run
 from .config import DemoOptions, SpeechConfig, TranscribeOptions
 from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, build_utterances, features_of,
-                   load_recordings, split_recordings)
+                   load_recordings, perturbed_features, split_recordings)
 from .model import build_model
 
 __all__ = ["train", "load_run", "transcribe", "Transcript", "transcribe_command", "demo", "demo_command",
@@ -101,8 +101,9 @@ class _Recipe(Recipe):
             for k, name in enumerate(("train", "valid", "test")):
                 utt = build_utterances(subsets[name], sizes[name], cfg.seed + 1000 * (k + 1))
                 waves[name], targets[name] = utt.waves, utt.tokens
-        for name in waves:
-            feats[name] = _feats(cfg, waves[name])
+        for name in waves:  # training utterances at each speed of SPEEDS, one drawn per batch
+            feats[name] = (perturbed_features(waves[name], cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc)
+                           if name == "train" and not cfg.no_augment else _feats(cfg, waves[name]))
         counts = {k: len(v) for k, v in waves.items()}
         waves = {"test": waves["test"]}  # only a few test waves are kept (held_out.npz); the others' memory goes
         test_speakers = sorted({s for s in subsets["test"].speakers if s})
@@ -116,7 +117,7 @@ class _Recipe(Recipe):
     def save_data(self, run: Path, cfg: SpeechConfig, data: _Data) -> None:
         write_json(run / INFO, {"task": data.task, "classes": data.classes, "sample_rate": cfg.sample_rate,
                                 "features": cfg.features, "n_mels": cfg.n_mels, "n_mfcc": cfg.n_mfcc,
-                                "win_ms": WIN_MS, "hop_ms": HOP_MS, "normalisation": "utterance",
+                                "win_ms": WIN_MS, "hop_ms": HOP_MS, "stack": cfg.stack, "normalisation": "utterance",
                                 "test_speakers": data.test_speakers})
         n = len(data.waves["test"])  # 8 test utterances drawn at random (the test set is ordered by label)
         picks = np.random.default_rng(cfg.seed).choice(n, size=min(8, n), replace=False)
@@ -125,14 +126,14 @@ class _Recipe(Recipe):
 
     def build(self, cfg: SpeechConfig, data: _Data) -> Any:
         model = build_model(cfg.model, cfg.task, len(data.classes), units=cfg.units, layers=cfg.layers,
-                            dropout=cfg.dropout, filters=cfg.filters)
+                            dropout=cfg.dropout, filters=cfg.filters, stack=cfg.stack)
         if cfg.task == "words":
             model.compile(optimizer=Adam(learning_rate=cfg.learning_rate),
                           loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"],
                           clipnorm=cfg.clipnorm)
         else:
             model.compile(optimizer=Adam(learning_rate=cfg.learning_rate), loss="ctc", clipnorm=cfg.clipnorm)
-        model(data.feats["train"][0][None])  # build the layers whose input sizes are inferred
+        model(data.feats["valid"][0][None])  # build the layers whose input sizes are inferred
         return model
 
     def describe(self, cfg: SpeechConfig, data: _Data, parameters: int, run: Path) -> str:
@@ -143,6 +144,9 @@ class _Recipe(Recipe):
         return dict(x=Batches(data.feats["train"], data.targets["train"], cfg.batch_size, shuffle=True,
                               augment=not cfg.no_augment, seed=cfg.seed),
                     shuffle=False, validation_data=Batches(data.feats["valid"], data.targets["valid"], 64, shuffle=False))
+
+    def schedule(self, cfg: SpeechConfig) -> Callable[[float, int], float]:
+        return cosine_schedule(cfg.learning_rate)
 
     def patience(self, cfg: SpeechConfig) -> int:
         return cfg.patience
@@ -190,16 +194,21 @@ def _as_list(target: Any) -> list[int]:
 
 @torch.inference_mode()
 def _outputs(model: torch.nn.Module, feats: list[torch.Tensor], batch_size: int = 64) -> list[tuple[torch.Tensor, int]]:
-    """Per utterance, in order: the model's logits (``(classes,)``, or ``(frames, classes)`` cut to the utterance's
-    frames) and its number of frames."""
+    """Per utterance, in order: the model's logits (``(classes,)``, or ``(steps, classes)`` cut to the utterance's
+    steps, one per ``stack`` frames) and its number of steps."""
     model.eval()
     batches = Batches(feats, None, batch_size, shuffle=False)
     out: list[Any] = [None] * len(feats)
     for index in batches.order():
         y, mask = model.forward_with_mask(batches.batch(index))
+        if y.dim() == 2:  # words: (B, C), pooled over the real steps
+            for row, i in enumerate(index):
+                out[i] = (y[row].float(), 1)
+            continue
+        steps = mask.sum(dim=1).tolist()  # (B,) real steps of each utterance
         for row, i in enumerate(index):
-            n = len(feats[i])
-            out[i] = (y[row].float(), n) if y.dim() == 2 else (y[row, :n].float(), n)
+            n = int(steps[row])
+            out[i] = (y[row, :n].float(), n)
     return out
 
 
@@ -256,7 +265,7 @@ def decode_waves(model: torch.nn.Module, info: dict[str, Any], waves: list[np.nd
     """The transcripts of ``waves`` (at the run's sample rate) with a run's model and ``speech.json``
     (:func:`load_run`); greedy CTC decoding with ``beam=1``, else prefix beam search."""
     cfg_feats = features_of(waves, info["sample_rate"], info["features"], info["n_mels"], info["n_mfcc"])
-    classes, hop = info["classes"], info["hop_ms"] / 1000
+    classes, hop = info["classes"], info["hop_ms"] * info.get("stack", 1) / 1000  # seconds per model step
     out = []
     for (z, n), wave, name in zip(_outputs(model, cfg_feats), waves, names):
         if info["task"] == "words":

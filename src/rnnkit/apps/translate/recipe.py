@@ -28,7 +28,6 @@
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +45,7 @@ from rnnkit.runs import parse_duration, read_json, write_csv, write_json
 from rnnkit.training.callbacks import Callback
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from ..framework import AppConfig, Fitted, Recipe, open_run, setting, train_run
+from ..framework import AppConfig, Fitted, Recipe, cosine_schedule, open_run, setting, train_run
 from .data import DATASETS, PairBatches, Pairs, load_pairs, split_by_source
 from .text import LEVELS, TrueCaser, bleu_tokenizer, is_cjk_language, segment
 from .translator import Translation, Translator, corpus_scores
@@ -260,8 +259,7 @@ class _Recipe(Recipe):
         return ("val_bleu", "max") if cfg.monitor == "bleu" else ("val_loss", "min")
 
     def schedule(self, cfg: TranslateConfig) -> Callable[[float, int], float]:
-        # lr(f) = lr_0 (0.1 + 0.9 (1 + cos(pi f)) / 2): from lr_0 down to a tenth of it over the run
-        return lambda fraction, epoch: cfg.learning_rate * (0.1 + 0.45 * (1 + math.cos(math.pi * fraction)))
+        return cosine_schedule(cfg.learning_rate)  # from lr_0 down to a tenth of it over the run
 
     def patience(self, cfg: TranslateConfig) -> int:
         return cfg.patience
