@@ -19,6 +19,7 @@ import rnnkit
 from rnnkit import datasets
 from rnnkit.apps.speech import SpeechConfig, load_run, train, transcribe
 from rnnkit.apps.speech.data import PAD, build_utterances, load_recordings, speaker_of, split_recordings
+from rnnkit.apps.speech.model import StackFrames
 from rnnkit.cli import main
 from rnnkit.errors import ConfigError
 
@@ -76,7 +77,7 @@ def digits_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("speech-digits")
     data = _tone_folder(root / "data", THREE_DIGITS, per_speaker=3)
     metrics = train(data=str(data), task="digits", units=8, layers=1, epochs=2, utterances=40, batch_size=8,
-                    out=str(root / "run"), print_fn=lambda s: None, verbose=0)
+                    stack=2, out=str(root / "run"), print_fn=lambda s: None, verbose=0)
     return root / "run", data, metrics
 
 
@@ -179,6 +180,20 @@ def test_digits_run_writes_error_rates_for_greedy_and_beam(digits_run):
     assert sum(metrics["recordings"].values()) == len(SPEAKERS) * 3 * len(THREE_DIGITS)  # 3 per speaker and label
     info = json.loads((run / "speech.json").read_text())
     assert info["task"] == "digits" and info["classes"] == ["0", "1", "2"] and info["features"] == "logmel"
+
+
+def test_stack_frames_joins_k_frames_and_keeps_a_step_per_started_group():
+    x = torch.randn(3, 7, 4)
+    x[1, 5:], x[2, 1:] = PAD, PAD  # 7, 5 and 1 real frames
+    masking = rnnkit.layers.Masking(PAD)
+    mask = masking.compute_mask(x)
+    layer = StackFrames(3)
+    y, m = layer(masking(x), mask=mask), layer.compute_mask(x, mask)
+    ref = np.zeros((3, 9, 4), dtype=np.float32)  # NumPy: zero the padding, pad time to 9, reshape
+    ref[:, :7] = np.where(mask.numpy()[:, :, None], x.numpy(), 0.0)
+    np.testing.assert_array_equal(y.numpy(), ref.reshape(3, 3, 12))
+    assert m.sum(dim=1).tolist() == [3, 2, 1]  # ceil(7/3), ceil(5/3), ceil(1/3)
+    assert StackFrames.from_config(layer.get_config()).k == 3
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from rnnkit.audio import (GlobalNormalizer, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize, num_frames,
-                          read_audio, spec_augment)
+                          read_audio, spec_augment, speed_perturb)
 from rnnkit.errors import ConfigError, DatasetError, ShapeError
 
 # 25 ms windows and 10 ms hops at 8 kHz, as librosa's arguments
@@ -455,3 +455,27 @@ def test_spec_augment_is_reproducible_and_fills_with_the_mean():
     assert one.shape == (50, 20) and bool((one == 0).any())
     with pytest.raises(ConfigError, match="fill"):
         spec_augment(x, fill="zero")
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1, 1.25])
+def test_speed_perturb_scales_duration_and_every_frequency(factor):
+    rate = 8000
+    t = np.arange(rate) / rate
+    x = (0.3 * np.sin(2 * np.pi * 500 * t) + 0.2 * np.sin(2 * np.pi * 1300 * t)).astype(np.float32)
+    y = speed_perturb(x, factor)
+    assert y.dtype == np.float32 and abs(len(y) - rate / factor) <= 1
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    hz = np.fft.rfftfreq(len(y), 1 / rate)
+    peaks = sorted(hz[np.argsort(spectrum)[-2:]])  # the two strongest bins, by NumPy's FFT
+    np.testing.assert_allclose(peaks, [500 * factor, 1300 * factor], atol=1.5)
+
+
+def test_speed_perturb_of_one_copies_and_bad_factors_are_one_line_errors():
+    x = np.arange(10, dtype=np.float32)
+    y = speed_perturb(x, 1.0)
+    assert np.array_equal(y, x) and y is not x
+    for bad, match in ((0.2, "0.5, 2"), (float("nan"), "factor"), ("fast", "factor")):
+        with pytest.raises(ConfigError, match=match):
+            speed_perturb(x, bad)
+    with pytest.raises(ConfigError, match="one wave"):
+        speed_perturb(np.zeros((2, 10)), 1.1)
