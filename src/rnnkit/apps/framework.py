@@ -67,7 +67,7 @@ from ..runs import new_run_dir, read_config, write_config, write_json
 from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
 __all__ = ["setting", "AppConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
-           "Command", "App", "Recipe", "Fitted", "RunClock", "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
+           "Command", "App", "Recipe", "ReportSection", "Fitted", "RunClock", "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
 
 RUN_FILE = "run.json"
 _FLAGS = contextvars.ContextVar("rnnkit_cli_flags", default=False)
@@ -270,6 +270,8 @@ def add_options(parser: argparse.ArgumentParser, cls: type, defaults: Mapping[st
             target.add_argument(_flag(f), dest=f.name, action=action, **kwargs)
         else:
             metavar = "{" + ",".join(map(str, m.choices)) + "}" if m.choices else f.name.upper()
+            if base is list:  # --compare A B C: the values follow the flag
+                kwargs["nargs"] = "+"
             target.add_argument(_flag(f), dest=f.name, metavar=metavar, **kwargs)
 
 
@@ -401,6 +403,23 @@ class RunClock(TimeBudget):
 
 # ---------------------------------------------------------------- the shared train skeleton
 @dataclass
+class ReportSection:
+    """A section an app adds to its run's HTML report (:meth:`Recipe.report_sections`); the app writes no HTML.
+
+    :mod:`rnnkit.report` renders, in this order: ``text`` (a paragraph), ``table``
+    (its first row the header), ``pre`` (preformatted text: a sample, transcripts)
+    and ``images`` (PNG files of the run folder, by name; missing ones are left
+    out).  Every text is escaped there, so a section may hold any characters.
+    """
+
+    title: str
+    text: str = ""
+    table: list[list[Any]] | None = None
+    pre: str | None = None
+    images: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Fitted:
     """What :func:`train_run` hands the recipe's ``evaluate``: the trained model (best weights) and the figures."""
 
@@ -481,6 +500,11 @@ class Recipe:
 
     def title(self, cfg: Any) -> str:
         return self.name
+
+    def report_sections(self, run: Path, metrics: Mapping[str, Any]) -> list[ReportSection]:
+        """What ``rnnkit report`` shows of this app beyond the config, metrics and curves every run has:
+        samples, a confusion matrix, examples ... (``metrics``: the run's ``metrics.json``; may be partial)."""
+        return []
 
     def rebuild(self, cfg: Any, run: Path) -> Any:
         """The untrained model of a run folder written before ``run.json`` (rnnkit 0.1 saved weights only);
