@@ -67,7 +67,7 @@ from ..runs import new_run_dir, read_config, write_config, write_json
 from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
 __all__ = ["setting", "AppConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
-           "Command", "App", "Recipe", "ReportSection", "Fitted", "RunClock", "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
+           "Command", "App", "Recipe", "ReportSection", "classification_sections", "Fitted", "RunClock", "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
 
 RUN_FILE = "run.json"
 _FLAGS = contextvars.ContextVar("rnnkit_cli_flags", default=False)
@@ -417,6 +417,20 @@ class ReportSection:
     table: list[list[Any]] | None = None
     pre: str | None = None
     images: list[str] = field(default_factory=list)
+
+
+def classification_sections(metrics: Mapping[str, Any], classes: typing.Sequence[str], image: str) -> list[ReportSection]:
+    """The report sections (classify, speech) of a classifier's ``test_confusion`` and ``test_per_class`` (none if not scored)."""
+    if "test_confusion" not in metrics:
+        return []
+    confusion = [["true \\ predicted", *classes], *([c, *row] for c, row in zip(classes, metrics["test_confusion"]))]
+    per_class = [["class", "precision", "recall", "F1", "support"],
+                 *([c, m["precision"], m["recall"], m["f1"], m["support"]]
+                   for c, m in metrics.get("test_per_class", {}).items())]
+    return [ReportSection("Confusion matrix", f"Test accuracy {metrics['test_accuracy']:.2%}, macro F1 "
+                          f"{metrics['test_macro_f1']:.4f}; rows: the true class, columns: the predicted one.",
+                          table=confusion, images=[image]),
+            ReportSection("Per-class figures", table=per_class)]
 
 
 @dataclass
