@@ -214,7 +214,7 @@ def _side_by_side(ident: str, labels: Sequence[str], keyed: Sequence[dict[str, A
     for key in keys:
         values = [values.get(key, missing) for values in keyed]
         differs = any(v is missing for v in values) or not _same(values)
-        rows.append([f"<td>{esc(key)}</td>", *(cell(v, key) if v is not missing else '<td class="text">–</td>'
+        rows.append([f"<td>{esc(key)}</td>", *(cell(v, key) if v is not missing else '<td class="absent">absent</td>'
                                                for v in values)])
         classes.append("differs" if differs else "same")
     count = classes.count("differs")

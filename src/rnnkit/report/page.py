@@ -44,13 +44,15 @@ th, td { text-align: left; padding: 3px 10px; border-bottom: 1px solid var(--lin
 th { background: var(--soft); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.text { max-width: 520px; overflow-wrap: anywhere; }
+td.absent { color: var(--muted); font-style: italic; }
 tr.differs td { background: var(--mark); }
 tr.differs td:first-child { font-weight: 600; }
 .scroll { max-height: 420px; overflow: auto; display: inline-block; border: 1px solid var(--line); }
 .scroll table { margin: 0; }
 .charts { display: flex; flex-wrap: wrap; gap: 16px; }
 figure { margin: 0; }
-figure.chart { position: relative; border: 1px solid var(--line); border-radius: 6px; padding: 8px 8px 4px; }
+figure.chart { position: relative; width: 540px; max-width: 100%; border: 1px solid var(--line); border-radius: 6px;
+               padding: 8px 8px 4px; }
 figure.chart figcaption { font-weight: 600; margin-bottom: 2px; }
 figure.chart svg { display: block; max-width: 100%; height: auto; }
 .plot-area { fill: #fff; stroke: var(--line); }
