@@ -88,14 +88,17 @@ class _Setting:
     positional: bool = False
     group: str | None = None  # settings of one group exclude each other on the command line
     parse: Callable[[Any], Any] | None = None  # turns a string (CLI, or Python) into the value
+    several: bool = False  # a list given as values after the flag (--compare A B), not as comma-separated text
 
 
 def setting(default: Any = None, *, help: str = "", min: float | None = None, max: float | None = None,
             gt: float | None = None, lt: float | None = None, choices: typing.Sequence | None = None,
             flag: str | None = None, cli: bool = True, positional: bool = False, group: str | None = None,
-            parse: Callable[[Any], Any] | None = None) -> Any:
+            parse: Callable[[Any], Any] | None = None, several: bool = False) -> Any:
     """A config field: its default, help, bounds (``min``/``max`` inclusive, ``gt``/``lt`` exclusive),
     ``choices``, CLI ``flag`` (default ``--field-name``), and ``parse`` for values given as text.
+    A list is given on the command line as comma-separated text, or with ``several=True`` as the
+    values after its flag (``--compare A B``).
 
     >>> from dataclasses import dataclass
     >>> @dataclass
@@ -106,7 +109,7 @@ def setting(default: Any = None, *, help: str = "", min: float | None = None, ma
     rnnkit.errors.ConfigError: `cell` must be one of lstm, gru, got 'rnn'
     """
     meta = {_META: _Setting(help, min, max, gt, lt, tuple(choices) if choices else None, flag, cli, positional,
-                            group, parse)}
+                            group, parse, several)}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -270,7 +273,7 @@ def add_options(parser: argparse.ArgumentParser, cls: type, defaults: Mapping[st
             target.add_argument(_flag(f), dest=f.name, action=action, **kwargs)
         else:
             metavar = "{" + ",".join(map(str, m.choices)) + "}" if m.choices else f.name.upper()
-            if base is list:  # --compare A B C: the values follow the flag
+            if m.several:  # --compare A B C: the values follow the flag
                 kwargs["nargs"] = "+"
             target.add_argument(_flag(f), dest=f.name, metavar=metavar, **kwargs)
 

@@ -35,7 +35,7 @@ class ReportOptions(AppConfig):
 
     run: str | None = setting(None, help=f"a run folder: writes RUN/{REPORT_FILE}")
     compare: list[str] = setting([], help="two or more run folders: one page with their curves overlaid and their "
-                                          "configs side by side")
+                                          "configs side by side", several=True)
     out: str | None = setting(None, help=f"the HTML file to write (default RUN/{REPORT_FILE}; with --compare "
                                          f"{COMPARE_FILE})")
     open: bool = setting(False, help="open the page in the web browser")

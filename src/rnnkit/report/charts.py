@@ -52,7 +52,7 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     >>> nice_ticks(0.13, 0.92)
     [0.2, 0.4, 0.6, 0.8]
     >>> nice_ticks(1, 10, 5)
-    [2.0, 4.0, 6.0, 8.0, 10.0]
+    [2, 4, 6, 8, 10]
     """
     if not high > low:
         return [low]
