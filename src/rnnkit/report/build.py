@@ -30,7 +30,7 @@ REPORT_FILE = "report.html"
 COMPARE_FILE = "compare.html"
 DIAGNOSTIC_IMAGES = ("gradient_flow.png", "gates.png")
 MAX_STEPS = 1500  # per-step curves with more points are thinned to about this many
-_TITLES = {"loss": "loss", "accuracy": "accuracy", "lr": "learning rate", "grad_norm": "gradient norm (per epoch)"}
+_TITLES = {"loss": "loss", "accuracy": "accuracy", "bleu": "BLEU", "lr": "learning rate", "grad_norm": "gradient norm (per epoch)"}
 _LAST = ("grad_norm", "lr")  # families drawn after the app's own figures
 
 
