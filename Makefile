@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.rnnkit-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean
+.PHONY: install browser demo test bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,19 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
+# the browser tests (tests/report/test_browser.py) drive the system Chromium with its chromedriver; installed here
+# where missing, only with apt-get and as root; where that cannot be done the tests skip and say why
+browser:
+	@if command -v chromedriver >/dev/null 2>&1 && { command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; }; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	    || echo "make: chromium and chromium-driver could not be installed; the browser tests will skip"; \
+	else echo "make: no chromium/chromedriver (and no apt-get as root to install them); the browser tests will skip"; fi
+
 demo: install
 	$(VENV)/bin/rnnkit demo
 
-test: install
+test: install browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

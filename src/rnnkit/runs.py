@@ -32,7 +32,8 @@ from ._io import atomic_write
 from ._version import __version__
 from .errors import ConfigError
 
-__all__ = ["new_run_dir", "write_config", "read_config", "write_json", "read_json", "write_csv", "parse_duration"]
+__all__ = ["new_run_dir", "write_config", "read_config", "write_json", "read_json", "write_csv", "read_csv",
+           "parse_duration"]
 
 
 def new_run_dir(app: str, out: str | os.PathLike | None = None, *, resume: bool = False) -> Path:
@@ -92,6 +93,31 @@ def write_csv(path: str | os.PathLike, header: Sequence[str], rows: Iterable[Seq
     writer.writerows(rows)
     with atomic_write(path, "w", encoding="utf-8") as f:
         f.write(buffer.getvalue())
+
+
+def read_csv(path: str | os.PathLike, limit: int | None = None) -> list[list[str]]:
+    """The rows of a CSV file (a ``.tsv`` file: tab-separated), header first, each as long as the header;
+    at most ``limit`` rows after the header.  A missing or unreadable file is a one-line :class:`ConfigError`.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "out.csv"
+    >>> write_csv(p, ["text", "n"], [["a, b", 1], ["c"]])
+    >>> read_csv(p)
+    [['text', 'n'], ['a, b', '1'], ['c', '']]
+    """
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = [row for row in csv.reader(f, delimiter="\t" if path.suffix.lower() == ".tsv" else ",") if row]
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"{path} is not a readable CSV file ({exc})") from None
+    if not rows:
+        return []
+    width = len(rows[0])
+    body = rows[1:] if limit is None else rows[1:limit + 1]
+    return [rows[0], *[(row + [""] * width)[:width] for row in body]]
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any]:

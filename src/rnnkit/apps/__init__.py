@@ -3,19 +3,22 @@
 Each app is a config (a dataclass of :func:`~rnnkit.apps.framework.setting`
 fields), a recipe (the hooks of :func:`~rnnkit.apps.framework.train_run`) and its
 data module; its ``APP`` lists its commands, from which ``rnnkit`` builds its
-command line (:func:`apps`).
+command line (:func:`apps`).  :func:`recipe_for` finds the recipe that wrote a run
+folder (``rnnkit report`` asks it for the app's own report sections).
 """
 from __future__ import annotations
 
 import importlib
 
-from .framework import App, AppConfig, Command, Recipe, setting, train_run
+from .framework import App, AppConfig, Command, Recipe, ReportSection, setting, train_run
 
-__all__ = ["apps", "App", "AppConfig", "Command", "Recipe", "setting", "train_run"]
+__all__ = ["apps", "recipe_for", "App", "AppConfig", "Command", "Recipe", "ReportSection", "setting", "train_run"]
 
 # (module, attribute) of every app the ``rnnkit`` command offers, in the order of its help
 _APPS = [("demo", "APP"), ("textgen", "APP"), ("textgen", "LM_APP"), ("classify", "APP"), ("forecast", "APP"),
          ("translate", "APP"), ("speech", "APP")]
+# the apps that train into run folders: each module's ``recipe.RECIPE`` (its ``name`` is the run's ``app``)
+_RECIPES = ("textgen", "classify", "forecast", "translate", "speech")
 
 
 def apps() -> list[App]:
@@ -25,3 +28,14 @@ def apps() -> list[App]:
     ['demo', 'textgen', 'lm', 'classify', 'forecast', 'translate', 'speech']
     """
     return [getattr(importlib.import_module(f"{__name__}.{module}"), name) for module, name in _APPS]
+
+
+def recipe_for(app: str) -> Recipe | None:
+    """The :class:`Recipe` of the app named in a run folder's ``config.json``; None for an app rnnkit does not know.
+
+    >>> recipe_for("classify").history_plot, recipe_for("nonesuch")
+    ('training.png', None)
+    """
+    if app not in _RECIPES:
+        return None
+    return importlib.import_module(f"{__name__}.{app}.recipe").RECIPE

@@ -67,7 +67,7 @@ from ..runs import new_run_dir, read_config, write_config, write_json
 from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
 __all__ = ["setting", "AppConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
-           "Command", "App", "Recipe", "Fitted", "RunClock", "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
+           "Command", "App", "Recipe", "ReportSection", "classification_sections", "Fitted", "RunClock", "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
 
 RUN_FILE = "run.json"
 _FLAGS = contextvars.ContextVar("rnnkit_cli_flags", default=False)
@@ -88,14 +88,17 @@ class _Setting:
     positional: bool = False
     group: str | None = None  # settings of one group exclude each other on the command line
     parse: Callable[[Any], Any] | None = None  # turns a string (CLI, or Python) into the value
+    several: bool = False  # a list given as values after the flag (--compare A B), not as comma-separated text
 
 
 def setting(default: Any = None, *, help: str = "", min: float | None = None, max: float | None = None,
             gt: float | None = None, lt: float | None = None, choices: typing.Sequence | None = None,
             flag: str | None = None, cli: bool = True, positional: bool = False, group: str | None = None,
-            parse: Callable[[Any], Any] | None = None) -> Any:
+            parse: Callable[[Any], Any] | None = None, several: bool = False) -> Any:
     """A config field: its default, help, bounds (``min``/``max`` inclusive, ``gt``/``lt`` exclusive),
     ``choices``, CLI ``flag`` (default ``--field-name``), and ``parse`` for values given as text.
+    A list is given on the command line as comma-separated text, or with ``several=True`` as the
+    values after its flag (``--compare A B``).
 
     >>> from dataclasses import dataclass
     >>> @dataclass
@@ -106,7 +109,7 @@ def setting(default: Any = None, *, help: str = "", min: float | None = None, ma
     rnnkit.errors.ConfigError: `cell` must be one of lstm, gru, got 'rnn'
     """
     meta = {_META: _Setting(help, min, max, gt, lt, tuple(choices) if choices else None, flag, cli, positional,
-                            group, parse)}
+                            group, parse, several)}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -270,6 +273,8 @@ def add_options(parser: argparse.ArgumentParser, cls: type, defaults: Mapping[st
             target.add_argument(_flag(f), dest=f.name, action=action, **kwargs)
         else:
             metavar = "{" + ",".join(map(str, m.choices)) + "}" if m.choices else f.name.upper()
+            if m.several:  # --compare A B C: the values follow the flag
+                kwargs["nargs"] = "+"
             target.add_argument(_flag(f), dest=f.name, metavar=metavar, **kwargs)
 
 
@@ -401,6 +406,37 @@ class RunClock(TimeBudget):
 
 # ---------------------------------------------------------------- the shared train skeleton
 @dataclass
+class ReportSection:
+    """A section an app adds to its run's HTML report (:meth:`Recipe.report_sections`); the app writes no HTML.
+
+    :mod:`rnnkit.report` renders, in this order: ``text`` (a paragraph), ``table``
+    (its first row the header), ``pre`` (preformatted text: a sample, transcripts)
+    and ``images`` (PNG files of the run folder, by name; missing ones are left
+    out).  Every text is escaped there, so a section may hold any characters.
+    """
+
+    title: str
+    text: str = ""
+    table: list[list[Any]] | None = None
+    pre: str | None = None
+    images: list[str] = field(default_factory=list)
+
+
+def classification_sections(metrics: Mapping[str, Any], classes: typing.Sequence[str], image: str) -> list[ReportSection]:
+    """The report sections (classify, speech) of a classifier's ``test_confusion`` and ``test_per_class`` (none if not scored)."""
+    if "test_confusion" not in metrics:
+        return []
+    confusion = [["true \\ predicted", *classes], *([c, *row] for c, row in zip(classes, metrics["test_confusion"]))]
+    per_class = [["class", "precision", "recall", "F1", "support"],
+                 *([c, m["precision"], m["recall"], m["f1"], m["support"]]
+                   for c, m in metrics.get("test_per_class", {}).items())]
+    return [ReportSection("Confusion matrix", f"Test accuracy {metrics['test_accuracy']:.2%}, macro F1 "
+                          f"{metrics['test_macro_f1']:.4f}; rows: the true class, columns: the predicted one.",
+                          table=confusion, images=[image]),
+            ReportSection("Per-class figures", table=per_class)]
+
+
+@dataclass
 class Fitted:
     """What :func:`train_run` hands the recipe's ``evaluate``: the trained model (best weights) and the figures."""
 
@@ -481,6 +517,11 @@ class Recipe:
 
     def title(self, cfg: Any) -> str:
         return self.name
+
+    def report_sections(self, run: Path, metrics: Mapping[str, Any]) -> list[ReportSection]:
+        """What ``rnnkit report`` shows of this app beyond the config, metrics and curves every run has:
+        samples, a confusion matrix, examples ... (``metrics``: the run's ``metrics.json``; may be partial)."""
+        return []
 
     def rebuild(self, cfg: Any, run: Path) -> Any:
         """The untrained model of a run folder written before ``run.json`` (rnnkit 0.1 saved weights only);

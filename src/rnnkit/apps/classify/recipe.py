@@ -36,10 +36,10 @@ from rnnkit.errors import ConfigError, DatasetError
 from rnnkit.metrics import classification_report
 from rnnkit.optimizers import Adam
 from rnnkit.plots import plot_confusion
-from rnnkit.runs import parse_duration, read_json, write_csv, write_json
+from rnnkit.runs import parse_duration, read_csv, read_json, write_csv, write_json
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from ..framework import AppConfig, Fitted, Recipe, open_run, setting, train_run
+from ..framework import AppConfig, Fitted, Recipe, ReportSection, classification_sections, open_run, setting, train_run
 from .data import NAMED, Labelled, load_named, read_labelled, read_texts
 from .model import MODELS, build_model
 
@@ -327,8 +327,16 @@ class _Recipe(Recipe):
     def title(self, cfg: ClassifyConfig) -> str:
         return f"{cfg.data}: {cfg.model}"
 
+    def report_sections(self, run: Path, metrics: dict[str, Any]) -> list[ReportSection]:
+        """The test split's confusion matrix and per-class figures, and the most confident mistakes."""
+        classes = read_json(run / "classes.json")["classes"]
+        return [*classification_sections(metrics, classes, "confusion.png"), ReportSection(
+            "Most confident mistakes", "The test texts predicted wrong with the highest probability (mistakes.csv).",
+            table=read_csv(run / "mistakes.csv"))]
+
 
 RECIPE = _Recipe()
+
 
 
 def train(config: ClassifyConfig | None = None, *, print_fn: Callable[[str], None] = print, verbose: int = 1,

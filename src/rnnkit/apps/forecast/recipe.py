@@ -43,7 +43,7 @@ from rnnkit.optimizers import Adam
 from rnnkit.plots import plot_series
 from rnnkit.runs import parse_duration, read_json, write_csv, write_json
 
-from ..framework import AppConfig, Fitted, Recipe, open_run, setting, train_run
+from ..framework import AppConfig, Fitted, Recipe, ReportSection, open_run, setting, train_run
 from .data import SERIES_DATASETS, Series, decimal_years, future_dates, infer_season, load_series
 from .evaluate import BASELINES, actuals, baseline_forecasts, error_metrics, test_origins
 from .model import build_model, parse_units
@@ -331,6 +331,17 @@ class _Recipe(Recipe):
 
     def title(self, cfg: ForecastConfig) -> str:
         return f"{cfg.data}: {cfg.model} {cfg.units}"
+
+    def report_sections(self, run: Path, metrics: dict[str, Any]) -> list[ReportSection]:
+        """The forecast over the test dates, and the model's errors against the baselines'."""
+        rows = [[name, m.get("rmse"), m.get("mae"), m.get("mape")]
+                for name in ("model", *BASELINES) if isinstance(m := metrics.get(name), dict)]
+        evaluation = read_json(run / "evaluation.json") if (run / "evaluation.json").is_file() else {}
+        note = evaluation.get("definition", "")
+        if evaluation.get("test_start"):
+            note = f"Test part {evaluation['test_start']} to {evaluation['test_end']}, horizon {evaluation['horizon']}. " + note
+        return [ReportSection("Forecast", note, table=[["forecaster", "RMSE", "MAE", "MAPE (%)"], *rows] if rows else None,
+                              images=["prediction.png"])]
 
 
 RECIPE = _Recipe()

@@ -42,7 +42,7 @@ from rnnkit.runs import read_json, write_json
 from rnnkit.training.error_rates import token_error_rate
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from ..framework import Fitted, Recipe, cosine_schedule, open_run, train_run
+from ..framework import Fitted, Recipe, ReportSection, classification_sections, cosine_schedule, open_run, train_run
 from .config import DemoOptions, SpeechConfig, TranscribeOptions
 from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, build_utterances, features_of,
                    load_recordings, perturbed_features, split_recordings)
@@ -187,6 +187,32 @@ class _Recipe(Recipe):
     def title(self, cfg: SpeechConfig) -> str:
         return f"{cfg.data} {cfg.task}: {cfg.model}"
 
+    def report_sections(self, run: Path, metrics: dict[str, Any]) -> list[ReportSection]:
+        """Words: the confusion matrix; digits: the error rates; both: the held-out utterances transcribed."""
+        model, info, _ = load_run(run)
+        sections = []
+        if info["task"] == "words":
+            sections += classification_sections(metrics, info["classes"], "confusion.png")
+        elif "test_digit_error_rate" in metrics:
+            sections.append(ReportSection("Error rates", "Edit distance over the reference length (digits), and the "
+                                          "share of strings with any error, on the test digit strings.",
+                                          table=[["test", "greedy", "beam"],
+                                                 ["digit error rate", metrics["test_digit_error_rate"],
+                                                  metrics.get("test_digit_error_rate_beam")],
+                                                 ["string error rate", metrics["test_string_error_rate"],
+                                                  metrics.get("test_string_error_rate_beam")]]))
+        if (run / HELD_OUT).is_file():
+            waves, truth = _held_out(run / HELD_OUT)
+            results = decode_waves(model, info, waves, [f"held-out {i + 1}" for i in range(len(waves))])
+            classes, words = info["classes"], info["task"] == "words"
+            rows = [[t.file, t.text(), " ".join(classes[k] if words else classes[k - 1] for k in ref),
+                     "yes" if t.tokens == [classes[k] if words else classes[k - 1] for k in ref] else "no"]
+                    for t, ref in zip(results, truth)]
+            sections.append(ReportSection("Transcriptions", f"The {len(rows)} held-out test utterances kept in "
+                                          f"{HELD_OUT}, recognised by the best model (greedy).",
+                                          table=[["utterance", "recognised", "true", "right"], *rows]))
+        return sections
+
 
 def _as_list(target: Any) -> list[int]:
     return [int(t) for t in np.atleast_1d(target)]
@@ -325,6 +351,13 @@ def transcribe_command(options: TranscribeOptions, print_fn: Callable[[str], Non
     if failed:
         raise DatasetError(f"{failed} of {len(results)} files could not be transcribed (see above)")
     return results
+
+
+def _held_out(path: Path) -> tuple[list[np.ndarray], list[list[int]]]:
+    """The waves kept in ``held_out.npz`` and their targets (class ids; digits: ids from 1)."""
+    with np.load(path) as held:
+        waves = [held[k] for k in sorted((k for k in held.files if k.startswith("wave")), key=lambda k: int(k[4:]))]
+        return waves, json.loads(str(held["tokens"]))
 
 
 def demo(run: str | Path, out: str | Path = "demo.png", count: int = 3) -> tuple[Path, list[Transcript]]:

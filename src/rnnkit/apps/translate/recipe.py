@@ -41,11 +41,11 @@ from rnnkit.errors import ConfigError, DatasetError
 from rnnkit.models import Seq2Seq
 from rnnkit.optimizers import Adam
 from rnnkit.plots import plot_attention
-from rnnkit.runs import parse_duration, read_json, write_csv, write_json
+from rnnkit.runs import parse_duration, read_csv, read_json, write_csv, write_json
 from rnnkit.training.callbacks import Callback
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from ..framework import AppConfig, Fitted, Recipe, cosine_schedule, open_run, setting, train_run
+from ..framework import AppConfig, Fitted, Recipe, ReportSection, cosine_schedule, open_run, setting, train_run
 from .data import DATASETS, PairBatches, Pairs, load_pairs, split_by_source
 from .text import LEVELS, TrueCaser, bleu_tokenizer, is_cjk_language, segment
 from .translator import Translation, Translator, corpus_scores
@@ -302,6 +302,25 @@ class _Recipe(Recipe):
 
     def title(self, cfg: TranslateConfig) -> str:
         return f"{cfg.data} {cfg.source}->{cfg.target}: {cfg.cell} {cfg.units}, attention {cfg.attention}"
+
+    def report_sections(self, run: Path, metrics: dict[str, Any]) -> list[ReportSection]:
+        """BLEU and chrF (greedy and beam), test translations (examples.tsv) and the attention of one sentence."""
+        sections = []
+        if "test_bleu_greedy" in metrics:
+            sections.append(ReportSection(
+                "BLEU", f"sacreBLEU ({metrics.get('bleu_tokenizer', '13a')} tokenizer) on {metrics.get('test_pairs', '?')} "
+                f"test pairs against every reference of each source; beam {metrics.get('beam', '?')}. Validation BLEU "
+                f"of the kept epoch: {metrics.get('val_bleu', float('nan')):.2f}.",
+                table=[["test", "greedy", "beam"],
+                       ["BLEU", metrics["test_bleu_greedy"], metrics.get("test_bleu_beam")],
+                       ["chrF", metrics.get("test_chrf_greedy"), metrics.get("test_chrf_beam")]]))
+        if (run / "examples.tsv").is_file():
+            sections.append(ReportSection("Examples", "Test sources with their greedy and beam translations and "
+                                          "references (the first 20 of examples.tsv).",
+                                          table=read_csv(run / "examples.tsv", limit=20)))
+        if (run / "attention.png").is_file():
+            sections.append(ReportSection("Attention", images=["attention.png"]))
+        return sections
 
 
 def _write_attention(path: Path, translator: Translator, sources: Sequence[str], found: Sequence[Translation]) -> None:
