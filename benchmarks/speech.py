@@ -38,6 +38,7 @@ import torch
 
 from rnnkit._kernels import cpu_level
 from rnnkit.apps.speech import SpeechConfig, load_run, train
+from rnnkit.apps.speech.config import TASK_DEFAULTS
 from rnnkit.apps.speech.model import build_model
 from rnnkit.apps.speech.recipe import decode_waves
 from rnnkit.audio import log_mel
@@ -71,10 +72,11 @@ def _speed(run: Path | None) -> dict:
         model, info, _ = load_run(run)
         source = str(run)
     else:
-        model = build_model("bilstm", "digits", 10, units=128, layers=2).eval()
-        model(torch.zeros(1, 10, 40))
+        stack = TASK_DEFAULTS["digits"]["stack"]
+        model = build_model("bilstm", "digits", 10, units=128, layers=2, stack=stack).eval()
+        model(torch.zeros(1, 12, 40))
         info = {"task": "digits", "classes": [str(d) for d in range(10)], "sample_rate": 8000, "features": "logmel",
-                "n_mels": 40, "n_mfcc": 13, "hop_ms": 10}
+                "n_mels": 40, "n_mfcc": 13, "hop_ms": 10, "stack": stack}
         source = "untrained default digits model"
     wave = (rng.standard_normal(8000) * 0.1).astype(np.float32)
     times = []

@@ -67,7 +67,8 @@ from ..runs import new_run_dir, read_config, write_config, write_json
 from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
 __all__ = ["setting", "AppConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
-           "Command", "App", "Recipe", "ReportSection", "classification_sections", "Fitted", "RunClock", "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
+           "Command", "App", "Recipe", "ReportSection", "classification_sections", "Fitted", "RunClock",
+           "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
 
 RUN_FILE = "run.json"
 _FLAGS = contextvars.ContextVar("rnnkit_cli_flags", default=False)
