@@ -11,6 +11,8 @@ on every app).
 """
 from .gates import GateStats, gate_stats
 from .gradient_flow import GradientFlow, gradient_flow
+from .monitor import GradientMonitor, read_diagnostics
 from .plots import plot_gradient_flow, plot_states
 
-__all__ = ["gradient_flow", "GradientFlow", "gate_stats", "GateStats", "plot_gradient_flow", "plot_states"]
+__all__ = ["gradient_flow", "GradientFlow", "gate_stats", "GateStats", "plot_gradient_flow", "plot_states",
+           "GradientMonitor", "read_diagnostics"]
