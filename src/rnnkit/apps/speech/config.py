@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from rnnkit.errors import ConfigError
 from rnnkit.runs import parse_duration
 
-from ..framework import AppConfig, setting
+from ..framework import AppConfig, TrainConfig, setting
 from .model import MODELS, TASKS
 
 __all__ = ["SpeechConfig", "TranscribeOptions", "DemoOptions"]
 
 
 @dataclass
-class SpeechConfig(AppConfig):
+class SpeechConfig(TrainConfig):
     """Every setting of a speech run (saved as the run's ``config.json``)."""
 
     data: str = setting("fsdd", help="fsdd, or a folder with one sub-folder of audio files per label")
