@@ -60,7 +60,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 from .._version import __version__
 from ..diagnostics import GradientMonitor, gradient_flow, plot_gradient_flow, plot_states
-from ..diagnostics._trace import first_examples
+from ..diagnostics._trace import first_examples, take
 from ..errors import ConfigError, RnnkitError
 from ..models import load_model
 from ..plots import plot_history
@@ -617,7 +617,7 @@ def _diagnostic_plots(model: Any, fit: Mapping[str, Any], run: Path, say: Callab
     try:
         x, y = first_examples(data, 8)
         plot_gradient_flow(gradient_flow(model, x, y), run / "gradient_flow.png")
-        plot_states(model, x[:1], run / "gates.png")
+        plot_states(model, take(x, 1), run / "gates.png")
     except (RnnkitError, ValueError, TypeError, IndexError) as exc:
         say(f"diagnostics: no gradient_flow.png / gates.png ({exc})")
 

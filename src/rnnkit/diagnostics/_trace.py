@@ -27,6 +27,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -35,7 +36,7 @@ from ..errors import ConfigError
 from ..layers.bidirectional import Bidirectional
 from ..layers.recurrent import RecurrentLayer, input_dropout, reference_loop
 
-__all__ = ["Unit", "Trace", "recurrent_units", "traced", "model_inputs", "first_examples", "state_count",
+__all__ = ["Unit", "Trace", "recurrent_units", "traced", "model_inputs", "first_examples", "take", "state_count",
            "one_trace_per_unit", "measuring"]
 
 #: the gates each built-in cell's ``recurrence`` computes, in the order it calls its two activations
@@ -269,8 +270,11 @@ def measuring(model: nn.Module) -> Iterator[None]:
             m.reset_states() if states is None else m.reset_states(states)
 
 
-def model_inputs(model: nn.Module, x: Any, y: Any = None) -> tuple[torch.Tensor, Any]:
-    """``x`` (and ``y``) as tensors on the model's device; floating data in the weights' dtype."""
+def model_inputs(model: nn.Module, x: Any, y: Any = None) -> tuple[Any, Any]:
+    """``x`` (and ``y``) as tensors on the model's device; floating data in the weights' dtype.
+
+    A tuple, list or dict of arrays (a model with several inputs) is converted item by item.
+    """
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
@@ -278,22 +282,36 @@ def model_inputs(model: nn.Module, x: Any, y: Any = None) -> tuple[torch.Tensor,
     def convert(v: Any) -> Any:
         if v is None:
             return None
+        if isinstance(v, dict):
+            return {k: convert(item) for k, item in v.items()}
+        if isinstance(v, (tuple, list)) and v and all(isinstance(item, (torch.Tensor, np.ndarray)) for item in v):
+            return type(v)(convert(item) for item in v)
         t = torch.as_tensor(v, device=device)
         return t.to(dtype) if t.is_floating_point() else t
 
     return convert(x), convert(y)
 
 
+def take(v: Any, n: int) -> Any:
+    """The first ``n`` examples of a batch: of a tensor or array, or of each one in a tuple, list or dict of them."""
+    if v is None:
+        return None
+    if isinstance(v, dict):
+        return {k: take(item, n) for k, item in v.items()}
+    if isinstance(v, (tuple, list)) and v and all(isinstance(item, (torch.Tensor, np.ndarray)) for item in v):
+        return type(v)(take(item, n) for item in v)
+    return v[:n]
+
+
 def first_examples(data: Any, n: int) -> tuple[Any, Any]:
     """The first ``n`` examples (x, y) of ``(x, y)`` arrays or of an iterable of ``(x, y)`` batches."""
     if isinstance(data, (tuple, list)) and len(data) == 2:
         x, y = data
-        return x[:n], (None if y is None else y[:n])
+        return take(x, n), take(y, n)
     batch = next(iter(data), None)
     if batch is None:
         raise ConfigError("diagnostics: the data yielded no batch to measure on; pass arrays (x, y) or non-empty batches")
-    x, y = batch[0], batch[1] if len(batch) > 1 else None
-    return x[:n], (None if y is None else y[:n])
+    return take(batch[0], n), take(batch[1] if len(batch) > 1 else None, n)
 
 
 def one_trace_per_unit(traces: list[Trace], units: list[Unit], owner: str) -> list[Trace]:

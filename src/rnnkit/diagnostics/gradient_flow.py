@@ -33,7 +33,7 @@ from ..errors import ConfigError
 from ..training import losses as _losses
 from ._trace import Trace, measuring, model_inputs, one_trace_per_unit, recurrent_units, traced
 
-__all__ = ["GradientFlow", "gradient_flow", "compute_loss"]
+__all__ = ["GradientFlow", "gradient_flow", "measure_flow", "compute_loss"]
 
 
 @dataclass(repr=False)
@@ -182,11 +182,17 @@ def gradient_flow(model: nn.Module, x: Any, y: Any, loss: Any = None) -> Gradien
         >>> (flow.dh["rnn"] / flow.dh["rnn"][-1]).round(4).tolist(), flow.reach()
         ([0.125, 0.25, 0.5, 1.0], 0.125)
     """
-    owner = "gradient_flow"
+    return measure_flow(model, x, y, loss)
+
+
+def measure_flow(model: nn.Module, x: Any, y: Any, loss: Any = None, *, cell_state: bool = True,
+                 compare: bool = True, owner: str = "gradient_flow") -> GradientFlow:
+    """:func:`gradient_flow`, with the parts a caller may skip: the LSTMs' ``dc`` (``cell_state``) and the
+    comparison with each layer's own path (``compare``: ``deviation`` NaN, ``paths`` as last set)."""
     units = recurrent_units(model, owner)
     x, y = model_inputs(model, x, y)
     with measuring(model):
-        own = _own_outputs(model, x, units)
+        own = _own_outputs(model, x, units) if compare else {}
         with torch.enable_grad(), traced(model, units, probe=True, gates=False) as traces:
             value = compute_loss(model, x, y, loss, owner)
             if not value.requires_grad:
@@ -194,9 +200,9 @@ def gradient_flow(model: nn.Module, x: Any, y: Any, loss: Any = None) -> Gradien
                                   "check that the loss reads the model's output")
             probes = [p for trace in traces for step in trace.probes for p in step]
             # retained for the LSTMs' same-step path to c_t (_cell_state_grads)
-            grads = torch.autograd.grad(value, probes, allow_unused=True, retain_graph=True)
+            grads = torch.autograd.grad(value, probes, allow_unused=True, retain_graph=cell_state)
             dh, dc, deviation = {}, {}, {}
-            _per_unit(traces, units, iter(grads), own, dh, dc, deviation)
+            _per_unit(traces, units, iter(grads), own, dh, dc if cell_state else None, deviation, owner)
     return GradientFlow(
         loss=float(value.detach()),
         layers=[u.name for u in units],
@@ -208,15 +214,16 @@ def gradient_flow(model: nn.Module, x: Any, y: Any, loss: Any = None) -> Gradien
     )
 
 
-def _per_unit(traces: list[Trace], units: list, grads_iter: Any, own: dict, dh: dict, dc: dict, deviation: dict) -> None:
-    """Fill ``dh``, ``dc`` and ``deviation`` per unit from the probes' gradients (listed in the traces' order)."""
-    for trace in one_trace_per_unit(traces, units, "gradient_flow"):
+def _per_unit(traces: list[Trace], units: list, grads_iter: Any, own: dict, dh: dict, dc: dict | None,
+              deviation: dict, owner: str) -> None:
+    """Fill ``dh``, ``dc`` (unless None) and ``deviation`` per unit from the probes' gradients (in the traces' order)."""
+    for trace in one_trace_per_unit(traces, units, owner):
         # per step, ∂L/∂s_t for each state tensor (zeros where the loss does not reach), regrouped per state
         steps = [[_or_zeros(next(grads_iter), p) for p in step] for step in trace.probes]
         per_state = list(zip(*steps))  # [state][t] -> (B, n)
         name = trace.unit.name
         dh[name] = _input_order(_norms(per_state[0], trace.mask), trace.unit.backwards)
-        if isinstance(trace.unit.cell, LSTMCell) and len(per_state) == 2:
+        if dc is not None and isinstance(trace.unit.cell, LSTMCell) and len(per_state) == 2:
             dc[name] = _input_order(_norms(_cell_state_grads(trace, per_state), trace.mask), trace.unit.backwards)
         mine = own.get(id(trace.unit.layer))
         deviation[name] = (float((trace.output - mine).abs().max()) if mine is not None and trace.output is not None

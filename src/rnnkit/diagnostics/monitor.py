@@ -31,8 +31,8 @@ import torch
 from .._validation import check_positive_int
 from ..errors import ConfigError
 from ..training.callbacks import Callback
-from ._trace import recurrent_units
-from .gradient_flow import gradient_flow
+from ._trace import recurrent_units, take
+from .gradient_flow import measure_flow
 
 __all__ = ["GradientMonitor", "read_diagnostics", "diagnostics_columns"]
 
@@ -116,8 +116,9 @@ class GradientMonitor(Callback):
         clipnorm = getattr(self.model, "clipnorm", None)
         scale = min(1.0, clipnorm / (float(last.grad_norm) + 1e-6)) if clipnorm else 1.0
         norms = {u.name: _grad_norm(u.cell) / scale for u in self._units}
-        flow = gradient_flow(self.model, last.x[: self.examples],
-                             None if last.y is None else last.y[: self.examples])
+        # only the reach: no dL/dc_t, no comparison with the layers' own paths
+        flow = measure_flow(self.model, take(last.x, self.examples), take(last.y, self.examples),
+                            cell_state=False, compare=False, owner="fit(diagnostics=...)")
         for unit in self._units:
             row[f"grad_norm:{unit.name}"] = norms[unit.name]
             row[f"reach:{unit.name}"] = flow.reach(unit.name)
