@@ -8,13 +8,14 @@ error rates) and :mod:`rnnkit.optimizers` (their public homes, as in Keras),
 decoding), :mod:`rnnkit.data` (tokenizers, padding, windows, batching),
 :mod:`rnnkit.audio` (audio files, log-mel / MFCC features, SpecAugment),
 :mod:`rnnkit.datasets` (real datasets with a verified cache),
+:mod:`rnnkit.diagnostics` (the gradient's flow through time, gate statistics, their plots),
 :mod:`rnnkit.activations`, :mod:`rnnkit.initializers`, :mod:`rnnkit.random`
 (:func:`set_seed`), :mod:`rnnkit.saving` (the registry of serializable classes,
 checkpoint and model files), :mod:`rnnkit.apps` (the app framework and the apps;
 not imported here), :mod:`rnnkit.errors`.
 """
-from . import (activations, audio, cells, data, datasets, decoding, errors, initializers, layers, losses, metrics,
-               models, optimizers, random, saving, training)
+from . import (activations, audio, cells, data, datasets, decoding, diagnostics, errors, initializers, layers, losses,
+               metrics, models, optimizers, random, saving, training)
 from .errors import RnnkitError
 from .models import Model, Sequential, load_model
 from .random import set_seed
@@ -27,6 +28,7 @@ __all__ = [
     "data",
     "datasets",
     "decoding",
+    "diagnostics",
     "errors",
     "initializers",
     "layers",

@@ -59,14 +59,16 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from .._version import __version__
-from ..errors import ConfigError
+from ..diagnostics import GradientMonitor, gradient_flow, plot_gradient_flow, plot_states
+from ..diagnostics._trace import first_examples, take
+from ..errors import ConfigError, RnnkitError
 from ..models import load_model
 from ..plots import plot_history
 from ..random import set_seed
 from ..runs import new_run_dir, read_config, write_config, write_json
 from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
-__all__ = ["setting", "AppConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
+__all__ = ["setting", "AppConfig", "TrainConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
            "Command", "App", "Recipe", "ReportSection", "classification_sections", "Fitted", "RunClock",
            "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
 
@@ -247,6 +249,25 @@ class AppConfig:
         return dataclasses.replace(config, **settings) if settings else config
 
 
+@dataclass
+class TrainConfig(AppConfig):
+    """The settings every app's training shares, declared once: an app's config subclasses it.
+
+    ``diagnostics``: every N training steps, record each recurrent layer's gradient
+    norm and gradient reach into the run folder's ``diagnostics.csv``, and draw
+    ``gradient_flow.png`` and ``gates.png`` at the end (:mod:`rnnkit.diagnostics`).
+
+    >>> @dataclass
+    ... class ToyTrainConfig(TrainConfig):
+    ...     epochs: int = setting(3, help="epochs", min=1)
+    >>> ToyTrainConfig(diagnostics=100).to_dict()
+    {'diagnostics': 100, 'epochs': 3}
+    """
+
+    diagnostics: int | None = setting(None, help="every N training steps, record per-layer gradient norms and the "
+                                                  "gradient reach (diagnostics.csv, gradient_flow.png, gates.png)", min=1)
+
+
 # ---------------------------------------------------------------- the command line, from the same fields
 def add_options(parser: argparse.ArgumentParser, cls: type, defaults: Mapping[str, Any] | None = None) -> None:
     """One option per CLI field of dataclass ``cls``; values are parsed and checked later (:func:`options_from_args`).
@@ -255,7 +276,9 @@ def add_options(parser: argparse.ArgumentParser, cls: type, defaults: Mapping[st
     """
     defaults = dict(defaults or {})
     hints, groups = _hints(cls), {}
-    for f in dataclasses.fields(cls):
+    shared = {f.name for f in dataclasses.fields(TrainConfig)}
+    # an app's own options first, then those every app shares (TrainConfig's)
+    for f in sorted(dataclasses.fields(cls), key=lambda f: f.name in shared):
         m = _meta(f)
         if not m.cli:
             continue
@@ -603,9 +626,11 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
             callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=patience))
     if recipe.resumable:
         callbacks.append(ModelCheckpoint(str(run / "checkpoint.safetensors"), save_weights_only=False))
+    every = getattr(cfg, "diagnostics", None)
+    monitor = GradientMonitor(every, run / "diagnostics.csv", append=resume) if every else None
     began = time.perf_counter()
     model.fit(**fit, epochs=epochs, callbacks=callbacks, verbose=verbose,
-              resume_from=str(run / "checkpoint.safetensors") if resume else None)
+              resume_from=str(run / "checkpoint.safetensors") if resume else None, diagnostics=monitor)
     wall = time.perf_counter() - began
     if validated:
         if not best_file.exists():
@@ -615,6 +640,8 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     best = (max if mode == "max" else min)(range(len(history)), key=history.__getitem__) if history else None
     model.save(str(best_file))  # the whole model: architecture, best weights, compile settings
     write_json(run / "model.json", {"class_name": type(model).__name__, "config": model.get_config()})
+    if monitor is not None:
+        _diagnostic_plots(model, fit, run, say)
     offset = model.epochs_done - len(history) if history else 0  # epochs of a resumed run before this fit
     fitted = Fitted(model, run, model.epochs_done, (offset + best) if best is not None else model.epochs_done - 1,
                     clock.elapsed, wall, params)
@@ -622,6 +649,19 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     write_json(run / "metrics.json", metrics)
     plot_history(run / "metrics.csv", run / recipe.history_plot, title=recipe.title(cfg), keys=recipe.history_keys)
     return metrics
+
+
+def _diagnostic_plots(model: Any, fit: Mapping[str, Any], run: Path, say: Callable[[str], None]) -> None:
+    """``gradient_flow.png`` (8 validation examples, else training ones) and ``gates.png`` (the first of them)."""
+    data = fit.get("validation_data")
+    if data is None:
+        data = (fit["x"], fit.get("y")) if fit.get("y") is not None else fit["x"]
+    try:
+        x, y = first_examples(data, 8)
+        plot_gradient_flow(gradient_flow(model, x, y), run / "gradient_flow.png")
+        plot_states(model, take(x, 1), run / "gates.png")
+    except (RnnkitError, ValueError, TypeError, IndexError) as exc:
+        say(f"diagnostics: no gradient_flow.png / gates.png ({exc})")
 
 
 def open_run(run: str | Path, recipe: Recipe, needs: typing.Sequence[str] = ()) -> tuple[Any, Any, Path]:

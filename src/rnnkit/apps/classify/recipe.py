@@ -39,7 +39,8 @@ from rnnkit.plots import plot_confusion
 from rnnkit.runs import parse_duration, read_csv, read_json, write_csv, write_json
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from ..framework import AppConfig, Fitted, Recipe, ReportSection, classification_sections, open_run, setting, train_run
+from ..framework import (AppConfig, Fitted, Recipe, ReportSection, TrainConfig, classification_sections, open_run,
+                         setting, train_run)
 from .data import NAMED, Labelled, load_named, read_labelled, read_texts
 from .model import MODELS, build_model
 
@@ -50,7 +51,7 @@ APP = "classify"
 
 
 @dataclass
-class ClassifyConfig(AppConfig):
+class ClassifyConfig(TrainConfig):
     """Every setting of a classification run (saved as the run's ``config.json``).
 
     >>> ClassifyConfig(vocab=3)

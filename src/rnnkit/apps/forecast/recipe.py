@@ -43,7 +43,7 @@ from rnnkit.optimizers import Adam
 from rnnkit.plots import plot_series
 from rnnkit.runs import parse_duration, read_json, write_csv, write_json
 
-from ..framework import AppConfig, Fitted, Recipe, ReportSection, open_run, setting, train_run
+from ..framework import AppConfig, Fitted, Recipe, ReportSection, TrainConfig, open_run, setting, train_run
 from .data import SERIES_DATASETS, Series, decimal_years, future_dates, infer_season, load_series
 from .evaluate import BASELINES, actuals, baseline_forecasts, error_metrics, test_origins
 from .model import build_model, parse_units
@@ -73,7 +73,7 @@ _GENERIC = dict(lookback=60, horizon=1, model="lstm", units="64", dropout=0.0, l
 
 
 @dataclass
-class ForecastConfig(AppConfig):
+class ForecastConfig(TrainConfig):
     """Every setting of a forecasting run (saved, resolved, as the run's ``config.json``).
 
     ``None`` means: the dataset's preset (:data:`PRESETS`) if ``data`` names one,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from rnnkit.errors import ConfigError
 from rnnkit.runs import parse_duration
 
-from ..framework import AppConfig, setting
+from ..framework import AppConfig, TrainConfig, setting
 from .model import MODELS, TASKS
 
 __all__ = ["SpeechConfig", "TranscribeOptions", "DemoOptions", "TASK_DEFAULTS"]
@@ -23,7 +23,7 @@ TASK_DEFAULTS = {"words": {"features": "mfcc", "stack": 2}, "digits": {"features
 
 
 @dataclass
-class SpeechConfig(AppConfig):
+class SpeechConfig(TrainConfig):
     """Every setting of a speech run (saved as the run's ``config.json``)."""
 
     data: str = setting("fsdd", help="fsdd, or a folder with one sub-folder of audio files per label")

@@ -32,7 +32,7 @@ from rnnkit.runs import parse_duration
 from rnnkit.training.callbacks import Callback
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from ..framework import AppConfig, Fitted, Recipe, ReportSection, open_run, setting, train_run
+from ..framework import AppConfig, Fitted, Recipe, ReportSection, TrainConfig, open_run, setting, train_run
 from . import sizing
 from .data import Corpus, load_corpus
 from .generate import generate
@@ -59,7 +59,7 @@ _CHOSEN = " (default 2 x 256 lstm, batch 64 x 64, lr 4e-3, or chosen by --time-b
 
 
 @dataclass
-class TextgenConfig(AppConfig):
+class TextgenConfig(TrainConfig):
     """Every setting of a text generation run (saved as the run's ``config.json``).
 
     ``cell``, ``layers``, ``units``, ``batch_size``, ``seq_len`` and

@@ -45,7 +45,8 @@ from rnnkit.runs import parse_duration, read_csv, read_json, write_csv, write_js
 from rnnkit.training.callbacks import Callback
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from ..framework import AppConfig, Fitted, Recipe, ReportSection, cosine_schedule, open_run, setting, train_run
+from ..framework import (AppConfig, Fitted, Recipe, ReportSection, TrainConfig, cosine_schedule, open_run, setting,
+                         train_run)
 from .data import DATASETS, PairBatches, Pairs, load_pairs, split_by_source
 from .text import LEVELS, TrueCaser, bleu_tokenizer, is_cjk_language, segment
 from .translator import Translation, Translator, corpus_scores
@@ -58,7 +59,7 @@ EXAMPLES = 50
 
 
 @dataclass
-class TranslateConfig(AppConfig):
+class TranslateConfig(TrainConfig):
     """Every setting of a translation run (saved as the run's ``config.json``).
 
     >>> TranslateConfig(attention="luong")

@@ -9,7 +9,9 @@ __all__ = ["History"]
 class History(Callback):
     """Record each epoch's logs: ``history[name]`` is the list of values, ``epoch`` the epoch numbers.
 
-    ``fit`` returns one; it is cleared when a new training starts.
+    ``fit`` returns one; it is cleared when a new training starts.  With
+    ``fit(diagnostics=N)``, ``diagnostics`` holds the rows of gradient norms and
+    reach recorded every N steps (:class:`rnnkit.diagnostics.GradientMonitor`).
 
     >>> h = History()
     >>> h.on_train_begin()
@@ -23,10 +25,12 @@ class History(Callback):
         super().__init__()
         self.epoch: list[int] = []
         self.history: dict[str, list] = {}
+        self.diagnostics: list[dict[str, float]] = []
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.epoch = []
         self.history = {}
+        self.diagnostics = []
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch.append(epoch)
