@@ -1,6 +1,7 @@
-"""Recipe of ``rnnkit demo``: the Shakespeare quickstart, the alphabet, and a sine-wave forecaster.
+"""Recipe of ``rnnkit demo``: the Shakespeare quickstart, the alphabet, a sine-wave forecaster, the vanishing gradient.
 
-:func:`demo` runs the one chosen (:class:`DemoOptions`).  The sine demo
+:func:`demo` runs the one chosen (:class:`DemoOptions`); ``vanishing`` is
+:func:`rnnkit.apps.demo.vanishing.vanishing` (SimpleRNN, GRU and LSTM on the adding problem).  The sine demo
 (:func:`run`) generates sine waves, trains an LSTM forecaster and reports;
 everything it needs is generated, so it runs with no network and no datasets.
 It uses only the public layers and a plain PyTorch loop, and shows that the fused
@@ -21,6 +22,7 @@ from rnnkit.layers import LSTM
 from ..alphabet import run as alphabet
 from ..framework import AppConfig, setting
 from ..textgen import TextgenConfig, sample, train
+from .vanishing import VanishingConfig, vanishing
 
 __all__ = ["DemoConfig", "DemoOptions", "demo", "run"]
 
@@ -29,11 +31,11 @@ __all__ = ["DemoConfig", "DemoOptions", "demo", "run"]
 class DemoOptions(AppConfig):
     """The options of ``rnnkit demo``."""
 
-    which: str = setting("shakespeare", help="the demo to run", choices=("shakespeare", "alphabet", "sine"),
+    which: str = setting("shakespeare", help="the demo to run", choices=("shakespeare", "alphabet", "sine", "vanishing"),
                          positional=True)
-    seconds: float | None = setting(None, help="training time (default 120; sine: 20)", gt=0)
+    seconds: float | None = setting(None, help="training time (default 120; sine: 20; vanishing: 180)", gt=0)
     seed: int = setting(0, help="seed of every generator")
-    out: str | None = setting(None, help="run folder (default runs/textgen-<time>)")
+    out: str | None = setting(None, help="run folder (default runs/textgen-<time>; vanishing: runs/vanishing-<time>)")
 
 
 def demo(options: DemoOptions | None = None, print_fn: Callable[[str], None] = print) -> None:
@@ -41,6 +43,9 @@ def demo(options: DemoOptions | None = None, print_fn: Callable[[str], None] = p
     options = options or DemoOptions()
     if options.which == "alphabet":
         alphabet()
+        return
+    if options.which == "vanishing":
+        vanishing(VanishingConfig(seconds=options.seconds or 180.0, seed=options.seed, out=options.out), print_fn)
         return
     if options.which == "sine":
         run(DemoConfig(seconds=options.seconds or 20.0, seed=options.seed), print_fn)
