@@ -34,6 +34,13 @@ clipped to norm ``clipnorm``) on the same batches, and measures
 :func:`rnnkit.diagnostics.gradient_flow` of each on a validation batch before
 and after training.  The data are drawn from the seed (no network, no dataset).
 
+Before training the order is not the textbook one: rnnkit's (Keras') default
+initialisation gives the SimpleRNN an orthogonal recurrent matrix and states in
+tanh's near-linear range, so its gradient decays the slowest, while the gated
+cells start with half-open gates (GRU update gate :math:`\sigma(0) = 1/2`, LSTM
+forget gate :math:`\sigma(1) \approx 0.73`) that scale the gradient by about that
+much each step.  Training opens the gates; the SimpleRNN has none.
+
 Side by side: the three take turns, ``eval_every`` steps each per round, on the
 same batches, until the time budget is spent (or ``steps``, for tests and tuning).
 Equal steps rather than equal seconds, because the question is what a cell
