@@ -273,3 +273,12 @@ def test_cli_bad_inputs_get_one_line_and_exit_code_2(words_run, tmp_path, one_li
 def test_config_refuses_bad_settings():
     with pytest.raises(ConfigError, match="`n_mfcc` must be at most `n_mels` = 10"):
         SpeechConfig(n_mels=10, n_mfcc=13)
+    with pytest.raises(ConfigError, match="speeds"):
+        SpeechConfig(speeds=[0.9, 3.0])
+
+
+def test_task_defaults_fill_only_what_is_not_given():
+    assert (SpeechConfig(task="words").with_task_defaults().features, SpeechConfig(task="digits").with_task_defaults().stack) \
+        == ("mfcc", 3)
+    cfg = SpeechConfig(task="digits", features="mfcc", stack=1).with_task_defaults()
+    assert (cfg.features, cfg.stack) == ("mfcc", 1)

@@ -43,7 +43,9 @@ class SpeechConfig(TrainConfig):
     stack: int | None = setting(None, help="frames joined into one recurrent step: fewer, wider steps (default 2 "
                                            "for words, 3 for digits: 20 or 30 ms)", min=1, max=8)
     dropout: float = setting(0.2, help="dropout rate", min=0, lt=1)
-    no_augment: bool = setting(False, help="no speed perturbation (0.9x, 1.1x) or SpecAugment of training data")
+    speeds: list[float] = setting([0.9, 1.1], help="speed perturbation: training recordings also played at these "
+                                                   "speeds (comma-separated)", min=0.5, max=2.0)
+    no_augment: bool = setting(False, help="no speed perturbation or SpecAugment of training data")
     utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
                               min=10)
     epochs: int | None = setting(None, help="at most this many epochs (default 30)", min=1, group="budget")

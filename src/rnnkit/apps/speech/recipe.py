@@ -103,7 +103,8 @@ class _Recipe(Recipe):
                 utt = build_utterances(subsets[name], sizes[name], cfg.seed + 1000 * (k + 1))
                 waves[name], targets[name] = utt.waves, utt.tokens
         for name in waves:  # training utterances at each speed of SPEEDS, one drawn per batch
-            feats[name] = (perturbed_features(waves[name], cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc)
+            feats[name] = (perturbed_features(waves[name], cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc,
+                                              (1.0, *cfg.speeds))
                            if name == "train" and not cfg.no_augment else _feats(cfg, waves[name]))
         counts = {k: len(v) for k, v in waves.items()}
         waves = {"test": waves["test"]}  # only a few test waves are kept (held_out.npz); the others' memory goes
