@@ -39,7 +39,7 @@ from torch import nn
 from ..errors import ExportError
 from ..layers import (GRU, LSTM, RNN, Activation, Bidirectional, Conv1D, Dense, Dropout, Embedding,
                       GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization, Masking, SimpleRNN)
-from ..layers.recurrent import RecurrentLayer, _state_sizes
+from ..layers.recurrent import RecurrentLayer
 from ..models import Sequential
 from .ops import cell_blocker, onnx_rnn, onnx_weights
 
@@ -101,7 +101,7 @@ class RecurrentForm(nn.Module):
         finals: list[torch.Tensor] = []
         offset = 0
         for i, cell in enumerate(self.cells):
-            n = len(_state_sizes(cell))
+            n = len(cell.state_size) if isinstance(cell.state_size, (tuple, list)) else 1  # LSTM h, c; else h
             weights = (getattr(self, f"w{i}"), getattr(self, f"r{i}"), getattr(self, f"b{i}"))
             seq, final = onnx_rnn(cell, weights, seq, lens, tuple(state[offset:offset + n]))
             offset += n
