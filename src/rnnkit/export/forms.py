@@ -31,7 +31,6 @@ where :math:`\\tilde y` are the outputs over the compacted steps.
 """
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import nn
