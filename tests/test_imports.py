@@ -43,8 +43,9 @@ RULES: list[tuple[str, tuple[str, ...], str]] = [
     ("rnnkit", ("rnnkit.cli",), "nothing imports the CLI (it is the thin face on top)"),
 ]
 #: Packages that may import the apps (everything else is the core, below them): the report sits above the apps
-#: (DESIGN.md), as it shows each app's own sections (Recipe.report_sections, found with apps.recipe_for).
-APPS_ALLOWED = ("rnnkit.apps", "rnnkit.report", "rnnkit.cli")
+#: (DESIGN.md), as it shows each app's own sections (Recipe.report_sections, found with apps.recipe_for); the export
+#: too, as a command declared with the app framework that knows the speech app's layers (StackFrames, MaskedConv1D).
+APPS_ALLOWED = ("rnnkit.apps", "rnnkit.report", "rnnkit.export", "rnnkit.cli")
 #: The ground: these import no other rnnkit module than each other.
 GROUND = ("rnnkit.errors", "rnnkit._validation", "rnnkit._io", "rnnkit.activations", "rnnkit.initializers",
           "rnnkit.random")

@@ -11,7 +11,8 @@ expect (``ValueError``/``TypeError``), so ``except ValueError`` keeps working.
 """
 from __future__ import annotations
 
-__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError", "NotCompiledError", "DatasetError"]
+__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError", "NotCompiledError", "DatasetError",
+           "ExportError"]
 
 
 class RnnkitError(Exception):
@@ -44,3 +45,7 @@ class NotCompiledError(RnnkitError, RuntimeError):
 
 class DatasetError(RnnkitError, OSError):
     """A dataset could not be downloaded, verified, found in the cache or parsed."""
+
+
+class ExportError(RnnkitError, ValueError):
+    """A model (or one of its layers) cannot be exported, e.g. to ONNX; the message names the layer and why."""
