@@ -80,14 +80,17 @@ def line_chart(title: str, series: Sequence[Series], *, x_label: str = "epoch", 
     """A ``<figure>`` with the SVG chart of ``series``, its legend and its data (``data-chart``).
 
     ``log``: a logarithmic y axis (None: chosen when every value is positive and
-    they span more than two decades).  ``integer_x``: x ticks are whole numbers.
+    they span more than two decades; True: values at or below 0, such as a gradient
+    that underflowed, are left out as gaps).  ``integer_x``: x ticks are whole numbers.
     """
     xs = _finite([x for s in series for x in s.x])
     ys = _finite([y for s in series for y in s.y])
     if log is None:
         log = bool(ys) and min(ys) > 0 and max(ys) / min(ys) > 100
-    if log and ys and min(ys) <= 0:
-        log = False
+    if log:
+        ys = [y for y in ys if y > 0]
+        series = [Series(s.name, s.x, [y if y is not None and y > 0 else math.nan for y in s.y], s.color, s.dashed)
+                  for s in series]
     fy = (lambda v: math.log10(v)) if log else (lambda v: v)
     x0, x1 = (min(xs), max(xs)) if xs else (0.0, 1.0)
     if x1 == x0:
@@ -108,7 +111,9 @@ def line_chart(title: str, series: Sequence[Series], *, x_label: str = "epoch", 
              f'aria-label="{html.escape(title)}" data-x0="{x0}" data-x1="{x1}" data-px0="{px0}" data-px1="{px1}">']
     parts.append(f'<rect class="plot-area" x="{px0}" y="{py1}" width="{px1 - px0}" height="{py0 - py1}"/>')
     if log:
-        y_ticks = [10.0 ** k for k in range(math.ceil(y0), math.floor(y1) + 1)] or [10 ** ((y0 + y1) / 2)]
+        every = max(1, math.ceil((math.floor(y1) - math.ceil(y0) + 1) / 8))  # at most about 8 decades labelled
+        y_ticks = ([10.0 ** k for k in range(math.ceil(y0), math.floor(y1) + 1) if k % every == 0]
+                   or [10 ** ((y0 + y1) / 2)])
     else:
         y_ticks = nice_ticks(y0, y1)
     for t in y_ticks:
