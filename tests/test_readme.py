@@ -17,4 +17,6 @@ def test_every_other_readme_python_block_runs(tmp_path, monkeypatch):
     assert blocks, "the README has one Python block only"
     monkeypatch.chdir(tmp_path)
     for number, code in enumerate(blocks, start=2):
+        if "onnxruntime as ort" in code:  # needs an exported run: tests/export/test_apps.py runs it on one
+            continue
         exec(compile(code, f"README.md python block {number}", "exec"), {})

@@ -87,7 +87,7 @@ def _hand_lstm(cell, x, reverse):
 
 def test_bidirectional_lstm_both_directions_match_autograd_over_a_hand_written_loop():
     torch.manual_seed(1)
-    bi = Bidirectional(LSTM(U, bias_initializer="random_normal", input_size=3))
+    bi = Bidirectional(LSTM(U, bias_initializer="random_normal", input_size=3), name="bidirectional")
     head = Dense(1, input_size=2 * U)
     model = Sequential([bi, head])
     x = torch.randn(B, T, 3)

@@ -83,7 +83,7 @@ def test_forecast_run_keeps_its_scaler_in_model_json(tmp_path):
 def test_cli_refuses_an_unexportable_layer_in_one_line(tmp_path, one_line_error):
     run = tmp_path / "run"
     run.mkdir()
-    model = Sequential([Embedding(20, 4, mask_zero=True), MinGRU(3, return_sequences=True, input_size=4),
+    model = Sequential([Embedding(20, 4, mask_zero=True), MinGRU(3, return_sequences=True, input_size=4, name="mingru"),
                         GlobalMaxPooling1D(), Dense(2, input_size=3)])
     model(torch.ones(1, 2, dtype=torch.long))
     model.save(str(run / "model.safetensors"))
