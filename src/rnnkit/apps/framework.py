@@ -68,7 +68,7 @@ from ..random import set_seed
 from ..runs import new_run_dir, read_config, write_config, write_json
 from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
-__all__ = ["setting", "AppConfig", "TrainConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
+__all__ = ["setting", "setting_rules", "AppConfig", "TrainConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
            "Command", "App", "Recipe", "ReportSection", "classification_sections", "Fitted", "RunClock",
            "cosine_schedule", "train_run", "open_run", "RUN_FILE", "Service"]
 
@@ -120,6 +120,12 @@ def setting(default: Any = None, *, help: str = "", min: float | None = None, ma
 
 def _meta(f: dataclasses.Field) -> _Setting:
     return f.metadata.get(_META) or _Setting()
+
+
+def setting_rules(f: dataclasses.Field) -> _Setting:
+    """What :func:`setting` declared of field ``f``: ``help``, ``min``, ``max``, ``gt``, ``lt``, ``choices`` ...
+    (for code that turns a settings dataclass into another schema, such as ``rnnkit serve``'s request models)."""
+    return _meta(f)
 
 
 @contextlib.contextmanager
@@ -302,8 +308,8 @@ def add_options(parser: argparse.ArgumentParser, cls: type, defaults: Mapping[st
             target.add_argument(_flag(f), dest=f.name, action=action, **kwargs)
         else:
             metavar = "{" + ",".join(map(str, m.choices)) + "}" if m.choices else f.name.upper()
-            if m.several:  # --compare A B C: the values follow the flag
-                kwargs["nargs"] = "+"
+            if m.several:  # --compare A B C: the values follow the flag (or the flag repeats: --run A --run B)
+                kwargs.update(nargs="+", action="extend")
             target.add_argument(_flag(f), dest=f.name, metavar=metavar, **kwargs)
 
 

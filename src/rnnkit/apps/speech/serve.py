@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, DatasetError
 
 from ..framework import AppConfig, Service, setting
 from .recipe import decode_waves, load_run, read_wave
@@ -36,7 +36,11 @@ def service(run: Path) -> Service:
     model, info, _ = load_run(run)
 
     def check(request: TranscribeRequest) -> TranscribeRequest:
-        request.wave = read_wave(request.audio, info["sample_rate"], f"`audio` ({len(request.audio):,} bytes)")
+        try:  # decoded once, here, before the model
+            request.wave = read_wave(request.audio, info["sample_rate"], f"`audio` ({len(request.audio):,} bytes)")
+        except DatasetError as exc:
+            text = str(exc)
+            raise ConfigError(text if text.startswith("`audio`") else f"`audio`: {text}") from None
         return request
 
     def predict(requests: list[TranscribeRequest]) -> list[dict]:
