@@ -83,7 +83,7 @@ def is_loopback(host: str) -> bool:
 def _need_extra() -> None:
     try:
         import fastapi  # noqa: F401
-        import multipart  # noqa: F401  (python-multipart)
+        import python_multipart  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise ConfigError(f"rnnkit serve needs FastAPI, uvicorn and python-multipart ({exc.name} is missing): "

@@ -135,17 +135,18 @@ def create_app(runs: dict[str, ServedRun], *, api_key: str | None = None, limits
     checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rnnkit-check")
     workers: dict[str, Worker] = {}
 
+    def new_workers() -> None:  # at creation (an app driven without lifespan), and afresh on each start
+        workers.update({name: Worker(run.service, executor, window=limits.window, batch=limits.batch,
+                                     queue_size=limits.queue) for name, run in runs.items()})
+
+    new_workers()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        for name, run in runs.items():
-            workers[name] = Worker(run.service, executor, window=limits.window, batch=limits.batch,
-                                   queue_size=limits.queue)
-            workers[name].start()
+        new_workers()
         yield
         for worker in workers.values():
             await worker.stop()
-        executor.shutdown(wait=False, cancel_futures=True)
-        checks.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="rnnkit serve", version=__version__, lifespan=lifespan,
                   description="Recurrent models trained with rnnkit, over HTTP. Every error is {\"error\": \"...\"}.")
