@@ -90,7 +90,7 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"))
-        self.process = subprocess.Popen([sys.executable, "-m", "rnnkit.cli", "serve", "--run", str(run), "--host",
+        self.process = subprocess.Popen([sys.executable, "-c", "import sys; from rnnkit.cli import main; sys.exit(main())", "serve", "--run", str(run), "--host",
                                          "127.0.0.1", "--port", str(self.port), *extra], env=env,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
