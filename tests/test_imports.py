@@ -14,7 +14,7 @@ or cli; saving never imports cells, layers, models, training, apps or cli;
 training never imports cells, layers, models, apps or cli; decoding (greedy and beam
 search) never imports cells, layers, saving, models, training, data, datasets, apps or cli; audio (reading
 files, features, augmentation) never imports models, training, apps or cli; nothing imports cli;
-nothing outside apps and cli imports apps; the ground (errors, _validation, _io,
+nothing outside apps, report, serve and cli imports apps; the ground (errors, _validation, _io,
 activations, initializers, random) imports only itself.
 """
 from __future__ import annotations
@@ -42,10 +42,11 @@ RULES: list[tuple[str, tuple[str, ...], str]] = [
      "audio turns files into features: it knows no model, trainer, app or CLI"),
     ("rnnkit", ("rnnkit.cli",), "nothing imports the CLI (it is the thin face on top)"),
 ]
-#: Packages that may import the apps (everything else is the core, below them): the report sits above the apps
-#: (DESIGN.md), as it shows each app's own sections (Recipe.report_sections, found with apps.recipe_for); the export
-#: too, as a command declared with the app framework that knows the speech app's layers (StackFrames, MaskedConv1D).
-APPS_ALLOWED = ("rnnkit.apps", "rnnkit.report", "rnnkit.export", "rnnkit.cli")
+#: Packages that may import the apps (everything else is the core, below them): the report and the server sit above
+#: the apps (DESIGN.md), as the report shows each app's own sections (Recipe.report_sections, found with
+#: apps.recipe_for) and the server answers with each app's Service (found with apps.service_for); the export too, as
+#: a command declared with the app framework that knows the speech app's layers (StackFrames, MaskedConv1D).
+APPS_ALLOWED = ("rnnkit.apps", "rnnkit.report", "rnnkit.export", "rnnkit.serve", "rnnkit.cli")
 #: The ground: these import no other rnnkit module than each other.
 GROUND = ("rnnkit.errors", "rnnkit._validation", "rnnkit._io", "rnnkit.activations", "rnnkit.initializers",
           "rnnkit.random")

@@ -4,15 +4,20 @@ Each app is a config (a dataclass of :func:`~rnnkit.apps.framework.setting`
 fields), a recipe (the hooks of :func:`~rnnkit.apps.framework.train_run`) and its
 data module; its ``APP`` lists its commands, from which ``rnnkit`` builds its
 command line (:func:`apps`).  :func:`recipe_for` finds the recipe that wrote a run
-folder (``rnnkit report`` asks it for the app's own report sections).
+folder (``rnnkit report`` asks it for the app's own report sections), and
+:func:`service_for` how to answer requests to it (``rnnkit serve``: each app's
+``serve.py`` module returns a :class:`~rnnkit.apps.framework.Service`).
 """
 from __future__ import annotations
 
 import importlib
 
-from .framework import App, AppConfig, Command, Recipe, ReportSection, setting, train_run
+from pathlib import Path
 
-__all__ = ["apps", "recipe_for", "App", "AppConfig", "Command", "Recipe", "ReportSection", "setting", "train_run"]
+from .framework import App, AppConfig, Command, Recipe, ReportSection, Service, setting, train_run
+
+__all__ = ["apps", "recipe_for", "service_for", "App", "AppConfig", "Command", "Recipe", "ReportSection", "Service",
+           "setting", "train_run"]
 
 # (module, attribute) of every app the ``rnnkit`` command offers, in the order of its help
 _APPS = [("demo", "APP"), ("textgen", "APP"), ("textgen", "LM_APP"), ("classify", "APP"), ("forecast", "APP"),
@@ -39,3 +44,11 @@ def recipe_for(app: str) -> Recipe | None:
     if app not in _RECIPES:
         return None
     return importlib.import_module(f"{__name__}.{app}.recipe").RECIPE
+
+
+def service_for(app: str, run: str | Path) -> Service | None:
+    """How ``rnnkit serve`` answers requests to run folder ``run`` of app ``app`` (its model loaded once, here);
+    None for an app rnnkit does not know.  Each app's ``serve.service(run)`` (:class:`Service`)."""
+    if app not in _RECIPES:
+        return None
+    return importlib.import_module(f"{__name__}.{app}.serve").service(Path(run))

@@ -68,9 +68,9 @@ from ..random import set_seed
 from ..runs import new_run_dir, read_config, write_config, write_json
 from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
-__all__ = ["setting", "AppConfig", "TrainConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
+__all__ = ["setting", "setting_rules", "AppConfig", "TrainConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
            "Command", "App", "Recipe", "ReportSection", "classification_sections", "Fitted", "RunClock",
-           "cosine_schedule", "train_run", "open_run", "RUN_FILE"]
+           "cosine_schedule", "train_run", "open_run", "RUN_FILE", "Service"]
 
 RUN_FILE = "run.json"
 _FLAGS = contextvars.ContextVar("rnnkit_cli_flags", default=False)
@@ -101,7 +101,7 @@ def setting(default: Any = None, *, help: str = "", min: float | None = None, ma
     """A config field: its default, help, bounds (``min``/``max`` inclusive, ``gt``/``lt`` exclusive),
     ``choices``, CLI ``flag`` (default ``--field-name``), and ``parse`` for values given as text.
     A list is given on the command line as comma-separated text, or with ``several=True`` as the
-    values after its flag (``--compare A B``).
+    values after its flag (``--compare A B``); its ``min``/``max`` bound the number of items.
 
     >>> from dataclasses import dataclass
     >>> @dataclass
@@ -120,6 +120,12 @@ def setting(default: Any = None, *, help: str = "", min: float | None = None, ma
 
 def _meta(f: dataclasses.Field) -> _Setting:
     return f.metadata.get(_META) or _Setting()
+
+
+def setting_rules(f: dataclasses.Field) -> _Setting:
+    """What :func:`setting` declared of field ``f``: ``help``, ``min``, ``max``, ``gt``, ``lt``, ``choices`` ...
+    (for code that turns a settings dataclass into another schema, such as ``rnnkit serve``'s request models)."""
+    return _meta(f)
 
 
 @contextlib.contextmanager
@@ -200,8 +206,13 @@ def _check_field(cls: type, f: dataclasses.Field, hint: Any, value: Any) -> Any:
             raise ConfigError(f"{name} must be {_bounds_text(m, whole)}, got {value!r}")
     elif base is str and not isinstance(value, str):
         raise ConfigError(f"{name} must be text, got {value!r}")
-    elif base is list and not isinstance(value, (list, tuple)):
-        raise ConfigError(f"{name} must be a list, got {value!r}")
+    elif base is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name} must be a list, got {value!r}")
+        if (m.min is not None and len(value) < m.min) or (m.max is not None and len(value) > m.max):
+            low, high = m.min if m.min is not None else 0, m.max
+            rule = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise ConfigError(f"{name} must hold {rule} items, got {len(value)}")
     if m.choices is not None and value not in m.choices:
         raise ConfigError(f"{name} must be one of {', '.join(map(str, m.choices))}, got {value!r}")
     return list(value) if base is list else value
@@ -297,8 +308,8 @@ def add_options(parser: argparse.ArgumentParser, cls: type, defaults: Mapping[st
             target.add_argument(_flag(f), dest=f.name, action=action, **kwargs)
         else:
             metavar = "{" + ",".join(map(str, m.choices)) + "}" if m.choices else f.name.upper()
-            if m.several:  # --compare A B C: the values follow the flag
-                kwargs["nargs"] = "+"
+            if m.several:  # --compare A B C: the values follow the flag (or the flag repeats: --run A --run B)
+                kwargs.update(nargs="+", action="extend")
             target.add_argument(_flag(f), dest=f.name, metavar=metavar, **kwargs)
 
 
@@ -444,6 +455,48 @@ class ReportSection:
     table: list[list[Any]] | None = None
     pre: str | None = None
     images: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Service:
+    """How ``rnnkit serve`` answers requests to one run: each app's ``serve.service(run)`` returns one.
+
+    The server (:mod:`rnnkit.serve`) knows no app.  It reads ``request``, an
+    :class:`AppConfig` dataclass whose fields are the request's (type, default,
+    help and bounds declared once, as every setting), into the route's schema and
+    checks each body against it before anything reaches the model; ``check(request)``
+    then checks what needs the run itself (a prompt's characters against the
+    vocabulary ...), still on the way in.  Then either
+
+    * ``predict(requests)``: the replies (JSON-ready dicts) to a list of requests, in
+      order.  The server gathers concurrent requests to one model into one call of up
+      to ``batch`` requests; or
+    * ``generate(request, emit)``: the reply to one request, calling ``emit(piece)``
+      with each piece of text as it is made (server-sent events when the request's
+      ``stream`` field is true).  ``emit`` raises when the request was cut off, which
+      ends the generation.  For models whose state lives in the model (a stateful
+      language model), so that two requests never share it.
+
+    The server calls either off its event loop, one call at a time per model.
+    ``upload`` names the request field that holds an uploaded file's bytes (the
+    request is then a multipart form: that file and the other fields), of at most
+    ``max_bytes``.  ``example`` is a request body the web page and ``/docs`` start
+    from; ``info`` is shown on the page (the classes, the vocabulary ...).
+    """
+
+    request: type
+    predict: Callable[[list[Any]], list[dict[str, Any]]] | None = None
+    generate: Callable[[Any, Callable[[str], None]], dict[str, Any]] | None = None
+    check: Callable[[Any], None] | None = None
+    batch: int = 64
+    upload: str | None = None
+    max_bytes: int = 1_000_000
+    example: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.predict is None) == (self.generate is None):
+            raise TypeError("a Service needs exactly one of predict and generate")
 
 
 def classification_sections(metrics: Mapping[str, Any], classes: typing.Sequence[str], image: str) -> list[ReportSection]:

@@ -4,15 +4,15 @@ Every app command is generated from the app's declaration (:func:`rnnkit.apps.ap
 its options from the fields of the command's config dataclass
 (:func:`rnnkit.apps.framework.add_options`), checked in the flags' vocabulary.
 User errors (any :class:`rnnkit.errors.RnnkitError`, and a command line argparse
-refuses) print one line and exit with code 2.  ``rnnkit report`` is declared the
-same way, by :data:`rnnkit.report.APP`, and ``rnnkit export`` by :data:`rnnkit.export.APP`.
+refuses) print one line and exit with code 2.  ``rnnkit report``, ``rnnkit export`` and ``rnnkit serve``
+are declared the same way, by :data:`rnnkit.report.APP`, :data:`rnnkit.export.APP` and :data:`rnnkit.serve.APP`.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .. import datasets, export, report
+from .. import datasets, export, report, serve
 from ..apps import apps
 from ..apps.framework import App, Command, add_options, cli_vocabulary, options_from_args
 from ..errors import ConfigError, RnnkitError
@@ -101,6 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         _add_app(sub, app)
     _add_app(sub, report.APP)
     _add_app(sub, export.APP)
+    _add_app(sub, serve.APP)
     data = sub.add_parser("datasets", help="list, describe or download the registered datasets")
     data.add_argument("action", choices=["list", "info", "fetch"])
     data.add_argument("name", nargs="?")

@@ -45,7 +45,7 @@ from .data import NAMED, Labelled, load_named, read_labelled, read_texts
 from .model import MODELS, build_model
 
 __all__ = ["ClassifyConfig", "PredictOptions", "EvaluateOptions", "train", "predict", "evaluate", "load_run",
-           "Prediction", "predict_command", "evaluate_command"]
+           "Prediction", "predict_command", "evaluate_command", "label_texts"]
 
 APP = "classify"
 
@@ -370,7 +370,12 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
 def predict(run: str | Path, texts: Sequence[str]) -> list[Prediction]:
     """The predicted label and probabilities of each text, with the best model of ``run``."""
     texts = _check_texts(texts)
-    model, vocab, classes, cfg = load_run(run)
+    return label_texts(*load_run(run), texts)
+
+
+def label_texts(model: torch.nn.Module, vocab: Vocab, classes: Sequence[str], cfg: ClassifyConfig,
+                texts: Sequence[str]) -> list[Prediction]:
+    """The predictions of a loaded run (:func:`load_run`'s four values) for ``texts``, batched by length."""
     ids, _ = _encode(texts, vocab, cfg.level, cfg.max_len)
     probs = _probabilities(model, ids)
     out = []

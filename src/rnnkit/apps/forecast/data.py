@@ -31,8 +31,8 @@ import numpy as np
 from rnnkit import datasets
 from rnnkit.errors import ConfigError, DatasetError
 
-__all__ = ["SERIES_DATASETS", "Series", "load_series", "read_csv_series", "fill_missing", "infer_season",
-           "future_dates", "decimal_years"]
+__all__ = ["SERIES_DATASETS", "Series", "load_series", "read_csv_series", "series_from_rows", "fill_missing",
+           "infer_season", "future_dates", "decimal_years"]
 
 #: the registered datasets that are dated series, with their default target column
 SERIES_DATASETS = {"moutai": "open", "airline-passengers": "passengers", "daily-min-temperatures": "temp"}
@@ -343,6 +343,44 @@ def infer_season(dates: np.ndarray) -> int:
         return 5
     seconds = np.timedelta64(step, _unit(np.asarray(dates))) / np.timedelta64(1, "s")
     return {86_400.0: 7, 3_600.0: 24}.get(float(seconds), 1)
+
+
+def series_from_rows(rows: Sequence[Sequence], target: str, name: str = "`history`") -> Series:
+    """A univariate :class:`Series` from ``[[date, value], ...]`` rows, oldest first (a request's history).
+
+    Problems are one-line errors naming the rows, as ``name[i]`` (counted from 0).
+
+    >>> s = series_from_rows([["2020-01", 10], ["2020-02", 12.5]], "sales")
+    >>> str(s.dates[-1]), s.values[:, 0].tolist()
+    ('2020-02', [10.0, 12.5])
+    >>> series_from_rows([["2020-02", 1], ["2020-01", 2]], "sales")
+    Traceback (most recent call last):
+    rnnkit.errors.ConfigError: `history`[1] (2020-01) comes before `history`[0] (2020-02); give the rows oldest first, one per date
+    """
+    dates, values = [], []
+    for i, row in enumerate(rows):
+        if len(row) != 2 or not isinstance(row[0], str) or isinstance(row[1], bool) or not isinstance(row[1], (int, float)):
+            raise ConfigError(f"{name}[{i}] must be [date, value] (a date text and a number), got {list(row)!r}")
+        date = _parse_date(row[0])
+        if date is None:
+            raise ConfigError(f"{name}[{i}]: date {row[0]!r} does not parse; write YYYY, YYYY-MM, YYYY-MM-DD "
+                              "(optionally with HH:MM[:SS])")
+        if not np.isfinite(row[1]):
+            raise ConfigError(f"{name}[{i}]: value {row[1]!r} is not a finite number")
+        dates.append(date)
+        values.append(float(row[1]))
+    if not dates:
+        raise ConfigError(f"{name} is empty; give [date, value] rows, oldest first")
+    units = {np.datetime_data(d.dtype)[0] for d in dates}
+    if len(units) > 1:
+        raise ConfigError(f"{name} mixes date precisions ({', '.join(sorted(units))}); write every date alike")
+    array = np.array(dates)
+    for i in range(1, len(array)):
+        if not array[i] > array[i - 1]:
+            raise ConfigError(f"{name}[{i}] ({array[i]}) comes {'before' if array[i] < array[i - 1] else 'on the date of'} "
+                              f"{name}[{i - 1}] ({array[i - 1]}); give the rows oldest first, one per date")
+    return Series(array, np.asarray(values, dtype=np.float64)[:, None], [target], name.strip("`"),
+                  np.arange(len(array), dtype=np.int64))
 
 
 def future_dates(dates: np.ndarray, steps: int) -> np.ndarray:

@@ -49,7 +49,8 @@ from .evaluate import BASELINES, actuals, baseline_forecasts, error_metrics, tes
 from .model import build_model, parse_units
 from .prepare import TRANSFORMS, Preprocessor, windows
 
-__all__ = ["ForecastConfig", "PredictOptions", "PRESETS", "Forecast", "train", "predict", "load_run"]
+__all__ = ["ForecastConfig", "PredictOptions", "PRESETS", "Forecast", "train", "predict", "load_run", "check_forecast",
+           "forecast_ahead"]
 
 APP = "forecast"
 
@@ -405,27 +406,10 @@ def _predict(run: Path, steps: int, data: str | None, out: str | Path | None,
     series = _load(cfg, data)
     if columns and series.columns != columns:
         raise ConfigError(f"--data {series.source} gives columns {series.columns}, but the run was trained on {columns}")
-    if steps > cfg.horizon and len(series.columns) > 1:
-        raise ConfigError(f"--steps {steps} is beyond the model's horizon {cfg.horizon}, and a model with input features "
-                          f"({', '.join(series.columns[1:])}) cannot read its own forecasts back; ask for at most "
-                          f"{cfg.horizon} steps or train with --horizon {steps}")
-    need = cfg.lookback + prep.lag
-    if len(series) < need:
-        raise ConfigError(f"--data {series.source} has {len(series)} rows, fewer than the lookback + differencing = {need} "
-                          "rows a forecast reads")
+    check_forecast(cfg, prep, series, steps)
     if out is not None and Path(out).exists():
         raise ConfigError(f"--out {out} already exists; choose another file name (nothing is overwritten)")
-    values = series.values  # (T, F)
-    produced: list[np.ndarray] = []
-    while sum(len(p) for p in produced) < steps:
-        z = prep.encode(values)[-cfg.lookback:]  # (lookback, F)
-        z_hat = model.predict(z[None].astype(np.float32))  # (1, H)
-        block = prep.decode(z_hat, values, np.array([len(values) - 1]))[0]  # (H,)
-        produced.append(block)
-        if sum(len(p) for p in produced) < steps:  # univariate (checked above): read the block back
-            values = np.concatenate([values, block[:, None]])  # (T + H, 1)
-    forecast = np.concatenate(produced)[:steps]
-    dates = future_dates(series.dates, steps)
+    dates, forecast = forecast_ahead(model, prep, cfg, series, steps)
 
     csv_path = Path(out) if out is not None else _free_path(run, "forecast", ".csv")
     csv_path.parent.mkdir(parents=True, exist_ok=True)
@@ -444,6 +428,36 @@ def _predict(run: Path, steps: int, data: str | None, out: str | Path | None,
             print_fn(f"{str(d):<{width}}  {v:.6g}")
         print_fn(f"forecast: {steps} steps written to {csv_path} and {png_path}")
     return Forecast(dates, forecast, series.target, csv_path, png_path)
+
+
+def check_forecast(cfg: ForecastConfig, prep: Preprocessor, series: Series, steps: int, name: str | None = None) -> None:
+    """Refuse a forecast the model cannot make: beyond its horizon with input features, or from too short a series
+    (``name``: how the caller knows the series, default ``--data SOURCE``)."""
+    name = name or f"--data {series.source}"
+    if steps > cfg.horizon and len(series.columns) > 1:
+        raise ConfigError(f"--steps {steps} is beyond the model's horizon {cfg.horizon}, and a model with input features "
+                          f"({', '.join(series.columns[1:])}) cannot read its own forecasts back; ask for at most "
+                          f"{cfg.horizon} steps or train with --horizon {steps}")
+    need = cfg.lookback + prep.lag
+    if len(series) < need:
+        raise ConfigError(f"{name} has {len(series)} rows, fewer than the lookback + differencing = {need} "
+                          "rows a forecast reads")
+
+
+def forecast_ahead(model: Any, prep: Preprocessor, cfg: ForecastConfig, series: Series,
+                   steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(dates, values) of ``steps`` forecasts after the end of ``series`` with a loaded run (:func:`load_run`):
+    the model's horizon from one pass, recursively beyond it (univariate models; see :func:`check_forecast`)."""
+    values = series.values  # (T, F)
+    produced: list[np.ndarray] = []
+    while sum(len(p) for p in produced) < steps:
+        z = prep.encode(values)[-cfg.lookback:]  # (lookback, F)
+        z_hat = model.predict(z[None].astype(np.float32))  # (1, H)
+        block = prep.decode(z_hat, values, np.array([len(values) - 1]))[0]  # (H,)
+        produced.append(block)
+        if sum(len(p) for p in produced) < steps:  # univariate (checked above): read the block back
+            values = np.concatenate([values, block[:, None]])  # (T + H, 1)
+    return future_dates(series.dates, steps), np.concatenate(produced)[:steps]
 
 
 def predict_command(options: PredictOptions) -> Forecast:

@@ -51,7 +51,7 @@ from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, build_utter
 from .model import build_model
 
 __all__ = ["train", "load_run", "transcribe", "Transcript", "transcribe_command", "demo", "demo_command",
-           "decode_waves", "RECIPE"]
+           "decode_waves", "read_wave", "RECIPE"]
 
 APP = "speech"
 INFO = "speech.json"
@@ -277,9 +277,11 @@ def _word(token: str) -> str:
     return DIGIT_WORDS[int(token)] if token.isdigit() and len(token) == 1 else token
 
 
-def _wave_of(path: Any, rate: int) -> np.ndarray:
-    wave, _ = read_audio(path, rate)
-    name = str(path)
+def read_wave(source: Any, rate: int, name: str | None = None) -> np.ndarray:
+    """The wave of an audio file (a path, its bytes or a binary file) at ``rate``; refuses one too short or silent,
+    naming it (``name``, default the path)."""
+    wave, _ = read_audio(source, rate)
+    name = name or str(source)
     if len(wave) < MIN_SECONDS * rate:
         raise DatasetError(f"{name}: too short ({len(wave) / rate * 1000:.0f} ms); give at least "
                            f"{MIN_SECONDS * 1000:.0f} ms of speech")
@@ -319,7 +321,7 @@ def transcribe(run: str | Path, files: Sequence[Any], *, beam: int = 1) -> list[
     good, waves = [], []
     for i, f in enumerate(files):
         try:
-            waves.append(_wave_of(f, info["sample_rate"]))
+            waves.append(read_wave(f, info["sample_rate"]))
             good.append(i)
         except RnnkitError as exc:
             results[i] = Transcript(str(f), [], error=str(exc))

@@ -107,11 +107,11 @@ def load_corpus(data: str, level: str = "char", *, vocab: Vocab | None = None, v
     return Corpus(vocab, _ids(vocab, train), _ids(vocab, tail), test, data)
 
 
-def check_known(vocab: Vocab, text: str) -> None:
-    """Refuse a prompt holding tokens the model never saw, naming them."""
+def check_known(vocab: Vocab, text: str, name: str = "--prompt") -> None:
+    """Refuse a prompt holding tokens the model never saw, naming them (and the prompt as ``name``)."""
     tokens = list(text) if vocab.level == "char" else text.split()
     unknown = sorted({t for t in tokens if t not in vocab})
     if unknown:
         shown = ", ".join(repr(t) for t in unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
-        raise ConfigError(f"--prompt holds {'characters' if vocab.level == 'char' else 'words'} the model never saw: {shown}; leave them out")
+        raise ConfigError(f"{name} holds {'characters' if vocab.level == 'char' else 'words'} the model never saw: {shown}; leave them out")
 
