@@ -44,7 +44,7 @@ class SpeechConfig(TrainConfig):
                                            "for words, 3 for digits: 20 or 30 ms)", min=1, max=8)
     dropout: float = setting(0.2, help="dropout rate", min=0, lt=1)
     speeds: list[float] = setting([0.9, 1.1], help="speed perturbation: training recordings also played at these "
-                                                   "speeds (comma-separated)", min=0.5, max=2.0)
+                                                   "speeds (comma-separated, each in [0.5, 2])")
     no_augment: bool = setting(False, help="no speed perturbation or SpecAugment of training data")
     utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
                               min=10)
@@ -70,6 +70,8 @@ class SpeechConfig(TrainConfig):
     def validate(self) -> None:
         if self.split != "standard" and not (self.split.startswith("speaker:") and len(self.split) > len("speaker:")):
             raise ConfigError(f"{self.option('split')} must be standard or speaker:NAME, got {self.split!r}")
+        if any(not 0.5 <= f <= 2.0 for f in self.speeds):
+            raise ConfigError(f"{self.option('speeds')} must each be in [0.5, 2] (0.9,1.1 is usual), got {self.speeds}")
         if self.n_mfcc > self.n_mels:
             raise ConfigError(f"{self.option('n_mfcc')} must be at most {self.option('n_mels')} = {self.n_mels}, "
                               f"got {self.n_mfcc}")
