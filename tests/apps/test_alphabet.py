@@ -40,6 +40,7 @@ def session():
     return result, printed, script
 
 
+@pytest.mark.slow  # trains the alphabet model (about 4 s); .ci/run's slow pass runs it
 def test_training_reaches_full_accuracy_and_prints_every_window(session):
     result, printed, _ = session
     assert result["accuracy"] == 1.0
@@ -48,6 +49,7 @@ def test_training_reaches_full_accuracy_and_prints_every_window(session):
     assert printed[2:28] == [f"{w} -> {next_letter(w)}" for w in windows]
 
 
+@pytest.mark.slow  # shares the trained session above
 def test_questions_get_the_next_letter_and_bad_lines_a_hint(session):
     result, printed, script = session
     expected = [(q, next_letter(q)) for q in ("abcd", "wxyz", "klmn", "yzab")]
@@ -68,6 +70,7 @@ def _printed_guesses(printed):
     return dict(line.split("  (should be")[0].split(" -> ") for line in printed[2:28])
 
 
+@pytest.mark.slow  # trains a model first (about 2 s)
 def test_end_of_input_and_q_end_the_loop_cleanly():
     quick = AlphabetConfig(epochs=2)  # the loop's behaviour does not depend on the training
     printed = []

@@ -138,6 +138,7 @@ def test_a_budget_chooses_the_size_from_the_measured_speeds_and_keeps_given_sett
     assert (cfg.cell, cfg.units) == ("gru", 16) and cfg.sizing["tokens_per_second"] == {}
 
 
+@pytest.mark.slow  # a budgeted run with its size trials (about 2 s)
 def test_a_budgeted_run_saves_the_chosen_size_and_reloads_into_that_model(tmp_path, monkeypatch, capsys):
     """Really timed (two tiny candidates), trained for a second, reloaded; the rebuilt model is the chosen one."""
     # the GRU's curve lies below the LSTM's at every token count, so the choice does not depend on the speeds

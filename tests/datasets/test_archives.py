@@ -170,6 +170,7 @@ def test_wav_reader_against_hand_made_samples(tmp_path):
         registry._read_wav(tmp_path / "s.wav")
 
 
+@pytest.mark.slow  # parses three real archives (about 2 s)
 def test_real_imdb_fsdd_and_fra_eng_counts(shared_data):
     shared_data("imdb", "fsdd", "tatoeba-fra-eng")
     first = {"train": "Story of a man who has unnatural feelings for a pig.", "test": "Once again Mr. Costner has dragged out"}

@@ -164,6 +164,7 @@ def test_kernel_not_used_for_other_dtypes_or_activations(monkeypatch):
     assert used
 
 
+@pytest.mark.slow  # compiles the C kernel into a fresh cache (about 3 s); .ci/run's slow pass runs it
 def test_loader_builds_the_loop_kernel_into_the_cache(monkeypatch, tmp_path):
     monkeypatch.setattr(kernels, "_state", {})
     monkeypatch.setenv("RNNKIT_KERNEL_CACHE", str(tmp_path))

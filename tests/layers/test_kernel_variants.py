@@ -28,6 +28,7 @@ def test_kernel_builds_where_a_compiler_is_present(name):
     assert kernel.path.exists() and kernel.path.suffix == ".so"
 
 
+@pytest.mark.slow  # builds the AVX2 variant of the C kernels (about 6 s); .ci/run's slow pass runs it
 def test_avx2_variant_matches_the_reference():
     flags = set(kernels._cpu_flags().split())
     if platform.machine() not in ("x86_64", "AMD64") or not {"avx2", "fma", "bmi2"} <= flags:

@@ -126,6 +126,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow  # a subprocess that builds its own kernels (about 4 s); .ci/run's slow pass runs it
 def test_bf16_on_a_cpu_without_native_bf16_runs_the_recurrent_kernel_in_float32():
     """oneDNN limited to AVX2 has no bf16 LSTM primitive: fit must still train, with one warning saying so."""
     import json
