@@ -87,6 +87,18 @@ def test_a_tiny_run_writes_the_folder(tiny_run):
     assert json.loads((out / "config.json").read_text())["config"]["length"] == TINY["length"]
 
 
+def test_rnnkit_report_never_replaces_the_demo_s_own_page(tiny_run, tmp_path):
+    from rnnkit.errors import ConfigError
+    from rnnkit.report import write_report
+
+    out = tiny_run[0]
+    before = (out / "report.html").read_bytes()
+    with pytest.raises(ConfigError, match="demo vanishing"):
+        write_report(out)
+    assert (out / "report.html").read_bytes() == before
+    assert write_report(out, tmp_path / "generic.html").is_file()  # elsewhere, the generic page is written
+
+
 def test_metrics_json_holds_each_models_figures(tiny_run):
     out, metrics, _ = tiny_run
     saved = json.loads((out / "metrics.json").read_text())

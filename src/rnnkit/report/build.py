@@ -27,6 +27,7 @@ from .reading import NOT_CURVES, RunRecord, flatten, read_run
 __all__ = ["write_report", "compare_runs", "curve_families"]
 
 REPORT_FILE = "report.html"
+OWN_PAGES = {"demo-vanishing": "demo vanishing"}  #: folders whose report.html their command wrote: never replaced
 COMPARE_FILE = "compare.html"
 DIAGNOSTIC_IMAGES = ("gradient_flow.png", "gates.png")
 MAX_STEPS = 1500  # per-step curves with more points are thinned to about this many
@@ -193,6 +194,9 @@ def write_report(run: str | Path, out: str | Path | None = None, *, open_browser
     ``open_browser``: also open it in the web browser (:mod:`webbrowser`).
     """
     record = read_run(run)
+    if out is None and record.app in OWN_PAGES and (record.path / REPORT_FILE).exists():
+        raise ConfigError(f"--run {record.path}: its {REPORT_FILE} is the page `rnnkit {OWN_PAGES[record.app]}` wrote; "
+                          f"open that, or give --out to write the generic report elsewhere")
     return _write(Path(out) if out is not None else record.path / REPORT_FILE, render_report(record), open_browser)
 
 
