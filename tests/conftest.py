@@ -1,5 +1,6 @@
-"""Test-suite settings shared by every test."""
+"""Test-suite settings shared by every test, and the fixtures several test folders use."""
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,33 @@ def keras():
     if module.backend.backend() != "torch":
         pytest.skip(f"keras was imported with the {module.backend.backend()!r} backend before this module set 'torch'")
     return module
+
+
+@pytest.fixture(scope="session")
+def start_chromium():
+    """``start_chromium("1280,900")``: a headless Chromium (window width,height) under the system chromedriver, with
+    its console and network logs kept; skips the test, with the reason, where selenium, Chromium or the driver is
+    missing or the browser cannot start.  Selenium Manager is never let download a browser or a driver."""
+    driver_path = os.environ.get("RNNKIT_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+    def start(window: str):
+        webdriver = pytest.importorskip("selenium.webdriver",
+                                        reason="selenium is not installed (pip install -e '.[test]')")
+        binary = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+        if binary is None or not Path(driver_path).is_file():
+            pytest.skip(f"no Chromium or no chromedriver at {driver_path}: install the system packages chromium and "
+                        "chromium-driver (make test does where apt-get and root are available)")
+        os.environ["SE_OFFLINE"] = "true"
+        options = webdriver.ChromeOptions()
+        options.binary_location = binary
+        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     f"--window-size={window}", "--no-first-run", "--disable-extensions",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+            options.add_argument(flag)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+        try:
+            return webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
+        except Exception as exc:  # a browser that cannot start here (no display libraries ...) is a reason to skip
+            pytest.skip(f"Chromium did not start under chromedriver: {str(exc).splitlines()[0]}")
+
+    return start

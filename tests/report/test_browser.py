@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,33 +17,10 @@ import pytest
 from rnnkit.report import compare_runs, write_report
 from rnnkit.report.reading import flatten
 
-DRIVER = os.environ.get("RNNKIT_CHROMEDRIVER", "/usr/bin/chromedriver")
-
-
-def _browser_binary() -> str | None:
-    return next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), shutil.which("google-chrome"))
-                 if p), None)
-
 
 @pytest.fixture(scope="module")
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
-    binary = _browser_binary()
-    if binary is None or not Path(DRIVER).is_file():
-        pytest.skip(f"no Chromium or no chromedriver at {DRIVER}: install the system packages chromium and "
-                    "chromium-driver (make test does where apt-get and root are available)")
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download a browser or a driver
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
-                 "--no-first-run", "--disable-extensions", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    try:
-        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
-    except Exception as exc:  # a browser that cannot start here (no display libraries ...) is a reason to skip
-        pytest.skip(f"Chromium did not start under chromedriver: {str(exc).splitlines()[0]}")
+def browser(start_chromium):
+    driver = start_chromium("1280,900")
     yield driver
     driver.quit()
 

@@ -11,36 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.slow
 
-DRIVER = os.environ.get("RNNKIT_CHROMEDRIVER", "/usr/bin/chromedriver")
-
 
 @pytest.fixture(scope="module")
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[test]')")
-    binary = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),
-                               shutil.which("google-chrome")) if p), None)
-    if binary is None or not Path(DRIVER).is_file():
-        pytest.skip(f"no Chromium or no chromedriver at {DRIVER}: install the system packages chromium and "
-                    "chromium-driver (make test does where apt-get and root are available)")
-    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download a browser or a driver
-    options = webdriver.ChromeOptions()
-    options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1100,1400",
-                 "--no-first-run", "--disable-extensions", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
-    try:
-        driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=DRIVER), options=options)
-    except Exception as exc:  # a browser that cannot start here is a reason to skip
-        pytest.skip(f"Chromium did not start under chromedriver: {str(exc).splitlines()[0]}")
+def browser(start_chromium):
+    driver = start_chromium("1100,1400")
     yield driver
     driver.quit()
 
