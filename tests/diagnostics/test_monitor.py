@@ -88,3 +88,41 @@ def test_diagnostics_through_an_app_s_train_writes_the_run_folder(tmp_path):
     assert columns["step"] == [1, 2] and all(0 < v < 1 for v in columns[f"reach:{unit}"])
     assert (run / "gradient_flow.png").stat().st_size > 0 and (run / "gates.png").stat().st_size > 0
     assert '"diagnostics": 2' in (run / "config.json").read_text()
+
+
+def test_a_seq2seq_whose_part_batch_trims_its_padding_falls_back_to_the_whole_batch(tmp_path):
+    """translate's Seq2Seq trims each side to the longest row of what it is given, so the first 8 pairs of a batch
+    no longer fit the batch's targets: the reach is measured on the whole batch instead, and training goes on."""
+    import random
+
+    from rnnkit.apps.translate import train
+
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(12)]
+    lines = []
+    for _ in range(200):
+        s = [rng.choice(words) for _ in range(rng.randint(2, 7))]
+        lines.append(" ".join(s) + "\t" + " ".join(reversed(s)))
+    (tmp_path / "pairs.tsv").write_text("\n".join(lines) + "\n")
+    train(data=str(tmp_path / "pairs.tsv"), units=8, embed_dim=4, epochs=1, min_freq=1, diagnostics=2,
+          out=str(tmp_path / "run"), print_fn=lambda s: None, verbose=0)
+    table = read_diagnostics(tmp_path / "run" / "diagnostics.csv")
+    reach = [v for k, col in table.items() if k.startswith("reach:") for v in col]
+    assert len(table["step"]) >= 2 and reach and all(math.isfinite(v) and v > 0 for v in reach)
+
+
+def test_a_reach_that_cannot_be_measured_is_nan_with_one_warning_and_training_goes_on(monkeypatch):
+    import rnnkit.diagnostics.monitor as monitor
+
+    def fails(*args, **kwargs):
+        raise ConfigError("cannot measure this model")
+
+    monkeypatch.setattr(monitor, "measure_flow", fails)
+    model = Sequential([GRU(4, input_size=2, name="gru"), Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    with pytest.warns(RuntimeWarning, match="cannot measure this model") as caught:
+        history = model.fit(torch.randn(16, 5, 2), torch.randn(16, 1), batch_size=4, epochs=2, diagnostics=1,
+                            verbose=0)
+    assert len([w for w in caught if "reach" in str(w.message)]) == 1
+    rows = history.diagnostics
+    assert len(rows) == 8 and all(math.isnan(r["reach:gru"]) and r["grad_norm:gru"] > 0 for r in rows)

@@ -24,12 +24,13 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from typing import Any
 
 import torch
 
 from .._validation import check_positive_int
-from ..errors import ConfigError
+from ..errors import ConfigError, RnnkitError
 from ..training.callbacks import Callback
 from ._trace import recurrent_units, take
 from .gradient_flow import measure_flow
@@ -84,6 +85,7 @@ class GradientMonitor(Callback):
         self.rows: list[dict[str, float]] = []
         self._units: list = []
         self._file = None
+        self._warned = False  # a reach that cannot be measured is said once
         self._writer = None
 
     def get_config(self) -> dict:
@@ -116,16 +118,33 @@ class GradientMonitor(Callback):
         clipnorm = getattr(self.model, "clipnorm", None)
         scale = min(1.0, clipnorm / (float(last.grad_norm) + 1e-6)) if clipnorm else 1.0
         norms = {u.name: _grad_norm(u.cell) / scale for u in self._units}
-        # only the reach: no dL/dc_t, no comparison with the layers' own paths
-        flow = measure_flow(self.model, take(last.x, self.examples), take(last.y, self.examples),
-                            cell_state=False, compare=False, owner="fit(diagnostics=...)")
+        reach = self._reach(last)
         for unit in self._units:
             row[f"grad_norm:{unit.name}"] = norms[unit.name]
-            row[f"reach:{unit.name}"] = flow.reach(unit.name)
+            row[f"reach:{unit.name}"] = reach.get(unit.name, math.nan)
         self.rows.append(row)
         if self.path is not None:
             self._write(row)
         return row
+
+    def _reach(self, last: Any) -> dict[str, float]:
+        """Each unit's reach on the step's first examples; on the whole batch where a part cannot stand alone (a
+        model that trims its padding to the longest row, as Seq2Seq does, against targets cut for the whole batch);
+        NaN, with one warning, where neither can be measured: the diagnostics never stop a training run."""
+        tries = [(take(last.x, self.examples), take(last.y, self.examples)), (last.x, last.y)]
+        for k, (x, y) in enumerate(tries):
+            try:
+                # only the reach: no dL/dc_t, no comparison with the layers' own paths
+                flow = measure_flow(self.model, x, y, cell_state=False, compare=False, owner="fit(diagnostics=...)")
+                return {unit.name: flow.reach(unit.name) for unit in self._units}
+            except (RnnkitError, RuntimeError) as exc:
+                if k == len(tries) - 1:
+                    if not self._warned:
+                        warnings.warn(f"fit(diagnostics=...): the gradient reach could not be measured, so it is "
+                                      f"recorded as NaN: {str(exc).splitlines()[0]}", RuntimeWarning, stacklevel=2)
+                        self._warned = True
+                    return {}
+        return {}
 
     def _write(self, row: dict[str, float]) -> None:
         if self._file is None:
