@@ -26,6 +26,8 @@ class _Toy(AppConfig):
     names: list[str] | None = setting(None, help="comma-separated")
     epochs: int | None = setting(5, min=1, group="budget")
     seconds: float | None = setting(None, gt=0, group="budget", parse=float)
+    factors: list[float] = setting([0.5], help="numbers, comma-separated")
+    sizes: list[int] | None = setting(None, help="whole numbers, comma-separated")
 
 
 def test_messages_name_the_field_from_python_and_the_flag_from_the_cli():
@@ -102,3 +104,21 @@ def test_every_app_is_callable_with_keyword_settings_that_name_the_field(app):
     with pytest.raises(ConfigError, match="`learning_rate` must be positive"):
         module.train(learning_rate=-1.0)
 
+
+
+def test_typed_lists_parse_their_items_and_refuse_others_in_one_line():
+    parser = argparse.ArgumentParser()
+    add_options(parser, _Toy)
+    values = options_from_args(_Toy, parser.parse_args(["--factors", "0.9, 1.1", "--sizes", "64,32"]))
+    assert values == {"factors": [0.9, 1.1], "sizes": [64, 32]}
+    with cli_vocabulary(), pytest.raises(ConfigError, match=r"^--factors must be a number, got 'fast'$"):
+        options_from_args(_Toy, parser.parse_args(["--factors", "0.9,fast"]))
+    with cli_vocabulary(), pytest.raises(ConfigError, match=r"^--sizes must be a whole number, got '1.5'$"):
+        options_from_args(_Toy, parser.parse_args(["--sizes", "1.5"]))
+    for bad, match in ((["x"], "`factors` must hold numbers, got 'x'"), ([True], "got True"),
+                       ([float("inf")], "got inf")):
+        with pytest.raises(ConfigError, match=match):
+            _Toy(factors=bad)
+    with pytest.raises(ConfigError, match="`sizes` must hold whole numbers, got 2.5"):
+        _Toy(sizes=[2.5])
+    assert _Toy(factors=[1, 2.5]).factors == [1, 2.5]

@@ -263,6 +263,9 @@ def test_cli_bad_inputs_get_one_line_and_exit_code_2(words_run, tmp_path, one_li
                                                                "--split", "speaker:zoe"])
     assert "no such folder" in one_line_error(["speech", "train", "--data", str(tmp_path / "missing")])
     assert "--split must be standard or speaker:NAME" in one_line_error(["speech", "train", "--split", "half"])
+    assert "--speeds must be a number, got 'fast'" in one_line_error(["speech", "train", "--speeds", "0.9,fast"])
+    assert "--speeds must each be in [0.5, 2]" in one_line_error(["speech", "train", "--speeds", "3"])
+    assert "--run is needed" in one_line_error(["speech", "demo"])
     other = tmp_path / "other"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"app": "classify", "config": {}}))
@@ -276,6 +279,8 @@ def test_config_refuses_bad_settings():
         SpeechConfig(n_mels=10, n_mfcc=13)
     with pytest.raises(ConfigError, match="speeds"):
         SpeechConfig(speeds=[0.9, 3.0])
+    with pytest.raises(ConfigError, match="`speeds` must hold numbers"):
+        SpeechConfig(speeds=["fast"])
 
 
 def test_task_defaults_fill_only_what_is_not_given():

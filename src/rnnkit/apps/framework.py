@@ -163,6 +163,21 @@ def _kind(hint: Any) -> tuple[type, bool]:
     return (typing.get_origin(hint) or hint), False
 
 
+def _item_kind(hint: Any) -> type | None:
+    """The item type of a list annotation (``list[float]`` -> float; a bare ``list`` -> None)."""
+    for arg in (hint, *typing.get_args(hint)):  # list[float], or list[float] | None
+        if typing.get_origin(arg) is list and typing.get_args(arg):
+            return typing.get_args(arg)[0]
+    return None
+
+
+def _number(text: str, kind: type, name: str) -> Any:
+    try:
+        return int(text) if kind is int else float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}" if isinstance(x, float) else str(x)
 
@@ -213,6 +228,12 @@ def _check_field(cls: type, f: dataclasses.Field, hint: Any, value: Any) -> Any:
             low, high = m.min if m.min is not None else 0, m.max
             rule = f"from {low} to {high}" if high is not None else f"at least {low}"
             raise ConfigError(f"{name} must hold {rule} items, got {len(value)}")
+        item = _item_kind(hint)
+        if item in (int, float):  # list[int] / list[float]: every item a number of that kind
+            for v in value:
+                if isinstance(v, bool) or not isinstance(v, int if item is int else (int, float)) or (
+                        item is float and not math.isfinite(v)):
+                    raise ConfigError(f"{name} must hold {'whole numbers' if item is int else 'numbers'}, got {v!r}")
     if m.choices is not None and value not in m.choices:
         raise ConfigError(f"{name} must be one of {', '.join(map(str, m.choices))}, got {value!r}")
     return list(value) if base is list else value
@@ -240,6 +261,11 @@ class AppConfig:
     def option(self, name: str) -> str:
         """The caller's name of setting ``name`` (``--flag`` or `` `name` ``), for messages."""
         return option_name(type(self), name)
+
+    def need_run(self, app: str) -> None:
+        """Refuse options of a command on a trained run (predict, sample, ...) whose ``run`` is not given."""
+        if not getattr(self, "run", None):
+            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit {app} train`")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -317,16 +343,13 @@ def _from_text(cls: type, f: dataclasses.Field, hint: Any, text: Any) -> Any:
     base, _ = _kind(hint)
     if not isinstance(text, str) or _meta(f).parse is not None:
         return text
-    try:
-        if base is int:
-            return int(text)
-        if base is float:
-            return float(text)
-    except ValueError:
-        raise ConfigError(f"{option_name(cls, f.name)} must be {'a whole number' if base is int else 'a number'}, "
-                          f"got {text!r}") from None
+    name = option_name(cls, f.name)
+    if base is int or base is float:
+        return _number(text, base, name)
     if base is list:
-        return [part.strip() for part in text.split(",") if part.strip()]
+        parts = [part.strip() for part in text.split(",") if part.strip()]
+        item = _item_kind(hint)
+        return [_number(part, item, name) for part in parts] if item in (int, float) else parts
     return text
 
 

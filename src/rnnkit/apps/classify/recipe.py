@@ -97,8 +97,7 @@ class PredictOptions(AppConfig):
     overwrite: bool = setting(False, help="replace an existing --out file")
 
     def validate(self) -> None:
-        if not self.run:
-            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit classify train`")
+        self.need_run("classify")
 
 
 @dataclass

@@ -164,8 +164,7 @@ class PredictOptions(AppConfig):
     out: str | None = setting(None, help="CSV to write (default RUN/forecast.csv; a PNG goes next to it)")
 
     def validate(self) -> None:
-        if not self.run:
-            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit forecast train`")
+        self.need_run("forecast")
 
 
 def _load(cfg: ForecastConfig, data: str | None = None) -> Series:

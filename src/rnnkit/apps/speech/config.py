@@ -88,8 +88,7 @@ class TranscribeOptions(AppConfig):
     beam: int = setting(1, help="CTC beam width (1: greedy best path)", min=1)
 
     def validate(self) -> None:
-        if not self.run:
-            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit speech train`")
+        self.need_run("speech")
 
 
 @dataclass
@@ -101,5 +100,4 @@ class DemoOptions(AppConfig):
     count: int = setting(3, help="held-out utterances shown", min=1, max=8)
 
     def validate(self) -> None:
-        if not self.run:
-            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit speech train`")
+        self.need_run("speech")

@@ -124,8 +124,7 @@ class SampleOptions(AppConfig):
     seed: int | None = setting(None, help="seed of the draws")
 
     def validate(self) -> None:
-        if not self.run:
-            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit textgen train`")
+        self.need_run("textgen")
 
 
 # ---------------------------------------------------------------- callbacks of the recipe

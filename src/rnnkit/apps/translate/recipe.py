@@ -113,8 +113,7 @@ class RunOptions(AppConfig):
     show_attention: str | None = setting(None, help="draw the attention weights into this PNG file")
 
     def validate(self) -> None:
-        if not self.run:
-            raise ConfigError(f"{self.option('run')} is needed: a run folder written by `rnnkit translate train`")
+        self.need_run("translate")
 
 
 # ---------------------------------------------------------------- data preparation
