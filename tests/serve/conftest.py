@@ -170,3 +170,12 @@ def live(loaded):
     server = LiveServer(create_app(loaded, limits=Limits(timeout=20)))
     yield server
     server.stop()
+
+
+@pytest.fixture()
+def keyed_live(loaded):
+    """A real uvicorn over every app's run, guarded by the API key ``s3cret-key``."""
+    from rnnkit.serve.app import create_app
+    server = LiveServer(create_app(loaded, api_key="s3cret-key"))
+    yield server
+    server.stop()

@@ -171,16 +171,23 @@ def test_unknown_routes_and_methods_answer_json_errors(client):
 
 
 # ---------------------------------------------------------------- the API key
-def test_the_api_key_is_checked_on_every_route_but_health_and_the_page(loaded):
+def test_the_api_key_is_checked_on_every_route_but_health(loaded):
     from fastapi.testclient import TestClient
     with TestClient(create_app(loaded, api_key="s3cret-key")) as c:
         assert c.get("/health").status_code == 200
-        assert c.get("/").status_code == 200 and c.get("/static/app.js").status_code == 200
-        for method, path in (("get", "/models"), ("get", "/openapi.json"), ("get", "/docs"),
+        for method, path in (("get", "/models"), ("get", "/openapi.json"), ("get", "/docs"), ("get", "/"),
+                             ("get", "/static/app.js"), ("get", "/favicon.ico"),
                              ("get", f"/models/{CL}/files/training.png"), ("post", f"/models/{CL}/predict")):
             reply = getattr(c, method)(path)
             assert reply.status_code == 401 and "API key" in reply.json()["error"], path
             assert getattr(c, method)(path, headers={"X-API-Key": "wrong-key!"}).status_code == 401
+            assert getattr(c, method)(path, auth=("user", "wrong-key!")).status_code == 401
+        # a browser is asked for the key (its Basic prompt: the key as the password)
+        assert c.get("/").headers["www-authenticate"].startswith("Basic realm=")
+        assert c.post(f"/models/{CL}/predict").headers["www-authenticate"].startswith("Basic realm=")
+        assert c.get("/", auth=("anyone", "s3cret-key")).status_code == 200
+        assert c.get("/static/app.js", auth=("", "s3cret-key")).status_code == 200
+        assert c.get("/models", headers={"Authorization": "Basic !!not base64"}).status_code == 401
         body = {"texts": ["good"]}
         assert c.post(f"/models/{CL}/predict", json=body, headers={"X-API-Key": "s3cret-key"}).status_code == 200
         assert c.post(f"/models/{CL}/predict", json=body,

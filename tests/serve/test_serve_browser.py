@@ -105,3 +105,14 @@ def test_the_page_round_trips_every_app_and_shows_api_errors(browser, live, runs
             if json.loads(e["message"])["message"]["method"] == "Network.requestWillBeSent"]
     assert errors == []
     assert [u for u in urls if not u.startswith((live.url, "data:", "blob:"))] == []
+
+
+def test_with_an_api_key_the_browser_sends_the_key_its_user_gave_for_the_page(browser, keyed_live, runs):
+    """With --api-key the page itself is guarded: the browser's Basic credentials (the key as the password) open it,
+    and the page's own requests carry them (here given in the address, as a user answering the prompt would)."""
+    browser.get(keyed_live.url.replace("http://", "http://me:s3cret-key@") + "/")
+    _wait(browser, "return document.querySelectorAll('#model option').length === 5")
+    _pick(browser, runs["classify"].name)
+    _set(browser, "texts", "good film")
+    _run(browser)
+    assert len(browser.find_elements("css selector", "#predictions tr")) == 2

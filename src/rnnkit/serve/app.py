@@ -10,6 +10,10 @@ Routes (see :mod:`rnnkit.serve` for the command and the limits):
   found in its folder at start, looked up by name: no client text becomes a path);
 * ``GET /`` and ``/static/...`` -> the web page; ``/docs`` and ``/openapi.json``.
 
+With an API key, every route but ``/health`` needs it: as the ``X-API-Key``
+header, ``Authorization: Bearer KEY``, or (what a browser sends for the page
+after asking its user) HTTP Basic with the key as the password.
+
 Every error is ``{"error": "..."}`` with a 4xx or 5xx status, naming the field
 at fault.  Bodies over the limit are refused before they are parsed (by their
 Content-Length, and by counting the bytes as they come), an unknown model is a
@@ -19,6 +23,8 @@ stops on its own; the server stays up).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hmac
 import json
 import time
@@ -44,7 +50,8 @@ from .schema import error_text, request_model
 __all__ = ["create_app", "Limits", "STATIC"]
 
 STATIC = Path(__file__).parent / "static"
-OPEN_PATHS = ("/health", "/", "/favicon.ico")  # and /static/...: the page's own files, which hold no run's data
+OPEN_PATHS = ("/health",)  # the only routes that never need the API key
+CHALLENGE = 'Basic realm="rnnkit serve (the API key as the password)", charset="UTF-8"'
 
 
 @dataclass
@@ -76,10 +83,16 @@ class _Guard:
         self.app, self.api_key, self.limit_for = app, api_key, limit_for
 
     def _key_ok(self, headers: dict[bytes, bytes]) -> bool:
+        """Whether the request carries the key: X-API-Key, ``Authorization: Bearer KEY``, or Basic ``any:KEY``."""
         given = headers.get(b"x-api-key", b"")
         auth = headers.get(b"authorization", b"")
         if not given and auth[:7].lower() == b"bearer ":
             given = auth[7:].strip()
+        elif not given and auth[:6].lower() == b"basic ":
+            try:
+                given = base64.b64decode(auth[6:].strip(), validate=True).partition(b":")[2]
+            except (binascii.Error, ValueError):
+                given = b""
         return hmac.compare_digest(given, self.api_key.encode())  # type: ignore[union-attr]
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -87,9 +100,11 @@ class _Guard:
             return await self.app(scope, receive, send)
         path: str = scope["path"]
         headers = dict(scope.get("headers") or [])
-        if self.api_key and path not in OPEN_PATHS and not path.startswith("/static/") and not self._key_ok(headers):
+        if self.api_key and path not in OPEN_PATHS and not self._key_ok(headers):
+            # the Basic challenge makes a browser ask its user (the key as the password) and send it from then on
             return await _error(401, "missing or wrong API key: send it as the X-API-Key header (or Authorization: "
-                                     "Bearer KEY)", {"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                                     "Bearer KEY; in a browser, the key as the password)",
+                                {"WWW-Authenticate": CHALLENGE})(scope, receive, send)
         limit = self.limit_for(path)
         declared = headers.get(b"content-length")
         if declared is not None:

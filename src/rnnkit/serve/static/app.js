@@ -6,6 +6,10 @@
 const $ = (id) => document.getElementById(id);
 let models = [];
 
+// Every request goes to the page's origin spelled out: a page opened as http://user:key@host/ (the API key as a
+// Basic password) may not fetch a relative URL, which would carry those credentials; the browser sends them itself.
+function api(path) { return location.origin + path; }
+
 function apiKey() { return sessionStorage.getItem("rnnkit-api-key") || ""; }
 
 function headers(extra) {
@@ -108,10 +112,10 @@ function fillPlots(m) {
     const img = document.createElement("img");
     img.alt = name;
     img.loading = "lazy";
-    img.src = "/models/" + encodeURIComponent(m.name) + "/files/" + encodeURIComponent(name);
+    img.src = api("/models/" + encodeURIComponent(m.name) + "/files/" + encodeURIComponent(name));
     if (apiKey()) {  // an <img> cannot send a header: fetch it with the key instead
       img.removeAttribute("src");
-      fetch("/models/" + encodeURIComponent(m.name) + "/files/" + encodeURIComponent(name), { headers: headers() })
+      fetch(api("/models/" + encodeURIComponent(m.name) + "/files/" + encodeURIComponent(name)), { headers: headers() })
         .then((r) => (r.ok ? r.blob() : null)).then((b) => { if (b) img.src = URL.createObjectURL(b); });
     }
     const cap = document.createElement("figcaption");
@@ -178,7 +182,7 @@ function showReply(m, reply) {
 }
 
 async function stream(m, payload, started) {
-  const response = await fetch("/models/" + encodeURIComponent(m.name) + "/predict", {
+  const response = await fetch(api("/models/" + encodeURIComponent(m.name) + "/predict"), {
     method: "POST", headers: headers({ "Content-Type": "application/json" }),
     body: JSON.stringify(Object.assign(payload, { stream: true })) });
   if (!response.ok) { showError(await errorOf(response)); return; }
@@ -232,7 +236,7 @@ async function send(event) {
     } else {
       init = { method: "POST", headers: headers({ "Content-Type": "application/json" }), body: JSON.stringify(body(m)) };
     }
-    const response = await fetch("/models/" + encodeURIComponent(m.name) + "/predict", init);
+    const response = await fetch(api("/models/" + encodeURIComponent(m.name) + "/predict"), init);
     if (!response.ok) { showError(await errorOf(response)); return; }
     showReply(m, await response.json());
     $("timing").textContent = "answered in " + Math.round(performance.now() - started) + " ms";
@@ -245,7 +249,7 @@ async function send(event) {
 
 // ------------------------------------------------------------------ start
 async function load() {
-  const response = await fetch("/models", { headers: headers() });
+  const response = await fetch(api("/models"), { headers: headers() });
   if (response.status === 401) {
     document.querySelector(".key").hidden = false;
     showError(await errorOf(response));
