@@ -1,21 +1,28 @@
 """``rnnkit serve`` under load: micro-batching against one request at a time, latency, and streamed generation.
 
 Starts its own servers on 127.0.0.1 (free ports; never another address), each a
-``rnnkit serve`` process, and stops them:
+``rnnkit serve`` process with its default threads, and stops them:
 
-1. a classify run served with micro-batching (``--max-batch 32``, 5 ms window),
-   then the same run one request at a time (``--max-batch 1``); against each,
-   ``--clients`` concurrent clients send one text per request for ``--seconds``
-   (or until ``--max-requests``): requests per second, errors, p50 and p99
-   latency, and the ratio of the two throughputs (goal: >= 4x, 0 errors);
+1. a classify run with the app's default model (BiLSTM, 128-wide embeddings, 64
+   units, 200 tokens) served with micro-batching (``--max-batch 32``, 5 ms
+   window), then the same run one request at a time (``--max-batch 1``);
+   against each, ``--clients`` concurrent clients send one review-length text
+   (100-300 words) per request for ``--seconds`` (or until ``--max-requests``):
+   requests per second, errors, p50 and p99 latency, and the ratio of the two
+   throughputs (goal: >= 4x, 0 errors).  Beside it, what batching saves in
+   the model itself: the model call alone, per text, at batch 1 against batch
+   32, in this process with the server's thread count;
 2. a 2 x 256 character LSTM (textgen) streaming ``--length`` characters
-   ``--streams`` times: time to the first streamed piece (goal <= 50 ms) and
-   characters per second per stream (goal >= 1,000).
+   ``--streams`` times over one kept-alive connection: time from sending the
+   request to the first streamed piece (goal <= 50 ms) and characters per
+   second per stream (goal >= 1,000).
 
 Runs are trained here in a few seconds on generated data (``--classify RUN`` /
 ``--textgen RUN`` serve existing ones instead); the model's quality does not
-change the timings.  Clients run in this process (asyncio + httpx), the server
-in its own.
+change the timings.  The load clients are plain HTTP/1.1 keep-alive connections
+written on asyncio streams in this process: a full client library costs about
+as much CPU per request as the server does, and on a 2-core machine it would
+take the server's second core, so the figure would be the client's.
 
 Usage:  python benchmarks/serve.py [--seconds 30] [--clients 32] [--json PATH]
 """
@@ -45,13 +52,14 @@ POS, NEG = ["good", "great", "love", "wonderful", "fine"], ["bad", "awful", "hat
 FILL = ["the", "film", "was", "a", "and", "it", "movie", "plot", "actors", "story", "scene", "music"]
 
 
-def _texts(n: int, seed: int = 0) -> list[tuple[str, str]]:
+def _texts(n: int, seed: int = 0, words: tuple[int, int] = (100, 300)) -> list[tuple[str, str]]:
+    """``n`` (text, label) rows of a review's length: filler words and one telling word."""
     rng = random.Random(seed)
     rows = []
     for i in range(n):
-        label, words = (("neg", NEG), ("pos", POS))[i % 2]
-        text = [rng.choice(FILL) for _ in range(rng.randint(8, 40))]
-        text.insert(rng.randrange(len(text) + 1), rng.choice(words))
+        label, telling = (("neg", NEG), ("pos", POS))[i % 2]
+        text = [rng.choice(FILL) for _ in range(rng.randint(*words))]
+        text.insert(rng.randrange(len(text) + 1), rng.choice(telling))
         rows.append((" ".join(text), label))
     return rows
 
@@ -62,9 +70,27 @@ def _classify_run(root: Path) -> Path:
         writer = csv.writer(f)
         writer.writerow(["text", "label"])
         writer.writerows(_texts(600))
-    train(ClassifyConfig(data=str(root / "reviews.csv"), embed_dim=64, units=64, epochs=1, batch_size=32,
-                         out=str(root / "classify")), print_fn=lambda line: None, verbose=0)
+    train(ClassifyConfig(data=str(root / "reviews.csv"), epochs=1, out=str(root / "classify")),  # the default model
+          print_fn=lambda line: None, verbose=0)
     return root / "classify"
+
+
+def _model_call_ratio(run: Path, threads: int, repeats: int = 5) -> dict:
+    """What batching saves in the model itself: the model call alone, per text, at batch 1 and at batch 32."""
+    from rnnkit.apps.classify.serve import ClassifyRequest, service
+    torch.set_num_threads(threads)
+    answer = service(run).predict
+    requests = [ClassifyRequest(texts=[t]) for t, _ in _texts(64, seed=7)]
+    per_text = {}
+    for batch in (1, 32):
+        answer(requests[:batch])  # warm-up
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for i in range(0, len(requests), batch):
+                answer(requests[i:i + batch])
+        per_text[batch] = (time.perf_counter() - start) / (repeats * len(requests))
+    return {"threads": threads, "ms_batch1": 1000 * per_text[1], "ms_batch32": 1000 * per_text[32],
+            "ratio": per_text[1] / per_text[32]}
 
 
 def _textgen_run(root: Path) -> Path:
@@ -124,57 +150,74 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-async def _load(url: str, name: str, clients: int, seconds: float, max_requests: int) -> dict:
-    """``clients`` concurrent loops of one-text requests for ``seconds`` (or ``max_requests`` in all)."""
-    texts = [t for t, _ in _texts(512, seed=7)]
+async def _client(port: int, path: str, bodies: list[bytes], deadline: float, budget: list[int],
+                  latencies: list[float], errors: list[str]) -> None:
+    """One keep-alive HTTP/1.1 connection sending ``bodies`` in turn until ``deadline`` or the shared budget is spent."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = 0
+    try:
+        while time.perf_counter() < deadline and budget[0] > 0:
+            budget[0] -= 1
+            body = bodies[i % len(bodies)]
+            i += 1
+            t0 = time.perf_counter()
+            try:
+                writer.write(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))
+                await writer.drain()
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:"))
+                reply = await reader.readexactly(length)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+                    errors.append(f"{status} {reply[:100].decode(errors='replace')}")
+                elif b'"predictions"' not in reply:
+                    errors.append(f"200 without predictions: {reply[:100].decode(errors='replace')}")
+            except (OSError, asyncio.IncompleteReadError, StopIteration, ValueError) as exc:
+                errors.append(repr(exc))
+                return
+            latencies.append(time.perf_counter() - t0)
+    finally:
+        writer.close()
+
+
+async def _load(port: int, name: str, clients: int, seconds: float, max_requests: int) -> dict:
+    """``clients`` concurrent connections of one-text requests for ``seconds`` (or ``max_requests`` in all)."""
+    bodies = [json.dumps({"texts": [t]}).encode() for t, _ in _texts(512, seed=7)]
+    path = f"/models/{name}/predict"
     latencies: list[float] = []
     errors: list[str] = []
-    sent = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
-        for i in range(4):  # warm-up
-            await http.post(f"/models/{name}/predict", json={"texts": [texts[i]]})
-        start = time.perf_counter()
-        deadline = start + seconds
-
-        async def client(k: int) -> None:
-            nonlocal sent
-            i = k
-            while time.perf_counter() < deadline and sent < max_requests:
-                sent += 1
-                t0 = time.perf_counter()
-                try:
-                    reply = await http.post(f"/models/{name}/predict", json={"texts": [texts[i % len(texts)]]})
-                    if reply.status_code != 200:
-                        errors.append(f"{reply.status_code} {reply.text[:100]}")
-                except httpx.HTTPError as exc:
-                    errors.append(repr(exc))
-                latencies.append(time.perf_counter() - t0)
-                i += clients
-
-        await asyncio.gather(*(client(k) for k in range(clients)))
-        elapsed = time.perf_counter() - start
+    await _client(port, path, bodies[:4], time.perf_counter() + 60, [4], [], errors)  # warm-up
+    start = time.perf_counter()
+    budget = [max_requests]
+    await asyncio.gather(*(_client(port, path, bodies[k:] + bodies[:k], start + seconds, budget, latencies, errors)
+                           for k in range(clients)))
+    elapsed = time.perf_counter() - start
     return {"requests": len(latencies), "errors": len(errors), "first_error": errors[0] if errors else None,
             "seconds": round(elapsed, 2), "per_s": len(latencies) / elapsed,
             "p50_ms": 1000 * _percentile(latencies, 0.5), "p99_ms": 1000 * _percentile(latencies, 0.99)}
 
 
-def _stream(url: str, name: str, length: int, seed: int) -> dict:
-    """One streamed generation: time to the first piece, characters per second after it."""
+def _stream(http: httpx.Client, name: str, length: int, seed: int) -> dict:
+    """One streamed generation on a kept-alive connection: time to the first piece, characters per second after it."""
     body = {"prompt": "the ", "length": length, "temperature": 0.8, "top_k": 40, "seed": seed, "stream": True}
     chars, first = 0, None
     t0 = time.perf_counter()
-    with httpx.stream("POST", f"{url}/models/{name}/predict", json=body, timeout=120) as response:
+    with http.stream("POST", f"/models/{name}/predict", json=body) as response:
         response.raise_for_status()
+        event = None
         for line in response.iter_lines():
-            if line.startswith("event: error"):
-                raise RuntimeError(f"the stream failed: {line}")
-            if line.startswith("data: ") and first is None:
-                first = time.perf_counter()
-            if line.startswith("data: "):
-                chars += len(json.loads(line[6:])["text"])
+            if line.startswith("event: "):
+                event = line[7:]
+                if event == "error":
+                    raise RuntimeError(f"the stream failed: {line}")
+            elif line.startswith("data: "):
+                if event is None:  # a piece (the final `done` event repeats the whole text)
+                    first = first or time.perf_counter()
+                    chars += len(json.loads(line[6:])["text"])
+                event = None
     end = time.perf_counter()
-    chars //= 2  # each character came twice: as a piece, and in the final `done` event
     return {"ttft_ms": 1000 * (first - t0), "chars": chars, "chars_per_s": chars / max(end - first, 1e-9)}
 
 
@@ -189,30 +232,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--textgen", type=Path, default=None, help="a 2 x 256 char LSTM run (default: trained here)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
+    from rnnkit.serve import model_threads
+    threads = model_threads()
     with tempfile.TemporaryDirectory(prefix="rnnkit-serve-bench-") as tmp:
         classify = args.classify or _classify_run(Path(tmp))
         textgen = args.textgen or _textgen_run(Path(tmp))
+        ceiling = _model_call_ratio(classify, threads)
+        torch.set_num_threads(1)  # this process now only sends requests
         phases = {}
         for label, batch in (("micro-batched", "32"), ("one at a time", "1")):
             with Server(classify, "--max-batch", batch) as server:
-                phases[label] = asyncio.run(_load(server.url, classify.name, args.clients, args.seconds,
+                phases[label] = asyncio.run(_load(server.port, classify.name, args.clients, args.seconds,
                                                   args.max_requests))
-        with Server(textgen) as server:
-            _stream(server.url, textgen.name, 50, 0)  # warm-up
-            streams = [_stream(server.url, textgen.name, args.length, seed) for seed in range(1, args.streams + 1)]
+        with Server(textgen) as server, httpx.Client(base_url=server.url, timeout=120) as http:
+            _stream(http, textgen.name, 50, 0)  # warm-up, and the connection kept for the timed streams
+            streams = [_stream(http, textgen.name, args.length, seed) for seed in range(1, args.streams + 1)]
     ratio = phases["micro-batched"]["per_s"] / max(phases["one at a time"]["per_s"], 1e-9)
     ttft = statistics.median(s["ttft_ms"] for s in streams)
     rate = statistics.median(s["chars_per_s"] for s in streams)
     errors = sum(p["errors"] for p in phases.values())
     level = cpu_level()
-    print(f"CPU: {level}; torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.clients} clients, "
-          f"{args.seconds:g} s a phase, one text a request")
+    print(f"CPU: {level}; torch {torch.__version__}; the server's models on {threads} thread(s) (every core but one); "
+          f"{args.clients} clients, {args.seconds:g} s a phase, one review-length text (100-300 words) a request")
     print(f"{'classify':<14} {'requests':>8} {'errors':>6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for label, p in phases.items():
         print(f"{label:<14} {p['requests']:>8} {p['errors']:>6} {p['per_s']:>8.1f} {p['p50_ms']:>8.1f} {p['p99_ms']:>8.1f}")
     verdict = lambda ok: "ok" if ok else "MISSED"  # noqa: E731
     print(f"throughput ratio {ratio:.2f}x (goal >= {GOALS['ratio']:g}x: {verdict(ratio >= GOALS['ratio'])}); "
           f"errors {errors} (goal 0: {verdict(errors == 0)})")
+    print(f"the model call alone, per text, {ceiling['ms_batch1']:.2f} ms at batch 1, "
+          f"{ceiling['ms_batch32']:.2f} ms at batch 32: {ceiling['ratio']:.2f}x ({threads} thread(s))")
     print(f"generation, 2 x 256 char LSTM, {args.length} chars x {args.streams}: first piece {ttft:.1f} ms median "
           f"(goal <= {GOALS['ttft_ms']:g}: {verdict(ttft <= GOALS['ttft_ms'])}), {rate:,.0f} chars/s median "
           f"(goal >= {GOALS['chars_per_s']:,.0f}: {verdict(rate >= GOALS['chars_per_s'])})")
@@ -220,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"torch": torch.__version__, "cpu": level, "clients": args.clients,
                                          "seconds": args.seconds, "phases": phases, "ratio": ratio, "errors": errors,
-                                         "streams": streams, "ttft_ms": ttft, "chars_per_s": rate, "goals": GOALS},
+                                         "model_call": ceiling, "streams": streams, "ttft_ms": ttft, "chars_per_s": rate,
+                                         "goals": GOALS},
                                         indent=1))
     return 0
 

@@ -12,7 +12,7 @@ generations one at a time; model calls run in threads, never on the event loop
 (:mod:`.batching`).
 
 Binding to anything but a loopback address needs ``--api-key`` (checked on
-every route but ``/health`` and the page's static files).  Needs the ``[serve]``
+every route but ``/health``; a browser asks for it on the page, as the password).  Needs the ``[serve]``
 extra (FastAPI, uvicorn, python-multipart); without it the command says so in
 one line.  From Python: :func:`serve_command` with :class:`ServeOptions`, or
 :func:`build_app` for the ASGI application itself.
@@ -20,6 +20,7 @@ one line.  From Python: :func:`serve_command` with :class:`ServeOptions`, or
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -52,6 +53,8 @@ class ServeOptions(AppConfig):
                                             "10 MB)", min=1_000, max=1_000_000_000)
     max_batch: int = setting(32, help="the most requests to one model answered in one call (1: one at a time)", min=1,
                              max=4096)
+    threads: int | None = setting(None, help="threads for the models' arithmetic (default: every core but one, which "
+                                             "the HTTP loop keeps; at least 1)", min=1, max=1024)
     batch_window_ms: float = setting(5.0, help="how long the first request of a batch waits for others, in ms", min=0,
                                      max=1000)
 
@@ -102,8 +105,24 @@ def build_app(options: ServeOptions) -> Any:
     return create_app(runs, api_key=options.api_key, limits=limits)
 
 
+def model_threads(requested: int | None = None) -> int:
+    """The threads the models' arithmetic gets: ``requested``, else every core this process may use but one.
+
+    The event loop (HTTP, JSON, checks) needs a core of its own: with every core
+    given to the model, its threads spin on the core the loop needs, and one
+    request at a time on 2 cores ran at a sixth of the rate 1 thread gives
+    (``benchmarks/serve.py``).
+    """
+    if requested is not None:
+        return requested
+    return max(1, len(os.sched_getaffinity(0)) - 1) if hasattr(os, "sched_getaffinity") else max(1, (os.cpu_count() or 2) - 1)
+
+
 def serve_command(options: ServeOptions, print_fn: Callable[[str], None] = print) -> None:
     """``rnnkit serve``: load the runs, say where they are served and whether the key guards them, run until Ctrl-C."""
+    import torch
+
+    torch.set_num_threads(model_threads(options.threads))
     app = build_app(options)
     import uvicorn
 
@@ -117,10 +136,10 @@ def serve_command(options: ServeOptions, print_fn: Callable[[str], None] = print
     base = f"http://{'[' + options.host + ']' if ':' in options.host else options.host}:{options.port}"
     for run in app.state.runs.values():
         print_fn(f"serve: {run.name} ({run.app}) at {base}/models/{run.name}/predict")
-    print_fn(f"serve: web page {base}/ , API docs {base}/docs")
+    print_fn(f"serve: web page {base}/ , API docs {base}/docs; {torch.get_num_threads()} thread(s) for the models")
     if options.api_key:
-        print_fn("serve: the API key is required on every route but /health and the page's files "
-                 "(send it as the X-API-Key header)")
+        print_fn("serve: the API key is required on every route but /health (send it as the X-API-Key header; "
+                 "in a browser, give it as the password)")
     else:
         print_fn("serve: no API key: listening on loopback only, so only this machine can connect")
     uvicorn.run(app, host=options.host, port=options.port, log_level="warning", access_log=False)
