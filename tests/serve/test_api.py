@@ -2,6 +2,7 @@
 the API key, concurrent answers equal to sequential ones, micro-batching, and the 503 of a request cut off."""
 from __future__ import annotations
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -285,3 +286,51 @@ def test_loading_refuses_what_it_cannot_serve(runs, tmp_path):
     __import__("shutil").copytree(runs["classify"], twin)
     with pytest.raises(ConfigError, match="both named 'classify-run'"):
         load_runs([str(runs["classify"]), str(twin)])
+
+
+def test_a_fast_generation_is_streamed_merged_and_whole_the_first_piece_at_once():
+    """Pieces made faster than the pace reach the client merged (far fewer events than the 302 pieces), in order,
+    all of them; the first is sent at once, not after a pace."""
+
+    def generate(request, emit):
+        emit("first ")
+        time.sleep(0.2)  # the client sees the first piece before the model goes on
+        for i in range(300):  # a piece a millisecond or so, for 0.3 s or more: 15 hand-overs at most at the pace
+            emit(f"{i} ")
+            time.sleep(0.001)
+        emit("end")
+        return {"text": "first " + "".join(f"{i} " for i in range(300)) + "end"}
+
+    runs = {"gen": ServedRun("gen", "echo", Path("."), Service(StreamRequest, generate=generate, batch=1))}
+    from fastapi.testclient import TestClient
+    with TestClient(create_app(runs)) as c:
+        with c.stream("POST", "/models/gen/predict", json={"stream": True}) as response:
+            t0, pieces, first_at = time.perf_counter(), [], None
+            event = None
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: "):
+                    if event is None:
+                        pieces.append(json.loads(line[6:])["text"])
+                        first_at = first_at or time.perf_counter() - t0
+                    else:
+                        done = json.loads(line[6:])
+                    event = None
+    assert "".join(pieces) == done["text"] and pieces[0] == "first "
+    assert first_at < 0.2 and len(pieces) < 40
+
+
+@dataclass
+class StreamRequest(AppConfig):
+    """A request of the fake generation above."""
+
+    stream: bool = setting(False, help="stream the pieces")
+
+
+def test_the_models_get_every_core_but_one_unless_told(monkeypatch):
+    from rnnkit.serve import model_threads
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert model_threads() == 3 and model_threads(2) == 2
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    assert model_threads() == 1
