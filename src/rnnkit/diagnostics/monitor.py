@@ -70,6 +70,8 @@ class GradientMonitor(Callback):
     ([1, 3, 6], ['epoch', 'grad_norm:gru', 'loss', 'reach:gru', 'step'])
     """
 
+    writes = True  # rank 0 only under data-parallel training
+
     _state_keys = ("step",)
 
     def __init__(self, every: int = 100, path: str | os.PathLike | None = None, *, examples: int = 8,

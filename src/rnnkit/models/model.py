@@ -33,6 +33,7 @@ from .._validation import check_positive_int
 from ..errors import ConfigError, NotCompiledError, ShapeError
 from ..protocols import state_carriers
 from ..saving import model_files, register_serializable
+from ..training import distributed as _distributed
 from ..training import losses as _losses
 from ..training import metrics as _metrics
 from ..training import optimizers as _optimizers
@@ -226,12 +227,28 @@ class Model(Layer):
         for metric in self._metrics:
             metric.update_state(y, y_pred.detach(), mask=mask)
 
-    def _train_step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor, share: "_distributed.Share | None" = None) -> tuple[float, float]:
+        """One optimizer step on ``(x, y)``: (the loss, the global gradient norm before clipping).
+
+        Under data-parallel training ``share`` says which part of the global batch
+        this rank holds: the forward goes through DDP (whose backward averages the
+        gradients over the ranks) and the loss is weighted by this rank's share
+        of the batch's units, so the step is the one a single process takes on
+        the whole batch.
+        """
+        ddp = self.__dict__.get("_ddp")
         with self._autocast():
-            y_pred, mask = self.forward_with_mask(x)
+            y_pred, mask = ddp(x) if ddp is not None else self.forward_with_mask(x)
             loss = self._loss_value(y, y_pred, mask)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if share is not None:
+            # units: what this rank's loss is a mean over (valid steps under a mask, else rows); none for a stand-in row
+            per_row = mask is None or getattr(self.loss, "per_example", False)
+            units = 0.0 if share.rows == 0 else float(share.rows if per_row else mask.sum())
+            share.weight = share.world.loss_weight(units, even=share.even and mask is None)
+            (loss * share.weight).backward()
+        else:
+            loss.backward()
         params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
         # the global gradient norm before clipping, logged each epoch; clipped only when asked
         if self.clipnorm:
@@ -241,13 +258,16 @@ class Model(Layer):
         if self.clipvalue:
             torch.nn.utils.clip_grad_value_(params, self.clipvalue)
         loss_value = float(loss.detach())
+        if share is not None and not math.isfinite(float(norm)):
+            loss_value = float("nan")  # another rank's loss failed: every rank skips the step alike
         if not math.isfinite(loss_value):
             return loss_value, float(norm)
         self.optimizer.step()
-        self._update_metrics(y, y_pred, mask)
+        if share is None or share.rows:
+            self._update_metrics(y, y_pred, mask)
         return loss_value, float(norm)
 
-    def _tbptt_step(self, x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[float, float]:
+    def _tbptt_step(self, x: torch.Tensor, y: torch.Tensor, k: int, share: "_distributed.Share | None" = None) -> tuple[float, float]:
         """One batch as k-step chunks, every state carrier (:mod:`rnnkit.protocols`) carrying its detached state."""
         if y is None or y.dim() < 2 or y.shape[1] != x.shape[1]:
             raise ConfigError(
@@ -263,7 +283,7 @@ class Model(Layer):
                     raise ConfigError(f"fit: tbptt_steps cannot be used with {type(layer).__name__} layers ({exc})") from None
             total, norms, chunks = 0.0, 0.0, 0
             for start in range(0, x.shape[1], k):
-                loss_value, norm = self._train_step(x[:, start : start + k], y[:, start : start + k])
+                loss_value, norm = self._train_step(x[:, start : start + k], y[:, start : start + k], share)
                 if not math.isfinite(loss_value):
                     return loss_value, norm
                 for layer in carriers:
@@ -272,8 +292,25 @@ class Model(Layer):
                 total, norms, chunks = total + loss_value * steps, norms + norm, chunks + 1
         return total / x.shape[1], norms / chunks
 
-    def _metric_logs(self, prefix: str = "") -> dict[str, float]:
-        return {prefix + m.name: m.result() for m in (self._metrics or [])}
+    def _metric_logs(self, prefix: str = "", world: "_distributed.World | None" = None) -> dict[str, float]:
+        """The metrics' results; with ``world``, over every rank's batches (their running sums added up)."""
+        metrics = self._metrics or []
+        if world is None or not metrics:
+            return {prefix + m.name: m.result() for m in metrics}
+        sums = world.sum([float(v or 0.0) for m in metrics for v in (getattr(m, "_total", None),
+                                                                      getattr(m, "_count", None))])
+        logs = {}
+        for i, m in enumerate(metrics):
+            if not hasattr(m, "_total"):  # a metric without running sums: this rank's figure
+                logs[prefix + m.name] = m.result()
+                continue
+            kept = m._total, m._count
+            m._total, m._count = torch.tensor(sums[2 * i], dtype=torch.float64), sums[2 * i + 1]
+            try:
+                logs[prefix + m.name] = m.result()
+            finally:
+                m._total, m._count = kept
+        return logs
 
     def _reset_metrics(self) -> None:
         for m in self._metrics or []:
@@ -329,11 +366,25 @@ class Model(Layer):
         self._require_compiled("fit")
         monitor = self._diagnostics_monitor(diagnostics)
         data, val = self._fit_inputs(x, y, batch_size, epochs, validation_split, validation_data, tbptt_steps)
+        world = _distributed.current(self.device)  # under torchrun: this rank among the training processes
+        sampler = _distributed.distributed_sampler(data) if world is not None else None
+        if world is not None:
+            if sampler is None:
+                world.check_batch_size(batch_size)
+            world.check_same({"batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
+                              "tbptt_steps": tbptt_steps, "steps_per_epoch": steps_per_epoch, "shuffle": shuffle,
+                              "examples": len(data) if hasattr(data, "__len__") else None,
+                              "validation": None if val is None else (len(val) if hasattr(val, "__len__") else "given"),
+                              "resume_from": resume_from is not None})
         # the first epoch's batches, when building the model had to read one of them (an iterable of batches)
         pending = self._prepare_for(data, batch_size, "fit", second_pass=resume_from is not None)
         saved_callbacks: list[dict[str, Any]] = []
         if resume_from is not None:
             initial_epoch, saved_callbacks = model_files.restore_training_state(self, resume_from)
+        if world is not None:
+            world.check_same({"parameters": [tuple(p.shape) for p in self.parameters()], "model": type(self).__name__,
+                              "initial_epoch": initial_epoch})
+            self.__dict__["_ddp"] = _distributed.wrap(self, self.device)  # outside the module tree: no cycle
         if isinstance(val, Iterator) and epochs - initial_epoch > 1:
             raise ConfigError(
                 "fit: validation_data is a generator or iterator, which the first epoch's validation would use up; "
@@ -341,7 +392,8 @@ class Model(Layer):
             )
         self.history = History()
         user_callbacks = list(callbacks or []) + ([monitor] if monitor is not None else [])
-        cbs = self._fit_callbacks(user_callbacks, verbose, epochs, self._epoch_steps(data, batch_size, steps_per_epoch))
+        cbs = self._fit_callbacks(user_callbacks, verbose, epochs, self._epoch_steps(data, batch_size, steps_per_epoch),
+                                  rank=world.rank if world is not None else 0)
         self.stop_training = False
         self._active_callbacks = user_callbacks  # their progress is saved with model.save()
         cbs.on_train_begin()
@@ -350,23 +402,33 @@ class Model(Layer):
             if type(cb).__name__ == saved["class"]:
                 cb.set_state(saved["state"])
         logs: dict[str, float] = {}
-        for epoch in range(initial_epoch, epochs):
-            cbs.on_epoch_begin(epoch)
-            # shuffling draws from torch's global generator, whose state checkpoints keep
-            batches = pending if pending is not None else iterate_batches(data, batch_size, shuffle)
-            pending = None
-            if steps_per_epoch:  # islice reads no batch beyond the last one taken: a generator goes on from there
-                batches = itertools.islice(batches, steps_per_epoch)
-            train_logs, read = self._train_epoch(batches, cbs, epoch, tbptt_steps)
-            if not read:
-                self._ran_out_of_data(epoch, epochs, first=epoch == initial_epoch)
-            if train_logs is not None:
-                logs = self._epoch_logs(train_logs, val, batch_size, cbs)
-                self.epochs_done = epoch + 1
-                cbs.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        cbs.on_train_end(logs)
+        try:
+            for epoch in range(initial_epoch, epochs):
+                cbs.on_epoch_begin(epoch)
+                if sampler is not None:
+                    sampler.set_epoch(epoch)
+                # shuffling draws from torch's global generator, whose state checkpoints keep
+                batches = pending if pending is not None else iterate_batches(data, batch_size, shuffle)
+                pending = None
+                if steps_per_epoch:  # islice reads no batch beyond the last one taken: a generator goes on from there
+                    batches = itertools.islice(batches, steps_per_epoch)
+                train_logs, read = self._train_epoch(batches, cbs, epoch, tbptt_steps, world, sharded=sampler is None)
+                if not read:
+                    self._ran_out_of_data(epoch, epochs, first=epoch == initial_epoch)
+                if train_logs is not None:
+                    logs = self._epoch_logs(train_logs, val, batch_size, cbs)
+                    self.epochs_done = epoch + 1
+                    cbs.on_epoch_end(epoch, logs)
+                if world is not None:  # rank 0 may be writing a checkpoint; a stop on any rank stops them all
+                    world.barrier()
+                    self.stop_training = world.sum([float(self.stop_training)])[0] > 0
+                if self.stop_training:
+                    break
+            cbs.on_train_end(logs)
+            if world is not None:
+                world.barrier()
+        finally:
+            self.__dict__.pop("_ddp", None)
         self._active_callbacks = []
         self.last_step = None
         if monitor is not None:
@@ -412,26 +474,68 @@ class Model(Layer):
             steps = min(steps, steps_per_epoch) if steps else steps_per_epoch
         return steps
 
-    def _fit_callbacks(self, callbacks: list[Callback], verbose: int, epochs: int, steps: int | None) -> CallbackList:
-        """History, then the progress display (verbose 1 or 2, unless the user gave one), then the user's."""
-        progress = [ProgbarLogger()] if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks) else []
-        return CallbackList([self.history, *progress, *callbacks], model=self,
-                            params={"epochs": epochs, "steps": steps, "verbose": verbose})
+    def _fit_callbacks(self, callbacks: list[Callback], verbose: int, epochs: int, steps: int | None,
+                       rank: int = 0) -> CallbackList:
+        """History, then the progress display (verbose 1 or 2, unless the user gave one), then the user's.
 
-    def _train_epoch(self, batches: Iterable[tuple], cbs: CallbackList, epoch: int,
-                     tbptt_steps: int | None) -> tuple[dict[str, float] | None, int]:
-        """Train on ``batches``: the epoch's logs (loss, metrics, grad_norm; None if no step counted) and batches read."""
+        On a rank other than 0 of data-parallel training, the callbacks that write
+        files or print (``Callback.writes``) are left out: rank 0 writes for all.
+        """
+        progress = [ProgbarLogger()] if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks) else []
+        if rank != 0:
+            progress, callbacks = [], [cb for cb in callbacks if not getattr(cb, "writes", False)]
+        return CallbackList([self.history, *progress, *callbacks], model=self,
+                            params={"epochs": epochs, "steps": steps, "verbose": verbose if rank == 0 else 0})
+
+    def _train_epoch(self, batches: Iterable[tuple], cbs: CallbackList, epoch: int, tbptt_steps: int | None,
+                     world: "_distributed.World | None" = None, sharded: bool = True) -> tuple[dict[str, float] | None, int]:
+        """Train on ``batches``: the epoch's logs (loss, metrics, grad_norm; None if no step counted) and batches read.
+
+        With ``world`` (data-parallel training) each global batch is cut to this
+        rank's share (unless ``sharded`` is False: a DistributedSampler's batches
+        are a share already), the ranks agree at every step whether all still have
+        a batch and whether training stopped, and the logs are summed over them.
+        """
         self.train()
         self._reset_metrics()
-        total, count, norms, done, read = 0.0, 0, 0.0, 0, 0
-        for step, (xb, yb) in enumerate(batches):
+        total, count, norms, done, read = 0.0, 0.0, 0.0, 0, 0
+        if world is None:
+            items = ((xb, yb, None) for xb, yb in batches)
+        elif sharded:
+            items = ((xb, yb, _distributed.Share(world, rows, xb_total, even=xb_total % world.size == 0))
+                     for xb, yb, rows, xb_total in world.shard(batches))
+        else:
+            items = ((xb, yb, _distributed.Share(world, xb.shape[0], xb.shape[0] * world.size, even=False))
+                     for xb, yb in batches)
+        items = iter(items)
+        step = 0
+        while True:
+            if world is None:
+                if self.stop_training and step > 0:  # checked before reading: a generator goes on from here
+                    break
+                item = next(items, None)
+                if item is None:
+                    break
+            else:
+                item = next(items, None)
+                have, stop = world.agree(item is not None, self.stop_training and step > 0, step)
+                if stop:
+                    self.stop_training = True
+                if stop or not have:
+                    break
+            xb, yb, share = item
             read += 1
             cbs.on_train_batch_begin(step)
             xb, yb = to_device(xb, self.device), to_device(yb, self.device)
-            if tbptt_steps:
-                loss_value, norm = self._tbptt_step(xb, yb, tbptt_steps)
-            else:
-                loss_value, norm = self._train_step(xb, yb)
+            try:
+                if tbptt_steps:
+                    loss_value, norm = self._tbptt_step(xb, yb, tbptt_steps, share)
+                else:
+                    loss_value, norm = self._train_step(xb, yb, share)
+            except RuntimeError as exc:  # DDP's all-reduce of the gradients, inside backward, lost a rank
+                if world is not None and _distributed.is_failure(exc):
+                    raise world.failure(exc) from None
+                raise
             self.last_step = TrainStep(xb, yb, loss_value, norm)
             if not math.isfinite(loss_value):
                 warnings.warn(
@@ -442,15 +546,18 @@ class Model(Layer):
                 )
                 self.stop_training = True
                 break
-            n = xb.shape[0]
-            total, count, norms, done = total + loss_value * n, count + n, norms + norm, done + 1
+            # the batch's weight in the epoch's loss: its rows; a rank's share counts as its weighted part of them
+            n = xb.shape[0] if share is None else share.total / world.size
+            value = loss_value if share is None else loss_value * share.weight
+            total, count, norms, done = total + value * n, count + n, norms + norm, done + 1
             cbs.on_train_batch_end(step, {"loss": total / count, **self._metric_logs()})
-            if self.stop_training:
-                break
+            step += 1
+        if world is not None:
+            total, count = world.sum([total, count])
         if not count:
             return None, read
         # grad_norm: over the steps taken (their losses are in `count`)
-        return {"loss": total / count, **self._metric_logs(), "grad_norm": norms / done}, read
+        return {"loss": total / count, **self._metric_logs(world=world), "grad_norm": norms / done}, read
 
     def _epoch_logs(self, train_logs: dict[str, float], val: Any, batch_size: int, cbs: CallbackList) -> dict[str, float]:
         """The epoch's logs in Keras' order: loss, metrics, val_*, lr, grad_norm."""

@@ -98,6 +98,9 @@ class Loss:
     tensor(4.5000)
     """
 
+    #: False: under a mask the loss is a mean over valid steps; True: over examples (rows) whatever the mask
+    per_example = False
+
     default_name = "loss"
 
     def __init__(self, name: str | None = None):
@@ -354,6 +357,9 @@ class CTC(Loss):
     >>> round(loss(labels, logits, mask=torch.tensor([[True, False, False]])).item(), 4)
     0.6931
     """
+
+    #: a mean over utterances, not over the mask's valid frames (data-parallel training weights ranks by rows)
+    per_example = True
 
     default_name = "ctc"
 

@@ -165,6 +165,8 @@ class _StreamStates(Callback):
 class _Sampler(Callback):
     """Print a short sample after each epoch, from a copy of the model (training state untouched)."""
 
+    writes = True  # rank 0 only under data-parallel training
+
     def __init__(self, cfg: TextgenConfig, vocab: Vocab, print_fn: Callable[[str], None]) -> None:
         super().__init__()
         self.cfg, self.vocab, self.print_fn = cfg, vocab, print_fn

@@ -103,6 +103,9 @@ class Callback:
     {}
     """
 
+    #: whether it writes files or prints: under data-parallel training it then runs on rank 0 only
+    writes = False
+
     #: attributes that make up the callback's progress, saved with training checkpoints
     #: so that fit(resume_from=...) goes on counting where the interrupted run was
     _state_keys: tuple[str, ...] = ()

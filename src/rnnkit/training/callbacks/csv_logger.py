@@ -40,6 +40,8 @@ class CSVLogger(Callback):
     1,0.5,0.25
     """
 
+    writes = True  # rank 0 only under data-parallel training
+
     def __init__(self, filename: str | os.PathLike, separator: str = ",", append: bool = False) -> None:
         super().__init__()
         owner = "CSVLogger"

@@ -52,6 +52,8 @@ class ModelCheckpoint(MonitorCallback):
     ['w-01-0.90.safetensors', 'w-02-0.70.safetensors']
     """
 
+    writes = True  # rank 0 only under data-parallel training
+
     _state_keys = ("best",)
 
     def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,

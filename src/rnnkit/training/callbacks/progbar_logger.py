@@ -36,6 +36,8 @@ class ProgbarLogger(Callback):
     3/3 [==============================] Ns - loss: 0.25
     """
 
+    writes = True  # rank 0 only under data-parallel training
+
     def __init__(self, verbose: int | None = None, stream: TextIO | None = None) -> None:
         super().__init__()
         self.verbose = None if verbose is None else check_verbose("ProgbarLogger", verbose)

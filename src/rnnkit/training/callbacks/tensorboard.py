@@ -34,6 +34,8 @@ class TensorBoard(Callback):
     ['train', 'validation']
     """
 
+    writes = True  # rank 0 only under data-parallel training
+
     def __init__(self, log_dir: str | os.PathLike = "logs", update_freq: str | int = "epoch") -> None:
         super().__init__()
         owner = "TensorBoard"
