@@ -47,10 +47,11 @@ def _max_difference(a: Path, b: Path) -> float:
     return max(float((wa[k] - wb[k]).abs().max()) for k in wa)
 
 
-@pytest.mark.parametrize("scenario", ["lstm", "tbptt", "masked", "classify"])
+@pytest.mark.parametrize("scenario", ["lstm", "tbptt", "masked", "classify", "sampler"])
 def test_two_ranks_end_with_the_weights_of_one_process(tmp_path, scenario):
     """lstm: arrays, shuffled, a last batch of 6 rows (and only rank 0 writes); tbptt: a stateful LM on an LMStream, 5-step chunks; masked: a
-    tagger with a loss per valid step on bucketed batches of several sizes; classify: a masked classifier, bucketed."""
+    tagger with a loss per valid step on bucketed batches of several sizes; classify: a masked classifier, bucketed;
+    sampler: a DataLoader over a DistributedSampler, set_epoch each epoch."""
     two = _torchrun(scenario, tmp_path / "two")
     assert two.returncode == 0, two.stderr[-2000:]
     one = _alone(scenario, tmp_path / "one")
@@ -140,3 +141,48 @@ def test_a_two_rank_run_resumes_on_another_number_of_processes_as_if_never_stopp
     straight = _alone("long", tmp_path / "straight", EPOCHS="4")
     assert straight.returncode == 0, straight.stderr[-2000:]
     assert _max_difference(tmp_path / "resumed", tmp_path / "straight") <= 1e-5
+
+
+def _reviews(path: Path, n: int = 240) -> Path:
+    import random
+    rng = random.Random(0)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("text,label\n")
+        for i in range(n):
+            word = rng.choice(["good", "great", "fine"]) if i % 2 else rng.choice(["bad", "awful", "poor"])
+            f.write(" ".join(rng.choice(["the", "film", "plot", "was", "a"]) for _ in range(rng.randint(3, 12)))
+                    + f" {word},{'pos' if i % 2 else 'neg'}\n")
+    return path
+
+
+def _rnnkit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rnnkit", *args], env=_env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_an_app_trained_with_nproc_2_writes_the_run_folder_of_one_process(tmp_path):
+    data = _reviews(tmp_path / "reviews.csv")
+    common = ["classify", "train", "--data", str(data), "--epochs", "2", "--units", "8", "--embed-dim", "8",
+              "--batch-size", "16", "--dropout", "0"]
+    two = _rnnkit(*common, "--out", str(tmp_path / "two"), "--nproc", "2")
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = _rnnkit(*common, "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert two.stdout.count("run folder") == one.stdout.count("run folder")  # rank 1 printed nothing of its own
+    import json
+    metrics = [json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two")]
+    assert metrics[0].keys() == metrics[1].keys()
+    assert abs(metrics[0]["test_accuracy"] - metrics[1]["test_accuracy"]) <= 0.02  # the same model, up to rounding
+    command = json.loads((tmp_path / "two" / "run.json").read_text())["command"]
+    assert command[0] == "rnnkit" and command[-2:] == ["--nproc", "2"]
+
+
+def test_nproc_with_a_batch_that_does_not_divide_is_refused_before_launching(tmp_path):
+    data = _reviews(tmp_path / "reviews.csv", n=40)
+    run = _rnnkit("classify", "train", "--data", str(data), "--batch-size", "15", "--nproc", "2",
+                  "--out", str(tmp_path / "run"), timeout=60)
+    assert run.returncode == 2 and run.stderr.strip().splitlines() == [
+        "rnnkit: error: --batch-size 15 is the global batch and must divide among the 2 processes of --nproc 2; "
+        "use a multiple of 2"]
+    assert not (tmp_path / "run").exists()

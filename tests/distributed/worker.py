@@ -108,6 +108,25 @@ def classify(out: Path) -> torch.nn.Module:
     return model
 
 
+def sampler(out: Path) -> torch.nn.Module:
+    """A DataLoader with a DistributedSampler (each rank's share already, 16 rows a rank) against 1 process reading
+    the same sampler with 1 replica at 32 rows; fit calls set_epoch, so epoch 2 is another order."""
+    from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+    rnnkit.set_seed(6)
+    gen = np.random.default_rng(6)
+    x = torch.from_numpy(gen.normal(size=(96, 8, 3)).astype("float32"))
+    y = x.sum(dim=(1, 2))[:, None] * 0.1
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dataset = TensorDataset(x, y)
+    share = DistributedSampler(dataset, num_replicas=world, rank=_rank(), shuffle=True, seed=0)
+    loader = DataLoader(dataset, batch_size=32 // world, sampler=share)
+    model = Sequential([LSTM(8, name="lstm"), Dense(1, name="head")])
+    model.compile("adam", "mse", device="cpu")
+    model.fit(loader, batch_size=32, epochs=2, verbose=0)
+    assert share.epoch == 1, share.epoch
+    return model
+
+
 def long(out: Path) -> torch.nn.Module:
     """Many epochs of a checkpointed fit, slowed down, for the kill test; resumes from OUT/checkpoint if it exists."""
     rnnkit.set_seed(4)

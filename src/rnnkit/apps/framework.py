@@ -66,6 +66,7 @@ from ..models import load_model
 from ..plots import plot_history
 from ..random import set_seed
 from ..runs import new_run_dir, read_config, write_config, write_json
+from ..training import distributed
 from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
 __all__ = ["setting", "setting_rules", "AppConfig", "TrainConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
@@ -294,15 +295,21 @@ class TrainConfig(AppConfig):
     norm and gradient reach into the run folder's ``diagnostics.csv``, and draw
     ``gradient_flow.png`` and ``gates.png`` at the end (:mod:`rnnkit.diagnostics`).
 
+    ``nproc``: ``rnnkit APP train --nproc N`` starts N training processes on this
+    machine with torchrun (``rnnkit.cli``); each trains data-parallel
+    (:mod:`rnnkit.training.distributed`), rank 0 writes the run folder.
+
     >>> @dataclass
     ... class ToyTrainConfig(TrainConfig):
     ...     epochs: int = setting(3, help="epochs", min=1)
     >>> ToyTrainConfig(diagnostics=100).to_dict()
-    {'diagnostics': 100, 'epochs': 3}
+    {'diagnostics': 100, 'nproc': 1, 'epochs': 3}
     """
 
     diagnostics: int | None = setting(None, help="every N training steps, record per-layer gradient norms and the "
                                                   "gradient reach (diagnostics.csv, gradient_flow.png, gates.png)", min=1)
+    nproc: int = setting(1, help="training processes on this machine, launched with torchrun (data-parallel: the "
+                                 "batch size is the global batch, split among them)", min=1, max=1024)
 
 
 # ---------------------------------------------------------------- the command line, from the same fields
@@ -641,7 +648,13 @@ class Recipe:
 def _write_run_files(run: Path, recipe: Recipe, cfg: Any) -> None:
     write_config(run, recipe.name, cfg.to_dict())
     write_json(run / RUN_FILE, {"app": recipe.name, "rnnkit": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                "command": [Path(sys.argv[0]).name, *sys.argv[1:]], "model": "model.safetensors"})
+                                "command": [_program(), *sys.argv[1:]], "model": "model.safetensors"})
+
+
+def _program() -> str:
+    """The command's name: ``rnnkit`` also when run as ``python -m rnnkit`` (as ``--nproc`` runs it)."""
+    name = Path(sys.argv[0]).name
+    return "rnnkit" if name == "__main__.py" else name
 
 
 def _resumed(recipe: Recipe, cfg: Any) -> tuple[Any, Path]:
@@ -669,6 +682,10 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     writes.  The best validation epoch's weights are kept; with no validation the
     last epoch's.
     """
+    world = distributed.current(distributed.default_device())  # under torchrun: join the others before any work
+    writer = world is None or world.rank == 0  # rank 0 writes the run folder and speaks for all
+    if not writer:
+        print_fn = None
     say = print_fn or (lambda line: None)
     if resume:
         cfg, saved = _resumed(recipe, cfg)
@@ -679,10 +696,13 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     cfg.check()
     cfg, data = recipe.prepare(cfg, saved, say)
     cfg.check()
-    run = new_run_dir(recipe.name, cfg.out, resume=resume)
+    if writer:
+        run = new_run_dir(recipe.name, cfg.out, resume=resume)
+    if world is not None:  # the folder rank 0 made (its default name holds rank 0's clock)
+        run = Path(world.broadcast(str(run) if writer else None))
     cfg.out = str(run)
     set_seed(cfg.seed)  # after prepare, whose trial models (a budget's size choice) draw from the generators
-    if not resume:
+    if writer and not resume:
         _write_run_files(run, recipe, cfg)
         recipe.save_data(run, cfg, data)
     model = recipe.build(cfg, data)
@@ -708,6 +728,8 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     model.fit(**fit, epochs=epochs, callbacks=callbacks, verbose=verbose,
               resume_from=str(run / "checkpoint.safetensors") if resume else None, diagnostics=monitor)
     wall = time.perf_counter() - began
+    if not writer:
+        return {}  # rank 0 scores the model and writes the rest of the run folder
     if validated:
         if not best_file.exists():
             raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was saved")

@@ -10,6 +10,7 @@ are declared the same way, by :data:`rnnkit.report.APP`, :data:`rnnkit.export.AP
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .. import datasets, export, report, serve
@@ -69,6 +70,14 @@ class _Parser(argparse.ArgumentParser):
 def _run(command: Command, args: argparse.Namespace) -> int:
     with cli_vocabulary():
         options = command.options(**options_from_args(command.options, args, command.defaults))
+        nproc = getattr(options, "nproc", 1)
+        if nproc > 1 and "WORLD_SIZE" not in os.environ:  # checked here, then trained in nproc processes
+            batch = getattr(options, "batch_size", None)
+            if isinstance(batch, int) and batch % nproc:
+                raise ConfigError(f"--batch-size {batch} is the global batch and must divide among the {nproc} "
+                                  f"processes of --nproc {nproc}; use a multiple of {nproc}")
+            from ..training.distributed import launch
+            return launch(nproc, ["rnnkit", *args.argv])
         flags = dict(command.quiet or {}) if getattr(args, "quiet", False) else {}
         if command.resumable:
             flags["resume"] = args.resume
@@ -111,7 +120,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
         args = _parser().parse_args(argv)
+        args.argv = argv
         return args.func(args)
     except RnnkitError as exc:
         print(f"rnnkit: error: {exc}", file=sys.stderr)

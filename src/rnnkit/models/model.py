@@ -356,6 +356,13 @@ class Model(Layer):
         completed epochs and the random generators are restored and training
         goes on from there, ending as an uninterrupted run would.
 
+        Under ``torchrun`` (or in a process group the caller initialised), fit
+        trains data-parallel with no change to the code: ``batch_size`` is the
+        global batch, each of N processes takes ``batch_size / N`` rows of every
+        batch, DDP averages the gradients, and the run follows the 1-process run
+        with the same seed step for step; only rank 0 runs the callbacks that
+        write or print (:mod:`rnnkit.training.distributed`).
+
         ``diagnostics=N``: after the first training step and every N-th one, record
         each recurrent layer's gradient norm and gradient reach
         (:class:`rnnkit.diagnostics.GradientMonitor`; about 1% of the training time
@@ -367,7 +374,7 @@ class Model(Layer):
         monitor = self._diagnostics_monitor(diagnostics)
         data, val = self._fit_inputs(x, y, batch_size, epochs, validation_split, validation_data, tbptt_steps)
         world = _distributed.current(self.device)  # under torchrun: this rank among the training processes
-        sampler = _distributed.distributed_sampler(data) if world is not None else None
+        sampler = _distributed.distributed_sampler(data)  # a DataLoader's DistributedSampler: set_epoch each epoch
         if world is not None:
             if sampler is None:
                 world.check_batch_size(batch_size)

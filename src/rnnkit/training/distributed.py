@@ -51,7 +51,7 @@ import torch.distributed as dist
 
 from ..errors import ConfigError, RnnkitError
 
-__all__ = ["World", "Share", "current", "wrap", "DistributedError", "rank_zero", "TIMEOUT_ENV"]
+__all__ = ["World", "Share", "current", "wrap", "DistributedError", "rank_zero", "default_device", "launch", "TIMEOUT_ENV"]
 
 TIMEOUT_ENV = "RNNKIT_DIST_TIMEOUT"
 
@@ -98,6 +98,11 @@ def current(device: torch.device | None = None) -> "World | None":
     return World(dist.get_rank(), dist.get_world_size())
 
 
+def default_device() -> torch.device:
+    """The device a model compiled without one trains on (CUDA when there is one): it picks the backend."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def rank_zero() -> bool:
     """Whether this process is the one that writes: rank 0 of a process group, or a process on its own."""
     return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
@@ -138,6 +143,15 @@ class World:
     def sum(self, values: list[float]) -> list[float]:
         """Each value summed over the ranks."""
         return self._reduce(values)
+
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value`` (any picklable object), on every rank."""
+        box = [value]
+        try:
+            dist.broadcast_object_list(box, src=0)
+        except Exception as exc:  # noqa: BLE001
+            raise self.failure(exc) from None
+        return box[0]
 
     def barrier(self) -> None:
         """Wait for every rank (e.g. until rank 0 has written a checkpoint)."""
@@ -239,7 +253,8 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.parallel.Dist
     try:
         with warnings.catch_warnings():  # broadcast_buffers=False is the one spelling that never syncs them, even at init
             warnings.filterwarnings("ignore", message=".*broadcast_buffers.*", category=FutureWarning)
-            return torch.nn.parallel.DistributedDataParallel(_WithMask(model), device_ids=ids, broadcast_buffers=False)
+            return torch.nn.parallel.DistributedDataParallel(_WithMask(model), device_ids=ids, broadcast_buffers=False,
+                                                             gradient_as_bucket_view=True)
     except RuntimeError as exc:
         raise DistributedError(f"could not set up data-parallel training: {_first_line(exc)}") from None
 
@@ -268,3 +283,28 @@ class Share:
     total: int
     even: bool
     weight: float = 1.0
+
+
+def launch(nproc: int, module_args: list[str]) -> int:
+    """Run ``python -m MODULE_ARGS`` in ``nproc`` processes on this machine under torchrun's elastic agent.
+
+    The processes get torchrun's environment (``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR`` ...) and ``OMP_NUM_THREADS`` of this machine's cores shared
+    among them (unless set).  Returns 0 when every process succeeded; raises a
+    one-line :class:`DistributedError` naming the first that failed (its own
+    error is printed above by itself).
+    """
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // nproc)))
+    args = parse_args(["--standalone", f"--nproc-per-node={nproc}", "--module", module_args[0]])
+    args.training_script_args = list(module_args[1:])  # given as they are: torchrun's parser would take --nproc
+    try:
+        run(args)
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        raise DistributedError(f"training process {rank} of {nproc} failed (exit code {failure.exitcode}); the "
+                               "processes stopped, the run folder keeps its last checkpoint") from None
+    return 0
