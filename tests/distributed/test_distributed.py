@@ -156,7 +156,7 @@ def _reviews(path: Path, n: int = 240) -> Path:
 
 
 def _rnnkit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rnnkit", *args], env=_env(), capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "rnnkit.cli", *args], env=_env(), capture_output=True, text=True,
                           timeout=timeout)
 
 

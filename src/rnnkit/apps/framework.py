@@ -652,7 +652,7 @@ def _write_run_files(run: Path, recipe: Recipe, cfg: Any) -> None:
 
 
 def _program() -> str:
-    """The command's name: ``rnnkit`` also when run as ``python -m rnnkit`` (as ``--nproc`` runs it)."""
+    """The command's name: ``rnnkit`` also when run as ``python -m rnnkit.cli`` (as ``--nproc`` runs it)."""
     name = Path(sys.argv[0]).name
     return "rnnkit" if name == "__main__.py" else name
 

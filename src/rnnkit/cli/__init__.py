@@ -77,7 +77,7 @@ def _run(command: Command, args: argparse.Namespace) -> int:
                 raise ConfigError(f"--batch-size {batch} is the global batch and must divide among the {nproc} "
                                   f"processes of --nproc {nproc}; use a multiple of {nproc}")
             from ..training.distributed import launch
-            return launch(nproc, ["rnnkit", *args.argv])
+            return launch(nproc, ["rnnkit.cli", *args.argv])
         flags = dict(command.quiet or {}) if getattr(args, "quiet", False) else {}
         if command.resumable:
             flags["resume"] = args.resume

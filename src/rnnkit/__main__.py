@@ -1,6 +1,0 @@
-"""``python -m rnnkit``: the ``rnnkit`` command (what ``--nproc`` runs under torchrun)."""
-import sys
-
-from rnnkit.cli import main
-
-sys.exit(main())
