@@ -186,3 +186,13 @@ def test_nproc_with_a_batch_that_does_not_divide_is_refused_before_launching(tmp
         "rnnkit: error: --batch-size 15 is the global batch and must divide among the 2 processes of --nproc 2; "
         "use a multiple of 2"]
     assert not (tmp_path / "run").exists()
+
+
+def test_each_rank_draws_its_own_dropout_masks(tmp_path):
+    """The ranks share the generator that shuffles; the masks of a step must not be the same on every rank."""
+    import json
+    run = _torchrun("dropout_masks", tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    masks = [json.loads((tmp_path / f"masks-{rank}.json").read_text()) for rank in (0, 1)]
+    steps = [m[-2:] for m in masks]  # a step an epoch (before them, the call that built the model)
+    assert all(a != b for a, b in zip(*steps))

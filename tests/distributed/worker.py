@@ -7,6 +7,7 @@ global batch) and, on rank 0, saves the final weights to ``OUT/weights.pt``;
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -151,6 +152,22 @@ def mismatch(out: Path) -> torch.nn.Module:
     model = Sequential([LSTM(4, name="lstm"), Dense(1, name="head")])
     model.compile("adam", "mse", device="cpu")
     model.fit(x, x[:, 0, :1], batch_size=16, epochs=1, verbose=0)
+    return model
+
+
+def dropout_masks(out: Path) -> torch.nn.Module:
+    """Each rank records the dropout mask of its first row at each step: they must differ between the ranks."""
+    from rnnkit.layers import Dropout
+    rnnkit.set_seed(7)
+    x = np.ones((32, 6), dtype="float32")
+    drop = Dropout(0.5, name="drop")
+    model = Sequential([drop, Dense(1, name="head")])
+    model.compile("sgd", "mse", device="cpu")
+    seen = []
+    hook = drop.register_forward_hook(lambda module, args, output: seen.append((output[0] != 0).int().tolist()))
+    model.fit(x, x[:, :1], batch_size=32, epochs=2, verbose=0, shuffle=False)
+    hook.remove()
+    (out / f"masks-{_rank()}.json").write_text(json.dumps(seen))
     return model
 
 

@@ -535,10 +535,11 @@ class Model(Layer):
             cbs.on_train_batch_begin(step)
             xb, yb = to_device(xb, self.device), to_device(yb, self.device)
             try:
-                if tbptt_steps:
-                    loss_value, norm = self._tbptt_step(xb, yb, tbptt_steps, share)
-                else:
-                    loss_value, norm = self._train_step(xb, yb, share)
+                with _distributed.own_randomness(world, epoch, step, self.device):
+                    if tbptt_steps:
+                        loss_value, norm = self._tbptt_step(xb, yb, tbptt_steps, share)
+                    else:
+                        loss_value, norm = self._train_step(xb, yb, share)
             except RuntimeError as exc:  # DDP's all-reduce of the gradients, inside backward, lost a rank
                 if world is not None and _distributed.is_failure(exc):
                     raise world.failure(exc) from None

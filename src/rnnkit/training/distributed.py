@@ -39,6 +39,7 @@ every rank).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import re
@@ -257,6 +258,26 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.parallel.Dist
                                                              gradient_as_bucket_view=True)
     except RuntimeError as exc:
         raise DistributedError(f"could not set up data-parallel training: {_first_line(exc)}") from None
+
+
+@contextlib.contextmanager
+def own_randomness(world: "World | None", epoch: int, step: int, device: torch.device) -> Iterator[None]:
+    """A training step's random draws (dropout masks ...) from this rank's own stream.
+
+    Every rank keeps the same global generator, which shuffles the data alike on
+    all of them; drawn from it, dropout would give rows ``i`` of every rank's
+    share the same mask.  Under data-parallel training each step therefore draws
+    from a generator seeded by (the run's seed, epoch, step, rank) and leaves the
+    global one untouched: different masks per rank, the same again on a resume.
+    Without ``world`` it does nothing.
+    """
+    if world is None:
+        yield
+        return
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed((torch.initial_seed() * 1_000_003 + epoch * 1_000_033 + step * 101 + world.rank) % 2**63)
+        yield
 
 
 def distributed_sampler(data: Any) -> Any:
