@@ -4,6 +4,15 @@ Accepted inputs: NumPy arrays or tensors (``x`` and ``y`` with the same first
 axis), or any iterable of batches — a ``torch.utils.data.DataLoader`` or a
 generator — yielding ``(x, y)`` pairs or bare ``x``.  Arrays are converted to
 tensors once, at the edge; floating NumPy arrays become float32 as in Keras.
+
+A list holding one array or tensor is that array, as Keras reads a model's
+inputs: tutorials write ``model.predict([x])`` for a single-input model.  A
+list of numbers or of several arrays is still read as one array (its rows).
+
+>>> import numpy as np
+>>> x = np.zeros((4, 3, 2), np.float32)
+>>> as_data([x], None, "predict").x.shape     # [x] is x, not a batch of one (1, 4, 3, 2)
+torch.Size([4, 3, 2])
 """
 from __future__ import annotations
 
@@ -67,6 +76,7 @@ class ArrayData:
 
 def as_data(x: Any, y: Any = None, what: str = "fit") -> ArrayData | Iterable:
     """Arrays/tensors become :class:`ArrayData`; an iterable of batches is returned as it is."""
+    x, y = _single(x), _single(y)
     if isinstance(x, (np.ndarray, torch.Tensor, list)):
         xt = _to_tensor(x, f"{what}: x")
         yt = None if y is None else _to_tensor(y, f"{what}: y")
@@ -82,6 +92,11 @@ def as_data(x: Any, y: Any = None, what: str = "fit") -> ArrayData | Iterable:
     return x
 
 
+def _single(value: Any) -> Any:
+    """``[array]`` -> ``array`` (Keras' list of one input or target); anything else as it is."""
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], (np.ndarray, torch.Tensor)):
+        return value[0]
+    return value
 
 
 def iterate_batches(data: Any, batch_size: int, shuffle: bool, generator: torch.Generator | None = None) -> Iterator[tuple]:
