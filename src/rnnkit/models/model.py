@@ -78,6 +78,8 @@ class Model(Layer):
         (['grad_norm', 'loss', 'lr'], 2)
     """
 
+    accepts_input_shape = False  # a layer's argument in Keras, not a model's
+
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)
         self.stop_training = False
