@@ -12,7 +12,8 @@ decoding), :mod:`rnnkit.data` (tokenizers, padding, windows, batching),
 :mod:`rnnkit.activations`, :mod:`rnnkit.initializers`, :mod:`rnnkit.random`
 (:func:`set_seed`), :mod:`rnnkit.saving` (the registry of serializable classes,
 checkpoint and model files), :mod:`rnnkit.apps` (the app framework and the apps;
-not imported here), :mod:`rnnkit.errors`.
+not imported here), :mod:`rnnkit.keras` (Keras 3's public names mapped onto rnnkit,
+``from rnnkit import keras``; not imported here), :mod:`rnnkit.errors`.
 """
 from . import (activations, audio, cells, data, datasets, decoding, diagnostics, errors, initializers, layers, losses,
                metrics, models, optimizers, random, saving, training)
