@@ -43,7 +43,7 @@ __all__ = [
 _TORCH = "rnnkit layers take and return torch tensors: use torch's own operations"
 
 HINTS = {
-    **PENDING,
+    "Input": PENDING["Input"],
     "applications": "rnnkit has no pretrained image models (it is a toolkit for recurrent networks); use torchvision "
                     "or keras_hub beside it",
     "ops": _TORCH + " (torch.matmul, torch.cat, ...)",

@@ -20,8 +20,9 @@ never waits for the accelerator.  Masks and target shapes follow
 Names (:func:`available`): ``accuracy``/``acc`` (see :func:`resolve`),
 ``binary_accuracy``, ``categorical_accuracy``, ``sparse_categorical_accuracy``,
 ``mae``, ``mse``, ``rmse``, ``perplexity``.
-Keras' functions :func:`binary_accuracy`, :func:`categorical_accuracy` and
-:func:`sparse_categorical_accuracy` give the unreduced values, one per example.
+Keras' functions :func:`binary_accuracy` (one value per output),
+:func:`categorical_accuracy` and :func:`sparse_categorical_accuracy` (one per
+prediction) give the unreduced values, as Keras 3 does.
 
 The error rates of recognisers over decoded sequences, :func:`edit_distance`,
 :func:`token_error_rate`, :func:`word_error_rate` and :func:`character_error_rate`,
@@ -357,14 +358,15 @@ class MeanMetricWrapper(Metric):
 
 # ------------------------------------------------------------------ Keras' metric functions
 def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> torch.Tensor:
-    """Keras' function: the :class:`BinaryAccuracy` hits averaged over the last axis, one value per example.
+    """Keras' function: 1.0 for each output on the right side of ``threshold``, 0.0 otherwise (not reduced, as Keras 3).
 
     >>> import torch
     >>> binary_accuracy(torch.tensor([[1.0, 0.0], [1.0, 1.0]]), torch.tensor([[0.7, 0.6], [0.9, 0.8]]))
-    tensor([0.5000, 1.0000])
+    tensor([[1., 0.],
+            [1., 1.]])
     """
     y_true, y_pred = prepare_inputs("binary_accuracy", y_true, y_pred)
-    return BinaryAccuracy(threshold).values(y_true, y_pred).mean(dim=-1)
+    return BinaryAccuracy(threshold).values(y_true, y_pred)
 
 
 def categorical_accuracy(y_true: Any, y_pred: Any) -> torch.Tensor:
