@@ -1,4 +1,4 @@
-"""Fixtures of the rnnkit.keras tests: real Keras as the reference, Keras weights copied in, tutorial programs run.
+"""Fixtures of the rnnkit.keras tests: real Keras as the reference, and tutorial programs run as scripts.
 
 ``programs/`` holds whole tutorial programs, which run when imported: pytest's
 doctest collection must not import them.
@@ -6,9 +6,7 @@ doctest collection must not import them.
 import runpy
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
 collect_ignore = ["programs"]
 
@@ -46,29 +44,3 @@ def run_program(tmp_path, monkeypatch, capsys):
         return result, capsys.readouterr().out
 
     return run
-
-
-def copy_keras_weights(theirs, ours):
-    """Give each rnnkit layer of ``ours`` the weights of the same-position Keras layer of ``theirs`` (Sequential
-    models): recurrent layers through their Keras-layout ``set_weights``, Dense and Embedding by hand."""
-    their_layers = [layer for layer in theirs.layers if layer.weights]
-    our_layers = [layer for layer in ours.layers if any(True for _ in layer.parameters())]
-    assert len(their_layers) == len(our_layers), (their_layers, our_layers)
-    for k, r in zip(their_layers, our_layers):
-        weights = [np.asarray(w) for w in k.get_weights()]
-        kind = type(r).__name__
-        if kind == "Dense":
-            with torch.no_grad():
-                r.weight.copy_(torch.from_numpy(weights[0].T))
-                r.bias.copy_(torch.from_numpy(weights[1]))
-        elif kind == "Embedding":
-            with torch.no_grad():
-                r.weight.copy_(torch.from_numpy(weights[0]))
-        else:
-            r.set_weights(weights)
-
-
-def keras_outputs(model, x):
-    """A Keras model's outputs for ``x`` as a NumPy array (torch backend)."""
-    out = model(x)
-    return out.detach().cpu().numpy() if hasattr(out, "detach") else np.asarray(out)
