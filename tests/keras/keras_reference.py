@@ -5,9 +5,10 @@ import torch
 
 def copy_keras_weights(theirs, ours):
     """Give each rnnkit layer of ``ours`` the weights of the same-position Keras layer of ``theirs`` (Sequential
-    models): recurrent layers through their Keras-layout ``set_weights``, Dense and Embedding by hand."""
-    their_layers = [layer for layer in theirs.layers if layer.weights]
-    our_layers = [layer for layer in ours.layers if any(True for _ in layer.parameters())]
+    models or lists of layers): recurrent layers through their Keras-layout ``set_weights``, Dense and Embedding by
+    hand."""
+    their_layers = [layer for layer in getattr(theirs, "layers", theirs) if layer.weights]
+    our_layers = [layer for layer in getattr(ours, "layers", ours) if any(True for _ in layer.parameters())]
     assert len(their_layers) == len(our_layers), (their_layers, our_layers)
     for k, r in zip(their_layers, our_layers):
         weights = [np.asarray(w) for w in k.get_weights()]
@@ -23,7 +24,11 @@ def copy_keras_weights(theirs, ours):
             r.set_weights(weights)
 
 
+def as_numpy(value):
+    """A Keras (torch backend) or rnnkit tensor as a NumPy array."""
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+
 def keras_outputs(model, x):
-    """A Keras model's outputs for ``x`` as a NumPy array (torch backend)."""
-    out = model(x)
-    return out.detach().cpu().numpy() if hasattr(out, "detach") else np.asarray(out)
+    """A Keras model's (or layer's) outputs for ``x`` as a NumPy array (torch backend)."""
+    return as_numpy(model(x))
