@@ -3,7 +3,8 @@
 Accepted inputs: NumPy arrays or tensors (``x`` and ``y`` with the same first
 axis), or any iterable of batches — a ``torch.utils.data.DataLoader`` or a
 generator — yielding ``(x, y)`` pairs or bare ``x``.  Arrays are converted to
-tensors once, at the edge; floating NumPy arrays become float32 as in Keras.
+tensors once, at the edge; floating and boolean NumPy arrays become float32 as in Keras
+(one-hot inputs are often built as ``np.zeros(..., dtype=bool)``).
 
 A list holding one array or tensor is that array, as Keras reads a model's
 inputs: tutorials write ``model.predict([x])`` for a single-input model.  A
@@ -36,7 +37,7 @@ def _to_tensor(value: Any, what: str) -> torch.Tensor:
         if value.dtype == object:
             raise ShapeError(f"{what}: got a ragged or object array; pad the sequences first (rnnkit.data.pad_sequences)")
         tensor = torch.from_numpy(np.ascontiguousarray(value))
-        return tensor.float() if tensor.is_floating_point() else tensor
+        return tensor.float() if tensor.is_floating_point() or tensor.dtype == torch.bool else tensor
     raise ShapeError(f"{what}: expected a NumPy array, a tensor or an iterable of batches, got {type(value).__name__}")
 
 
