@@ -376,6 +376,9 @@ class Model(Layer):
         world = _distributed.current(self.device)  # under torchrun: this rank among the training processes
         sampler = _distributed.distributed_sampler(data)  # a DataLoader's DistributedSampler: set_epoch each epoch
         if world is not None:
+            if _distributed.distributed_sampler(val) is not None:
+                raise ConfigError("fit: validation_data reads a DistributedSampler, one process's share; pass the "
+                                  "whole validation set: fit shares every batch among the processes itself")
             if sampler is None:
                 world.check_batch_size(batch_size)
             world.check_same({"batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
@@ -423,7 +426,7 @@ class Model(Layer):
                 if not read:
                     self._ran_out_of_data(epoch, epochs, first=epoch == initial_epoch)
                 if train_logs is not None:
-                    logs = self._epoch_logs(train_logs, val, batch_size, cbs)
+                    logs = self._epoch_logs(train_logs, val, batch_size, cbs, world)
                     self.epochs_done = epoch + 1
                     cbs.on_epoch_end(epoch, logs)
                 if world is not None:  # rank 0 may be writing a checkpoint; a stop on any rank stops them all
@@ -567,12 +570,13 @@ class Model(Layer):
         # grad_norm: over the steps taken (their losses are in `count`)
         return {"loss": total / count, **self._metric_logs(world=world), "grad_norm": norms / done}, read
 
-    def _epoch_logs(self, train_logs: dict[str, float], val: Any, batch_size: int, cbs: CallbackList) -> dict[str, float]:
+    def _epoch_logs(self, train_logs: dict[str, float], val: Any, batch_size: int, cbs: CallbackList,
+                    world: "_distributed.World | None" = None) -> dict[str, float]:
         """The epoch's logs in Keras' order: loss, metrics, val_*, lr, grad_norm."""
         grad_norm = train_logs.pop("grad_norm")
         logs = dict(train_logs)
         if val is not None:
-            logs.update(self._evaluate_data(val, batch_size, cbs, prefix="val_"))
+            logs.update(self._evaluate_data(val, batch_size, cbs, prefix="val_", world=world))
         logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
         logs["grad_norm"] = grad_norm
         return logs
@@ -591,28 +595,51 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_data(self, data: Any, batch_size: int, cbs: CallbackList, prefix: str = "",
-                       batches: Iterator[tuple] | None = None) -> dict[str, float]:
-        """Loss and metrics over ``data`` (or over ``batches``, already read from it, when given)."""
+                       batches: Iterator[tuple] | None = None,
+                       world: "_distributed.World | None" = None) -> dict[str, float]:
+        """Loss and metrics over ``data`` (or over ``batches``, already read from it, when given).
+
+        With ``world`` (fit's validation under data-parallel training) each rank
+        evaluates its share of every batch and the figures are put together as
+        one process would compute them: each batch's loss is its ranks' losses
+        weighted by their units (rows, or valid steps under a mask).
+        """
         self.eval()
         self._reset_metrics()
         cbs.on_test_begin()
         total, count = 0.0, 0
         if batches is None:
             batches = iterate_batches(data, batch_size, shuffle=False)
+        items = ((xb, yb, None, None) for xb, yb in batches) if world is None else world.shard(batches)
+        parts: list[tuple[float, float, int]] = []  # per batch under `world`: (units x loss, units, the batch's rows)
         with torch.no_grad(), self._autocast():
-            for step, (xb, yb) in enumerate(batches):
+            for step, (xb, yb, rows, batch_rows) in enumerate(items):
                 cbs.on_test_batch_begin(step)
                 xb, yb = to_device(xb, self.device), to_device(yb, self.device)
                 y_pred, mask = self.forward_with_mask(xb)
-                n = xb.shape[0]
-                total += float(self._loss_value(yb, y_pred, mask)) * n
-                count += n
-                self._update_metrics(yb, y_pred, mask)
-                cbs.on_test_batch_end(step, {"loss": total / count})
+                loss = float(self._loss_value(yb, y_pred, mask))
+                if world is None:
+                    n = xb.shape[0]
+                    total, count = total + loss * n, count + n
+                    self._update_metrics(yb, y_pred, mask)
+                    cbs.on_test_batch_end(step, {"loss": total / count})
+                    continue
+                per_row = mask is None or getattr(self.loss, "per_example", False)
+                units = 0.0 if rows == 0 else float(rows if per_row else mask.sum())
+                parts.append((units * loss if units else 0.0, units, batch_rows))
+                if rows:
+                    self._update_metrics(yb, y_pred, mask)
+                cbs.on_test_batch_end(step, {"loss": loss})
+        if world is not None and parts:
+            sums = world.sum([v for weighted, units, _ in parts for v in (weighted, units)])
+            for b, (_, _, batch_rows) in enumerate(parts):
+                units = sums[2 * b + 1]
+                total += (sums[2 * b] / units if units else 0.0) * batch_rows
+                count += batch_rows
         if not count:
             what = "fit: validation_data" if prefix else "evaluate: x"
             raise ShapeError(f"{what} yielded no batches; pass a non-empty iterable of (x, y) batches")
-        logs = {prefix + "loss": total / count, **self._metric_logs(prefix)}
+        logs = {prefix + "loss": total / count, **self._metric_logs(prefix, world=world)}
         cbs.on_test_end(logs)
         return logs
 

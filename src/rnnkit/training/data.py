@@ -22,7 +22,11 @@ def _to_tensor(value: Any, what: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     if isinstance(value, (list, tuple)):
-        value = np.asarray(value)
+        try:
+            value = np.asarray(value)
+        except ValueError:  # NumPy refuses rows of different lengths outright
+            raise ShapeError(f"{what}: got sequences of different lengths (a ragged list); pad them first "
+                             "(rnnkit.data.pad_sequences), or pass an iterable of (x, y) batches") from None
     if isinstance(value, np.ndarray):
         if value.dtype == object:
             raise ShapeError(f"{what}: got a ragged or object array; pad the sequences first (rnnkit.data.pad_sequences)")
