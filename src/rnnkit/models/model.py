@@ -32,13 +32,13 @@ from .._base_layer import Layer
 from .._validation import check_positive_int
 from ..errors import ConfigError, NotCompiledError, ShapeError
 from ..protocols import state_carriers
-from ..saving import model_files, register_serializable
+from ..saving import get_registered_object, model_files, register_serializable
 from ..training import distributed as _distributed
 from ..training import losses as _losses
 from ..training import metrics as _metrics
 from ..training import optimizers as _optimizers
 from ..training.callbacks import Callback, CallbackList, History, ProgbarLogger
-from ..training.data import ArrayData, as_data, iterate_batches, to_device
+from ..training.data import ArrayData, as_data, batch_rows, iterate_batches, to_device
 from ..training.progress import format_logs
 
 __all__ = ["Model", "TrainStep"]
@@ -77,6 +77,13 @@ class Model(Layer):
         >>> sorted(history.history), len(history.epoch)
         (['grad_norm', 'loss', 'lr'], 2)
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Model":
+        # Model(inputs, outputs) is a functional model, as keras.Model(inputs, outputs) is
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            functional = get_registered_object("Functional")
+            return super().__new__(functional)
+        return super().__new__(cls)
 
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -152,7 +159,7 @@ class Model(Layer):
         self.to(self.device)
         if self._needs_sample():
             with torch.no_grad():
-                self(x_sample.to(self.device))
+                self(to_device(x_sample, self.device))
             for module in self.modules():
                 if getattr(module, "stateful", False) and hasattr(module, "reset_states"):
                     module.reset_states()
@@ -175,7 +182,7 @@ class Model(Layer):
         ``resume_from`` restores the random generators in between).
         """
         if isinstance(data, ArrayData):
-            self._prepare(data.x[:batch_size])
+            self._prepare(data.head(batch_size))
             return None
         if not self._needs_sample():
             self._prepare()
@@ -555,7 +562,7 @@ class Model(Layer):
                 self.stop_training = True
                 break
             # the batch's weight in the epoch's loss: its rows; a rank's share counts as its weighted part of them
-            n = xb.shape[0] if share is None else share.total / world.size
+            n = batch_rows(xb) if share is None else share.total / world.size
             value = loss_value if share is None else loss_value * share.weight
             total, count, norms, done = total + value * n, count + n, norms + norm, done + 1
             cbs.on_train_batch_end(step, {"loss": total / count, **self._metric_logs()})
@@ -604,7 +611,7 @@ class Model(Layer):
                 cbs.on_test_batch_begin(step)
                 xb, yb = to_device(xb, self.device), to_device(yb, self.device)
                 y_pred, mask = self.forward_with_mask(xb)
-                n = xb.shape[0]
+                n = batch_rows(xb)
                 total += float(self._loss_value(yb, y_pred, mask)) * n
                 count += n
                 self._update_metrics(yb, y_pred, mask)
@@ -630,8 +637,12 @@ class Model(Layer):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0, callbacks: Iterable[Callback] | None = None) -> np.ndarray:
-        """Outputs for ``x`` in batches, as a NumPy array (concatenated along the batch axis)."""
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0, callbacks: Iterable[Callback] | None = None) -> Any:
+        """Outputs for ``x`` in batches, as a NumPy array (concatenated along the batch axis).
+
+        A model with several outputs returns them as a list of arrays (a dict for
+        a functional model whose outputs were given as a dict), as Keras does.
+        """
         device = getattr(self, "device", None) or next(self.parameters(), torch.empty(0)).device
         data = as_data(x, None, "predict")
         cbs = CallbackList(callbacks, model=self)
@@ -641,10 +652,20 @@ class Model(Layer):
         with torch.no_grad():
             for step, (xb, _) in enumerate(iterate_batches(data, batch_size, shuffle=False)):
                 cbs.on_predict_batch_begin(step)
-                out = self(xb.to(device))
-                outputs.append(out.float().cpu())
+                out = self(to_device(xb, device))
+                if isinstance(out, dict):
+                    outputs.append({k: v.float().cpu() for k, v in out.items()})
+                elif isinstance(out, (list, tuple)):
+                    outputs.append([v.float().cpu() for v in out])
+                else:
+                    outputs.append(out.float().cpu())
                 cbs.on_predict_batch_end(step, {})
         cbs.on_predict_end()
+        first = outputs[0]
+        if isinstance(first, dict):
+            return {k: torch.cat([o[k] for o in outputs]).numpy() for k in first}
+        if isinstance(first, list):
+            return [torch.cat([o[i] for o in outputs]).numpy() for i in range(len(first))]
         return torch.cat(outputs).numpy()
 
     # ------------------------------------------------------------------ saving

@@ -130,9 +130,10 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None =
     model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
     settings = meta.get("compile")
     if compile and settings and settings.get("loss"):
+        extra = {"loss_weights": settings["loss_weights"]} if settings.get("loss_weights") else {}
         model.compile(optimizer=settings.get("optimizer") or "adam", loss=settings["loss"],
                       metrics=settings.get("metrics"), clipnorm=settings.get("clipnorm"),
-                      clipvalue=settings.get("clipvalue"), precision=settings.get("precision"))
+                      clipvalue=settings.get("clipvalue"), precision=settings.get("precision"), **extra)
         if "optimizer" in meta:
             model.to(model.device)
             model.optimizer = model._build_optimizer()
