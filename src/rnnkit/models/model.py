@@ -668,6 +668,30 @@ class Model(Layer):
             return [torch.cat([o[i] for o in outputs]).numpy() for i in range(len(first))]
         return torch.cat(outputs).numpy()
 
+    # ------------------------------------------------------------------ Keras weights
+    def get_weights(self) -> list:
+        """Every layer's weights in Keras' layout, layer after layer (Keras' ``model.get_weights()``).
+
+        For a model with a ``layers`` list (Sequential, functional); a subclassed
+        model lists its layers' weights in the order its children were created.
+        """
+        layers = getattr(self, "layers", None)
+        children = list(layers) if layers is not None else [m for m in self.children() if isinstance(m, Layer)]
+        return [w for layer in children for w in layer.get_weights()]
+
+    def set_weights(self, weights: Any) -> None:
+        """Load weights in the order :meth:`get_weights` gives them."""
+        layers = getattr(self, "layers", None)
+        children = list(layers) if layers is not None else [m for m in self.children() if isinstance(m, Layer)]
+        weights = list(weights)
+        start = 0
+        for layer in children:
+            n = len(layer.get_weights())
+            layer.set_weights(weights[start:start + n])
+            start += n
+        if start != len(weights):
+            raise ShapeError(f"{type(self).__name__}.set_weights: the model has {start} weight arrays, got {len(weights)}")
+
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict[str, Any]:
         """The architecture, for :meth:`save`; a subclassed model must write its own to be saved whole."""
