@@ -241,6 +241,23 @@ class Functional(Model):
         raise ConfigError(f"{type(self).__name__}.get_layer: no layer named {name!r}; the layers are "
                           f"{', '.join(getattr(l, 'name', '?') for l in self.layers)}")
 
+    def _input_masks(self) -> dict[tuple[str, int], bool]:
+        """For each call (layer name, call index): whether a mask reaches the layer with its first input."""
+        calls: dict[int, int] = collections.defaultdict(int)
+        out = {}
+        for node in self._nodes:
+            k = calls[id(node.layer)]
+            calls[id(node.layer)] += 1
+            first = node.args[0] if node.args else None
+            if "mask" in node.kwargs:
+                has = node.kwargs["mask"] is not None
+            elif isinstance(first, SymbolicTensor):
+                has = first.has_mask
+            else:
+                has = isinstance(first, (list, tuple)) and any(getattr(t, "has_mask", False) for t in first)
+            out[(node.layer.name, k)] = bool(has) and _symbolic.accepts_mask(node.layer)
+        return out
+
     # ------------------------------------------------------------------ running
     def _input_list(self, args: tuple) -> list:
         n = len(self._inputs)

@@ -703,7 +703,12 @@ class Model(Layer):
         return super().get_config()
 
     def save(self, path: str) -> None:
-        """Write the whole model (weights, architecture, compile settings, optimizer state) to ``path``."""
+        """Write the whole model (weights, architecture, compile settings, optimizer state) to ``path``.
+
+        rnnkit's own format (safetensors and JSON, resumable by ``fit(resume_from=...)``),
+        or, for a path ending in ``.keras``, a Keras 3 model file that
+        ``keras.models.load_model`` reads (Sequential and functional models).
+        """
         model_files.save_model(self, path)
 
     def save_weights(self, path: str) -> None:

@@ -116,6 +116,8 @@ class Sequential(Model):
             raise ConfigError("Sequential: the model has no layers; add some with .add(layer)")
         if self.input_layer is not None:
             x = self.input_layer(x)
+        else:  # the input's shape, which a .keras file must state (rnnkit.saving.keras_files)
+            self.__dict__["_seen_input"] = (tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor) else None
         for layer, accepts in zip(self.layers, self._accepts):
             next_mask = layer.compute_mask(x, mask) if hasattr(layer, "compute_mask") else None
             out = layer(x, mask=mask) if (accepts and mask is not None) else layer(x)
