@@ -131,7 +131,12 @@ def map_structure(fn: Callable[[Any], Any], structure: Any) -> Any:
 
 def contains_symbolic(args: tuple, kwargs: dict) -> bool:
     """Whether any argument (nested in lists, tuples or dicts) is a :class:`SymbolicTensor`."""
-    return any(isinstance(leaf, SymbolicTensor) for leaf in flatten((args, kwargs)))
+    for value in (*args, *kwargs.values()):
+        if isinstance(value, SymbolicTensor):
+            return True
+        if isinstance(value, (list, tuple, dict)) and any(isinstance(leaf, SymbolicTensor) for leaf in flatten(value)):
+            return True
+    return False
 
 
 _ACCEPTS_MASK: dict[type, bool] = {}

@@ -400,3 +400,18 @@ def test_what_the_writer_refuses(tmp_path):
     model.save(tmp_path / "plain.safetensors")  # other names keep rnnkit's own format
     assert type(rnnkit.load_model(tmp_path / "plain.safetensors")).__name__ == "Sequential"
     assert not list(tmp_path.glob("*.tmp-*"))
+
+
+@pytest.mark.parametrize("name", [n for n in FILES if n.endswith(".keras")])
+def test_layers_are_addressed_as_keras_addresses_them(name):
+    """Keras' weights file names each layer's group by class and order; each group also records the layer's name."""
+    import h5py
+
+    from rnnkit.saving.keras_files import keras_weight_keys
+
+    members = _members(FIXTURES / name)
+    config = json.loads(members["config.json"])
+    with h5py.File(io.BytesIO(members["model.weights.h5"]), "r") as f:
+        recorded = {f["layers"][key]["vars"].attrs["name"]: key for key in f["layers"]}
+    computed = keras_weight_keys(config, config["class_name"] == "Sequential")
+    assert computed == recorded

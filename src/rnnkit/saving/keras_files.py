@@ -390,7 +390,7 @@ def _set(layer: Any, arrays: list[np.ndarray], source: str) -> None:
                               f"({str(exc).splitlines()[0]})") from None
 
 
-def _load_keras3_weights(model: Any, h5: _H5, entries: list[dict], operations: dict, config: dict, sequential: bool) -> None:
+def _load_keras3_weights(model: Any, h5: _H5, entries: list[dict], config: dict, sequential: bool) -> None:
     source = h5.source
     root = h5.get(h5.file, "layers")
     by_name: dict[str, str] = {}
@@ -400,27 +400,7 @@ def _load_keras3_weights(model: Any, h5: _H5, entries: list[dict], operations: d
             own = h5.get(group, "vars") if isinstance(group, h5.h5py.Group) else None
             if own is not None and "name" in own.attrs:
                 by_name[str(h5.attr(own, "name"))] = key
-    # Keras' own addressing: the layers in the model's order, each named by its class in snake case, numbered
-    if sequential:
-        ordered = [e for e in entries if e.get("class_name") != "InputLayer"]
-    else:
-        inner = config.get("config") or {}
-        keras_entries = inner.get("layers") or []
-        out_refs = _flat_refs(inner.get("output_layers"))
-        in_refs = _flat_refs(inner.get("input_layers"))
-        names = keras_operation_order(keras_entries, out_refs, in_refs)
-        table = {_layer_name(e): e for e in keras_entries}
-        ordered = [table[n] for n in names if n in table and n not in operations]
-    used: dict[str, int] = {}
-    by_order: dict[str, str] = {}
-    for entry in ordered:
-        key = snake_case(entry["class_name"])
-        if key in used:
-            used[key] += 1
-            key = f"{key}_{used[key]}"
-        else:
-            used[key] = 0
-        by_order[_layer_name(entry)] = key
+    by_order = keras_weight_keys(config, sequential)
     layers = _layers_by_name(model)
     for entry in entries:
         name = _layer_name(entry)
@@ -451,6 +431,36 @@ def _load_keras3_weights(model: Any, h5: _H5, entries: list[dict], operations: d
             raise CheckpointError(f"load_keras: {source}: layer {name!r} has {len(shapes)} weights, the file holds "
                                   f"{len(arrays)}")
         _set(layer, arrays, source)
+
+
+def keras_weight_keys(config: dict, sequential: bool) -> dict[str, str]:
+    """Layer name -> its group under ``layers/`` in a ``.keras`` weights file, as Keras addresses it.
+
+    Keras files each layer by its class in snake case, numbered in the order of
+    the model's layers (``lstm``, ``lstm_1``): a Sequential's list without its
+    InputLayer, a functional model's operations in Keras' order less the
+    ``keras.ops`` operations.
+    """
+    inner = config.get("config") or {}
+    entries = inner if isinstance(inner, list) else inner.get("layers") or []
+    if sequential:
+        ordered = [e for e in entries if e.get("class_name") != "InputLayer"]
+    else:
+        names = keras_operation_order(entries, _flat_refs(inner.get("output_layers")),
+                                      _flat_refs(inner.get("input_layers")))
+        table = {_layer_name(e): e for e in entries if not is_operation(e)}
+        ordered = [table[n] for n in names if n in table]
+    used: dict[str, int] = {}
+    keys: dict[str, str] = {}
+    for entry in ordered:
+        key = snake_case(entry["class_name"])
+        if key in used:
+            used[key] += 1
+            key = f"{key}_{used[key]}"
+        else:
+            used[key] = 0
+        keys[_layer_name(entry)] = key
+    return keys
 
 
 def _flat_refs(value: Any) -> list[list]:
@@ -613,10 +623,10 @@ def _compile(model: Any, cc: Any, keras2: bool, source: str) -> None:
     if not isinstance(cc, dict) or not cc:
         return
     args, notes = _compile_args(cc, keras2)
-    if args is not None and isinstance(args.get("loss"), list) is False and args.get("loss_weights") \
-            and len(getattr(model, "outputs", [None]) or [None]) == 1:
-        args.pop("loss_weights")
-    if args is not None and len(getattr(model, "_outputs", [None])) > 1 and args.get("metrics"):
+    several = len(getattr(model, "_outputs", [None])) > 1
+    if args is not None and not several:
+        args.pop("loss_weights", None)  # one output: its weight scales the loss only
+    if args is not None and several and args.get("metrics"):
         notes.append("metrics of a model with several outputs")
         args["metrics"] = None
     if args is not None:
@@ -660,8 +670,8 @@ def load_keras(path: str | os.PathLike, compile: bool = True) -> Any:
         _refuse_code(config, source)
         h5 = _H5(io.BytesIO(weights), len(weights), f"{source}: model.weights.h5")
         try:
-            model, entries, operations = _model_from_config(config, source, keras2)
-            _load_keras3_weights(model, h5, entries, operations, config, config.get("class_name") == "Sequential")
+            model, entries, _ = _model_from_config(config, source, keras2)
+            _load_keras3_weights(model, h5, entries, config, config.get("class_name") == "Sequential")
         finally:
             h5.close()
         compile_config = config.get("compile_config")
@@ -902,15 +912,8 @@ def save_keras(model: Any, path: str | os.PathLike) -> None:
                   "config": {"name": model.name, "trainable": True, "dtype": "float32",
                              "layers": [input_entry] + entries, "build_input_shape": batch_shape},
                   "registered_name": None, "build_config": {"input_shape": batch_shape}}
-        ordered = list(zip(model.layers, entries))
     elif hasattr(model, "_nodes") and hasattr(model, "_inputs"):
         config = _functional_keras_config(model, source)
-        inner = config["config"]
-        names = keras_operation_order(inner["layers"], _flat_refs(inner["output_layers"]),
-                                      _flat_refs(inner["input_layers"]))
-        table = {e["name"]: e for e in inner["layers"] if not is_operation(e)}
-        layers = _layers_by_name(model)
-        ordered = [(layers[n], table[n]) for n in names if n in table]
     else:
         raise _fail(source, f"a {kind} (a subclassed model) has no Keras config; build it as a Sequential or with "
                             "Model(inputs, outputs), or keep it in rnnkit's format")
@@ -921,14 +924,10 @@ def save_keras(model: Any, path: str | os.PathLike) -> None:
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as f:
         f.create_group("vars").attrs["name"] = model.name
-        used: dict[str, int] = {}
-        for layer, entry in ordered:
-            key = snake_case(entry["class_name"])
-            if key in used:
-                used[key] += 1
-                key = f"{key}_{used[key]}"
-            else:
-                used[key] = 0
+        layers = _layers_by_name(model)
+        table = {_layer_name(e): e for e in config["config"]["layers"]}
+        for name, key in keras_weight_keys(config, kind == "Sequential").items():
+            layer, entry = layers[name], table[name]
             group = f.create_group(f"layers/{key}")
             group.create_group("vars").attrs["name"] = layer.name
             for sub, name, arrays in _weight_groups(layer, entry):
