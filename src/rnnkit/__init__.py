@@ -11,14 +11,15 @@ decoding), :mod:`rnnkit.data` (tokenizers, padding, windows, batching),
 :mod:`rnnkit.diagnostics` (the gradient's flow through time, gate statistics, their plots),
 :mod:`rnnkit.activations`, :mod:`rnnkit.initializers`, :mod:`rnnkit.random`
 (:func:`set_seed`), :mod:`rnnkit.saving` (the registry of serializable classes,
-checkpoint and model files), :mod:`rnnkit.apps` (the app framework and the apps;
+checkpoint and model files, Keras' ``.keras``/``.h5`` files: :func:`load_keras`, :func:`save_keras`), :mod:`rnnkit.apps` (the app framework and the apps;
 not imported here), :mod:`rnnkit.keras` (Keras 3's public names mapped onto rnnkit,
 ``from rnnkit import keras``; not imported here), :mod:`rnnkit.errors`.
 """
 from . import (activations, audio, cells, data, datasets, decoding, diagnostics, errors, initializers, layers, losses,
                metrics, models, optimizers, random, saving, training)
 from .errors import RnnkitError
-from .models import Model, Sequential, load_model
+from .models import Input, Model, Sequential, load_model
+from .saving import load_keras, save_keras
 from .random import set_seed
 from ._version import __version__
 
@@ -38,7 +39,10 @@ __all__ = [
     "models",
     "Model",
     "Sequential",
+    "Input",
     "load_model",
+    "load_keras",
+    "save_keras",
     "optimizers",
     "random",
     "saving",

@@ -12,7 +12,14 @@ What it adds to ``nn.Module``:
   on to the next layer, as in Keras.
 * **Config.**  :meth:`Layer.get_config` returns a JSON-safe dict of the
   constructor arguments and :meth:`Layer.from_config` rebuilds the layer.
+* **Keras weights.**  :meth:`Layer.get_weights` / :meth:`Layer.set_weights`
+  give and take the weights as NumPy arrays in Keras' layout and order (a
+  Dense kernel is ``weight.T``), which is how Keras model files are read and written.
 * **Names.**  Each layer gets a unique snake-case name (``lstm``, ``lstm_1``).
+* **The functional API.**  Called on the symbolic tensor of an ``Input`` (or on
+  another layer's symbolic output), a layer records the call and returns
+  symbolic outputs (:mod:`rnnkit._symbolic`); ``Model(inputs, outputs)`` runs
+  the recorded calls.
 * **Keras' call conventions.**  Every layer also takes Keras' construction
   arguments ``input_shape=`` (the shape of one example, without the batch
   axis) and ``input_dim=`` (``input_shape=(input_dim,)``), which build the
@@ -49,9 +56,11 @@ import re
 from collections import defaultdict
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 from torch import nn
 
+from . import _symbolic
 from ._validation import check_positive_int
 from .errors import ConfigError, NotBuiltError, ShapeError
 from .saving import register_serializable
@@ -172,9 +181,17 @@ class Layer(nn.Module):
         self.name = name if name is not None else _auto_name(type(self).__name__)
         self.built = False
 
-    # ------------------------------------------------------------ Keras' call
+    # ------------------------------------------------------------ calls: Keras' and symbolic ones
     def __call__(self, *args: Any, training: Any = None, **kwargs: Any) -> Any:
-        """Run the layer; ``training=True``/``False`` (Keras') runs this call in that mode, then puts the modes back."""
+        """Run the layer; ``training=True``/``False`` (Keras') runs this call in that mode, then puts the modes back.
+
+        On symbolic tensors (the functional API) the call is recorded instead, ``training`` with it.
+        """
+        # until a symbolic tensor exists in the process, one flag test is all this costs a call
+        if _symbolic.in_use and _symbolic.contains_symbolic(args, kwargs):
+            if training is not None:
+                kwargs["training"] = training
+            return _symbolic.call_layer(self, args, kwargs)
         if training is None:
             return super().__call__(*args, **kwargs)
         cls = type(self)
@@ -250,6 +267,38 @@ class Layer(nn.Module):
     @staticmethod
     def _check_input_size(owner: str, input_size: Any) -> int | None:
         return check_positive_int(owner, "input_size", input_size, allow_none=True)
+
+    # ----------------------------------------------------------- Keras weights
+    def get_weights(self) -> list[np.ndarray]:
+        """The weights as NumPy arrays in Keras' layout and order (Keras' ``layer.get_weights()``).
+
+        A layer without weights returns ``[]``; the layers with weights define their layout.
+        """
+        if next(self.parameters(), None) is not None:
+            raise ConfigError(f"{type(self).__name__}.get_weights: no Keras layout is defined for this layer's weights; "
+                              "use state_dict()")
+        return []
+
+    def set_weights(self, weights: Any) -> None:
+        """Load weights given in Keras' layout and order (as :meth:`get_weights` returns them)."""
+        if len(list(weights)) or next(self.parameters(), None) is not None:
+            raise ConfigError(f"{type(self).__name__}.set_weights: no Keras layout is defined for this layer's weights; "
+                              "use load_state_dict()")
+
+    def _keras_arrays(self, weights: Any, expected: list[tuple[str, tuple]]) -> list[torch.Tensor]:
+        """``weights`` as tensors, checked against ``[(name, Keras shape), ...]`` (one-line errors)."""
+        owner = type(self).__name__
+        weights = list(weights)
+        if len(weights) != len(expected):
+            names = ", ".join(name for name, _ in expected) or "none"
+            raise ShapeError(f"{owner}.set_weights: expected {len(expected)} arrays ({names}), got {len(weights)}")
+        out = []
+        for w, (name, shape) in zip(weights, expected):
+            t = w.detach().cpu() if isinstance(w, torch.Tensor) else torch.as_tensor(np.asarray(w))
+            if tuple(t.shape) != tuple(shape):
+                raise ShapeError(f"{owner}.set_weights: {name} expected shape {tuple(shape)}, got {tuple(t.shape)}")
+            out.append(t)
+        return out
 
     # ------------------------------------------------------------------- masks
     def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:

@@ -39,6 +39,19 @@ def hard_sigmoid(x: torch.Tensor) -> torch.Tensor:
     return F.relu6(x + 3.0) / 6.0
 
 
+def hard_sigmoid_keras2(x: torch.Tensor) -> torch.Tensor:
+    """Keras 2's hard sigmoid, clip(0.2 x + 0.5, 0, 1): what ``'hard_sigmoid'`` means in a Keras 2 model file.
+
+    Keras 3 gave the name to relu6(x + 3) / 6 (:func:`hard_sigmoid`); a GRU or
+    LSTM of a Keras 2 ``.h5`` file with ``recurrent_activation='hard_sigmoid'``
+    is loaded with this one, so that it computes what it computed in Keras 2.
+
+    >>> hard_sigmoid_keras2(torch.tensor([-3.0, 0.0, 1.0, 3.0]))
+    tensor([0.0000, 0.5000, 0.7000, 1.0000])
+    """
+    return torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+
+
 def exponential(x: torch.Tensor) -> torch.Tensor:
     return torch.exp(x)
 
@@ -71,6 +84,7 @@ _REGISTRY: dict[str, Activation] = {
     "softplus": F.softplus,
     "softsign": F.softsign,
     "hard_sigmoid": hard_sigmoid,
+    "hard_sigmoid_keras2": hard_sigmoid_keras2,
     "exponential": exponential,
     "softmax": softmax,
     "log_softmax": log_softmax,

@@ -57,6 +57,11 @@ def test_two_ranks_end_with_the_weights_of_one_process(tmp_path, scenario):
     one = _alone(scenario, tmp_path / "one")
     assert one.returncode == 0, one.stderr[-2000:]
     assert _max_difference(tmp_path / "one", tmp_path / "two") <= 1e-5
+    import json
+    logs = [json.loads((tmp_path / run / "history.json").read_text()) for run in ("one", "two")]
+    assert logs[0].keys() == logs[1].keys()
+    for key in logs[0]:  # loss, metrics, val_* summed over the ranks: the 1-process figures
+        assert logs[1][key] == pytest.approx(logs[0][key], rel=1e-5, abs=1e-7), key
     if scenario == "lstm":  # its fit has a CSVLogger and a ModelCheckpoint whose files are named by rank
         _only_rank_0_wrote_and_logged_the_whole_batch(tmp_path)
 
@@ -64,7 +69,7 @@ def test_two_ranks_end_with_the_weights_of_one_process(tmp_path, scenario):
 def _only_rank_0_wrote_and_logged_the_whole_batch(tmp_path: Path) -> None:
     written = sorted(p.name for p in (tmp_path / "two").iterdir() if not p.name.startswith("pid-"))
     assert written == sorted(p.name for p in (tmp_path / "one").iterdir() if not p.name.startswith("pid-"))
-    assert written == ["ckpt-0.safetensors", "log-0.csv", "weights.pt"]  # rank 1 wrote no log-1.csv, no ckpt-1
+    assert written == ["ckpt-0.safetensors", "history.json", "log-0.csv", "weights.pt"]  # rank 1 wrote no log-1.csv, no ckpt-1
     # the epoch's loss and metric are over both ranks' rows: the 1-process figures
     rows = [float(v) for line in (tmp_path / "two" / "log-0.csv").read_text().splitlines()[1:]
             for v in line.split(",")]

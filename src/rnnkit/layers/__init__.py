@@ -9,6 +9,8 @@ from .bidirectional import Bidirectional
 from .conv import Conv1D, Conv2D
 from .core import Activation, Dense, Dropout, Flatten, Masking
 from .embedding import Embedding
+from .input_layer import Input, InputLayer
+from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .min_rnn import MinGRU, MinLSTM
 from .normalization import LayerNormalization
 from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
@@ -18,6 +20,8 @@ from .recurrent import GRU, LSTM, RNN, RecurrentLayer, SimpleRNN
 
 __all__ = [
     "Layer",
+    "Input",
+    "InputLayer",
     "RecurrentLayer",
     "RNN",
     "SimpleRNN",
@@ -42,6 +46,13 @@ __all__ = [
     "Attention",
     "AdditiveAttention",
     "TimeDistributed",
+    "Concatenate",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
     "from_torch",
     "to_torch",
     "torch_state_dict",

@@ -60,6 +60,32 @@ class KernelLayer(Layer):
         if self.bias is not None:
             self.bias_initializer(self.bias)
 
+    def get_weights(self) -> list:
+        """``[kernel, bias]`` in Keras' layout: the kernel is ``weight`` with the output axis last
+        (Dense ``(in, units)``, Conv1D ``(k, in, filters)``, Conv2D ``(kh, kw, in, filters)``)."""
+        self._require_built("get_weights")
+        perm = list(range(2, self.weight.dim())) + [1, 0]
+        out = [self.weight.detach().permute(*perm).cpu().numpy().copy()]
+        if self.bias is not None:
+            out.append(self.bias.detach().cpu().numpy().copy())
+        return out
+
+    @torch.no_grad()
+    def set_weights(self, weights: Any) -> None:
+        """Load ``[kernel, bias]`` in Keras' layout (see :meth:`get_weights`); builds the layer if needed."""
+        weights = list(weights)
+        if not self.built and weights and hasattr(weights[0], "shape") and len(weights[0].shape) >= 2:
+            self.build((None, int(weights[0].shape[-2])))
+        self._require_built("set_weights")
+        perm = list(range(2, self.weight.dim())) + [1, 0]
+        keras_shape = tuple(self.weight.shape[p] for p in perm)
+        expected = [("kernel", keras_shape)] + ([("bias", tuple(self.bias.shape))] if self.bias is not None else [])
+        arrays = self._keras_arrays(weights, expected)
+        inverse = [perm.index(i) for i in range(len(perm))]
+        self.weight.copy_(arrays[0].permute(*inverse).to(self.weight))
+        if self.bias is not None:
+            self.bias.copy_(arrays[1].to(self.bias))
+
     def _kernel_config(self) -> dict[str, Any]:
         return {
             "activation": activations.serialize(self.activation),

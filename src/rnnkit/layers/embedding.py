@@ -133,6 +133,16 @@ class Embedding(Layer):
             return None
         return as_tensor(type(self).__name__, inputs) != 0
 
+    def get_weights(self) -> list:
+        """``[embeddings]``, the ``(input_dim, output_dim)`` table (Keras' layout is rnnkit's)."""
+        return [self.weight.detach().cpu().numpy().copy()]
+
+    @torch.no_grad()
+    def set_weights(self, weights: Any) -> None:
+        """Load ``[embeddings]`` of shape ``(input_dim, output_dim)``."""
+        (table,) = self._keras_arrays(weights, [("embeddings", (self.input_dim, self.output_dim))])
+        self.weight.copy_(table.to(self.weight))
+
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),

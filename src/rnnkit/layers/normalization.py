@@ -4,6 +4,7 @@ from __future__ import annotations
 import numbers
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -148,6 +149,24 @@ class LayerNormalization(Layer):
             self.weight.fill_(1.0)
         if self.bias is not None:
             self.bias.zero_()
+
+    def get_weights(self) -> list:
+        """``[gamma, beta]`` (those of ``scale`` and ``center`` that are on), as Keras orders them."""
+        return [p.detach().cpu().numpy().copy() for p in (self.weight, self.bias) if p is not None]
+
+    @torch.no_grad()
+    def set_weights(self, weights: Any) -> None:
+        """Load ``[gamma, beta]`` (as :meth:`get_weights`); builds the weights from their shape if needed."""
+        weights = list(weights)
+        if not self.built and weights and isinstance(self.axis, int):
+            self._create_weights(tuple(np.shape(weights[0])))
+            self.input_size = self._param_shape[0]
+            self.built = True
+        self._require_built("set_weights")
+        params = [(name, p) for name, p in (("gamma", self.weight), ("beta", self.bias)) if p is not None]
+        arrays = self._keras_arrays(weights, [(name, tuple(p.shape)) for name, p in params])
+        for (_, p), value in zip(params, arrays):
+            p.copy_(value.to(p))
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Normalise ``inputs``; ``mask`` is ignored (every position is normalised on its own)."""

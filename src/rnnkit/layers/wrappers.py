@@ -114,6 +114,14 @@ class TimeDistributed(Layer):
                 return inner.reshape(x.shape[0], x.shape[1], *inner.shape[1:])
         return mask
 
+    def get_weights(self) -> list:
+        """The inner layer's weights (Keras' layout)."""
+        return self.layer.get_weights()
+
+    def set_weights(self, weights: Any) -> None:
+        """Load the inner layer's weights (Keras' layout)."""
+        self.layer.set_weights(weights)
+
     def get_config(self) -> dict[str, Any]:
         if not isinstance(self.layer, Layer):
             raise ConfigError(

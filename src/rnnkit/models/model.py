@@ -32,13 +32,13 @@ from .._base_layer import Layer
 from .._validation import check_positive_int
 from ..errors import ConfigError, NotCompiledError, ShapeError
 from ..protocols import state_carriers
-from ..saving import model_files, register_serializable
+from ..saving import get_registered_object, model_files, register_serializable
 from ..training import distributed as _distributed
 from ..training import losses as _losses
 from ..training import metrics as _metrics
 from ..training import optimizers as _optimizers
 from ..training.callbacks import Callback, CallbackList, History, ProgbarLogger
-from ..training.data import ArrayData, as_data, iterate_batches, to_device
+from ..training.data import ArrayData, as_data, batch_rows, iterate_batches, to_device
 from ..training.progress import format_logs
 
 __all__ = ["Model", "TrainStep"]
@@ -79,6 +79,13 @@ class Model(Layer):
     """
 
     accepts_input_shape = False  # a layer's argument in Keras, not a model's
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Model":
+        # Model(inputs, outputs) is a functional model, as keras.Model(inputs, outputs) is
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            functional = get_registered_object("Functional")
+            return super().__new__(functional)
+        return super().__new__(cls)
 
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -154,7 +161,7 @@ class Model(Layer):
         self.to(self.device)
         if self._needs_sample():
             with torch.no_grad():
-                self(x_sample.to(self.device))
+                self(to_device(x_sample, self.device))
             for module in self.modules():
                 if getattr(module, "stateful", False) and hasattr(module, "reset_states"):
                     module.reset_states()
@@ -177,7 +184,7 @@ class Model(Layer):
         ``resume_from`` restores the random generators in between).
         """
         if isinstance(data, ArrayData):
-            self._prepare(data.x[:batch_size])
+            self._prepare(data.head(batch_size))
             return None
         if not self._needs_sample():
             self._prepare()
@@ -383,6 +390,9 @@ class Model(Layer):
         world = _distributed.current(self.device)  # under torchrun: this rank among the training processes
         sampler = _distributed.distributed_sampler(data)  # a DataLoader's DistributedSampler: set_epoch each epoch
         if world is not None:
+            if _distributed.distributed_sampler(val) is not None:
+                raise ConfigError("fit: validation_data reads a DistributedSampler, one process's share; pass the "
+                                  "whole validation set: fit shares every batch among the processes itself")
             if sampler is None:
                 world.check_batch_size(batch_size)
             world.check_same({"batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
@@ -432,7 +442,7 @@ class Model(Layer):
                     self._ran_out_of_data(epoch, epochs, first=epoch == initial_epoch)
                 if train_logs is not None:
                     validate = val is not None and (epoch + 1) % validation_freq == 0
-                    logs = self._epoch_logs(train_logs, val if validate else None, batch_size, cbs)
+                    logs = self._epoch_logs(train_logs, val if validate else None, batch_size, cbs, world)
                     self.epochs_done = epoch + 1
                     cbs.on_epoch_end(epoch, logs)
                 if world is not None:  # rank 0 may be writing a checkpoint; a stop on any rank stops them all
@@ -521,7 +531,7 @@ class Model(Layer):
             items = ((xb, yb, _distributed.Share(world, rows, xb_total, even=xb_total % world.size == 0))
                      for xb, yb, rows, xb_total in world.shard(batches))
         else:
-            items = ((xb, yb, _distributed.Share(world, xb.shape[0], xb.shape[0] * world.size, even=False))
+            items = ((xb, yb, _distributed.Share(world, batch_rows(xb), batch_rows(xb) * world.size, even=False))
                      for xb, yb in batches)
         items = iter(items)
         step = 0
@@ -564,7 +574,7 @@ class Model(Layer):
                 self.stop_training = True
                 break
             # the batch's weight in the epoch's loss: its rows; a rank's share counts as its weighted part of them
-            n = xb.shape[0] if share is None else share.total / world.size
+            n = batch_rows(xb) if share is None else share.total / world.size
             value = loss_value if share is None else loss_value * share.weight
             total, count, norms, done = total + value * n, count + n, norms + norm, done + 1
             cbs.on_train_batch_end(step, {"loss": total / count, **self._metric_logs()})
@@ -576,12 +586,13 @@ class Model(Layer):
         # grad_norm: over the steps taken (their losses are in `count`)
         return {"loss": total / count, **self._metric_logs(world=world), "grad_norm": norms / done}, read
 
-    def _epoch_logs(self, train_logs: dict[str, float], val: Any, batch_size: int, cbs: CallbackList) -> dict[str, float]:
+    def _epoch_logs(self, train_logs: dict[str, float], val: Any, batch_size: int, cbs: CallbackList,
+                    world: "_distributed.World | None" = None) -> dict[str, float]:
         """The epoch's logs in Keras' order: loss, metrics, val_*, lr, grad_norm."""
         grad_norm = train_logs.pop("grad_norm")
         logs = dict(train_logs)
         if val is not None:
-            logs.update(self._evaluate_data(val, batch_size, cbs, prefix="val_"))
+            logs.update(self._evaluate_data(val, batch_size, cbs, prefix="val_", world=world))
         logs["lr"] = float(self.optimizer.param_groups[0]["lr"])
         logs["grad_norm"] = grad_norm
         return logs
@@ -600,28 +611,51 @@ class Model(Layer):
 
     # ------------------------------------------------------------------ evaluate / predict
     def _evaluate_data(self, data: Any, batch_size: int, cbs: CallbackList, prefix: str = "",
-                       batches: Iterator[tuple] | None = None) -> dict[str, float]:
-        """Loss and metrics over ``data`` (or over ``batches``, already read from it, when given)."""
+                       batches: Iterator[tuple] | None = None,
+                       world: "_distributed.World | None" = None) -> dict[str, float]:
+        """Loss and metrics over ``data`` (or over ``batches``, already read from it, when given).
+
+        With ``world`` (fit's validation under data-parallel training) each rank
+        evaluates its share of every batch and the figures are put together as
+        one process would compute them: each batch's loss is its ranks' losses
+        weighted by their units (rows, or valid steps under a mask).
+        """
         self.eval()
         self._reset_metrics()
         cbs.on_test_begin()
         total, count = 0.0, 0
         if batches is None:
             batches = iterate_batches(data, batch_size, shuffle=False)
+        items = ((xb, yb, None, None) for xb, yb in batches) if world is None else world.shard(batches)
+        parts: list[tuple[float, float, int]] = []  # per batch under `world`: (units x loss, units, the batch's rows)
         with torch.no_grad(), self._autocast():
-            for step, (xb, yb) in enumerate(batches):
+            for step, (xb, yb, rows, global_rows) in enumerate(items):
                 cbs.on_test_batch_begin(step)
                 xb, yb = to_device(xb, self.device), to_device(yb, self.device)
                 y_pred, mask = self.forward_with_mask(xb)
-                n = xb.shape[0]
-                total += float(self._loss_value(yb, y_pred, mask)) * n
-                count += n
-                self._update_metrics(yb, y_pred, mask)
-                cbs.on_test_batch_end(step, {"loss": total / count})
+                loss = float(self._loss_value(yb, y_pred, mask))
+                if world is None:
+                    n = batch_rows(xb)
+                    total, count = total + loss * n, count + n
+                    self._update_metrics(yb, y_pred, mask)
+                    cbs.on_test_batch_end(step, {"loss": total / count})
+                    continue
+                per_row = mask is None or getattr(self.loss, "per_example", False)
+                units = 0.0 if rows == 0 else float(rows if per_row else mask.sum())
+                parts.append((units * loss if units else 0.0, units, global_rows))
+                if rows:
+                    self._update_metrics(yb, y_pred, mask)
+                cbs.on_test_batch_end(step, {"loss": loss})
+        if world is not None and parts:
+            sums = world.sum([v for weighted, units, _ in parts for v in (weighted, units)])
+            for b, (_, _, global_rows) in enumerate(parts):
+                units = sums[2 * b + 1]
+                total += (sums[2 * b] / units if units else 0.0) * global_rows
+                count += global_rows
         if not count:
             what = "fit: validation_data" if prefix else "evaluate: x"
             raise ShapeError(f"{what} yielded no batches; pass a non-empty iterable of (x, y) batches")
-        logs = {prefix + "loss": total / count, **self._metric_logs(prefix)}
+        logs = {prefix + "loss": total / count, **self._metric_logs(prefix, world=world)}
         cbs.on_test_end(logs)
         return logs
 
@@ -639,8 +673,12 @@ class Model(Layer):
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0, callbacks: Iterable[Callback] | None = None) -> np.ndarray:
-        """Outputs for ``x`` in batches, as a NumPy array (concatenated along the batch axis)."""
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0, callbacks: Iterable[Callback] | None = None) -> Any:
+        """Outputs for ``x`` in batches, as a NumPy array (concatenated along the batch axis).
+
+        A model with several outputs returns them as a list of arrays (a dict for
+        a functional model whose outputs were given as a dict), as Keras does.
+        """
         device = getattr(self, "device", None) or next(self.parameters(), torch.empty(0)).device
         data = as_data(x, None, "predict")
         cbs = CallbackList(callbacks, model=self)
@@ -650,11 +688,45 @@ class Model(Layer):
         with torch.no_grad():
             for step, (xb, _) in enumerate(iterate_batches(data, batch_size, shuffle=False)):
                 cbs.on_predict_batch_begin(step)
-                out = self(xb.to(device))
-                outputs.append(out.float().cpu())
+                out = self(to_device(xb, device))
+                if isinstance(out, dict):
+                    outputs.append({k: v.float().cpu() for k, v in out.items()})
+                elif isinstance(out, (list, tuple)):
+                    outputs.append([v.float().cpu() for v in out])
+                else:
+                    outputs.append(out.float().cpu())
                 cbs.on_predict_batch_end(step, {})
         cbs.on_predict_end()
+        first = outputs[0]
+        if isinstance(first, dict):
+            return {k: torch.cat([o[k] for o in outputs]).numpy() for k in first}
+        if isinstance(first, list):
+            return [torch.cat([o[i] for o in outputs]).numpy() for i in range(len(first))]
         return torch.cat(outputs).numpy()
+
+    # ------------------------------------------------------------------ Keras weights
+    def get_weights(self) -> list:
+        """Every layer's weights in Keras' layout, layer after layer (Keras' ``model.get_weights()``).
+
+        For a model with a ``layers`` list (Sequential, functional); a subclassed
+        model lists its layers' weights in the order its children were created.
+        """
+        layers = getattr(self, "layers", None)
+        children = list(layers) if layers is not None else [m for m in self.children() if isinstance(m, Layer)]
+        return [w for layer in children for w in layer.get_weights()]
+
+    def set_weights(self, weights: Any) -> None:
+        """Load weights in the order :meth:`get_weights` gives them."""
+        layers = getattr(self, "layers", None)
+        children = list(layers) if layers is not None else [m for m in self.children() if isinstance(m, Layer)]
+        weights = list(weights)
+        start = 0
+        for layer in children:
+            n = len(layer.get_weights())
+            layer.set_weights(weights[start:start + n])
+            start += n
+        if start != len(weights):
+            raise ShapeError(f"{type(self).__name__}.set_weights: the model has {start} weight arrays, got {len(weights)}")
 
     # ------------------------------------------------------------------ saving
     def get_config(self) -> dict[str, Any]:
@@ -667,7 +739,12 @@ class Model(Layer):
         return super().get_config()
 
     def save(self, path: str) -> None:
-        """Write the whole model (weights, architecture, compile settings, optimizer state) to ``path``."""
+        """Write the whole model (weights, architecture, compile settings, optimizer state) to ``path``.
+
+        rnnkit's own format (safetensors and JSON, resumable by ``fit(resume_from=...)``),
+        or, for a path ending in ``.keras``, a Keras 3 model file that
+        ``keras.models.load_model`` reads (Sequential and functional models).
+        """
         model_files.save_model(self, path)
 
     def save_weights(self, path: str) -> None:

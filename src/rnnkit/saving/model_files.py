@@ -63,8 +63,24 @@ def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
     return {"state": state, "param_groups": groups}
 
 
+def _keras_suffix(path: Any) -> str | None:
+    name = os.fspath(path).lower() if isinstance(path, (str, os.PathLike)) else ""
+    return next((s for s in (".keras", ".h5", ".hdf5") if name.endswith(s)), None)
+
+
 def save_model(model: Any, path: str | os.PathLike) -> None:
-    """Write ``model`` (weights, config, compile settings, optimizer state) to one file."""
+    """Write ``model`` (weights, config, compile settings, optimizer state) to one file.
+
+    A path ending in ``.keras`` gets a Keras 3 model file instead
+    (:func:`~rnnkit.saving.keras_files.save_keras`), which Keras itself loads.
+    """
+    if _keras_suffix(path) == ".keras":
+        from .keras_files import save_keras
+
+        return save_keras(model, path)
+    if _keras_suffix(path) is not None:
+        raise CheckpointError(f"save_model: rnnkit writes Keras files as .keras (Keras 3's format), not "
+                              f"{_keras_suffix(path)}; or give another name for rnnkit's own format")
     config = model.get_config()
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
     meta: dict[str, Any] = {"format": _MODEL, "class_name": type(model).__name__, "config": config,
@@ -116,8 +132,13 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None =
     ``custom_objects`` (name -> class) names classes of your own that are not
     registered with :func:`~rnnkit.saving.register_serializable`; ``compile=False``
     skips compiling (and the optimizer state).  ``path`` may also be an app's run
-    folder (it holds ``run.json``): the whole model saved in it is loaded.
+    folder (it holds ``run.json``): the whole model saved in it is loaded.  A Keras
+    model file (``.keras``, ``.h5``) is read by :func:`~rnnkit.saving.keras_files.load_keras`.
     """
+    if _keras_suffix(path) is not None:
+        from .keras_files import load_keras
+
+        return load_keras(path, compile=compile)
     if os.path.isfile(os.path.join(path, "run.json")):  # a run folder of rnnkit.apps: its whole model
         path = os.path.join(path, "model.safetensors")
     tensors, meta = checkpoint.load_file(path)
@@ -130,9 +151,10 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None =
     model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
     settings = meta.get("compile")
     if compile and settings and settings.get("loss"):
+        extra = {"loss_weights": settings["loss_weights"]} if settings.get("loss_weights") else {}
         model.compile(optimizer=settings.get("optimizer") or "adam", loss=settings["loss"],
                       metrics=settings.get("metrics"), clipnorm=settings.get("clipnorm"),
-                      clipvalue=settings.get("clipvalue"), precision=settings.get("precision"))
+                      clipvalue=settings.get("clipvalue"), precision=settings.get("precision"), **extra)
         if "optimizer" in meta:
             model.to(model.device)
             model.optimizer = model._build_optimizer()

@@ -51,6 +51,7 @@ import torch
 import torch.distributed as dist
 
 from ..errors import ConfigError, RnnkitError
+from .data import batch_rows
 
 __all__ = ["World", "Share", "current", "wrap", "DistributedError", "rank_zero", "default_device", "launch", "TIMEOUT_ENV"]
 
@@ -213,11 +214,12 @@ class World:
         the step, with a loss weight of 0.
         """
         for x, y in batches:
-            start, stop = self.share(x.shape[0])
+            total = batch_rows(x)  # several inputs (a list or dict of tensors) share their rows
+            start, stop = self.share(total)
             rows = stop - start
             if rows == 0:
                 start, stop = 0, 1
-            yield x[start:stop], (None if y is None else _rows(y, start, stop)), rows, x.shape[0]
+            yield _rows(x, start, stop), (None if y is None else _rows(y, start, stop)), rows, total
 
     def loss_weight(self, units: float, even: bool) -> float:
         """The factor of this rank's loss (a mean over its ``units``) that makes DDP's gradient mean the gradient of
@@ -229,8 +231,11 @@ class World:
 
 
 def _rows(y: Any, start: int, stop: int) -> Any:
+    """Rows ``[start, stop)`` of a tensor, or of each tensor of a list, tuple or dict of them."""
     if isinstance(y, (tuple, list)):
         return type(y)(_rows(item, start, stop) for item in y)
+    if isinstance(y, dict):
+        return {key: _rows(item, start, stop) for key, item in y.items()}
     return y[start:stop]
 
 
