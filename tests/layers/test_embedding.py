@@ -62,10 +62,13 @@ def test_fan_based_initializer_uses_input_dim_as_fan_in():
     assert w.abs().max() <= limit and w.abs().max() > 0.9 * limit
 
 
-def test_float_ids_are_refused_with_a_hint():
+def test_float_ids_are_taken_when_whole_and_refused_with_a_hint_otherwise():
     emb = Embedding(10, 3)
-    with pytest.raises(ShapeError, match=r"Embedding: expected integer token ids, got dtype torch.float32 .*ids.long\(\)"):
-        emb(torch.tensor([[1.0, 2.0]]))
+    # whole-number floats are ids, as Keras casts them (keras.Input(shape=(None,)) is float32 by default)
+    assert torch.equal(emb(torch.tensor([[1.0, 2.0]])), emb(torch.tensor([[1, 2]])))
+    with pytest.raises(ShapeError, match=r"Embedding: expected integer token ids, got dtype torch.float32 .*holding "
+                                         r"fractions; .*ids.long\(\)"):
+        emb(torch.tensor([[1.0, 2.5]]))
     with pytest.raises(ShapeError, match="got dtype torch.bool"):
         emb(torch.tensor([True]))
 

@@ -35,6 +35,10 @@ class Embedding(Layer):
     padded steps.  The vocabulary then needs ``input_dim = vocabulary size + 1``.
     The vector of id 0 is still a trainable row, as in Keras.
 
+    Ids may also come as floats holding whole numbers (Keras casts float ids, and
+    ``keras.Input(shape=(None,))`` is float32 unless given ``dtype="int32"``); a
+    fraction, a bool or a complex number is refused.
+
     Shape:
         * input: ``(*)`` integer ids in ``[0, input_dim)``, typically ``(batch, time)``.
         * output: ``(*, output_dim)``.
@@ -98,10 +102,12 @@ class Embedding(Layer):
 
     def _check_ids(self, x: torch.Tensor) -> None:
         owner = type(self).__name__
-        if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        whole = x.is_floating_point() and bool(torch.equal(x, x.round()))  # Keras casts float ids; only whole ones here
+        if (x.is_floating_point() and not whole) or x.is_complex() or x.dtype == torch.bool:
             raise ShapeError(
-                f"{owner}: expected integer token ids, got dtype {x.dtype} with shape {tuple(x.shape)}; "
-                "convert them with ids.long() (if these are already vectors, drop the Embedding layer)"
+                f"{owner}: expected integer token ids, got dtype {x.dtype} with shape {tuple(x.shape)}"
+                f"{' holding fractions' if x.is_floating_point() else ''}; convert them with ids.long() "
+                "(if these are already vectors, drop the Embedding layer)"
             )
         if x.numel() == 0:
             return
