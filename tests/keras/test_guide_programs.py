@@ -2,9 +2,8 @@
 
 Each snippet is written once, as a function of the namespace (``keras`` for rnnkit's,
 ``real_keras`` for Keras' own), the way the guide writes it; Keras' weights are copied
-into rnnkit's layers and the outputs must agree within 1e-5.  The guide's functional
-encoder-decoder is run as the same layer calls made eagerly (keras.Input is not in
-rnnkit yet).  The learning programs of keras.io's examples are in test_example_programs.py.
+into rnnkit's layers and the outputs must agree within 1e-5.  The learning programs of
+keras.io's examples are in test_example_programs.py.
 """
 import numpy as np
 import pytest
@@ -80,30 +79,34 @@ def test_rnn_of_an_lstm_cell_is_the_lstm_layer():
     torch.testing.assert_close(cell_layer(x), layer(x))
 
 
-def test_encoder_state_starts_the_decoder_as_in_keras(real_keras):
-    encoder_vocab, decoder_vocab = 1000, 2000
-    enc_ids, dec_ids = RNG.integers(0, encoder_vocab, (3, 7)), RNG.integers(0, decoder_vocab, (3, 5))
+def encoder_decoder(ns):
+    encoder_vocab = 1000
+    decoder_vocab = 2000
 
-    def run(ns, enc_ids, dec_ids, layers=None):
-        made = layers or [ns.layers.Embedding(input_dim=encoder_vocab, output_dim=64),
-                          ns.layers.LSTM(64, return_state=True, name="encoder"),
-                          ns.layers.Embedding(input_dim=decoder_vocab, output_dim=64),
-                          ns.layers.LSTM(64, name="decoder"), ns.layers.Dense(10)]
-        enc_embed, encoder, dec_embed, decoder, head = made
-        # return states in addition to output
-        output, state_h, state_c = encoder(enc_embed(enc_ids))
-        encoder_state = [state_h, state_c]
-        # pass the 2 states to a new LSTM layer, as initial state
-        decoder_output = decoder(dec_embed(dec_ids), initial_state=encoder_state)
-        return head(decoder_output), made
+    encoder_input = ns.layers.Input(shape=(None,))
+    encoder_embedded = ns.layers.Embedding(input_dim=encoder_vocab, output_dim=64)(encoder_input)
+    # return states in addition to output
+    output, state_h, state_c = ns.layers.LSTM(64, return_state=True, name="encoder")(encoder_embedded)
+    encoder_state = [state_h, state_c]
 
-    expected, theirs = run(real_keras, enc_ids, dec_ids)
-    ours = [keras.layers.Embedding(encoder_vocab, 64), keras.layers.LSTM(64, return_state=True),
-            keras.layers.Embedding(decoder_vocab, 64), keras.layers.LSTM(64), keras.layers.Dense(10)]
-    run(keras, torch.from_numpy(enc_ids), torch.from_numpy(dec_ids), ours)
-    copy_keras_weights(theirs, ours)
-    got, _ = run(keras, torch.from_numpy(enc_ids), torch.from_numpy(dec_ids), ours)
-    _close(got, expected)
+    decoder_input = ns.layers.Input(shape=(None,))
+    decoder_embedded = ns.layers.Embedding(input_dim=decoder_vocab, output_dim=64)(decoder_input)
+    # pass the 2 states to a new LSTM layer, as initial state
+    decoder_output = ns.layers.LSTM(64, name="decoder")(decoder_embedded, initial_state=encoder_state)
+    output = ns.layers.Dense(10)(decoder_output)
+
+    model = ns.Model([encoder_input, decoder_input], output)
+    return model
+
+
+def test_encoder_state_starts_the_decoder_as_in_keras(real_keras, capsys):
+    """The guide's functional encoder-decoder: keras.Input, return_state, initial_state, keras.Model(inputs, output)."""
+    ours, theirs = encoder_decoder(keras), encoder_decoder(real_keras)
+    enc_ids, dec_ids = RNG.integers(0, 1000, (3, 7)), RNG.integers(0, 2000, (3, 5))
+    ours.set_weights(theirs.get_weights())  # layer after layer, in Keras' order and layouts
+    _close(ours.predict([enc_ids, dec_ids]), theirs.predict([enc_ids, dec_ids], verbose=0))
+    ours.summary()
+    assert "encoder (LSTM)" in capsys.readouterr().out
 
 
 def test_cross_batch_statefulness_and_state_reuse_as_in_keras(real_keras):

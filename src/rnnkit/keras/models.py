@@ -1,8 +1,8 @@
 """``keras.models``: Sequential, Model and loading and saving whole models.
 
-``load_model`` reads the files rnnkit writes (``model.save``, ``ModelCheckpoint``)
-and run folders; Keras' own ``.keras``/``.h5`` files are wired in
-:mod:`rnnkit.keras._wiring`.
+``load_model`` reads Keras' own ``.keras``/``.h5`` files and the files rnnkit
+writes (``model.save``, ``ModelCheckpoint``) and run folders; ``Model(inputs,
+outputs)`` is a functional model (see :mod:`rnnkit.keras._wiring`).
 
 >>> from rnnkit.keras import models, layers
 >>> model = models.Sequential([layers.LSTM(4), layers.Dense(1)])

@@ -73,6 +73,8 @@ class InputLayer(Layer):
         torch.Size([2, 7, 3])
     """
 
+    accepts_input_shape = False  # its own shape= is the input's shape (Layer adds Keras' input_shape= to the others)
+
     def __init__(self, shape: Any = None, batch_size: int | None = None, dtype: Any = None,
                  batch_shape: Any = None, *, name: str | None = None, **keras_only: Any) -> None:
         super().__init__(name=name)
