@@ -1,7 +1,7 @@
 """keras.io's example programs that use only layers rnnkit has, written in Keras' style, learn on real data.
 
 The programs are in ``programs/`` (their docstrings say how they differ from keras.io's:
-smaller data and fewer epochs, and Sequential models where keras.io uses keras.Input).
+smaller data, narrower layers and fewer epochs).
 """
 import numpy as np
 import pytest
@@ -26,8 +26,9 @@ def test_character_lstm_learns_more_than_letter_frequencies(run_program, shared_
 
 @pytest.mark.slow
 def test_bidirectional_lstm_on_imdb_word_ids_learns_sentiment(run_program, shared_data):
-    """keras.datasets.imdb.load_data and keras.utils.pad_sequences feed two stacked Bidirectional LSTMs: 5,000
-    reviews for 2 epochs reach at least 75% on 5,000 held-out test reviews (81% measured; half are positive)."""
+    """keras.datasets.imdb.load_data and keras.utils.pad_sequences feed keras.io's functional model (keras.Input, two
+    stacked Bidirectional LSTMs): 5,000 reviews for 2 epochs reach at least 75% on 5,000 held-out test reviews (81%
+    measured; half are positive)."""
     shared_data("imdb")
     result, printed = run_program("imdb_bidirectional_lstm")
     assert result["x_train"].shape == (5000, 120) and result["x_train"].max() < 10000
