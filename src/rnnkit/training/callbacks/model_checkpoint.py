@@ -22,12 +22,14 @@ class ModelCheckpoint(MonitorCallback):
     It writes where Keras would: at ``filepath`` itself (formatted), the file that
     ``model.save_weights(path)`` (``save_weights_only=True``) or ``model.save(path)``
     writes for that name.  Keras 3 asks for names ending in ``.weights.h5``
-    (weights only) or ``.keras`` (whole model); rnnkit takes any name, and
-    ``save_weights`` always writes rnnkit's own safetensors format, also under a
+    (weights only) or ``.keras`` (whole model).  rnnkit takes any name for the
+    weights and always writes its own safetensors format, also under a
     ``.weights.h5`` name (the file is then not HDF5: ``model.load_weights(path)``
-    reads it back, Keras itself cannot).  A TensorFlow-style name such as
-    ``'ckpt/rnn.ckpt'`` is one file at that very path, with no ``.index`` file
-    beside it.
+    reads it back, Keras itself cannot).  A whole model goes to a Keras 3 file
+    for a ``.keras`` name, to rnnkit's format for other names, and ``.h5`` is
+    refused (rnnkit writes Keras files as ``.keras``).  A TensorFlow-style name
+    such as ``'ckpt/rnn.ckpt'`` is one file at that very path, with no
+    ``.index`` file beside it.
 
     Args:
         filepath: the file to write, e.g. ``'ckpt/model-{epoch:02d}-{val_loss:.3f}.safetensors'``;
