@@ -14,8 +14,9 @@ or cli; saving never imports cells, layers, models, training, apps or cli;
 training never imports cells, layers, models, apps or cli; decoding (greedy and beam
 search) never imports cells, layers, saving, models, training, data, datasets, apps or cli; audio (reading
 files, features, augmentation) never imports models, training, apps or cli; nothing imports cli;
-nothing outside apps, report, serve and cli imports apps; the ground (errors, _validation, _io,
-activations, initializers, random) imports only itself.
+nothing outside apps, report, serve and cli imports apps; nothing outside rnnkit.keras imports
+rnnkit.keras (Keras' names are a face on top, mapped onto the core); the ground (errors, _validation,
+_io, activations, initializers, random) imports only itself.
 """
 from __future__ import annotations
 
@@ -194,6 +195,8 @@ def forbidden_edges(graph: dict[str, set[str]]) -> list[str]:
                     problems.append(f"{importer} imports {target}: {why}")
             if _under(target, "rnnkit.apps") and not any(_under(importer, p) for p in APPS_ALLOWED):
                 problems.append(f"{importer} imports {target}: the core (all but apps and cli) knows no app")
+            if _under(target, "rnnkit.keras") and not _under(importer, "rnnkit.keras"):
+                problems.append(f"{importer} imports {target}: rnnkit.keras is a face on top that nothing below imports")
             if importer in GROUND and target not in GROUND:
                 problems.append(f"{importer} imports {target}: the ground ({', '.join(GROUND)}) imports only itself")
     return problems
@@ -238,6 +241,7 @@ def test_the_checker_finds_a_synthetic_cycle_and_forbidden_edges():
         "rnnkit.cli": {"rnnkit.apps.textgen"}, "rnnkit.errors": {"rnnkit._io"}, "rnnkit.random": {"rnnkit.layers"},
         "rnnkit.training.loop": {"rnnkit.layers.recurrent"}, "rnnkit.decoding.search": {"rnnkit.models", "rnnkit.errors"},
         "rnnkit.audio.features": {"rnnkit.training.losses", "rnnkit._validation"},
+        "rnnkit.models.x": {"rnnkit.keras.layers"}, "rnnkit.keras.layers": {"rnnkit.keras._missing", "rnnkit.layers"},
     }
     assert find_cycles(graph) == [
         (["rnnkit.a", "rnnkit.b", "rnnkit.c", "rnnkit.a"], {"rnnkit.a", "rnnkit.b", "rnnkit.c"}),
@@ -250,6 +254,7 @@ def test_the_checker_finds_a_synthetic_cycle_and_forbidden_edges():
         "rnnkit.data.text imports rnnkit.cli: nothing imports the CLI (it is the thin face on top)",
         "rnnkit.decoding.search imports rnnkit.models: decoding searches over a step function: it knows no model, layer, "
         "trainer, data, app or CLI",
+        "rnnkit.models.x imports rnnkit.keras.layers: rnnkit.keras is a face on top that nothing below imports",
         "rnnkit.random imports rnnkit.layers: the ground (rnnkit.errors, rnnkit._validation, rnnkit._io, "
         "rnnkit.activations, rnnkit.initializers, rnnkit.random) imports only itself",
         "rnnkit.saving.registry imports rnnkit.layers.core: saving sits above the ground only: classes register themselves with it",

@@ -20,13 +20,41 @@ What it adds to ``nn.Module``:
   another layer's symbolic output), a layer records the call and returns
   symbolic outputs (:mod:`rnnkit._symbolic`); ``Model(inputs, outputs)`` runs
   the recorded calls.
+* **Keras' call conventions.**  Every layer also takes Keras' construction
+  arguments ``input_shape=`` (the shape of one example, without the batch
+  axis) and ``input_dim=`` (``input_shape=(input_dim,)``), which build the
+  weights at once; ``layer(x, training=True)`` runs that one call in training
+  mode (dropout on) whatever the layer's mode; and a subclass may write Keras'
+  ``call(self, inputs, training=None)`` instead of ``forward``: ``training``
+  then comes from the module's mode (``model.train()``/``eval()``, set by
+  ``fit``/``predict``) unless the caller passes it.
+
+>>> import torch
+>>> from rnnkit.layers import LSTM, Dropout
+>>> LSTM(4, input_shape=(None, 3)).cells[0].weight_ih.shape    # built at construction, as in Keras
+torch.Size([16, 3])
+>>> class Noisy(Layer):
+...     def __init__(self):
+...         super().__init__()
+...         self.drop = Dropout(0.5)
+...     def call(self, inputs, training=None):
+...         return self.drop(inputs, training=training)
+>>> layer = Noisy().eval()
+>>> torch.equal(layer(torch.ones(8)), torch.ones(8)), (layer(torch.ones(1000), training=True) == 0).any().item()
+(True, True)
+>>> layer.training, layer.drop.training     # the modes are back as they were
+(False, False)
 """
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
 import itertools
+import numbers
 import re
 from collections import defaultdict
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -46,6 +74,65 @@ def _auto_name(class_name: str) -> str:
     base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", class_name).lower()
     index = next(_name_counters[base])
     return base if index == 0 else f"{base}_{index}"
+
+
+def _input_shape_arg(owner: str, kwargs: dict[str, Any], names: tuple[str, ...]) -> tuple[int | None, ...] | None:
+    """Take Keras' ``input_shape`` / ``input_dim`` out of ``kwargs``: the shape of one example, or None."""
+    dim = kwargs.pop("input_dim", None) if "input_dim" in names else None
+    value = kwargs.pop("input_shape", None) if "input_shape" in names else None
+    if dim is not None:  # as in Keras, input_dim=n stands for input_shape=(n,)
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
+            raise ConfigError(f"{owner}: `input_dim` must be a positive integer (the size of one input vector), got {dim!r}")
+        return (int(dim),)
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    ok = isinstance(value, (tuple, list)) and len(value) > 0 and all(
+        d is None or (isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0) for d in value)
+    if not ok:
+        raise ConfigError(f"{owner}: `input_shape` must be a tuple of sizes (None for any) without the batch axis, "
+                          f"e.g. input_shape=(60, 1) for 60 steps of 1 feature, got {value!r}")
+    return tuple(None if d is None else int(d) for d in value)
+
+
+def _accepting_input_shape(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` that also takes Keras' ``input_shape=`` / ``input_dim=`` (where it has no argument of that name)."""
+    own = inspect.signature(init).parameters
+    names = tuple(n for n in ("input_shape", "input_dim") if n not in own)
+    if not names:
+        return init
+
+    @functools.wraps(init)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        shape = _input_shape_arg(type(self).__name__, kwargs, names)
+        init(self, *args, **kwargs)
+        if shape is not None and not self.built:
+            self.build((None, *shape))
+
+    return __init__
+
+
+def _takes_training(fn: Callable[..., Any]) -> bool:
+    try:
+        return "training" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def _training_mode(module: nn.Module, mode: bool) -> Iterator[None]:
+    """``module`` and its sub-modules in training mode ``mode`` for the block, each put back as it was after."""
+    modes = [(m, m.training) for m in module.modules()]
+    if all(was == mode for _, was in modes):
+        yield
+        return
+    module.train(mode)
+    try:
+        yield
+    finally:
+        for m, was in modes:
+            m.training = was
 
 
 @register_serializable
@@ -76,16 +163,61 @@ class Layer(nn.Module):
     #: Whether the layer passes an incoming mask on unchanged (see :meth:`compute_mask`).
     supports_masking: bool = False
 
+    #: Whether the constructors of subclasses take Keras' ``input_shape=`` / ``input_dim=`` (models do not)
+    accepts_input_shape: bool = True
+
+    #: Whether ``forward`` (or Keras' ``call``) takes ``training=`` itself; per class, found at the first such call
+    _forward_takes_training: bool | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is not None and cls.accepts_input_shape:
+            cls.__init__ = _accepting_input_shape(init)  # type: ignore[method-assign]
+        cls._forward_takes_training = None  # decided at the first call with training=
+
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__()
         self.name = name if name is not None else _auto_name(type(self).__name__)
         self.built = False
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    # ------------------------------------------------------------ Keras' call
+    def __call__(self, *args: Any, training: Any = None, **kwargs: Any) -> Any:
+        """Run the layer; ``training=True``/``False`` (Keras') runs this call in that mode, then puts the modes back.
+
+        Called on symbolic tensors (the functional API) it records the call instead.
+        """
         # until a symbolic tensor exists in the process, one flag test is all this costs a call
         if _symbolic.in_use and _symbolic.contains_symbolic(args, kwargs):
+            if training is not None:
+                kwargs["training"] = training
             return _symbolic.call_layer(self, args, kwargs)
-        return super().__call__(*args, **kwargs)
+        if training is None:
+            return super().__call__(*args, **kwargs)
+        cls = type(self)
+        if cls._forward_takes_training is None:
+            forward = cls.forward
+            cls._forward_takes_training = _takes_training(getattr(cls, "call") if forward is Layer.forward
+                                                          and hasattr(cls, "call") else forward)
+        if cls._forward_takes_training:
+            kwargs["training"] = training
+        with _training_mode(self, bool(training)):
+            return super().__call__(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Keras' way: a subclass that defines ``call(inputs, ...)`` instead of ``forward`` runs it here.
+
+        ``call`` gets ``training=`` (the module's mode) when it has that argument and the caller gave none.
+        """
+        call = getattr(self, "call", None)
+        if call is None:
+            raise NotImplementedError(
+                f"{type(self).__name__}: the layer does not say what it computes; define forward(self, inputs) "
+                "as in PyTorch, or call(self, inputs) as in Keras"
+            )
+        if "training" not in kwargs and _takes_training(call):
+            kwargs["training"] = self.training
+        return call(*args, **kwargs)
 
     # ----------------------------------------------------------------- building
     def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:

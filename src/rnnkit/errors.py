@@ -12,7 +12,7 @@ expect (``ValueError``/``TypeError``), so ``except ValueError`` keeps working.
 from __future__ import annotations
 
 __all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError", "NotCompiledError", "DatasetError",
-           "ExportError"]
+           "ExportError", "UnsupportedNameError", "UnsupportedImportError"]
 
 
 class RnnkitError(Exception):
@@ -49,3 +49,17 @@ class DatasetError(RnnkitError, OSError):
 
 class ExportError(RnnkitError, ValueError):
     """A model (or one of its layers) cannot be exported, e.g. to ONNX; the message names the layer and why."""
+
+
+class UnsupportedNameError(RnnkitError, AttributeError):
+    """A name of Keras' API that :mod:`rnnkit.keras` does not have; the message says what to use instead.
+
+    It derives from :class:`AttributeError`, so ``hasattr(keras.layers, "MultiHeadAttention")`` is simply False.
+    """
+
+
+class UnsupportedImportError(RnnkitError, ImportError):
+    """The same as :class:`UnsupportedNameError`, raised by ``from rnnkit.keras.layers import <name>``.
+
+    An ``AttributeError`` there would be replaced by Python's own "cannot import name" and lose the advice.
+    """

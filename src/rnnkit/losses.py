@@ -23,15 +23,23 @@ from .training.losses import (
     MeanSquaredError,
     SparseCategoricalCrossentropy,
     available,
+    binary_crossentropy,
+    categorical_crossentropy,
     ctc_loss,
     deserialize,
     get,
+    huber,
+    mean_absolute_error,
+    mean_squared_error,
     register,
     serialize,
+    sparse_categorical_crossentropy,
 )
 
 __all__ = [
     "Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy", "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy", "CTC", "ctc_loss", "LossFunctionWrapper", "EPSILON",
+    "mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy", "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
     "get", "serialize", "deserialize", "register", "available",
 ]

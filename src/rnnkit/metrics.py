@@ -22,6 +22,8 @@ from .training.metrics import (
     RootMeanSquaredError,
     SparseCategoricalAccuracy,
     available,
+    binary_accuracy,
+    categorical_accuracy,
     character_error_rate,
     classification_report,
     confusion_matrix,
@@ -30,6 +32,7 @@ from .training.metrics import (
     get,
     resolve,
     serialize,
+    sparse_categorical_accuracy,
     token_error_rate,
     word_error_rate,
 )
@@ -37,6 +40,7 @@ from .training.metrics import (
 __all__ = [
     "Metric", "MeanMetricWrapper", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
     "MeanAbsoluteError", "MeanSquaredError", "RootMeanSquaredError", "Perplexity",
+    "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "classification_report", "confusion_matrix", "edit_distance", "token_error_rate", "word_error_rate", "character_error_rate",
     "get", "resolve", "serialize", "deserialize", "available",
 ]

@@ -405,6 +405,16 @@ def test_checkpoint_single_file_holds_the_best_weights(tmp_path):
     assert os.listdir(tmp_path) == ["best.safetensors"]
 
 
+def test_checkpoint_initial_value_threshold_must_be_beaten_first(tmp_path):
+    """Keras' initial_value_threshold: with save_best_only, nothing is written until a value beats it."""
+    model = FakeModel()
+    ckpt = ModelCheckpoint(tmp_path / "w-{epoch}.safetensors", save_best_only=True, initial_value_threshold=0.45)
+    run([ckpt], model, losses(0.5, 0.6, 0.4, 0.42, 0.3))
+    assert sorted(os.listdir(tmp_path)) == ["w-3.safetensors", "w-5.safetensors"]
+    with pytest.raises(ConfigError, match="initial_value_threshold"):
+        ModelCheckpoint("x", initial_value_threshold="low")
+
+
 def test_checkpoint_missing_monitor_warns_and_saves_nothing(tmp_path, capsys):
     model = FakeModel()
     with pytest.warns(RuntimeWarning, match="ModelCheckpoint: monitored value 'val_loss' is not in the logs"):

@@ -2,6 +2,8 @@
 
 ``rnnkit.datasets.load(name, split=...)``; the cache is ``$RNNKIT_DATA``
 (default ``~/.cache/rnnkit``).  See :mod:`rnnkit.datasets.registry`.
+:mod:`rnnkit.datasets.imdb_sequences` gives IMDB as Keras' ``imdb.load_data``
+does (reviews as lists of word ids ranked by frequency).
 """
 from .cache import cache_dir
 from .registry import DatasetInfo, available, fetch, info, load

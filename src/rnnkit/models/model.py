@@ -85,6 +85,8 @@ class Model(Layer):
             return super().__new__(functional)
         return super().__new__(cls)
 
+    accepts_input_shape = False  # a layer's argument in Keras, not a model's
+
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)
         self.stop_training = False
@@ -340,6 +342,7 @@ class Model(Layer):
         tbptt_steps: int | None = None,
         resume_from: str | None = None,
         diagnostics: Any = None,
+        validation_freq: int = 1,
     ) -> History:
         """Train for ``epochs`` epochs; returns a :class:`~rnnkit.training.callbacks.History`.
 
@@ -370,6 +373,9 @@ class Model(Layer):
         with the same seed step for step; only rank 0 runs the callbacks that
         write or print (:mod:`rnnkit.training.distributed`).
 
+        ``validation_freq=N``: validate only after every N-th epoch (epochs N, 2N, ...,
+        counted from 1 as Keras does); the other epochs log no ``val_*`` values.
+
         ``diagnostics=N``: after the first training step and every N-th one, record
         each recurrent layer's gradient norm and gradient reach
         (:class:`rnnkit.diagnostics.GradientMonitor`; about 1% of the training time
@@ -379,6 +385,7 @@ class Model(Layer):
         """
         self._require_compiled("fit")
         monitor = self._diagnostics_monitor(diagnostics)
+        check_positive_int("fit", "validation_freq", validation_freq)
         data, val = self._fit_inputs(x, y, batch_size, epochs, validation_split, validation_data, tbptt_steps)
         world = _distributed.current(self.device)  # under torchrun: this rank among the training processes
         sampler = _distributed.distributed_sampler(data)  # a DataLoader's DistributedSampler: set_epoch each epoch
@@ -392,6 +399,7 @@ class Model(Layer):
                               "tbptt_steps": tbptt_steps, "steps_per_epoch": steps_per_epoch, "shuffle": shuffle,
                               "examples": len(data) if hasattr(data, "__len__") else None,
                               "validation": None if val is None else (len(val) if hasattr(val, "__len__") else "given"),
+                              "validation_freq": validation_freq,
                               "resume_from": resume_from is not None})
         # the first epoch's batches, when building the model had to read one of them (an iterable of batches)
         pending = self._prepare_for(data, batch_size, "fit", second_pass=resume_from is not None)
@@ -433,7 +441,8 @@ class Model(Layer):
                 if not read:
                     self._ran_out_of_data(epoch, epochs, first=epoch == initial_epoch)
                 if train_logs is not None:
-                    logs = self._epoch_logs(train_logs, val, batch_size, cbs, world)
+                    validate = val is not None and (epoch + 1) % validation_freq == 0
+                    logs = self._epoch_logs(train_logs, val if validate else None, batch_size, cbs, world)
                     self.epochs_done = epoch + 1
                     cbs.on_epoch_end(epoch, logs)
                 if world is not None:  # rank 0 may be writing a checkpoint; a stop on any rank stops them all

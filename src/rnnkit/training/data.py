@@ -3,7 +3,8 @@
 Accepted inputs: NumPy arrays or tensors (``x`` and ``y`` with the same first
 axis), or any iterable of batches — a ``torch.utils.data.DataLoader`` or a
 generator — yielding ``(x, y)`` pairs or bare ``x``.  Arrays are converted to
-tensors once, at the edge; floating NumPy arrays become float32 as in Keras.
+tensors once, at the edge; floating and boolean NumPy arrays become float32 as in Keras
+(one-hot inputs are often built as ``np.zeros(..., dtype=bool)``).
 
 A model with several inputs (or outputs) takes a list or tuple of arrays, as in
 Keras (``fit([tokens, numbers], y)``): each batch is then a tuple of tensors.  A
@@ -44,7 +45,7 @@ def _to_tensor(value: Any, what: str) -> torch.Tensor:
         if value.dtype == object:
             raise ShapeError(f"{what}: got a ragged or object array; pad the sequences first (rnnkit.data.pad_sequences)")
         tensor = torch.from_numpy(np.ascontiguousarray(value))
-        return tensor.float() if tensor.is_floating_point() else tensor
+        return tensor.float() if tensor.is_floating_point() or tensor.dtype == torch.bool else tensor
     raise ShapeError(f"{what}: expected a NumPy array, a tensor or an iterable of batches, got {type(value).__name__}")
 
 
@@ -130,8 +131,6 @@ def as_data(x: Any, y: Any = None, what: str = "fit") -> ArrayData | Iterable:
     if not hasattr(x, "__iter__"):
         raise ShapeError(f"{what}: expected arrays, tensors or an iterable of batches, got {type(x).__name__}")
     return x
-
-
 
 
 def iterate_batches(data: Any, batch_size: int, shuffle: bool, generator: torch.Generator | None = None) -> Iterator[tuple]:

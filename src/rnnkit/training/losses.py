@@ -30,6 +30,11 @@ Names (:func:`available`): ``mse``/``mean_squared_error``, ``mae``/``mean_absolu
 ``huber``, ``binary_crossentropy``, ``categorical_crossentropy``,
 ``sparse_categorical_crossentropy``, ``ctc``.
 
+Keras' loss *functions* of the same names (:func:`mean_squared_error`,
+:func:`binary_crossentropy`, ...) give the unreduced values as Keras does: one
+per example, the last axis averaged (regression, binary) or summed over the
+classes (cross-entropies).
+
 >>> import torch
 >>> from rnnkit.training import losses
 >>> loss = losses.get("sparse_categorical_crossentropy")
@@ -60,6 +65,12 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "CTC",
     "ctc_loss",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "huber",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
     "LossFunctionWrapper",
     "EPSILON",
     "get",
@@ -462,6 +473,76 @@ class _TorchLoss(Loss):
             f"loss {self.name}: a torch.nn loss module cannot be saved in a JSON config; use a loss name such as "
             "'sparse_categorical_crossentropy', or wrap a function and register it with losses.register"
         )
+
+
+# ------------------------------------------------------------------ Keras' loss functions
+def _per_example(loss: Loss, y_true: Any, y_pred: Any, mean_last: bool) -> torch.Tensor:
+    y_true, y_pred = prepare_inputs(loss.name, y_true, y_pred)
+    values = loss.call(y_true, y_pred)
+    return values.mean(dim=-1) if mean_last else values
+
+
+def mean_squared_error(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Keras' function: :math:`(y - \\hat y)^2` averaged over the last axis, one value per example (not reduced).
+
+    A target without ``y_pred``'s trailing axis of size 1 is accepted, as in the classes.
+
+    >>> import torch
+    >>> mean_squared_error(torch.tensor([[0.0, 1.0], [2.0, 2.0]]), torch.tensor([[1.0, 3.0], [2.0, 2.0]]))
+    tensor([2.5000, 0.0000])
+    """
+    return _per_example(MeanSquaredError(), y_true, y_pred, mean_last=True)
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Keras' function: :math:`|y - \\hat y|` averaged over the last axis, one value per example.
+
+    >>> import torch
+    >>> mean_absolute_error(torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 3.0]]))
+    tensor([1.5000])
+    """
+    return _per_example(MeanAbsoluteError(), y_true, y_pred, mean_last=True)
+
+
+def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> torch.Tensor:
+    """Keras' function: the :class:`Huber` values averaged over the last axis, one value per example.
+
+    >>> import torch
+    >>> huber(torch.zeros(1, 2), torch.tensor([[0.5, 3.0]]))
+    tensor([1.3125])
+    """
+    return _per_example(Huber(delta), y_true, y_pred, mean_last=True)
+
+
+def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False, label_smoothing: float = 0.0) -> torch.Tensor:
+    """Keras' function: the :class:`BinaryCrossentropy` values averaged over the last axis, one value per example.
+
+    >>> import torch
+    >>> binary_crossentropy(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 0.0]]), from_logits=True)
+    tensor([0.6931])
+    """
+    return _per_example(BinaryCrossentropy(from_logits, label_smoothing), y_true, y_pred, mean_last=True)
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False,
+                             label_smoothing: float = 0.0) -> torch.Tensor:
+    """Keras' function: :math:`-\\sum_c y_c \\log p_c`, one value per prediction (shape ``y_pred.shape[:-1]``).
+
+    >>> import torch
+    >>> categorical_crossentropy(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.75, 0.25]]))
+    tensor([1.3863])
+    """
+    return _per_example(CategoricalCrossentropy(from_logits, label_smoothing), y_true, y_pred, mean_last=False)
+
+
+def sparse_categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> torch.Tensor:
+    """Keras' function: :math:`-\\log p_y` for integer class ids, one value per prediction.
+
+    >>> import torch
+    >>> sparse_categorical_crossentropy(torch.tensor([0, 1]), torch.tensor([[0.5, 0.5], [0.8, 0.2]]))
+    tensor([0.6931, 1.6094])
+    """
+    return _per_example(SparseCategoricalCrossentropy(from_logits), y_true, y_pred, mean_last=False)
 
 
 # ------------------------------------------------------------------------ registry

@@ -20,6 +20,9 @@ never waits for the accelerator.  Masks and target shapes follow
 Names (:func:`available`): ``accuracy``/``acc`` (see :func:`resolve`),
 ``binary_accuracy``, ``categorical_accuracy``, ``sparse_categorical_accuracy``,
 ``mae``, ``mse``, ``rmse``, ``perplexity``.
+Keras' functions :func:`binary_accuracy` (one value per output),
+:func:`categorical_accuracy` and :func:`sparse_categorical_accuracy` (one per
+prediction) give the unreduced values, as Keras 3 does.
 
 The error rates of recognisers over decoded sequences, :func:`edit_distance`,
 :func:`token_error_rate`, :func:`word_error_rate` and :func:`character_error_rate`,
@@ -61,6 +64,9 @@ __all__ = [
     "MeanSquaredError",
     "RootMeanSquaredError",
     "Perplexity",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
     "edit_distance",
     "token_error_rate",
     "word_error_rate",
@@ -348,6 +354,41 @@ class MeanMetricWrapper(Metric):
             f"metric {self.name!r}: a metric wrapping a Python function cannot be saved in a JSON config; "
             "use a built-in metric name or subclass Metric"
         )
+
+
+# ------------------------------------------------------------------ Keras' metric functions
+def binary_accuracy(y_true: Any, y_pred: Any, threshold: float = 0.5) -> torch.Tensor:
+    """Keras' function: 1.0 for each output on the right side of ``threshold``, 0.0 otherwise (not reduced, as Keras 3).
+
+    >>> import torch
+    >>> binary_accuracy(torch.tensor([[1.0, 0.0], [1.0, 1.0]]), torch.tensor([[0.7, 0.6], [0.9, 0.8]]))
+    tensor([[1., 0.],
+            [1., 1.]])
+    """
+    y_true, y_pred = prepare_inputs("binary_accuracy", y_true, y_pred)
+    return BinaryAccuracy(threshold).values(y_true, y_pred)
+
+
+def categorical_accuracy(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Keras' function: 1.0 where the arg-max of ``y_pred`` is that of the one-hot ``y_true``, one value per prediction.
+
+    >>> import torch
+    >>> categorical_accuracy(torch.tensor([[0.0, 1.0], [1.0, 0.0]]), torch.tensor([[0.2, 0.8], [0.4, 0.6]]))
+    tensor([1., 0.])
+    """
+    y_true, y_pred = prepare_inputs("categorical_accuracy", y_true, y_pred)
+    return CategoricalAccuracy().values(y_true, y_pred)
+
+
+def sparse_categorical_accuracy(y_true: Any, y_pred: Any) -> torch.Tensor:
+    """Keras' function: 1.0 where the arg-max of ``y_pred`` is the integer class ``y_true``, one value per prediction.
+
+    >>> import torch
+    >>> sparse_categorical_accuracy(torch.tensor([2, 0]), torch.tensor([[0.1, 0.2, 0.7], [0.4, 0.5, 0.1]]))
+    tensor([1., 0.])
+    """
+    y_true, y_pred = prepare_inputs("sparse_categorical_accuracy", y_true, y_pred)
+    return SparseCategoricalAccuracy().values(y_true, y_pred)
 
 
 # ------------------------------------------------------------------------ registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from ..._validation import check_bool, check_positive_int
+from ..._validation import check_bool, check_positive_int, check_real
 from ...errors import ConfigError
 from .base import check_path, check_verbose
 from .monitor import MonitorCallback
@@ -19,6 +19,16 @@ class ModelCheckpoint(MonitorCallback):
     ``{epoch}`` (counted from 1, as Keras shows it), any logged name such as
     ``{val_loss:.3f}``, and ``{batch}`` (from 1) when saving every N batches.
 
+    It writes where Keras would: at ``filepath`` itself (formatted), the file that
+    ``model.save_weights(path)`` (``save_weights_only=True``) or ``model.save(path)``
+    writes for that name.  Keras 3 asks for names ending in ``.weights.h5``
+    (weights only) or ``.keras`` (whole model); rnnkit takes any name, and
+    ``save_weights`` always writes rnnkit's own safetensors format, also under a
+    ``.weights.h5`` name (the file is then not HDF5: ``model.load_weights(path)``
+    reads it back, Keras itself cannot).  A TensorFlow-style name such as
+    ``'ckpt/rnn.ckpt'`` is one file at that very path, with no ``.index`` file
+    beside it.
+
     Args:
         filepath: the file to write, e.g. ``'ckpt/model-{epoch:02d}-{val_loss:.3f}.safetensors'``;
             missing directories are created.
@@ -32,6 +42,8 @@ class ModelCheckpoint(MonitorCallback):
             recall/F1-like names, min otherwise).
         save_freq: ``'epoch'``, or an int N to save every N training batches
             (using the running batch logs).
+        initial_value_threshold: with ``save_best_only``, the value to beat before
+            the first save (Keras' argument; None: any first value is saved).
 
     Attributes:
         best: the best monitored value seen (``inf`` / ``-inf`` before any).
@@ -58,9 +70,10 @@ class ModelCheckpoint(MonitorCallback):
 
     def __init__(self, filepath: str | os.PathLike, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, save_weights_only: bool = False, mode: str = "auto",
-                 save_freq: str | int = "epoch") -> None:
+                 save_freq: str | int = "epoch", initial_value_threshold: float | None = None) -> None:
         owner = "ModelCheckpoint"
         filepath = check_path(owner, "filepath", filepath, "model-{epoch:02d}.safetensors")
+        self.initial_value_threshold = check_real(owner, "initial_value_threshold", initial_value_threshold, allow_none=True)
         super().__init__(monitor, mode)
         self.filepath = filepath
         self.verbose = check_verbose(owner, verbose)
@@ -74,6 +87,11 @@ class ModelCheckpoint(MonitorCallback):
         self.last_saved: str | None = None
         self._epoch = 0
         self._batches_since_save = 0
+
+    def reset_best(self) -> None:
+        super().reset_best()
+        if self.initial_value_threshold is not None:
+            self.best = self.initial_value_threshold
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._batches_since_save = 0
@@ -143,5 +161,5 @@ class ModelCheckpoint(MonitorCallback):
         return {
             "filepath": self.filepath, "monitor": self.monitor, "verbose": self.verbose,
             "save_best_only": self.save_best_only, "save_weights_only": self.save_weights_only,
-            "mode": self.mode, "save_freq": self.save_freq,
+            "mode": self.mode, "save_freq": self.save_freq, "initial_value_threshold": self.initial_value_threshold,
         }

@@ -1,0 +1,97 @@
+"""``keras.layers``: every rnnkit layer and cell under its Keras 3 name (and rnnkit's MinGRU/MinLSTM).
+
+Keras' aliases are here too (``Convolution1D``, ``MaxPool1D``, ``GlobalAvgPool1D`` ...).
+Every layer also takes Keras' ``input_shape=`` / ``input_dim=`` and
+``layer(x, training=...)`` (see :class:`rnnkit.layers.Layer`).  A Keras layer that
+rnnkit does not have is a one-line error saying what to use instead.
+
+>>> import torch
+>>> from rnnkit.keras import layers
+>>> rnn = layers.RNN(layers.LSTMCell(8), input_shape=(None, 3))
+>>> rnn(torch.zeros(2, 5, 3)).shape
+torch.Size([2, 8])
+>>> hasattr(layers, "MultiHeadAttention")
+False
+"""
+from ..cells import GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, SimpleRNNCell
+from ..layers import (GRU, LSTM, RNN, Activation, Add, AdditiveAttention, Attention, Average, Bidirectional,
+                      Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+                      GlobalMaxPooling1D, Layer, LayerNormalization, Masking, Maximum, MaxPooling1D, MaxPooling2D,
+                      MinGRU, Minimum, MinLSTM, Multiply, SimpleRNN, Subtract, TimeDistributed, deserialize, serialize)
+from ._missing import absent
+from ._wiring import PENDING, Input, InputLayer
+
+# Keras' second names for the same layers
+Convolution1D, Convolution2D = Conv1D, Conv2D
+MaxPool1D, MaxPool2D = MaxPooling1D, MaxPooling2D
+GlobalAvgPool1D, GlobalMaxPool1D = GlobalAveragePooling1D, GlobalMaxPooling1D
+
+__all__ = [
+    "Layer", "RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell", "Bidirectional",
+    "Dense", "Dropout", "Activation", "Flatten", "Masking", "Embedding", "TimeDistributed",
+    "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "MaxPooling1D", "MaxPooling2D", "MaxPool1D", "MaxPool2D",
+    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D",
+    "LayerNormalization", "Attention", "AdditiveAttention",
+    "MinGRU", "MinLSTM", "MinGRUCell", "MinLSTMCell",
+    "Input", "InputLayer", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
+    "serialize", "deserialize",
+]
+
+_MERGE = ("use the merge layers (keras.layers.Concatenate(), Add(), ...) as classes; in a subclassed keras.Model combine the tensors in "
+          "call() (torch.cat([a, b], -1), a + b, a * b)")
+_ACTIVATION = "use keras.layers.Activation('{}') or the activation= argument of Dense"
+_DROPOUT = "use keras.layers.Dropout, or the dropout=/recurrent_dropout= arguments of the recurrent layers"
+_IN_CALL = "subclass keras.Model and write it in call() with torch operations ({})"
+_POOL = "rnnkit has GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D and MaxPooling2D"
+_LOOKUP = "turn text into ids before the model with keras.preprocessing.text.Tokenizer (or rnnkit.data.Vocab)"
+_SCALE = "scale the data before fit with rnnkit.data.MinMaxScaler or StandardScaler"
+
+HINTS = {
+    **PENDING,
+    "MultiHeadAttention": "use keras.layers.Attention (dot-product) or AdditiveAttention (Bahdanau), one head each",
+    "GroupQueryAttention": "use keras.layers.Attention (dot-product) or AdditiveAttention (Bahdanau), one head each",
+    "BatchNormalization": "use keras.layers.LayerNormalization (per example and step, the usual norm in RNNs)",
+    "GroupNormalization": "use keras.layers.LayerNormalization",
+    "RMSNormalization": "use keras.layers.LayerNormalization",
+    "UnitNormalization": "use keras.layers.LayerNormalization",
+    "StackedRNNCells": "give keras.layers.RNN a list of cells: RNN([LSTMCell(64), LSTMCell(64)])",
+    "ConvLSTM1D": "no convolutional LSTM in rnnkit; use TimeDistributed(Conv1D(...)) then LSTM",
+    "ConvLSTM2D": "no convolutional LSTM in rnnkit; use TimeDistributed(Conv2D(...)), TimeDistributed(Flatten()) then LSTM",
+    "ConvLSTM3D": "no convolutional LSTM in rnnkit",
+    "Lambda": _IN_CALL.format("any function of the inputs"),
+    "Reshape": _IN_CALL.format("x.reshape(x.shape[0], ...)"),
+    "Permute": _IN_CALL.format("x.permute(0, 2, 1)"),
+    "RepeatVector": _IN_CALL.format("x[:, None, :].expand(-1, n, -1)"),
+    "Cropping1D": _IN_CALL.format("x[:, a:-b]"),
+    "ZeroPadding1D": _IN_CALL.format("torch.nn.functional.pad"),
+    "UpSampling1D": _IN_CALL.format("x.repeat_interleave(n, dim=1)"),
+    "Identity": "leave it out (a Sequential applies only the layers it holds)",
+    "ReLU": _ACTIVATION.format("relu"),
+    "LeakyReLU": _ACTIVATION.format("leaky_relu"),
+    "ELU": _ACTIVATION.format("elu"),
+    "Softmax": _ACTIVATION.format("softmax"),
+    "PReLU": _ACTIVATION.format("relu"),
+    "SpatialDropout1D": _DROPOUT,
+    "GaussianDropout": _DROPOUT,
+    "GaussianNoise": _DROPOUT,
+    "AlphaDropout": _DROPOUT,
+    "AveragePooling1D": _POOL,
+    "AvgPool1D": _POOL,
+    "AveragePooling2D": _POOL,
+    "AvgPool2D": _POOL,
+    "GlobalAveragePooling2D": _POOL,
+    "GlobalAvgPool2D": _POOL,
+    "GlobalMaxPooling2D": _POOL,
+    "GlobalMaxPool2D": _POOL,
+    "TextVectorization": _LOOKUP,
+    "StringLookup": _LOOKUP,
+    "IntegerLookup": _LOOKUP,
+    "Normalization": _SCALE,
+    "Rescaling": _SCALE,
+    "EinsumDense": "use keras.layers.Dense (on the last axis, any number of leading axes)",
+    "TorchModuleWrapper": "not needed: any torch.nn.Module goes into a keras.Sequential or a subclassed keras.Model as it is",
+    **{name: _MERGE for name in ("Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
+                                 "dot")},
+}
+
+__getattr__ = absent(__name__, __all__, HINTS)
