@@ -11,9 +11,9 @@ decoding), :mod:`rnnkit.data` (tokenizers, padding, windows, batching),
 :mod:`rnnkit.diagnostics` (the gradient's flow through time, gate statistics, their plots),
 :mod:`rnnkit.activations`, :mod:`rnnkit.initializers`, :mod:`rnnkit.random`
 (:func:`set_seed`), :mod:`rnnkit.saving` (the registry of serializable classes,
-checkpoint and model files, Keras' ``.keras``/``.h5`` files: :func:`load_keras`, :func:`save_keras`), :mod:`rnnkit.apps` (the app framework and the apps;
-not imported here), :mod:`rnnkit.keras` (Keras 3's public names mapped onto rnnkit,
-``from rnnkit import keras``; not imported here), :mod:`rnnkit.errors`.
+checkpoint and model files, Keras' ``.keras``/``.h5`` files: :func:`load_keras`, :func:`save_keras`), :mod:`rnnkit.apps`
+(the app framework and the apps; not imported here), :mod:`rnnkit.keras` (Keras 3's public names mapped onto
+rnnkit, ``from rnnkit import keras``; not imported here), :mod:`rnnkit.errors`.
 """
 from . import (activations, audio, cells, data, datasets, decoding, diagnostics, errors, initializers, layers, losses,
                metrics, models, optimizers, random, saving, training)

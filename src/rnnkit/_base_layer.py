@@ -181,11 +181,11 @@ class Layer(nn.Module):
         self.name = name if name is not None else _auto_name(type(self).__name__)
         self.built = False
 
-    # ------------------------------------------------------------ calls: Keras' and symbolic ones
+    # ------------------------------------------------------------ Keras' call
     def __call__(self, *args: Any, training: Any = None, **kwargs: Any) -> Any:
         """Run the layer; ``training=True``/``False`` (Keras') runs this call in that mode, then puts the modes back.
 
-        On symbolic tensors (the functional API) the call is recorded instead, ``training`` with it.
+        Called on symbolic tensors (the functional API) it records the call instead.
         """
         # until a symbolic tensor exists in the process, one flag test is all this costs a call
         if _symbolic.in_use and _symbolic.contains_symbolic(args, kwargs):

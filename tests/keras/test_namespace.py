@@ -115,7 +115,7 @@ MISSING = [
     # (where, name, words the one line must hold)
     ("layers", "MultiHeadAttention", "keras.layers.Attention"),
     ("layers", "BatchNormalization", "LayerNormalization"),
-    ("layers", "concatenate", "keras.layers.Concatenate()([a, b])"),
+    ("layers", "concatenate", "keras.layers.Concatenate()"),
     ("layers", "Dot", "call()"),
     ("layers", "RepeatVector", "expand"),
     ("layers", "TextVectorization", "Tokenizer"),

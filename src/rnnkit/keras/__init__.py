@@ -9,9 +9,8 @@ is an rnnkit model, a ``torch.nn.Module``.  Modules as in Keras: ``layers``,
 (``keras.layers.MultiHeadAttention``, ``keras.applications``) is a one-line
 :class:`~rnnkit.errors.UnsupportedNameError`, an ``AttributeError`` naming what to
 use instead (:class:`~rnnkit.errors.UnsupportedImportError` inside a
-``from ... import``).  Keras' functional API (``keras.Input``,
-``keras.Model(inputs, outputs)``) and Keras model files (``keras.models.load_model``
-of a ``.keras``/``.h5`` file) come in through :mod:`rnnkit.keras._wiring`.
+``from ... import``).  Keras' functional API and Keras model files are wired in
+:mod:`rnnkit.keras._wiring`.
 
 >>> import numpy as np
 >>> from rnnkit import keras
@@ -32,7 +31,7 @@ from ..training.optimizers import OptimizerSpec as Optimizer
 from . import (activations, callbacks, datasets, initializers, layers, losses, metrics, models, optimizers,
                preprocessing, saving, utils)
 from ._missing import absent
-from ._wiring import Input, Model
+from ._wiring import PENDING, Input, Model
 
 
 __all__ = [
@@ -44,6 +43,7 @@ __all__ = [
 _TORCH = "rnnkit layers take and return torch tensors: use torch's own operations"
 
 HINTS = {
+    **PENDING,
     "applications": "rnnkit has no pretrained image models (it is a toolkit for recurrent networks); use torchvision "
                     "or keras_hub beside it",
     "ops": _TORCH + " (torch.matmul, torch.cat, ...)",

@@ -19,7 +19,7 @@ from ..layers import (GRU, LSTM, RNN, Activation, Add, AdditiveAttention, Attent
                       GlobalMaxPooling1D, Layer, LayerNormalization, Masking, Maximum, MaxPooling1D, MaxPooling2D,
                       MinGRU, Minimum, MinLSTM, Multiply, SimpleRNN, Subtract, TimeDistributed, deserialize, serialize)
 from ._missing import absent
-from ._wiring import Input, InputLayer
+from ._wiring import PENDING, Input, InputLayer
 
 # Keras' second names for the same layers
 Convolution1D, Convolution2D = Conv1D, Conv2D
@@ -32,12 +32,13 @@ __all__ = [
     "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "MaxPooling1D", "MaxPooling2D", "MaxPool1D", "MaxPool2D",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D",
     "LayerNormalization", "Attention", "AdditiveAttention",
-    "Input", "InputLayer", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "MinGRU", "MinLSTM", "MinGRUCell", "MinLSTMCell",
+    "Input", "InputLayer", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "serialize", "deserialize",
 ]
 
-_MERGE = "call the layer: keras.layers.{}()([a, b])"
+_MERGE = ("use the merge layers (keras.layers.Concatenate(), Add(), ...) as classes; in a subclassed keras.Model combine the tensors in "
+          "call() (torch.cat([a, b], -1), a + b, a * b)")
 _ACTIVATION = "use keras.layers.Activation('{}') or the activation= argument of Dense"
 _DROPOUT = "use keras.layers.Dropout, or the dropout=/recurrent_dropout= arguments of the recurrent layers"
 _IN_CALL = "subclass keras.Model and write it in call() with torch operations ({})"
@@ -46,6 +47,7 @@ _LOOKUP = "turn text into ids before the model with keras.preprocessing.text.Tok
 _SCALE = "scale the data before fit with rnnkit.data.MinMaxScaler or StandardScaler"
 
 HINTS = {
+    **PENDING,
     "MultiHeadAttention": "use keras.layers.Attention (dot-product) or AdditiveAttention (Bahdanau), one head each",
     "GroupQueryAttention": "use keras.layers.Attention (dot-product) or AdditiveAttention (Bahdanau), one head each",
     "BatchNormalization": "use keras.layers.LayerNormalization (per example and step, the usual norm in RNNs)",
@@ -88,10 +90,8 @@ HINTS = {
     "Rescaling": _SCALE,
     "EinsumDense": "use keras.layers.Dense (on the last axis, any number of leading axes)",
     "TorchModuleWrapper": "not needed: any torch.nn.Module goes into a keras.Sequential or a subclassed keras.Model as it is",
-    **{name.lower(): _MERGE.format(name) for name in ("Concatenate", "Add", "Subtract", "Multiply", "Average",
-                                                       "Maximum", "Minimum")},
-    "Dot": "no Dot layer in rnnkit; in a subclassed keras.Model write (a * b).sum(-1, keepdim=True) in call()",
-    "dot": "no Dot layer in rnnkit; in a subclassed keras.Model write (a * b).sum(-1, keepdim=True) in call()",
+    **{name: _MERGE for name in ("Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
+                                 "dot")},
 }
 
 __getattr__ = absent(__name__, __all__, HINTS)

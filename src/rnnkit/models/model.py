@@ -78,14 +78,14 @@ class Model(Layer):
         (['grad_norm', 'loss', 'lr'], 2)
     """
 
-    accepts_input_shape = False  # a layer's argument in Keras, not a model's
-
     def __new__(cls, *args: Any, **kwargs: Any) -> "Model":
         # Model(inputs, outputs) is a functional model, as keras.Model(inputs, outputs) is
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             functional = get_registered_object("Functional")
             return super().__new__(functional)
         return super().__new__(cls)
+
+    accepts_input_shape = False  # a layer's argument in Keras, not a model's
 
     def __init__(self, *, name: str | None = None) -> None:
         super().__init__(name=name)

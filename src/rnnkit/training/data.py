@@ -133,8 +133,6 @@ def as_data(x: Any, y: Any = None, what: str = "fit") -> ArrayData | Iterable:
     return x
 
 
-
-
 def iterate_batches(data: Any, batch_size: int, shuffle: bool, generator: torch.Generator | None = None) -> Iterator[tuple]:
     """Yield ``(x, y)`` (``y`` may be None) batches from :class:`ArrayData` or an iterable."""
     if isinstance(data, ArrayData):
