@@ -37,8 +37,8 @@ __all__ = [
     "serialize", "deserialize",
 ]
 
-_MERGE = ("use the merge layers (keras.layers.Concatenate(), Add(), ...) as classes; in a subclassed keras.Model combine the tensors in "
-          "call() (torch.cat([a, b], -1), a + b, a * b)")
+_MERGE = "call the merge layer instead: keras.layers.{}()([a, b])"
+_DOT = "no Dot layer in rnnkit; in a subclassed keras.Model write (a * b).sum(-1, keepdim=True) in call()"
 _ACTIVATION = "use keras.layers.Activation('{}') or the activation= argument of Dense"
 _DROPOUT = "use keras.layers.Dropout, or the dropout=/recurrent_dropout= arguments of the recurrent layers"
 _IN_CALL = "subclass keras.Model and write it in call() with torch operations ({})"
@@ -90,8 +90,10 @@ HINTS = {
     "Rescaling": _SCALE,
     "EinsumDense": "use keras.layers.Dense (on the last axis, any number of leading axes)",
     "TorchModuleWrapper": "not needed: any torch.nn.Module goes into a keras.Sequential or a subclassed keras.Model as it is",
-    **{name: _MERGE for name in ("Dot", "concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum",
-                                 "dot")},
+    **{name.lower(): _MERGE.format(name) for name in ("Concatenate", "Add", "Subtract", "Multiply", "Average",
+                                                       "Maximum", "Minimum")},
+    "Dot": _DOT,
+    "dot": _DOT,
 }
 
 __getattr__ = absent(__name__, __all__, HINTS)
