@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,3 +153,14 @@ def test_the_command_keeps_each_models_time_budget(shared_data, tmp_path, monkey
     assert (metrics["train_size"], metrics["test_size"]) == (8_000, 2_000)
     out = capsys.readouterr().out
     assert "8,000 of the 10,000 test images for training" in out and "small CNN" in out
+
+
+@pytest.mark.slow
+def test_the_readme_program_runs_as_written_and_reaches_the_goal(shared_data, capsys):
+    """The README's Keras-style MNIST program (left out of tests/test_readme.py for its minute of training)."""
+    _test_images(shared_data)
+    text = (Path(__file__).parents[2] / "README.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if 'load("mnist", "test")' in block)
+    exec(compile(code, "README.md (mnist)", "exec"), {})
+    accuracy = float(re.search(r"held-out accuracy ([\d.]+)%", capsys.readouterr().out).group(1))
+    assert accuracy >= 97.0

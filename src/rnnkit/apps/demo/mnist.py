@@ -9,7 +9,7 @@ a sequence of 28 time steps, one per row, each a vector of the row's 28 pixels.
     x_t = \text{row}_t / 255 \in [0, 1]^{28}, \quad h_t = \mathrm{LSTM}(x_t, h_{t-1}), \quad
     p(\text{digit} \mid \text{image}) = \mathrm{softmax}(W h_{28} + b).
 
-Beside it, the tutorials' small CNN on the same images and split:
+Beside it, a small CNN of the seeds' kind on the same images and split:
 ``Conv2D(32, 3 x 3, relu)``, ``MaxPooling2D(2 x 2)``, ``Flatten``,
 ``Dense(128, relu)``, ``Dense(10, softmax)`` (the image as ``(28, 28, 1)``,
 channels last).  Both are :class:`rnnkit.models.Sequential` models trained with
