@@ -155,3 +155,46 @@ def test_plot_series_rejects_bad_input(tmp_path):
     with pytest.raises(ConfigError, match="`x` has 3 values"):
         plot_series(tmp_path / "a.png", {"a": [1, 2]}, x=[1, 2, 3])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_series_takes_an_x_per_line(tmp_path, monkeypatch):
+    seen = []
+    original = matplotlib.figure.Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        seen.append([(line.get_label(), list(line.get_xdata())) for ax in self.axes for line in ax.get_lines()])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    plot_series(tmp_path / "two.png", {"lstm": [0.9, 0.95, 0.97], "cnn": [0.96, 0.98]},
+                x={"lstm": [10, 20, 30], "cnn": [5, 10]})
+    assert seen == [[("lstm", [10.0, 20.0, 30.0]), ("cnn", [5.0, 10.0])]]
+    with pytest.raises(ConfigError, match=r"`x` has \{'cnn': 1\} values but the series have \{'cnn': 2\}"):
+        plot_series(tmp_path / "a.png", {"lstm": [1], "cnn": [1, 2]}, x={"lstm": [1], "cnn": [1]})
+    with pytest.raises(ConfigError, match=r"`x` has values for \['lstm'\] but the series are \['cnn', 'lstm'\]"):
+        plot_series(tmp_path / "a.png", {"lstm": [1], "cnn": [1, 2]}, x={"lstm": [1]})
+    plot_series(tmp_path / "it.png", {"a": [1, 2], "b": [2, 3]}, x=iter([0, 1]))  # an iterator serves every line
+
+
+def test_plot_images_draws_a_grid_with_captions(tmp_path, monkeypatch):
+    np = pytest.importorskip("numpy")
+    from rnnkit.plots import plot_images
+
+    seen = []
+    original = matplotlib.figure.Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        seen.append([(ax.get_title(), len(ax.get_images())) for ax in self.axes])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    out = plot_images(tmp_path / "grid.png", [np.eye(5)] * 3, ["7 as 1", "4 as 9", "3 as 5"], columns=2, title="mistakes")
+    assert png_size(out)[0] > 100
+    assert seen == [[("7 as 1", 1), ("4 as 9", 1), ("3 as 5", 1), ("", 0)]]  # 2 x 2 grid, the last cell empty
+    with pytest.raises(ConfigError, match="image 0 has shape \\(5,\\)"):
+        plot_images(tmp_path / "b.png", [np.ones(5)])
+    with pytest.raises(ConfigError, match="1 captions for 2 images"):
+        plot_images(tmp_path / "b.png", [np.eye(2), np.eye(2)], ["x"])
+    with pytest.raises(ConfigError, match="`images` is empty"):
+        plot_images(tmp_path / "b.png", [])
+    assert not (tmp_path / "b.png").exists()

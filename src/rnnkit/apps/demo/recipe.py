@@ -1,7 +1,9 @@
-"""Recipe of ``rnnkit demo``: the Shakespeare quickstart, the alphabet, a sine-wave forecaster, the vanishing gradient.
+"""Recipe of ``rnnkit demo``: the Shakespeare quickstart, the alphabet, a sine-wave forecaster, the vanishing
+gradient, MNIST read row by row.
 
 :func:`demo` runs the one chosen (:class:`DemoOptions`); ``vanishing`` is
-:func:`rnnkit.apps.demo.vanishing.vanishing` (SimpleRNN, GRU and LSTM on the adding problem).  The sine demo
+:func:`rnnkit.apps.demo.vanishing.vanishing` (SimpleRNN, GRU and LSTM on the adding problem); ``mnist`` and
+``fashion-mnist`` are :func:`rnnkit.apps.demo.mnist.mnist` (an LSTM over the rows and a small CNN, side by side).  The sine demo
 (:func:`run`) generates sine waves, trains an LSTM forecaster and reports;
 everything it needs is generated, so it runs with no network and no datasets.
 It uses only the public layers and a plain PyTorch loop, and shows that the fused
@@ -18,10 +20,12 @@ import torch
 from torch import nn
 
 from rnnkit.layers import LSTM
+from rnnkit.runs import parse_duration
 
 from ..alphabet import run as alphabet
 from ..framework import AppConfig, setting
 from ..textgen import TextgenConfig, sample, train
+from .mnist import MnistConfig, mnist
 from .vanishing import VanishingConfig, vanishing
 
 __all__ = ["DemoConfig", "DemoOptions", "demo", "run"]
@@ -31,26 +35,36 @@ __all__ = ["DemoConfig", "DemoOptions", "demo", "run"]
 class DemoOptions(AppConfig):
     """The options of ``rnnkit demo``."""
 
-    which: str = setting("shakespeare", help="the demo to run", choices=("shakespeare", "alphabet", "sine", "vanishing"),
+    which: str = setting("shakespeare", help="the demo to run",
+                         choices=("shakespeare", "alphabet", "sine", "vanishing", "mnist", "fashion-mnist"),
                          positional=True)
-    seconds: float | None = setting(None, help="training time (default 120; sine: 20; vanishing: 180)", gt=0)
+    seconds: float | None = setting(None, help="training time in seconds (default 120; sine: 20; vanishing: 180; "
+                                               "mnist: 180 for the LSTM, a third of it for the CNN)", gt=0,
+                                    group="budget")
+    time_budget: float | None = setting(None, help="the training time as a duration, e.g. 90s, 3m (the same as "
+                                                   "--seconds)", gt=0, group="budget", parse=parse_duration)
     seed: int = setting(0, help="seed of every generator")
-    out: str | None = setting(None, help="run folder (default runs/textgen-<time>; vanishing: runs/vanishing-<time>)")
+    out: str | None = setting(None, help="run folder (default runs/textgen-<time>; vanishing: runs/vanishing-<time>; "
+                                         "mnist: runs/mnist-<time>)")
 
 
 def demo(options: DemoOptions | None = None, print_fn: Callable[[str], None] = print) -> None:
     """Run the demo ``options.which``: a Shakespeare character model (``make demo``), the alphabet, or the sine."""
     options = options or DemoOptions()
+    given = options.seconds or options.time_budget
     if options.which == "alphabet":
         alphabet()
         return
     if options.which == "vanishing":
-        vanishing(VanishingConfig(seconds=options.seconds or 180.0, seed=options.seed, out=options.out), print_fn)
+        vanishing(VanishingConfig(seconds=given or 180.0, seed=options.seed, out=options.out), print_fn)
         return
     if options.which == "sine":
-        run(DemoConfig(seconds=options.seconds or 20.0, seed=options.seed), print_fn)
+        run(DemoConfig(seconds=given or 20.0, seed=options.seed), print_fn)
         return
-    seconds = options.seconds or 120.0
+    if options.which in ("mnist", "fashion-mnist"):
+        mnist(MnistConfig(data=options.which, time_budget=given or 180.0, seed=options.seed, out=options.out), print_fn)
+        return
+    seconds = given or 120.0
     print_fn(f"rnnkit demo: a character-level recurrent network, sized for this machine, learns Shakespeare's plays "
              f"for {seconds:.0f} s (no network needed)")
     cfg = TextgenConfig(data="shakespeare-plays", time_budget=seconds, sample_prompt="ROMEO:\n", seed=options.seed,
