@@ -14,8 +14,10 @@ __all__ = ["imdb"]
 _LIST = "rnnkit.keras.datasets has imdb; rnnkit.datasets.available() lists rnnkit's other data sets (rnnkit.datasets.load)"
 
 HINTS = {
-    "mnist": "not yet: MNIST comes with rnnkit.datasets' image data (issue 19); " + _LIST,
-    "fashion_mnist": "not yet: Fashion-MNIST comes with rnnkit.datasets' image data (issue 19); " + _LIST,
+    "mnist": "use rnnkit.datasets.load('mnist', 'train') and load('mnist', 'test'): (images (N, 28, 28), labels) as "
+             "uint8 arrays, each split read on its own",
+    "fashion_mnist": "use rnnkit.datasets.load('fashion-mnist', 'train') and load('fashion-mnist', 'test'): (images "
+                     "(N, 28, 28), labels) as uint8 arrays, each split read on its own",
     "cifar10": _LIST, "cifar100": _LIST, "reuters": _LIST, "boston_housing": _LIST, "california_housing": _LIST,
 }
 
