@@ -73,8 +73,8 @@ _MAX_RATIO = 1100
 def _h5py():
     try:
         import h5py
-    except ImportError:  # pragma: no cover - h5py comes with the keras extra
-        raise ConfigError("load_keras: reading Keras files needs h5py; pip install h5py") from None
+    except ImportError:  # pragma: no cover - h5py is the [keras] extra
+        raise ConfigError("load_keras: Keras model files need h5py; pip install 'rnnkit[keras]'") from None
     return h5py
 
 
