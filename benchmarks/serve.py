@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rnnkit-serve-bench-") as tmp:
         classify = args.classify or _classify_run(Path(tmp))
         textgen = args.textgen or _textgen_run(Path(tmp))
-        ceiling = _model_call_ratio(classify, threads)
+        model_call = _model_call_ratio(classify, threads)
         torch.set_num_threads(1)  # this process now only sends requests
         phases = {}
         for label, batch in (("micro-batched", "32"), ("one at a time", "1")):
@@ -260,8 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     verdict = lambda ok: "ok" if ok else "MISSED"  # noqa: E731
     print(f"throughput ratio {ratio:.2f}x (goal >= {GOALS['ratio']:g}x: {verdict(ratio >= GOALS['ratio'])}); "
           f"errors {errors} (goal 0: {verdict(errors == 0)})")
-    print(f"the model call alone, per text, {ceiling['ms_batch1']:.2f} ms at batch 1, "
-          f"{ceiling['ms_batch32']:.2f} ms at batch 32: {ceiling['ratio']:.2f}x ({threads} thread(s))")
+    print(f"the model call alone, per text, {model_call['ms_batch1']:.2f} ms at batch 1, "
+          f"{model_call['ms_batch32']:.2f} ms at batch 32: {model_call['ratio']:.2f}x ({threads} thread(s))")
     print(f"generation, 2 x 256 char LSTM, {args.length} chars x {args.streams}: first piece {ttft:.1f} ms median "
           f"(goal <= {GOALS['ttft_ms']:g}: {verdict(ttft <= GOALS['ttft_ms'])}), {rate:,.0f} chars/s median "
           f"(goal >= {GOALS['chars_per_s']:,.0f}: {verdict(rate >= GOALS['chars_per_s'])})")
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"torch": torch.__version__, "cpu": level, "clients": args.clients,
                                          "seconds": args.seconds, "phases": phases, "ratio": ratio, "errors": errors,
-                                         "model_call": ceiling, "streams": streams, "ttft_ms": ttft, "chars_per_s": rate,
+                                         "model_call": model_call, "streams": streams, "ttft_ms": ttft, "chars_per_s": rate,
                                          "goals": GOALS},
                                         indent=1))
     return 0

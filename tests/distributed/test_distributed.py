@@ -7,6 +7,7 @@ rank can be killed and the survivor watched.  Marked slow (each launch starts Py
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -201,3 +202,14 @@ def test_each_rank_draws_its_own_dropout_masks(tmp_path):
     masks = [json.loads((tmp_path / f"masks-{rank}.json").read_text()) for rank in (0, 1)]
     steps = [m[-2:] for m in masks]  # a step an epoch (before them, the call that built the model)
     assert all(a != b for a, b in zip(*steps))
+
+
+def test_a_failing_nproc_run_says_why_per_rank_and_once_overall_without_the_agent_s_log(tmp_path):
+    run = _rnnkit("classify", "train", "--data", str(tmp_path / "missing.csv"), "--nproc", "2",
+                  "--out", str(tmp_path / "run"), timeout=120)
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2
+    assert sorted(line.split(":")[0] for line in lines[:2]) == ["rnnkit (rank 0)", "rnnkit (rank 1)"]
+    assert all("missing.csv: no such file or folder" in line for line in lines[:2])
+    assert len(lines) == 3 and re.fullmatch(r"rnnkit: error: training process [01] of 2 failed \(exit code 2\); the "
+                                            r"processes stopped, the run folder keeps its last checkpoint", lines[2])

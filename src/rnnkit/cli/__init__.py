@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         args.argv = argv
         return args.func(args)
     except RnnkitError as exc:
-        print(f"rnnkit: error: {exc}", file=sys.stderr)
+        rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else None
+        print(f"rnnkit{f' (rank {rank})' if rank is not None else ''}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

@@ -395,20 +395,19 @@ class Model(Layer):
                                   "whole validation set: fit shares every batch among the processes itself")
             if sampler is None:
                 world.check_batch_size(batch_size)
-            world.check_same({"batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
-                              "tbptt_steps": tbptt_steps, "steps_per_epoch": steps_per_epoch, "shuffle": shuffle,
-                              "examples": len(data) if hasattr(data, "__len__") else None,
-                              "validation": None if val is None else (len(val) if hasattr(val, "__len__") else "given"),
-                              "validation_freq": validation_freq,
-                              "resume_from": resume_from is not None})
         # the first epoch's batches, when building the model had to read one of them (an iterable of batches)
         pending = self._prepare_for(data, batch_size, "fit", second_pass=resume_from is not None)
         saved_callbacks: list[dict[str, Any]] = []
         if resume_from is not None:
             initial_epoch, saved_callbacks = model_files.restore_training_state(self, resume_from)
-        if world is not None:
-            world.check_same({"parameters": [tuple(p.shape) for p in self.parameters()], "model": type(self).__name__,
-                              "initial_epoch": initial_epoch})
+        if world is not None:  # before any collective of training: a difference is an error, not a hang
+            world.check_same({"batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
+                              "tbptt_steps": tbptt_steps, "steps_per_epoch": steps_per_epoch, "shuffle": shuffle,
+                              "examples": len(data) if hasattr(data, "__len__") else None,
+                              "validation": None if val is None else (len(val) if hasattr(val, "__len__") else "given"),
+                              "validation_freq": validation_freq,
+                              "resume_from": resume_from is not None, "model": type(self).__name__,
+                              "parameters": [tuple(p.shape) for p in self.parameters()]})
             self.__dict__["_ddp"] = _distributed.wrap(self, self.device)  # outside the module tree: no cycle
         if isinstance(val, Iterator) and epochs - initial_epoch > 1:
             raise ConfigError(
@@ -554,7 +553,7 @@ class Model(Layer):
             cbs.on_train_batch_begin(step)
             xb, yb = to_device(xb, self.device), to_device(yb, self.device)
             try:
-                with _distributed.own_randomness(world, epoch, step, self.device):
+                with _distributed.own_randomness(world, epoch, step, self.device) if world else contextlib.nullcontext():
                     if tbptt_steps:
                         loss_value, norm = self._tbptt_step(xb, yb, tbptt_steps, share)
                     else:

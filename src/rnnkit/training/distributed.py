@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import logging
 import os
 import re
 import warnings
@@ -266,7 +267,7 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.parallel.Dist
 
 
 @contextlib.contextmanager
-def own_randomness(world: "World | None", epoch: int, step: int, device: torch.device) -> Iterator[None]:
+def own_randomness(world: "World", epoch: int, step: int, device: torch.device) -> Iterator[None]:
     """A training step's random draws (dropout masks ...) from this rank's own stream.
 
     Every rank keeps the same global generator, which shuffles the data alike on
@@ -274,11 +275,7 @@ def own_randomness(world: "World | None", epoch: int, step: int, device: torch.d
     share the same mask.  Under data-parallel training each step therefore draws
     from a generator seeded by (the run's seed, epoch, step, rank) and leaves the
     global one untouched: different masks per rank, the same again on a resume.
-    Without ``world`` it does nothing.
     """
-    if world is None:
-        yield
-        return
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed((torch.initial_seed() * 1_000_003 + epoch * 1_000_033 + step * 101 + world.rank) % 2**63)
@@ -327,10 +324,15 @@ def launch(nproc: int, module_args: list[str]) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // nproc)))
     args = parse_args(["--standalone", f"--nproc-per-node={nproc}", "--module", module_args[0]])
     args.training_script_args = list(module_args[1:])  # given as they are: torchrun's parser would take --nproc
+    agent_log = logging.getLogger("torch.distributed.elastic")
+    level = agent_log.level
+    agent_log.setLevel(logging.CRITICAL)  # a failed process says why itself; the agent's log line would repeat it
     try:
         run(args)
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
         raise DistributedError(f"training process {rank} of {nproc} failed (exit code {failure.exitcode}); the "
                                "processes stopped, the run folder keeps its last checkpoint") from None
+    finally:
+        agent_log.setLevel(level)
     return 0
