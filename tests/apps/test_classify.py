@@ -115,6 +115,36 @@ def test_stratified_split_holds_out_the_fraction_of_every_class():
     assert counts == {"a": 10, "b": 6, "c": 4}
 
 
+def test_grouped_split_never_puts_a_group_on_both_sides():
+    rng = np.random.default_rng(0)
+    groups = [f"movie{g}" for g in rng.integers(0, 40, size=400)]
+    labels = ["pos" if int(g[5:]) % 2 else "neg" for g in groups]  # each movie's reviews share a label here
+    keep, held = stratified_split(labels, 0.2, seed=1, groups=groups)
+    assert sorted(np.concatenate([keep, held]).tolist()) == list(range(400))
+    assert not {groups[i] for i in keep} & {groups[i] for i in held}
+    for cls in ("pos", "neg"):  # each class's share is reached to within one group
+        n = sum(1 for y in labels if y == cls)
+        taken = sum(1 for i in held if labels[i] == cls)
+        biggest = max(groups.count(g) for g in set(groups))
+        assert 0.2 * n - 1 <= taken <= 0.2 * n + biggest
+
+
+def test_group_column_keeps_each_group_on_one_side(tmp_path):
+    rows = [(text, label, f"m{i // 5}") for i, (text, label) in enumerate(_synthetic(200))]
+    data = read_labelled(_write_csv(tmp_path / "g.csv", rows, header=("text", "label", "movie")), group_column="movie")
+    assert data.groups == [r[2] for r in rows]
+    keep, held = classify_recipe._splits(ClassifyConfig(data=str(tmp_path / "g.csv"), group_column="movie"))[:2]
+    assert keep.groups and held.groups and not set(keep.groups) & set(held.groups)
+    with pytest.raises(DatasetError, match="no group column 'film'"):
+        read_labelled(tmp_path / "g.csv", group_column="film")
+
+
+@pytest.mark.parametrize("how, kept", [("pre", "efgh"), ("post", "abcd"), ("head-tail", "afgh")])
+def test_truncating_keeps_the_named_part(how, kept):
+    assert "".join(classify_recipe.truncate(list("abcdefgh"), 4, how)) == kept
+    assert classify_recipe.truncate(list("abc"), 4, how) == list("abc")
+
+
 def test_report_matches_hand_computed_figures():
     # true:  0 0 0 1 1 2 ; predicted: 0 1 0 1 2 2
     r = classification_report([0, 0, 0, 1, 1, 2], [0, 1, 0, 1, 2, 2], ["a", "b", "c"])

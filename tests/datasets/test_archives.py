@@ -96,6 +96,9 @@ def test_imdb_packer_writes_the_documented_csv_layout(tmp_path):
     assert raw[4:8] == b"\0\0\0\0" and raw[3] & 0x08 == 0  # mtime 0, no stored file name
     texts, labels = registry._parse_imdb({"test.csv.gz": tmp_path / "test.csv.gz"}, "test")
     assert texts == ["meh", "fine"] and labels.tolist() == [0, 1]
+    # movie groups: blocks of consecutive ids of one label, in the same row order as the texts
+    assert registry._imdb_groups(tmp_path / "train.csv.gz", 100) == ["neg:0", "pos:0", "pos:0"]
+    assert registry._imdb_groups(tmp_path / "train.csv.gz", 5) == ["neg:0", "pos:1", "pos:2"]
 
 
 def test_imdb_packer_rejects_a_foreign_archive(tmp_path):

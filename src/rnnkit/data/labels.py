@@ -68,17 +68,28 @@ def label_sort_key(label: str) -> tuple:
         return (1, 0.0, label)
 
 
-def stratified_split(labels: Sequence[str], fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(labels: Sequence[str], fraction: float, seed: int,
+                     groups: Sequence[Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Indices (kept, held out): ``fraction`` of every class held out (at least one where it has two or more).
+
+    With ``groups`` (a key per example: a movie, a speaker, an author), whole groups
+    are held out, so no group has examples on both sides: each group counts for the
+    class most of its examples have, and a class's groups are held out in random
+    order until its share is reached (at least one group stays in training).
 
     >>> keep, held = stratified_split(["a"] * 8 + ["b"] * 4, 0.25, seed=0)
     >>> [str(v) for v in sorted(np.array(["a"] * 8 + ["b"] * 4)[held])]
     ['a', 'a', 'b']
+    >>> keep, held = stratified_split(["a"] * 8, 0.25, seed=0, groups=[0, 0, 1, 1, 2, 2, 3, 3])
+    >>> len(held), len({i // 2 for i in held})  # one whole group of two
+    (2, 1)
     """
     if not 0 < fraction < 1:
         raise ConfigError(f"a split fraction must be between 0 and 1, got {fraction!r}")
     rng = np.random.default_rng(seed)
     y = np.asarray(labels)
+    if groups is not None:
+        return _grouped_split(y, groups, fraction, rng)
     kept, held = [], []
     for cls in sorted(set(labels), key=label_sort_key):
         idx = np.flatnonzero(y == cls)
@@ -91,3 +102,30 @@ def stratified_split(labels: Sequence[str], fraction: float, seed: int) -> tuple
         held.append(idx[:n])
         kept.append(idx[n:])
     return np.sort(np.concatenate(kept)), np.sort(np.concatenate(held))
+
+
+def _grouped_split(y: np.ndarray, groups: Sequence[Any], fraction: float,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    if len(groups) != len(y):
+        raise ConfigError(f"stratified_split: {len(groups)} group keys for {len(y)} labels; give one key per example")
+    members: dict[Any, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(g, []).append(i)
+    by_class: dict[str, list[Any]] = {}
+    for g, idx in members.items():
+        values, counts = np.unique(y[idx], return_counts=True)
+        by_class.setdefault(values[counts.argmax()], []).append(g)
+    held = []
+    for cls in sorted(by_class, key=lambda c: label_sort_key(str(c))):
+        names = by_class[cls]
+        order = rng.permutation(len(names))
+        target = int(round(sum(len(members[g]) for g in names) * fraction))
+        taken = 0
+        for k in order[: len(names) - 1]:  # at least one group stays in training
+            if taken >= target:
+                break
+            held += members[names[k]]
+            taken += len(members[names[k]])
+    mask = np.zeros(len(y), dtype=bool)
+    mask[held] = True
+    return np.flatnonzero(~mask), np.flatnonzero(mask)

@@ -7,6 +7,7 @@ does (reviews as lists of word ids ranked by frequency).
 """
 from .cache import cache_dir
 from .idx import parse_idx, read_idx
-from .registry import DatasetInfo, available, fetch, in_cache, info, load
+from .registry import DatasetInfo, available, fetch, imdb_movie_groups, in_cache, info, load
 
-__all__ = ["load", "fetch", "info", "available", "in_cache", "cache_dir", "DatasetInfo", "parse_idx", "read_idx"]
+__all__ = ["load", "fetch", "info", "available", "in_cache", "cache_dir", "DatasetInfo", "parse_idx", "read_idx",
+           "imdb_movie_groups"]

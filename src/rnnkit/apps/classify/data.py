@@ -50,6 +50,7 @@ class Labelled:
     source: str = ""
     dropped_empty: int = 0
     classes: list[str] = field(default_factory=list)  # sorted distinct labels (or a dataset's own order)
+    groups: list[str] | None = None  # a key per text whose texts must stay on one side of a split (a movie, an author)
 
     def __post_init__(self) -> None:
         if not self.classes:
@@ -59,8 +60,9 @@ class Labelled:
         return len(self.texts)
 
     def subset(self, index: Sequence[int]) -> "Labelled":
+        groups = None if self.groups is None else [self.groups[i] for i in index]
         return Labelled([self.texts[i] for i in index], [self.labels[i] for i in index], self.source, 0,
-                        list(self.classes))
+                        list(self.classes), groups)
 
 
 def _read_file(path: Path) -> str:
@@ -170,12 +172,15 @@ def _read_folder(path: Path) -> Labelled:
 
 
 def read_labelled(path: str | Path, text_column: str | None = None, label_column: str | None = None,
-                  *, labels_required: bool = True) -> Labelled:
+                  *, labels_required: bool = True, group_column: str | None = None) -> Labelled:
     """Texts and labels of a CSV/TSV/JSONL file or a folder of label sub-folders.
 
     Rows with an empty text are dropped and counted (``dropped_empty``); a row
     with a text but no label is an error naming its line.  With
     ``labels_required=False`` a file without a label column gives empty labels.
+    ``group_column`` names a column (a movie, an author) whose texts are kept
+    together when the data is split (``Labelled.groups``; an empty cell is a group
+    of its own).
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "reviews.csv"
@@ -186,13 +191,16 @@ def read_labelled(path: str | Path, text_column: str | None = None, label_column
     """
     path = Path(path)
     if path.is_dir():
+        if group_column is not None:
+            raise DatasetError(f"{path}: --group-column needs a CSV/TSV/JSONL file; a folder of label sub-folders has no columns")
         return _read_folder(path)
     header, rows, kind = _table(path)
     text_col = _pick(header, text_column, TEXT_ALIASES, "text", "--text-column", path)
     label_col = _pick(header, label_column, LABEL_ALIASES, "label", "--label-column", path, required=labels_required)
+    group_col = None if group_column is None else _pick(header, group_column, (), "group", "--group-column", path)
     if not rows:
         raise DatasetError(f"{path}: the file has a header but no rows; add labelled texts")
-    texts, labels, empty = [], [], 0
+    texts, labels, groups, empty = [], [], [], 0
     for line, row in rows:
         text = _cell(row, kind, header, text_col)
         text = "" if text is None else str(text).strip()
@@ -205,10 +213,13 @@ def read_labelled(path: str | Path, text_column: str | None = None, label_column
             if not label:
                 raise DatasetError(f"{path}: line {line} has a text but no {label_col!r}; fill in its label or remove the row")
             labels.append(label)
+        if group_col is not None:
+            group = _cell(row, kind, header, group_col)
+            groups.append(f"line {line}" if group is None or not str(group).strip() else str(group).strip())
         texts.append(text)
     if not texts:
         raise DatasetError(f"{path}: every {text_col!r} cell is empty; nothing to classify")
-    return Labelled(texts, labels, str(path), empty)
+    return Labelled(texts, labels, str(path), empty, groups=groups if group_col is not None else None)
 
 
 def read_texts(path: str | Path, text_column: str | None = None) -> list[str]:
@@ -238,10 +249,16 @@ def read_texts(path: str | Path, text_column: str | None = None) -> list[str]:
 
 
 def load_named(name: str) -> tuple[Labelled, Labelled]:
-    """(train, test) of a registered dataset: ``imdb`` (25k/25k) or ``sst2`` (train, GLUE dev as test)."""
+    """(train, test) of a registered dataset: ``imdb`` (25k/25k) or ``sst2`` (train, GLUE dev as test).
+
+    IMDB's training texts carry movie groups (:func:`rnnkit.datasets.imdb_movie_groups`),
+    so a validation split holds out whole movies as IMDB's test split does.
+    """
     dataset, test_split, classes = NAMED[name]
     parts = []
     for split in ("train", test_split):
         texts, y = datasets.load(dataset, split)
-        parts.append(Labelled(list(texts), [classes[int(v)] for v in y], f"{dataset}:{split}", 0, list(classes)))
+        # IMDB's test reviews are of other movies than its training reviews: keep a movie's reviews together
+        groups = datasets.imdb_movie_groups(split) if dataset == "imdb" and split == "train" else None
+        parts.append(Labelled(list(texts), [classes[int(v)] for v in y], f"{dataset}:{split}", 0, list(classes), groups))
     return parts[0], parts[1]

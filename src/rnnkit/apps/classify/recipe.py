@@ -5,12 +5,14 @@
 1. reads the labelled texts (a registered dataset, or a CSV/TSV/JSONL file or a
    folder of label sub-folders) and splits them: a stratified ``valid_fraction`` of
    the training texts for early stopping; the test split is the dataset's own
-   (IMDB test, SST-2 dev), ``--test-data PATH``, or a stratified ``test_fraction``;
+   (IMDB test, SST-2 dev), ``--test-data PATH``, or a stratified ``test_fraction``.
+   Texts of one group (IMDB's movies; ``--group-column``) stay on one side: a
+   validation split sharing movies with training overstates the test figure;
 2. builds the vocabulary from the training texts only (at most ``vocab`` ids, 0 =
    padding, 1 = unknown; words seen fewer than ``min_freq`` times are left out, so the
-   unknown-word vector is trained on them and means something for unseen words), and cuts texts longer than ``max_len`` tokens to their last
-   ``max_len`` (Keras' ``pad_sequences`` default, ``truncating='pre'``: a review's
-   verdict tends to come at its end), reporting how many were cut;
+   unknown-word vector is trained on them and means something for unseen words), and cuts texts longer than
+   ``max_len`` tokens (``truncating``: their last ``max_len``, Keras' ``pad_sequences``
+   default, or their first, or their head and tail), reporting how many were cut;
 3. trains with batches of similar lengths (:class:`rnnkit.data.BucketBatchSampler`,
    padding masked), Adam, gradient clipping, early stopping on validation accuracy
    (best weights kept), within ``epochs`` or a ``time_budget``;
@@ -48,6 +50,8 @@ __all__ = ["ClassifyConfig", "PredictOptions", "EvaluateOptions", "train", "pred
            "Prediction", "predict_command", "evaluate_command", "label_texts"]
 
 APP = "classify"
+#: the ways :func:`truncate` cuts a text
+TRUNCATING = ("pre", "post", "head-tail")
 
 
 @dataclass
@@ -62,10 +66,15 @@ class ClassifyConfig(TrainConfig):
     data: str = setting("imdb", help="imdb, sst2, or a CSV/TSV/JSONL file or a folder with one sub-folder per label")
     text_column: str | None = setting(None, help="column of the texts (default: text, sentence, review ...)")
     label_column: str | None = setting(None, help="column of the labels (default: label, sentiment, class ...)")
+    group_column: str | None = setting(None, help="column whose texts stay on one side of the validation/test split "
+                                              "(a movie, an author; IMDB's movies are kept together by default)")
     test_data: str | None = setting(None, help="a separate labelled file for the test figures")
     model: str = setting("bilstm", help="the classifier", choices=MODELS)
     level: str = setting("word", help="tokens: words or characters (Chinese: char)", choices=("word", "char"))
-    max_len: int = setting(200, help="tokens kept per text, its last ones", min=1)
+    max_len: int = setting(200, help="tokens kept per text (see --truncating)", min=1)
+    truncating: str = setting("pre", help="which tokens a longer text loses: pre (keep its end), post (keep its "
+                                          "start), head-tail (keep the first quarter and the last three quarters)",
+                              choices=TRUNCATING)
     vocab: int = setting(20000, help="vocabulary size (4 ids are reserved)", min=5)
     min_freq: int = setting(2, help="words seen fewer times become <unk>", min=1)
     embed_dim: int = setting(128, help="embedding size", min=1)
@@ -128,6 +137,9 @@ class Prediction:
 def _splits(cfg: ClassifyConfig) -> tuple[Labelled, Labelled, Labelled, str]:
     """(train, valid, test, name of the test split)."""
     if cfg.data in NAMED:
+        if cfg.group_column:
+            raise ConfigError(f"{cfg.option('group_column')} names a column of a file; --data {cfg.data} is a registered "
+                              "dataset (IMDB keeps each movie's reviews together by itself); drop the option")
         train, test = load_named(cfg.data)
         test_name = NAMED[cfg.data][1]
     else:
@@ -135,7 +147,7 @@ def _splits(cfg: ClassifyConfig) -> tuple[Labelled, Labelled, Labelled, str]:
         if not path.exists():
             known = ", ".join(NAMED)
             raise DatasetError(f"--data {cfg.data}: no such file or folder (registered datasets: {known})")
-        data = read_labelled(path, cfg.text_column, cfg.label_column)
+        data = read_labelled(path, cfg.text_column, cfg.label_column, group_column=cfg.group_column)
         if len(data.classes) < 2:
             raise DatasetError(
                 f"{path}: the label column holds only one class ({data.classes[0]!r}); a classifier needs texts of at "
@@ -146,12 +158,12 @@ def _splits(cfg: ClassifyConfig) -> tuple[Labelled, Labelled, Labelled, str]:
             _check_known(test, train.classes, cfg.test_data)
             test.classes = list(train.classes)
         else:
-            keep, held = stratified_split(data.labels, cfg.test_fraction, cfg.seed)
+            keep, held = stratified_split(data.labels, cfg.test_fraction, cfg.seed, groups=data.groups)
             train, test = data.subset(keep), data.subset(held)
             if not len(test):
                 raise DatasetError(f"{path}: too few texts ({len(data)}) to hold out a test split; add texts or pass --test-data")
         test_name = "test"
-    keep, held = stratified_split(train.labels, cfg.valid_fraction, cfg.seed + 1)
+    keep, held = stratified_split(train.labels, cfg.valid_fraction, cfg.seed + 1, groups=train.groups)
     if not len(held):
         raise DatasetError(f"{cfg.data}: too few texts ({len(train)}) to hold out a validation split; add texts")
     return train.subset(keep), train.subset(held), test, test_name
@@ -166,14 +178,33 @@ def _check_known(data: Labelled, classes: Sequence[str], source: str) -> None:
                            f"it knows {', '.join(map(repr, classes))}")
 
 
-def _encode(texts: Sequence[str], vocab: Vocab, level: str, max_len: int) -> tuple[list[np.ndarray], int]:
-    """Token ids of each text, cut to its last ``max_len`` ids; and how many texts were cut."""
+def truncate(tokens: Sequence[str], max_len: int, truncating: str = "pre") -> Sequence[str]:
+    """``tokens`` cut to ``max_len``: ``pre`` drops the start (Keras' ``pad_sequences`` default), ``post`` the
+    end, ``head-tail`` the middle (the first quarter of ``max_len`` and the last three quarters are kept: a
+    review states its subject first and its verdict last; Sun et al. 2019 keep 128 + 382 of BERT's 512).
+
+    >>> truncate(list("abcdefgh"), 4, "head-tail")
+    ['a', 'f', 'g', 'h']
+    """
+    if len(tokens) <= max_len:
+        return tokens
+    if truncating == "pre":
+        return tokens[-max_len:]
+    if truncating == "post":
+        return tokens[:max_len]
+    head = max_len // 4
+    return [*tokens[:head], *tokens[len(tokens) - (max_len - head):]]
+
+
+def _encode(texts: Sequence[str], vocab: Vocab, level: str, max_len: int,
+            truncating: str = "pre") -> tuple[list[np.ndarray], int]:
+    """Token ids of each text, cut to ``max_len`` ids (:func:`truncate`); and how many texts were cut."""
     encoded, cut = [], 0
     for text in texts:
         tokens = tokenize(text, level) or ["<unk>"]
         if len(tokens) > max_len:
             cut += 1
-            tokens = tokens[-max_len:]
+            tokens = truncate(tokens, max_len, truncating)
         encoded.append(np.asarray(vocab.encode(tokens), dtype=np.int64))
     return encoded, cut
 
@@ -263,7 +294,7 @@ class _Recipe(Recipe):
         index = {c: i for i, c in enumerate(classes)}
         parts, cut, texts = {}, {}, {"train": train_set, "valid": valid_set, test_name: test_set}
         for name, part in texts.items():
-            ids, cut[name] = _encode(part.texts, vocab, cfg.level, cfg.max_len)
+            ids, cut[name] = _encode(part.texts, vocab, cfg.level, cfg.max_len, cfg.truncating)
             parts[name] = (ids, np.asarray([index[y] for y in part.labels], dtype=np.int64))
         dropped = sum(p.dropped_empty for p in (train_set, test_set))
         print_fn(f"classify: {cfg.data}: {len(train_set):,} training, {len(valid_set):,} validation and {len(test_set):,} "
@@ -272,7 +303,8 @@ class _Recipe(Recipe):
         for name, n_cut in cut.items():
             if n_cut:
                 print_fn(f"classify: {n_cut:,} of {len(parts[name][0]):,} {name} texts were longer than "
-                         f"{cfg.option('max_len')} {cfg.max_len} tokens; each keeps its last {cfg.max_len}")
+                         f"{cfg.option('max_len')} {cfg.max_len} tokens; each was cut to {cfg.max_len} "
+                         f"({cfg.option('truncating')} {cfg.truncating})")
         return cfg, _Data(classes, vocab, parts, texts, test_name, cut)
 
     def save_data(self, run: Path, cfg: ClassifyConfig, data: _Data) -> None:
@@ -375,7 +407,7 @@ def predict(run: str | Path, texts: Sequence[str]) -> list[Prediction]:
 def label_texts(model: torch.nn.Module, vocab: Vocab, classes: Sequence[str], cfg: ClassifyConfig,
                 texts: Sequence[str]) -> list[Prediction]:
     """The predictions of a loaded run (:func:`load_run`'s four values) for ``texts``, batched by length."""
-    ids, _ = _encode(texts, vocab, cfg.level, cfg.max_len)
+    ids, _ = _encode(texts, vocab, cfg.level, cfg.max_len, cfg.truncating)
     probs = _probabilities(model, ids)
     out = []
     for row in probs:
@@ -393,7 +425,7 @@ def evaluate(run: str | Path, data: str | Path, *, text_column: str | None = Non
     else:
         labelled = read_labelled(data, text_column or cfg.text_column, label_column or cfg.label_column)
     _check_known(labelled, classes, str(data))
-    ids, cut = _encode(labelled.texts, vocab, cfg.level, cfg.max_len)
+    ids, cut = _encode(labelled.texts, vocab, cfg.level, cfg.max_len, cfg.truncating)
     probs = _probabilities(model, ids)
     truth = np.asarray([classes.index(y) for y in labelled.labels])
     report = classification_report(truth, probs.argmax(axis=1), classes)
