@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError, ShapeError
-from rnnkit.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
+from rnnkit.layers.pooling import GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
 
 
 def _x_and_mask(seed=0):
@@ -186,3 +186,31 @@ def test_maxpool_errors():
         MaxPooling1D(0)
     with pytest.raises(ConfigError, match=r"MaxPooling2D: `strides`"):
         MaxPooling2D(2, strides=(1, -1))
+
+
+def test_concat_pooling_matches_numpy_per_row_with_a_mask():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 5, 2)).astype(np.float32)
+    lengths = [5, 2, 0]  # a full row, a short row, a row with no real step
+    mask = np.arange(5)[None, :] < np.array(lengths)[:, None]
+    expected = []
+    for b, n in enumerate(lengths):
+        if n == 0:
+            expected.append(np.zeros(6, np.float32))
+            continue
+        real = x[b, :n]
+        expected.append(np.concatenate([real.max(0), real.mean(0), real[n - 1]]))
+    got = GlobalConcatPooling1D()(torch.from_numpy(x), mask=torch.from_numpy(mask))
+    np.testing.assert_allclose(got.numpy(), np.stack(expected), rtol=1e-6)
+    # order follows `pools`; without a mask, last = the final step
+    got = GlobalConcatPooling1D(("last", "max"))(torch.from_numpy(x))
+    np.testing.assert_allclose(got.numpy(), np.concatenate([x[:, -1], x.max(1)], axis=1), rtol=1e-6)
+
+
+def test_concat_pooling_refuses_unknown_or_repeated_pools():
+    with pytest.raises(ConfigError, match="pools"):
+        GlobalConcatPooling1D(("max", "median"))
+    with pytest.raises(ConfigError, match="twice"):
+        GlobalConcatPooling1D(("max", "max"))
+    layer = GlobalConcatPooling1D(("mean", "max"))
+    assert type(layer).from_config(layer.get_config()).pools == ("mean", "max")

@@ -16,7 +16,7 @@ False
 from ..cells import GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, SimpleRNNCell
 from ..layers import (GRU, LSTM, RNN, Activation, Add, AdditiveAttention, Attention, Average, Bidirectional,
                       Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
-                      GlobalMaxPooling1D, Layer, LayerNormalization, Masking, Maximum, MaxPooling1D, MaxPooling2D,
+                      GlobalConcatPooling1D, GlobalMaxPooling1D, Layer, LayerNormalization, Masking, Maximum, MaxPooling1D, MaxPooling2D,
                       MinGRU, Minimum, MinLSTM, Multiply, SimpleRNN, Subtract, TimeDistributed, deserialize, serialize)
 from ._missing import absent
 from ._wiring import PENDING, Input, InputLayer
@@ -30,7 +30,7 @@ __all__ = [
     "Layer", "RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell", "Bidirectional",
     "Dense", "Dropout", "Activation", "Flatten", "Masking", "Embedding", "TimeDistributed",
     "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "MaxPooling1D", "MaxPooling2D", "MaxPool1D", "MaxPool2D",
-    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D",
+    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalConcatPooling1D",
     "LayerNormalization", "Attention", "AdditiveAttention",
     "MinGRU", "MinLSTM", "MinGRUCell", "MinLSTMCell",
     "Input", "InputLayer", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
@@ -42,7 +42,7 @@ _DOT = "no Dot layer in rnnkit; in a subclassed keras.Model write (a * b).sum(-1
 _ACTIVATION = "use keras.layers.Activation('{}') or the activation= argument of Dense"
 _DROPOUT = "use keras.layers.Dropout, or the dropout=/recurrent_dropout= arguments of the recurrent layers"
 _IN_CALL = "subclass keras.Model and write it in call() with torch operations ({})"
-_POOL = "rnnkit has GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D and MaxPooling2D"
+_POOL = "rnnkit has GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalConcatPooling1D, MaxPooling1D and MaxPooling2D"
 _LOOKUP = "turn text into ids before the model with keras.preprocessing.text.Tokenizer (or rnnkit.data.Vocab)"
 _SCALE = "scale the data before fit with rnnkit.data.MinMaxScaler or StandardScaler"
 

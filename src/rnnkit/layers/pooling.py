@@ -8,11 +8,11 @@ import torch.nn.functional as F
 
 from .._base_layer import Layer
 from .._validation import as_int_tuple, as_tensor, check_bool, check_choice, check_floating, check_ndim
-from ..errors import ShapeError
+from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 from .conv import same_padding
 
-__all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPooling1D", "MaxPooling2D"]
+__all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalConcatPooling1D", "MaxPooling1D", "MaxPooling2D"]
 
 
 def _check_mask(owner: str, mask: Any, x: torch.Tensor) -> torch.Tensor:
@@ -27,6 +27,45 @@ def _check_mask(owner: str, mask: Any, x: torch.Tensor) -> torch.Tensor:
     if m.dtype != torch.bool:
         m = m != 0
     return m.to(x.device)
+
+
+def _mean(x: torch.Tensor, m: torch.Tensor | None, keepdims: bool = False) -> torch.Tensor:
+    """Mean of ``x`` (batch, time, features) over the steps where ``m`` (batch, time) is True; 0 where none is."""
+    if m is None:
+        return x.mean(dim=1, keepdim=keepdims)
+    w = m.to(x.dtype).unsqueeze(-1)  # (batch, time, 1)
+    # y = Σ_t m_t x_t / max(1, Σ_t m_t)                          (batch, features)
+    total = (x * w).sum(dim=1, keepdim=keepdims)
+    count = w.sum(dim=1, keepdim=keepdims).clamp_min(1.0)
+    return total / count
+
+
+def _max(x: torch.Tensor, m: torch.Tensor | None, keepdims: bool = False) -> torch.Tensor:
+    """Maximum of ``x`` over the steps where ``m`` is True; 0 (and no gradient) where none is."""
+    if m is None:
+        return x.amax(dim=1, keepdim=keepdims)
+    valid = m.unsqueeze(-1)  # (batch, time, 1)
+    # y = max over {t : m_t} of x_t; masked steps become -inf so they never win
+    y = x.masked_fill(~valid, float("-inf")).amax(dim=1, keepdim=keepdims)
+    any_valid = valid.any(dim=1, keepdim=keepdims)  # (batch, 1) or (batch, 1, 1)
+    return torch.where(any_valid, y, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def _last(x: torch.Tensor, m: torch.Tensor | None, keepdims: bool = False) -> torch.Tensor:
+    """``x`` at each row's last step where ``m`` is True (the last step without a mask); 0 where none is."""
+    if m is None:
+        y = x[:, -1]
+    else:
+        steps = torch.arange(x.shape[1], device=x.device)
+        # t_b = max {t : m_{b,t}}: the last real step of row b                 (batch,)
+        last = torch.where(m, steps, torch.zeros_like(steps)).amax(dim=1)
+        y = x[torch.arange(x.shape[0], device=x.device), last]  # (batch, features)
+        y = torch.where(m.any(dim=1, keepdim=True), y, torch.zeros((), dtype=x.dtype, device=x.device))
+    return y.unsqueeze(1) if keepdims else y
+
+
+#: the reductions :class:`GlobalConcatPooling1D` can concatenate
+_POOLS = {"max": _max, "mean": _mean, "last": _last}
 
 
 class _GlobalPooling1D(Layer):
@@ -83,14 +122,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Mean over the valid steps of ``inputs``."""
-        x, m = self._prepare(inputs, mask)
-        if m is None:
-            return x.mean(dim=1, keepdim=self.keepdims)
-        w = m.to(x.dtype).unsqueeze(-1)  # (batch, time, 1)
-        # y = Σ_t m_t x_t / max(1, Σ_t m_t)                          (batch, features)
-        total = (x * w).sum(dim=1, keepdim=self.keepdims)
-        count = w.sum(dim=1, keepdim=self.keepdims).clamp_min(1.0)
-        return total / count
+        return _mean(*self._prepare(inputs, mask), self.keepdims)
 
 
 @register_serializable
@@ -121,14 +153,59 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Maximum over the valid steps of ``inputs``."""
+        return _max(*self._prepare(inputs, mask), self.keepdims)
+
+
+@register_serializable
+class GlobalConcatPooling1D(_GlobalPooling1D):
+    r"""Several poolings over time side by side: ULMFiT's concat pooling (Howard & Ruder 2018).
+
+    .. math::
+        y_b = \big[\max_{t : m_{b,t}} x_{b,t} \;;\; \mathrm{mean}_{t : m_{b,t}} x_{b,t} \;;\; x_{b, t_b}\big],
+        \quad t_b = \max\{t : m_{b,t}\}
+
+    in the order of ``pools`` (any of ``"max"``, ``"mean"``, ``"last"``).  A text
+    classifier sees the strongest evidence anywhere (max), the tone of the whole
+    (mean) and what the recurrent layer concluded (last).  ``"last"`` is the last
+    real step, so for a ``Bidirectional`` layer's output it is the forward
+    direction's final state but only the backward direction's first step; pool a
+    bidirectional output with ``("max", "mean")``.  Masked steps never count; a row
+    with no real step gives zeros.
+
+    Shape:
+        * input: ``(batch, time, features)``, floating point.
+        * mask: optional ``(batch, time)`` bool, True = a real step.
+        * output: ``(batch, len(pools) * features)`` (with ``keepdims`` a time axis of 1 after batch).
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[[1.0], [3.0], [100.0]]])
+        >>> GlobalConcatPooling1D()(x, mask=torch.tensor([[True, True, False]]))
+        tensor([[3., 2., 3.]])
+    """
+
+    def __init__(self, pools: Any = ("max", "mean", "last"), keepdims: bool = False, *, name: str | None = None) -> None:
+        super().__init__(keepdims, name=name)
+        owner = type(self).__name__
+        pools = (pools,) if isinstance(pools, str) else tuple(pools)
+        if not pools:
+            raise ConfigError(f"{owner}: `pools` is empty; give some of {', '.join(map(repr, _POOLS))}")
+        for pool in pools:
+            check_choice(owner, "pools", pool, tuple(_POOLS))
+        if len(set(pools)) != len(pools):
+            raise ConfigError(f"{owner}: `pools` names a pooling twice ({', '.join(pools)}); name each once")
+        self.pools = pools
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The pools of ``inputs`` over its valid steps, concatenated along the features."""
         x, m = self._prepare(inputs, mask)
-        if m is None:
-            return x.amax(dim=1, keepdim=self.keepdims)
-        valid = m.unsqueeze(-1)  # (batch, time, 1)
-        # y = max over {t : m_t} of x_t; masked steps become -inf so they never win
-        y = x.masked_fill(~valid, float("-inf")).amax(dim=1, keepdim=self.keepdims)
-        any_valid = valid.any(dim=1, keepdim=self.keepdims)  # (batch, 1) or (batch, 1, 1)
-        return torch.where(any_valid, y, torch.zeros((), dtype=x.dtype, device=x.device))
+        return torch.cat([_POOLS[p](x, m, self.keepdims) for p in self.pools], dim=-1)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pools": list(self.pools)}
+
+    def extra_repr(self) -> str:
+        return f"pools={self.pools}, keepdims={self.keepdims}"
 
 
 class _MaxPooling(Layer):
