@@ -5,7 +5,7 @@ Expected values are written literally (Keras' documented behaviour), never compu
 import numpy as np
 import pytest
 
-from rnnkit.data import to_categorical
+from rnnkit.data import containment_groups, to_categorical
 from rnnkit.errors import ConfigError
 
 # ---------------------------------------------------------------- to_categorical
@@ -35,3 +35,23 @@ def test_to_categorical_errors(y, kwargs, fragment):
     with pytest.raises(ConfigError) as info:
         to_categorical(y, **kwargs)
     assert fragment in str(info.value)
+
+
+def test_containment_groups_match_a_brute_force_search():
+    rng = np.random.default_rng(7)
+    vocab = ["a", "good", "bad", "film", "not", "the", "plot"]
+    sentences = [" ".join(rng.choice(vocab, size=rng.integers(3, 8))) for _ in range(30)]
+    texts = list(sentences)
+    for s in sentences:  # sub-phrases, as SST-2 has them
+        w = s.split()
+        a = int(rng.integers(0, len(w)))
+        texts.append(" ".join(w[a: int(rng.integers(a + 1, len(w) + 1))]))
+    group = containment_groups(texts)
+
+    def holds(big, small):
+        return f" {small} " in f" {big} "
+
+    for i, g in enumerate(group):
+        assert holds(texts[g], texts[i])  # each text's group text contains it
+        # a group's text is contained in no strictly longer text: it is a root
+        assert not any(len(t) > len(texts[g]) and holds(t, texts[g]) for t in texts)

@@ -15,7 +15,7 @@ the contiguous (batch, steps) stream for stateful truncated BPTT.
 from __future__ import annotations
 
 from .batching import BucketBatchSampler, LMStream, padding_fraction, save_tokens
-from .labels import label_sort_key, stratified_split, to_categorical
+from .labels import containment_groups, label_sort_key, stratified_split, to_categorical
 from .sequence import pad_sequences
 from .series import MinMaxScaler, StandardScaler, chronological_split, make_windows
 from .tokenizer import Tokenizer, tokenizer_from_json
@@ -24,6 +24,7 @@ from .vocab import Vocab
 
 __all__ = [
     "stratified_split",
+    "containment_groups",
     "label_sort_key",
     "tokenize",
     "Tokenizer",

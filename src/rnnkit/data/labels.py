@@ -12,7 +12,7 @@ import numpy as np
 from .._validation import check_positive_int
 from ..errors import ConfigError
 
-__all__ = ["to_categorical", "stratified_split", "label_sort_key"]
+__all__ = ["to_categorical", "stratified_split", "label_sort_key", "containment_groups"]
 
 
 def to_categorical(y: Any, num_classes: int | None = None, dtype: Any = "float32") -> np.ndarray:
@@ -129,3 +129,37 @@ def _grouped_split(y: np.ndarray, groups: Sequence[Any], fraction: float,
     mask = np.zeros(len(y), dtype=bool)
     mask[held] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)
+
+
+def containment_groups(texts: Sequence[str]) -> list[int]:
+    """A group per text: the index of the longest text that holds it as a run of whole words.
+
+    Phrase-level datasets (SST-2's 67k training phrases come from 6.9k parsed
+    sentences) hold each sentence and its sub-phrases; a random split puts a
+    phrase in validation while its sentence is trained on.  Grouping each text
+    with a text containing it (:func:`stratified_split`'s ``groups``) keeps a
+    sentence and its phrases on one side.  Texts are compared as space-separated
+    words, longest first; a text no longer text contains is a group of its own.
+
+    >>> containment_groups(["a fine film", "fine film", "film", "dull"])
+    [0, 0, 0, 3]
+    """
+    words = [" ".join(str(t).split()) for t in texts]
+    counts: dict[str, int] = {}
+    for w in words:
+        for token in set(w.split()):
+            counts[token] = counts.get(token, 0) + 1
+    roots_with: dict[str, list[int]] = {}  # token -> the root texts holding it
+    group = [0] * len(words)
+    for i in sorted(range(len(words)), key=lambda k: (-len(words[k]), k)):
+        tokens = words[i].split()
+        padded = f" {words[i]} "
+        rarest = min(tokens, key=lambda t: counts[t]) if tokens else ""
+        # a root holding the text holds its rarest word: only those roots are searched
+        found = next((r for r in roots_with.get(rarest, ()) if padded in f" {words[r]} "), None)
+        if found is None:
+            found = i
+            for token in set(tokens):
+                roots_with.setdefault(token, []).append(i)
+        group[i] = found
+    return group

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 from rnnkit import datasets
 from rnnkit._io import decode_utf8
-from rnnkit.data import label_sort_key, tokenize
+from rnnkit.data import containment_groups, label_sort_key, tokenize
 from rnnkit.errors import DatasetError
 
 __all__ = ["Labelled", "read_labelled", "read_texts", "load_named", "NAMED", "tokenize"]
@@ -251,14 +251,19 @@ def read_texts(path: str | Path, text_column: str | None = None) -> list[str]:
 def load_named(name: str) -> tuple[Labelled, Labelled]:
     """(train, test) of a registered dataset: ``imdb`` (25k/25k) or ``sst2`` (train, GLUE dev as test).
 
-    IMDB's training texts carry movie groups (:func:`rnnkit.datasets.imdb_movie_groups`),
-    so a validation split holds out whole movies as IMDB's test split does.
+    The training texts carry groups, so that a validation split is as new to the
+    model as the test split: IMDB's movies (:func:`rnnkit.datasets.imdb_movie_groups`;
+    its test reviews are of other movies), SST-2's sentences with their phrases
+    (:func:`rnnkit.data.containment_groups`; its dev split is whole unseen sentences).
     """
     dataset, test_split, classes = NAMED[name]
     parts = []
     for split in ("train", test_split):
         texts, y = datasets.load(dataset, split)
-        # IMDB's test reviews are of other movies than its training reviews: keep a movie's reviews together
-        groups = datasets.imdb_movie_groups(split) if dataset == "imdb" and split == "train" else None
+        groups = None
+        if split == "train" and dataset == "imdb":  # IMDB's test reviews are of other movies: keep a movie's together
+            groups = datasets.imdb_movie_groups(split)
+        elif split == "train":  # SST-2 trains on phrases of sentences: keep a sentence and its phrases together
+            groups = containment_groups(texts)
         parts.append(Labelled(list(texts), [classes[int(v)] for v in y], f"{dataset}:{split}", 0, list(classes), groups))
     return parts[0], parts[1]
