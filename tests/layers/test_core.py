@@ -9,7 +9,10 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError, ShapeError
-from rnnkit.layers.core import Activation, Dense, Dropout, Flatten, Masking
+from rnnkit.layers import LSTM, Embedding
+from rnnkit.layers.core import Activation, Dense, Dropout, Flatten, LockedDropout, Masking, SpatialDropout1D
+from rnnkit.models import Sequential
+from rnnkit.random import set_seed
 
 
 def _roundtrip(layer):
@@ -162,6 +165,47 @@ def test_dropout_config_roundtrip():
     assert clone.get_config() == layer.get_config()
     x = torch.ones(2, 3, 10)
     assert torch.equal(clone(x), layer(x))  # same seed, same call count
+
+
+# ---------------------------------------------------------------- SpatialDropout1D (locked dropout)
+def test_spatial_dropout_locks_one_mask_per_sequence_and_channel_across_time():
+    p = 0.5
+    layer = SpatialDropout1D(p)
+    x = torch.ones(4, 9, 20)
+    set_seed(2)
+    y = layer(x)
+    # each (sample, channel) column is all 0 or all 1/(1-p) over the time axis
+    column_values = {tuple(sorted(set(y[b, :, c].tolist()))) for b in range(4) for c in range(20)}
+    assert column_values == {(0.0,), (2.0,)}
+    set_seed(2)
+    keep = torch.rand(4, 1, 20) >= p  # by hand: one draw per (sample, channel)
+    assert torch.equal(y, (keep.float() / (1 - p)).expand_as(y))
+    assert LockedDropout is SpatialDropout1D
+    layer.eval()
+    assert torch.equal(layer(x), x)
+
+
+def test_spatial_dropout_passes_the_padding_mask_on_and_checks_its_input():
+    torch.manual_seed(0)
+    ids = torch.tensor([[4, 2, 7, 0, 0], [5, 0, 0, 0, 0]])
+    embedding, lstm = Embedding(9, 3, mask_zero=True), LSTM(4)
+    with_drop = Sequential([embedding, SpatialDropout1D(0.3), lstm]).eval()
+    # the LSTM must see the mask: its last output is the one at the last real step, as with the mask given by hand
+    with torch.no_grad():
+        expected = lstm(embedding(ids), mask=ids != 0)
+        assert torch.equal(with_drop(ids), expected)
+        assert not torch.allclose(lstm(embedding(ids)), expected)  # without the mask the padding would count
+    mask = ids != 0
+    assert SpatialDropout1D(0.3).compute_mask(torch.ones(2, 5, 3), mask) is mask
+    with pytest.raises(ShapeError, match=r"SpatialDropout1D: expected input of 3 dims \(batch, time, channels\)"):
+        SpatialDropout1D(0.3)(torch.ones(2, 3))
+    for bad in (1.0, -0.5):
+        with pytest.raises(ConfigError, match=rf"^SpatialDropout1D: `rate` must be a float in \[0, 1\), got {bad}"):
+            SpatialDropout1D(bad)
+    layer = SpatialDropout1D(0.25, seed=3, name="locked")
+    assert layer.get_config() == {"name": "locked", "rate": 0.25, "seed": 3}
+    x = torch.ones(2, 3, 8)
+    assert torch.equal(_roundtrip(layer)(x), layer(x))  # same seed, same call count
 
 
 # ---------------------------------------------------------------- Activation

@@ -10,6 +10,7 @@ import torch
 
 from rnnkit.errors import ConfigError, ShapeError
 from rnnkit.layers.embedding import Embedding
+from rnnkit.random import set_seed
 
 
 def test_lookup_matches_numpy_indexing():
@@ -96,6 +97,9 @@ def test_bad_arguments():
         Embedding(4, 2, embeddings_initializer="bogus")
     with pytest.raises(ConfigError, match="Embedding: `input_length`"):
         Embedding(4, 2, input_length=-3)
+    for bad in (1.0, -0.2, 1.5):
+        with pytest.raises(ConfigError, match=rf"^Embedding: `embeddings_dropout` must be a float in \[0, 1\), got {bad}"):
+            Embedding(4, 2, embeddings_dropout=bad)
 
 
 def test_input_length_is_accepted_and_config_roundtrip():
@@ -103,10 +107,47 @@ def test_input_length_is_accepted_and_config_roundtrip():
     config = emb.get_config()
     assert config == {
         "name": "tokens", "input_dim": 20, "output_dim": 4, "mask_zero": True,
-        "embeddings_initializer": "random_uniform",
+        "embeddings_initializer": "random_uniform", "embeddings_dropout": 0.0,
     }
     clone = Embedding.from_config(json.loads(json.dumps(config)))
     clone.load_state_dict(emb.state_dict())
     ids = torch.tensor([[0, 19, 3]])
     assert torch.equal(clone(ids), emb(ids))
     assert torch.equal(clone.compute_mask(ids), emb.compute_mask(ids))
+
+
+# ---------------------------------------------------------------- embedding dropout
+def test_embedding_dropout_drops_whole_rows_with_the_documented_mask():
+    torch.manual_seed(0)
+    p, vocab = 0.4, 30
+    emb = Embedding(vocab, 6, mask_zero=True, embeddings_dropout=p).train()
+    ids = torch.tensor([[3, 7, 3, 12, 0, 0], [7, 3, 25, 25, 25, 1], [12, 9, 3, 7, 29, 0]])
+    set_seed(8)
+    out = emb(ids)
+    out.square().sum().backward()
+    set_seed(8)
+    keep = (torch.rand(vocab) >= p).float()  # by hand: one draw per vocabulary row
+    expected = emb.weight.detach()[ids] * (keep[ids] / (1 - p))[..., None]
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+    present = ids.unique()
+    assert 0 < int(keep[present].sum()) < len(present)  # this batch has dropped words and kept words
+    for word in present.tolist():  # every occurrence of a word goes together
+        rows = out[ids == word]
+        scale = 0.0 if keep[word] == 0 else 1 / (1 - p)
+        torch.testing.assert_close(rows, emb.weight.detach()[word].expand_as(rows) * scale)
+    # d/dW_i of sum y^2 = sum over occurrences of 2 (m_i / (1-p))^2 W_i: zero for a dropped row
+    counts = torch.bincount(ids.flatten(), minlength=vocab).float()
+    grad = 2 * (counts * keep / (1 - p) ** 2)[:, None] * emb.weight.detach()
+    torch.testing.assert_close(emb.weight.grad, grad)
+    assert torch.equal(emb.compute_mask(ids), ids != 0)  # mask_zero is unchanged in training
+
+
+def test_embedding_dropout_is_off_in_eval_and_draws_nothing_at_rate_zero():
+    ids = torch.tensor([[1, 2, 3, 2]])
+    emb, plain = Embedding(5, 3, embeddings_dropout=0.5).eval(), Embedding(5, 3).train()
+    state = torch.get_rng_state()
+    assert torch.equal(emb(ids), emb.weight.detach()[ids])
+    assert torch.equal(plain(ids), plain.weight.detach()[ids])
+    assert torch.equal(torch.get_rng_state(), state)
+    clone = Embedding.from_config(json.loads(json.dumps(emb.get_config())))
+    assert clone.embeddings_dropout == 0.5

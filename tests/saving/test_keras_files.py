@@ -10,6 +10,7 @@ backend; skipped with the reason where Keras is not installed).
 import io
 import json
 import os
+import re
 import struct
 import zipfile
 from pathlib import Path
@@ -21,7 +22,8 @@ import torch
 import rnnkit
 from rnnkit import errors
 from rnnkit.layers import (GRU, LSTM, Add, Bidirectional, Concatenate, Conv1D, Dense, Embedding, GlobalAveragePooling1D,
-                           Input, LayerNormalization, Masking, MaxPooling1D, MinGRU, SimpleRNN, TimeDistributed)
+                           Input, LayerNormalization, Masking, MaxPooling1D, MinGRU, SimpleRNN, SpatialDropout1D,
+                           TimeDistributed)
 from rnnkit.models import Functional, Model, Sequential
 from rnnkit.optimizers import Adam
 from rnnkit.saving import load_keras, save_keras
@@ -379,6 +381,44 @@ def test_round_trip_functional_into_keras(keras, tmp_path):
     xb[1, 4:] = 0.0
     model.save(tmp_path / "functional.keras")
     _keras_predicts_the_same(keras, tmp_path / "functional.keras", model, [_tokens(), xb])
+
+
+def _awd_model():
+    """Embedding and DropConnect options Keras lacks, and a SpatialDropout1D, which Keras has."""
+    torch.manual_seed(2)
+    return Sequential([Input(shape=(None,), dtype="int64"), Embedding(20, 4, mask_zero=True, embeddings_dropout=0.1),
+                       SpatialDropout1D(0.2, name="locked"), LSTM(3, recurrent_weight_dropout=0.4, name="lstm"),
+                       Dense(1)])
+
+
+def test_the_writer_leaves_out_training_only_dropout_keras_lacks_with_a_warning(tmp_path):
+    model = _awd_model()
+    with pytest.warns(UserWarning) as warned:
+        model.save(tmp_path / "awd.keras")
+    messages = [str(w.message) for w in warned]
+    assert any(re.search(r"layer 'lstm' \(LSTM\): recurrent_weight_dropout=0.4 left out .* predicts the same", m)
+               for m in messages), messages
+    assert any("(Embedding): embeddings_dropout=0.1 left out" in m for m in messages), messages
+    layers = json.loads(_members(tmp_path / "awd.keras")["config.json"])["config"]["layers"]
+    assert [entry["class_name"] for entry in layers][2] == "SpatialDropout1D"
+    assert not any(k in entry["config"] for entry in layers for k in ("embeddings_dropout", "recurrent_weight_dropout"))
+    back = load_keras(tmp_path / "awd.keras")
+    assert type(back.layers[1]).__name__ == "SpatialDropout1D" and back.layers[1].rate == 0.2
+    with torch.no_grad():  # at inference the options changed nothing: the same predictions
+        torch.testing.assert_close(back.eval()(_tokens()), model.eval()(_tokens()), rtol=0, atol=0)
+
+
+def test_spatial_dropout_crosses_to_keras_and_back(keras, tmp_path):
+    model = _awd_model()
+    with pytest.warns(UserWarning):
+        model.save(tmp_path / "awd.keras")
+    assert type(keras.models.load_model(tmp_path / "awd.keras").layers[1]).__name__ == "SpatialDropout1D"
+    _keras_predicts_the_same(keras, tmp_path / "awd.keras", model.eval(), [_tokens()])
+    theirs = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(20, 4),
+                               keras.layers.SpatialDropout1D(0.3, seed=1), keras.layers.GRU(2)])
+    theirs.save(tmp_path / "theirs.keras")
+    ours = load_keras(tmp_path / "theirs.keras")
+    assert type(ours.layers[1]).__name__ == "SpatialDropout1D" and ours.layers[1].rate == 0.3
 
 
 def test_what_the_writer_refuses(tmp_path):

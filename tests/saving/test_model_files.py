@@ -92,3 +92,35 @@ def test_weights_files_and_their_limits(tmp_path):
         restore_training_state(model, weights)
     with pytest.raises(CheckpointError, match="does not fit this model"):
         load_weights(Sequential([Dense(2, input_size=7)]), weights)
+
+
+def _regularised_model():
+    """An AWD-style classifier: embedding dropout, locked dropout, DropConnect in a BiLSTM (and its padding mask)."""
+    from rnnkit.layers import LSTM, Bidirectional, Embedding, GlobalMaxPooling1D, SpatialDropout1D
+
+    rnnkit.set_seed(0)
+    model = Sequential([Embedding(20, 6, mask_zero=True, embeddings_dropout=0.2), SpatialDropout1D(0.3),
+                        Bidirectional(LSTM(5, recurrent_weight_dropout=0.5, return_sequences=True)),
+                        GlobalMaxPooling1D(), Dense(2)])
+    ids = torch.tensor([[3, 9, 4, 0, 0], [11, 2, 19, 7, 5]])
+    model(ids)
+    return model, ids
+
+
+def test_the_regularisation_options_survive_save_and_load(tmp_path):
+    model, ids = _regularised_model()
+    save_model(model, tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors")
+    assert loaded.layers[0].embeddings_dropout == 0.2
+    assert type(loaded.layers[1]).__name__ == "SpatialDropout1D" and loaded.layers[1].rate == 0.3
+    assert [d.cell.recurrent_weight_dropout for d in (loaded.layers[2].forward_layer, loaded.layers[2].backward_layer)] \
+        == [0.5, 0.5]
+    with torch.no_grad():
+        assert torch.equal(loaded.eval()(ids), model.eval()(ids))
+        # in training both draw the same masks from the same seed: the options act the same after loading
+        outputs = []
+        for m in (model.train(), loaded.train()):
+            rnnkit.set_seed(4)
+            outputs.append(m(ids))
+        assert torch.equal(*outputs)
+        assert not torch.equal(outputs[0], model.eval()(ids))

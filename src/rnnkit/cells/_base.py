@@ -57,6 +57,9 @@ class RecurrentCell(Layer):
         dropout: fraction of the input features dropped (one mask per sequence).
         recurrent_dropout: fraction of the recurrent state dropped before the
             recurrent product (one mask per sequence).
+        recurrent_weight_dropout: fraction of the entries of ``weight_hh``
+            dropped while training (DropConnect, the "weight drop" of AWD-LSTM):
+            see :meth:`dropped_recurrent_weight`.
 
     Example — what every cell offers:
         >>> import torch
@@ -86,6 +89,7 @@ class RecurrentCell(Layer):
         bias_initializer: str | Callable = "zeros",
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
+        recurrent_weight_dropout: float = 0.0,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -98,6 +102,7 @@ class RecurrentCell(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.dropout = check_rate(owner, "dropout", dropout)
         self.recurrent_dropout = check_rate(owner, "recurrent_dropout", recurrent_dropout)
+        self.recurrent_weight_dropout = check_rate(owner, "recurrent_weight_dropout", recurrent_weight_dropout)
         if self.input_size is not None:
             self.build((None, self.input_size))
 
@@ -160,11 +165,17 @@ class RecurrentCell(Layer):
             return self.bias_ih
         return self.bias_ih + self.bias_hh
 
-    def recurrence(self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+    def recurrence(
+        self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None,
+        weight_hh: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, State]:
         """One step from the projected input ``xp_t`` (batch, G*units): ``(output, new_state)``.
 
         ``recurrent_mask`` (batch, units) is the recurrent-dropout mask of the
         sequence, multiplied into the state before the recurrent product.
+        ``weight_hh`` replaces ``self.weight_hh`` for this step: the recurrent
+        weight after DropConnect (:meth:`dropped_recurrent_weight`), the same
+        tensor for every step of a sequence; None uses ``self.weight_hh``.
         Subclasses implement it as the annotated equations; the reference path of
         :class:`rnnkit.layers.RNN` calls it at every step.
         """
@@ -189,7 +200,10 @@ class RecurrentCell(Layer):
         rmask = None
         if self.training and self.recurrent_dropout > 0:
             rmask = self.recurrent_dropout_mask(x_t.shape[0], x_t.device, x_t.dtype)
-        return self.recurrence(self.project_inputs(x_t), state, rmask)
+        weight_hh = self.dropped_recurrent_weight(self.training)
+        if weight_hh is None:
+            return self.recurrence(self.project_inputs(x_t), state, rmask)
+        return self.recurrence(self.project_inputs(x_t), state, rmask, weight_hh)
 
     def _check_state(self, state: State, batch: int) -> None:
         owner = type(self).__name__
@@ -204,6 +218,44 @@ class RecurrentCell(Layer):
         """A (batch, units) inverted-dropout mask for the recurrent state, kept for a whole sequence."""
         keep = 1.0 - self.recurrent_dropout
         return torch.empty(batch, self.units, device=device, dtype=dtype).bernoulli_(keep).div_(keep)
+
+    def dropped_recurrent_weight(self, training: bool) -> torch.Tensor | None:
+        r"""``weight_hh`` after DropConnect for one call, or None when nothing is dropped.
+
+        In training with ``recurrent_weight_dropout`` :math:`p > 0` (Wan et al.
+        2013; the weight drop of AWD-LSTM, Merity et al. 2018), each entry of the
+        recurrent weight is kept with probability :math:`1 - p` and scaled by
+        :math:`1/(1-p)`:
+
+        .. math::
+            \tilde W_{hh} = \frac{M \odot W_{hh}}{1 - p}, \qquad M_{ij} = [u_{ij} \ge p], \quad
+            u_{ij} \sim U(0, 1)
+
+        with :math:`u` one ``torch.rand`` of ``weight_hh``'s shape from PyTorch's
+        global generator on the weight's device (seeded by
+        :func:`rnnkit.random.set_seed`, saved by checkpoints).  :class:`rnnkit.layers.RNN`
+        draws one mask per call and cell, shared by every step and every sequence
+        of the batch (the two directions of a Bidirectional are two layers: each
+        draws its own); a cell called on its own draws one per call (per step).
+        Gradients reach ``weight_hh`` through the mask.  Evaluation mode, or
+        :math:`p = 0`: None (the weight as it is, nothing drawn).
+
+        >>> import torch
+        >>> from rnnkit.cells import LSTMCell
+        >>> cell = LSTMCell(3, input_size=2, recurrent_weight_dropout=0.5)
+        >>> w = cell.dropped_recurrent_weight(training=True)
+        >>> kept = w != 0
+        >>> torch.allclose(w[kept], 2 * cell.weight_hh[kept]), cell.dropped_recurrent_weight(training=False)
+        (True, None)
+        """
+        p = self.recurrent_weight_dropout
+        if not training or p <= 0 or not self.recurrent_weights:
+            return None
+        w = self.weight_hh
+        # M = [u >= p], u ~ U(0, 1): one draw per entry of W_hh                    (G*units, units)
+        keep = torch.rand(w.shape, device=w.device, dtype=w.dtype) >= p
+        # W̃_hh = M ⊙ W_hh / (1 - p)
+        return w * keep.to(w.dtype) / (1.0 - p)
 
     # ------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
@@ -220,6 +272,7 @@ class RecurrentCell(Layer):
                 recurrent_initializer=initializers.serialize(self.recurrent_initializer),
                 dropout=self.dropout,
                 recurrent_dropout=self.recurrent_dropout,
+                recurrent_weight_dropout=self.recurrent_weight_dropout,
             )
         return config
 

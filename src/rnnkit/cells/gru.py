@@ -72,7 +72,12 @@ class GRUCell(RecurrentCell):
         u = self.units
         return torch.cat([self.bias_ih[: 2 * u] + self.bias_hh[: 2 * u], self.bias_ih[2 * u :]])
 
-    def recurrence(self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+    def recurrence(
+        self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None,
+        weight_hh: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, State]:
+        # W_hh, or W̃_hh after DropConnect (one tensor for the whole sequence)      (G*units, units)
+        w_hh = self.weight_hh if weight_hh is None else weight_hh
         (h,) = state
         # h_{t-1} ⊙ m as it enters the recurrent products (recurrent dropout; h itself when none)
         hr = h if recurrent_mask is None else h * recurrent_mask
@@ -81,7 +86,7 @@ class GRUCell(RecurrentCell):
         if self.reset_after:
             # h_{t-1} W_hh^T for all three gates at once (b_hr, b_hz are in xp_t)   (batch, 3*units)
             bias_hh_n = self.bias_hh[2 * u :] if self.use_bias else None
-            hp = F.linear(hr, self.weight_hh)
+            hp = F.linear(hr, w_hh)
             h_r, h_z, h_n = hp.chunk(3, dim=1)
             # r_t = σ(x_t W_ir^T + b_ir + h_{t-1} W_hr^T + b_hr)
             r = self.recurrent_activation(x_r + h_r)
@@ -92,7 +97,7 @@ class GRUCell(RecurrentCell):
                 h_n = h_n + bias_hh_n
             n = self.activation(torch.addcmul(x_n, r, h_n))
         else:
-            w_rz, w_n = self.weight_hh[: 2 * u], self.weight_hh[2 * u :]
+            w_rz, w_n = w_hh[: 2 * u], w_hh[2 * u :]
             h_r, h_z = F.linear(hr, w_rz).chunk(2, dim=1)
             # r_t = σ(x_t W_ir^T + b_r + h_{t-1} W_hr^T)
             r = self.recurrent_activation(x_r + h_r)

@@ -71,13 +71,18 @@ class LSTMCell(RecurrentCell):
         if self.use_bias and self.unit_forget_bias:
             self.bias_ih[self.units : 2 * self.units].fill_(1.0)
 
-    def recurrence(self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+    def recurrence(
+        self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None,
+        weight_hh: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, State]:
+        # W_hh, or W̃_hh after DropConnect (one tensor for the whole sequence)      (G*units, units)
+        w_hh = self.weight_hh if weight_hh is None else weight_hh
         h, c = state
         if recurrent_mask is not None:
             # h_{t-1} ⊙ m: recurrent dropout, one mask per sequence                 (batch, units)
             h = h * recurrent_mask
         # z_t = x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T, the four gates' inputs   (batch, 4*units)
-        z = torch.addmm(xp_t, h, self.weight_hh.t())
+        z = torch.addmm(xp_t, h, w_hh.t())
         z_i, z_f, z_g, z_o = z.chunk(4, dim=1)
         # i_t = σ(z_i)
         i = self.recurrent_activation(z_i)

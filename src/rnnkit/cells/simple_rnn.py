@@ -40,13 +40,18 @@ class SimpleRNNCell(RecurrentCell):
         self.activation = activations.get(activation)
         super().__init__(units, **kwargs)
 
-    def recurrence(self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, State]:
+    def recurrence(
+        self, xp_t: torch.Tensor, state: State, recurrent_mask: torch.Tensor | None = None,
+        weight_hh: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, State]:
+        # W_hh, or W̃_hh after DropConnect (one tensor for the whole sequence)      (G*units, units)
+        w_hh = self.weight_hh if weight_hh is None else weight_hh
         (h,) = state
         if recurrent_mask is not None:
             # h_{t-1} ⊙ m: recurrent dropout, one mask per sequence                 (batch, units)
             h = h * recurrent_mask
         # h_t = φ(x_t W_ih^T + b_ih + b_hh + h_{t-1} W_hh^T)          (batch, units)
-        h_new = self.activation(torch.addmm(xp_t, h, self.weight_hh.t()))
+        h_new = self.activation(torch.addmm(xp_t, h, w_hh.t()))
         return h_new, (h_new,)
 
     def get_config(self) -> dict[str, Any]:

@@ -131,8 +131,10 @@ class _TracedCell:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cell, name)
 
-    def recurrence(self, xp_t: torch.Tensor, state: tuple, recurrent_mask: torch.Tensor | None = None):
-        return self._record(*self._cell.recurrence(xp_t, state, recurrent_mask))
+    def recurrence(self, xp_t: torch.Tensor, state: tuple, recurrent_mask: torch.Tensor | None = None,
+                   *weight_hh: torch.Tensor):
+        # weight_hh: the recurrent weight after DropConnect, passed only when the cell drops some
+        return self._record(*self._cell.recurrence(xp_t, state, recurrent_mask, *weight_hh))
 
     def __call__(self, x_t: torch.Tensor, state: tuple):
         return self._record(*self._cell(x_t, state))

@@ -37,7 +37,8 @@ from torch import nn
 
 from ..errors import ExportError
 from ..layers import (GRU, LSTM, RNN, Activation, Bidirectional, Conv1D, Dense, Dropout, Embedding,
-                      GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization, Masking, SimpleRNN)
+                      GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization, Masking, SimpleRNN,
+                      SpatialDropout1D)
 from ..layers.recurrent import RecurrentLayer
 from ..models import Sequential
 from .ops import cell_blocker, onnx_rnn, onnx_weights
@@ -46,8 +47,8 @@ __all__ = ["TRACED", "RecurrentForm", "BidirectionalForm", "StackFramesForm", "S
            "layer_label"]
 
 #: feed-forward layers whose own forward and compute_mask trace exactly with dynamic axes
-TRACED: tuple[type, ...] = (Dense, Dropout, Activation, Embedding, Masking, GlobalAveragePooling1D, GlobalMaxPooling1D,
-                            LayerNormalization)
+TRACED: tuple[type, ...] = (Dense, Dropout, SpatialDropout1D, Activation, Embedding, Masking, GlobalAveragePooling1D,
+                            GlobalMaxPooling1D, LayerNormalization)
 
 
 def layer_label(layer: nn.Module, index: int | None = None) -> str:
@@ -236,8 +237,9 @@ def _form(layer: nn.Module, label: str, accepts_mask: bool) -> nn.Module:
         return _Traced(layer, accepts_mask)
     raise ExportError(
         f"{label} cannot be exported to ONNX: rnnkit has no ONNX form for {type(layer).__name__} (exportable: "
-        "LSTM, GRU, SimpleRNN, RNN over their cells, Bidirectional, Embedding, Masking, Dense, Dropout, Activation, "
-        "Conv1D with stride 1, LayerNormalization, global pooling, the speech app's StackFrames and MaskedConv1D)"
+        "LSTM, GRU, SimpleRNN, RNN over their cells, Bidirectional, Embedding, Masking, Dense, Dropout, SpatialDropout1D, "
+        "Activation, Conv1D with stride 1, LayerNormalization, global pooling, the speech app's StackFrames and "
+        "MaskedConv1D)"
     )
 
 

@@ -1,4 +1,4 @@
-"""``keras.layers``: every rnnkit layer and cell under its Keras 3 name (and rnnkit's MinGRU/MinLSTM).
+"""``keras.layers``: every rnnkit layer and cell under its Keras 3 name (and rnnkit's MinGRU/MinLSTM, LockedDropout).
 
 Keras' aliases are here too (``Convolution1D``, ``MaxPool1D``, ``GlobalAvgPool1D`` ...).
 Every layer also takes Keras' ``input_shape=`` / ``input_dim=`` and
@@ -16,8 +16,9 @@ False
 from ..cells import GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, SimpleRNNCell
 from ..layers import (GRU, LSTM, RNN, Activation, Add, AdditiveAttention, Attention, Average, Bidirectional,
                       Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
-                      GlobalConcatPooling1D, GlobalMaxPooling1D, Layer, LayerNormalization, Masking, Maximum, MaxPooling1D, MaxPooling2D,
-                      MinGRU, Minimum, MinLSTM, Multiply, SimpleRNN, Subtract, TimeDistributed, deserialize, serialize)
+                      GlobalConcatPooling1D, GlobalMaxPooling1D, Layer, LayerNormalization, LockedDropout, Masking, Maximum,
+                      MaxPooling1D, MaxPooling2D, MinGRU, Minimum, MinLSTM, Multiply, SimpleRNN, SpatialDropout1D,
+                      Subtract, TimeDistributed, deserialize, serialize)
 from ._missing import absent
 from ._wiring import PENDING, Input, InputLayer
 
@@ -28,7 +29,7 @@ GlobalAvgPool1D, GlobalMaxPool1D = GlobalAveragePooling1D, GlobalMaxPooling1D
 
 __all__ = [
     "Layer", "RNN", "SimpleRNN", "LSTM", "GRU", "SimpleRNNCell", "LSTMCell", "GRUCell", "Bidirectional",
-    "Dense", "Dropout", "Activation", "Flatten", "Masking", "Embedding", "TimeDistributed",
+    "Dense", "Dropout", "SpatialDropout1D", "LockedDropout", "Activation", "Flatten", "Masking", "Embedding", "TimeDistributed",
     "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "MaxPooling1D", "MaxPooling2D", "MaxPool1D", "MaxPool2D",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalConcatPooling1D",
     "LayerNormalization", "Attention", "AdditiveAttention",
@@ -71,7 +72,6 @@ HINTS = {
     "ELU": _ACTIVATION.format("elu"),
     "Softmax": _ACTIVATION.format("softmax"),
     "PReLU": _ACTIVATION.format("relu"),
-    "SpatialDropout1D": _DROPOUT,
     "GaussianDropout": _DROPOUT,
     "GaussianNoise": _DROPOUT,
     "AlphaDropout": _DROPOUT,

@@ -7,7 +7,7 @@ from ..saving import deserialize, register_serializable, serialize
 from .attention import AdditiveAttention, Attention
 from .bidirectional import Bidirectional
 from .conv import Conv1D, Conv2D
-from .core import Activation, Dense, Dropout, Flatten, Masking
+from .core import Activation, Dense, Dropout, Flatten, LockedDropout, Masking, SpatialDropout1D
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
@@ -32,6 +32,8 @@ __all__ = [
     "Bidirectional",
     "Dense",
     "Dropout",
+    "SpatialDropout1D",
+    "LockedDropout",
     "Activation",
     "Flatten",
     "Masking",

@@ -260,15 +260,18 @@ def project_inputs(cell, x: torch.Tensor) -> torch.Tensor:
 
 
 def run_compiled(cell, x: torch.Tensor, mask: torch.Tensor | None, state: tuple, zero_output_for_mask: bool,
-                 rmask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+                 rmask: torch.Tensor | None, weight_hh: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, tuple]:
     """Run ``cell`` over ``x`` (B, T, F) on the compiled loop (where :func:`compiled_blocker` is None).
 
     ``mask`` (B, T) bool or None; ``rmask`` (B, U) the recurrent-dropout mask or
-    None (input dropout is already applied to ``x``).  Returns ``(outputs (B, T, U),
+    None (input dropout is already applied to ``x``); ``weight_hh`` the recurrent
+    weight after DropConnect, or None for ``cell.weight_hh`` (the kernel's ``dL/dW_hh``
+    is then the gradient of that tensor, and autograd carries it through the mask).  Returns ``(outputs (B, T, U),
     last output (B, U), final state)`` with Keras' rule for masked steps, as the
     reference loop of :mod:`rnnkit.layers.recurrent`.
     """
     lib = _kernels.load_rnn_loop()
+    w_hh = cell.weight_hh if weight_hh is None else weight_hh  # W_hh, or W̃_hh after DropConnect  (G*U, U)
     xp = project_inputs(cell, x.transpose(0, 1))  # (T, B, G*U), all steps in one product
     masks = None if mask is None else mask.transpose(0, 1)[:, :, None].contiguous()  # (T, B, 1)
     acts = _activations(cell)
@@ -277,15 +280,15 @@ def run_compiled(cell, x: torch.Tensor, mask: torch.Tensor | None, state: tuple,
     saved = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)  # a backward may follow
     if isinstance(cell, LSTMCell):
         h0, c0 = state
-        H, c_last = _KernelFn.apply(xp, h0, c0, cell.weight_hh, None, rmask, masks, _KIND_LSTM, act, rec_act, lib, saved)
+        H, c_last = _KernelFn.apply(xp, h0, c0, w_hh, None, rmask, masks, _KIND_LSTM, act, rec_act, lib, saved)
         final = (H[-1], c_last)
     elif isinstance(cell, GRUCell):
         b_hn = cell.bias_hh[2 * cell.units :] if (cell.use_bias and cell.reset_after) else None
         kind = _KIND_GRU_AFTER if cell.reset_after else _KIND_GRU_BEFORE
-        H = _KernelFn.apply(xp, state[0], None, cell.weight_hh, b_hn, rmask, masks, kind, act, rec_act, lib, saved)
+        H = _KernelFn.apply(xp, state[0], None, w_hh, b_hn, rmask, masks, kind, act, rec_act, lib, saved)
         final = (H[-1],)
     else:
-        H = _KernelFn.apply(xp, state[0], None, cell.weight_hh, None, rmask, masks, _KIND_SIMPLE, act, act, lib, saved)
+        H = _KernelFn.apply(xp, state[0], None, w_hh, None, rmask, masks, _KIND_SIMPLE, act, act, lib, saved)
         final = (H[-1],)
     # H (T, B, U) is the state sequence; at a masked step the kernel repeats the previous state
     if masks is None:

@@ -104,12 +104,13 @@ def _float32_fallback(x: torch.Tensor) -> bool:
     return True
 
 
-def _kernel_call(cell, x_or_data, batch_sizes, hx: State, training: bool):
-    """One call of the fused kernel; returns (outputs, final state tuple)."""
+def _kernel_call(cell, x_or_data, batch_sizes, hx: State, training: bool, weight_hh: torch.Tensor):
+    """One call of the fused kernel with ``weight_hh`` as the recurrent weight; returns (outputs, final state tuple)."""
     if _float32_fallback(x_or_data):
         with torch.autocast("cpu", enabled=False):
-            return _kernel_call(cell, x_or_data.float(), batch_sizes, tuple(s.float() for s in hx), training)
-    weights = [cell.weight_ih, cell.weight_hh]
+            return _kernel_call(cell, x_or_data.float(), batch_sizes, tuple(s.float() for s in hx), training, weight_hh)
+    # the kernel takes the weights as tensors: the recurrent one may be W̃_hh after DropConnect
+    weights = [cell.weight_ih, weight_hh]
     if cell.use_bias:
         weights += [cell.bias_ih, cell.bias_hh]
     packed = batch_sizes is not None
@@ -127,20 +128,20 @@ def _kernel_call(cell, x_or_data, batch_sizes, hx: State, training: bool):
     return out, (h_n[0],)
 
 
-def _cell_step(cell, x_t: torch.Tensor, state: State) -> State:
+def _cell_step(cell, x_t: torch.Tensor, state: State, weight_hh: torch.Tensor) -> State:
     """One step on PyTorch's fused cell ops (``torch.lstm_cell`` ...); returns the new state tuple."""
-    biases = (cell.bias_ih, cell.bias_hh) if cell.use_bias else (None, None)
+    weights = (cell.weight_ih, weight_hh, *((cell.bias_ih, cell.bias_hh) if cell.use_bias else (None, None)))
     if isinstance(cell, LSTMCell):
-        return tuple(torch.lstm_cell(x_t, tuple(state), cell.weight_ih, cell.weight_hh, *biases))
+        return tuple(torch.lstm_cell(x_t, tuple(state), *weights))
     if isinstance(cell, GRUCell):
-        return (torch.gru_cell(x_t, state[0], cell.weight_ih, cell.weight_hh, *biases),)
+        return (torch.gru_cell(x_t, state[0], *weights),)
     fn = torch.rnn_tanh_cell if cell.activation is activations.get("tanh") else torch.rnn_relu_cell
-    return (fn(x_t, state[0], cell.weight_ih, cell.weight_hh, *biases),)
+    return (fn(x_t, state[0], *weights),)
 
 
 def run_fused(
     cell, x: torch.Tensor, state: State, segments: MaskSegments | None, zero_output_for_mask: bool, training: bool,
-    need_final: bool = True,
+    need_final: bool = True, weight_hh: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, State]:
     """Run ``cell`` over ``x`` (batch, time, in) on the fused kernel.
 
@@ -154,14 +155,21 @@ def run_fused(
     it, so it is exact; the steps after each run are computed and then discarded.
     On CPU this is about 3x faster than a packed sequence, whose kernel is not
     oneDNN's, and batches of similar lengths waste little on the padding.
+
+    ``weight_hh`` replaces ``cell.weight_hh`` (the recurrent weight after
+    DropConnect, :meth:`~rnnkit.cells.RecurrentCell.dropped_recurrent_weight`);
+    the kernel's backward then gives its gradient, which autograd carries on
+    through the mask to ``cell.weight_hh``.  None: ``cell.weight_hh``.
     """
+    if weight_hh is None:
+        weight_hh = cell.weight_hh
     if segments is None and x.shape[1] == 1:
         # one step (generation, a stateful layer fed token by token): the fused cell op skips the
         # sequence kernel's set-up, about 10x faster than a one-step torch._VF.lstm call on CPU
-        final = _cell_step(cell, x[:, 0], state)
+        final = _cell_step(cell, x[:, 0], state, weight_hh)
         return final[0][:, None], final[0], final
     if segments is None:
-        out, final = _kernel_call(cell, x, None, state, training)
+        out, final = _kernel_call(cell, x, None, state, training, weight_hh)
         return out, out[:, -1], final
 
     batch, steps = x.shape[:2]
@@ -175,13 +183,13 @@ def run_fused(
     if need_final:
         packed = pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True, enforce_sorted=False)
         hx = tuple(s.index_select(0, packed.sorted_indices) for s in state)
-        data, final = _kernel_call(cell, packed.data, packed.batch_sizes, hx, training)
+        data, final = _kernel_call(cell, packed.data, packed.batch_sizes, hx, training, weight_hh)
         final = tuple(s.index_select(0, packed.unsorted_indices) for s in final)
         out_front, _ = pad_packed_sequence(
             packed._replace(data=data), batch_first=True, total_length=steps
         )  # (batch, time, units), row b valid for t < lengths_b
     else:
-        out_front, _ = _kernel_call(cell, x, None, state, training)  # (batch, time, units), valid for t < lengths_b
+        out_front, _ = _kernel_call(cell, x, None, state, training, weight_hh)  # (batch, time, units), valid for t < lengths_b
         final = ()
 
     # Back to the original time axis.  Keras' rule for masked steps: zeros before the

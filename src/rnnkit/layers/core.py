@@ -1,4 +1,4 @@
-"""Core feed-forward layers: Dense, Dropout, Activation, Flatten and Masking."""
+"""Core feed-forward layers: Dense, Dropout, SpatialDropout1D (LockedDropout), Activation, Flatten and Masking."""
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -14,7 +14,7 @@ from .._validation import (as_tensor, check_bool, check_floating, check_min_ndim
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 
-__all__ = ["Dense", "Dropout", "Activation", "Flatten", "Masking"]
+__all__ = ["Dense", "Dropout", "SpatialDropout1D", "LockedDropout", "Activation", "Flatten", "Masking"]
 
 
 
@@ -304,6 +304,61 @@ class Dropout(Layer):
 
     def extra_repr(self) -> str:
         return f"rate={self.rate}"
+
+
+@register_serializable
+class SpatialDropout1D(Dropout):
+    r"""Dropout of whole channels of a sequence: one mask per sequence and channel, the same at every step.
+
+    .. math::
+        y_{b,t,c} = \frac{m_{b,c}}{1 - p}\, x_{b,t,c}, \qquad m_{b,c} \sim \mathrm{Bernoulli}(1 - p)
+
+    Keras' ``SpatialDropout1D``, which is :class:`Dropout` with
+    ``noise_shape=(None, 1, None)``.  Between recurrent layers this is the
+    *locked* (variational) dropout of Gal & Ghahramani (2016) and AWD-LSTM
+    (Merity et al. 2018): a unit dropped at one step is dropped at all of them,
+    so the noise does not change from step to step.  Users coming from AWD-LSTM
+    may write ``LockedDropout``: it is this same class under a second name (saved
+    and exported as ``SpatialDropout1D``).
+
+    The masks come from PyTorch's global generator (seeded by
+    :func:`rnnkit.random.set_seed`), or from the layer's own stream when ``seed``
+    is given, as for :class:`Dropout`.  The identity in evaluation mode.  A padding
+    mask passes through unchanged (``supports_masking``).
+
+    Shape:
+        * input: ``(batch, time, channels)``, floating point.
+        * output: the same.
+
+    Args:
+        rate: fraction of channels to drop, in [0, 1).
+        seed: optional non-negative integer seed.
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> y = SpatialDropout1D(0.5, seed=0)(torch.ones(2, 4, 3))
+        >>> bool((y == y[:, :1]).all()), sorted(set(y.flatten().tolist()))
+        (True, [0.0, 2.0])
+    """
+
+    def __init__(self, rate: float, seed: int | None = None, *, name: str | None = None) -> None:
+        super().__init__(rate, noise_shape=(None, 1, None), seed=seed, name=name)
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Drop whole channels in training mode; identity in evaluation mode. ``mask`` is ignored (passed on)."""
+        x = as_tensor(type(self).__name__, inputs)
+        check_ndim(type(self).__name__, x, 3, "(batch, time, channels)")
+        return super().forward(x, mask)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        del config["noise_shape"]  # always (None, 1, None)
+        return config
+
+
+#: AWD-LSTM's name for :class:`SpatialDropout1D` (the same class)
+LockedDropout = SpatialDropout1D
 
 
 @register_serializable

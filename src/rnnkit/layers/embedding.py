@@ -9,7 +9,7 @@ from torch import nn
 
 from .. import initializers
 from .._base_layer import Layer
-from .._validation import as_tensor, check_bool, check_positive_int
+from .._validation import as_tensor, check_bool, check_positive_int, check_rate
 from ..errors import ShapeError
 from ..saving import register_serializable
 
@@ -35,6 +35,21 @@ class Embedding(Layer):
     padded steps.  The vocabulary then needs ``input_dim = vocabulary size + 1``.
     The vector of id 0 is still a trainable row, as in Keras.
 
+    ``embeddings_dropout`` :math:`p` (the embedding dropout of AWD-LSTM, Merity et
+    al. 2018; Gal & Ghahramani 2016) drops whole word types while training: one
+    draw per call over the vocabulary's rows, so every occurrence of a dropped
+    id in the batch becomes the zero vector, and the kept rows are scaled so that
+    the expected vector is unchanged:
+
+    .. math::
+        y_{\ldots,:} = \frac{m_{x_{\ldots}}}{1 - p} W_{x_{\ldots},:}, \qquad
+        m_i = [u_i \ge p], \quad u_i \sim U(0, 1), \quad i < \text{input\_dim}
+
+    with :math:`u` one ``torch.rand(input_dim)`` from PyTorch's global generator
+    on the weight's device (seeded by :func:`rnnkit.random.set_seed`).  Off in
+    evaluation mode; ``compute_mask`` is unchanged (a dropped padding row is
+    masked anyway).
+
     Ids may also come as floats holding whole numbers (Keras casts float ids, and
     ``keras.Input(shape=(None,))`` is float32 unless given ``dtype="int32"``); a
     fraction, a bool or a complex number is refused.
@@ -52,6 +67,8 @@ class Embedding(Layer):
             ``'uniform'`` is Keras' U(-0.05, 0.05) (``'random_uniform'`` here).
             Fans are computed on the Keras layout, fan_in = input_dim.
         input_length: accepted for compatibility with Keras 2 code and ignored.
+        embeddings_dropout: fraction of the vocabulary's rows dropped per
+            training call, in [0, 1) (default 0: none).
         name: layer name.
 
     Example:
@@ -72,6 +89,7 @@ class Embedding(Layer):
         embeddings_initializer: str | Callable = "uniform",
         input_length: int | None = None,
         *,
+        embeddings_dropout: float = 0.0,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
@@ -79,6 +97,7 @@ class Embedding(Layer):
         self.input_dim = check_positive_int(owner, "input_dim", input_dim)
         self.output_dim = check_positive_int(owner, "output_dim", output_dim)
         self.mask_zero = check_bool(owner, "mask_zero", mask_zero)
+        self.embeddings_dropout = check_rate(owner, "embeddings_dropout", embeddings_dropout)
         if isinstance(embeddings_initializer, str):
             embeddings_initializer = _INITIALIZER_ALIASES.get(embeddings_initializer, embeddings_initializer)
         self.embeddings_initializer = initializers.get(embeddings_initializer)
@@ -131,7 +150,14 @@ class Embedding(Layer):
         if x.dtype not in (torch.int32, torch.int64):
             x = x.long()
         # y[..., :] = W[x[...], :]                                    (*, output_dim)
-        return F.embedding(x, self.weight)
+        y = F.embedding(x, self.weight)
+        p = self.embeddings_dropout
+        if not self.training or p <= 0:
+            return y
+        # m_i = [u_i >= p], u ~ U(0, 1): one draw per row of the vocabulary      (input_dim,)
+        keep = torch.rand(self.input_dim, device=self.weight.device, dtype=self.weight.dtype) >= p
+        # y = m_x / (1 - p) ⊙ W_x: every occurrence of a dropped id is zero       (*, output_dim)
+        return y * (keep.to(y.dtype) / (1.0 - p))[x].unsqueeze(-1)
 
     def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
         """``inputs != 0`` when ``mask_zero``, else None."""
@@ -156,7 +182,9 @@ class Embedding(Layer):
             "output_dim": self.output_dim,
             "mask_zero": self.mask_zero,
             "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
+            "embeddings_dropout": self.embeddings_dropout,
         }
 
     def extra_repr(self) -> str:
-        return f"input_dim={self.input_dim}, output_dim={self.output_dim}, mask_zero={self.mask_zero}"
+        drop = f", embeddings_dropout={self.embeddings_dropout}" if self.embeddings_dropout else ""
+        return f"input_dim={self.input_dim}, output_dim={self.output_dim}, mask_zero={self.mask_zero}{drop}"

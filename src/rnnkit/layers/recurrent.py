@@ -267,6 +267,20 @@ def recurrent_dropout_mask(cell, x: torch.Tensor, training: bool) -> torch.Tenso
     return cell.recurrent_dropout_mask(x.shape[0], x.device, x.dtype)
 
 
+def call_randomness(cell, x: torch.Tensor, training: bool):
+    """What one call of a layer draws for ``cell``, in this order, on every path.
+
+    Returns ``(x after input dropout, the recurrent-dropout mask (B, U) or None,
+    the recurrent weight after DropConnect or None)``.  Nothing is drawn for a
+    rate of 0, so such a layer consumes the generator exactly as before the
+    option existed.
+    """
+    x = input_dropout(cell, x, training)
+    rmask = recurrent_dropout_mask(cell, x, training)  # (B, U) or None
+    drop_connect = getattr(cell, "dropped_recurrent_weight", None)  # a user's cell may have none
+    return x, rmask, None if drop_connect is None else drop_connect(training)
+
+
 def reference_loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_output_for_mask: bool,
                    training: bool):
     """The reference path: autograd over the cell's own step, one time step after another.
@@ -279,8 +293,9 @@ def reference_loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: Stat
     (B, T, F), ``mask`` (B, T) bool or None; returns (outputs (B, T, U), last
     output (B, U), final state).
     """
-    x = input_dropout(cell, x, training)
-    rmask = recurrent_dropout_mask(cell, x, training)  # (B, U) or None
+    x, rmask, w_hh = call_randomness(cell, x, training)
+    # the recurrent weight goes to recurrence() only when dropped, so cells written before it existed still run
+    extra = () if w_hh is None else (w_hh,)
     hoisted = hasattr(cell, "project_inputs") and hasattr(cell, "recurrence")
     if hoisted:
         # x_t W_ih^T + b for all steps in one matrix product, time-major for contiguous steps  (T, B, G*U)
@@ -292,7 +307,7 @@ def reference_loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: Stat
     prev = None
     for t in range(inputs.shape[0]):
         # (y_t, s_t) = step(x_t, s_{t-1}): the cell's equations
-        out, new_state = cell.recurrence(inputs[t], state, rmask) if hoisted else cell(inputs[t], state)
+        out, new_state = cell.recurrence(inputs[t], state, rmask, *extra) if hoisted else cell(inputs[t], state)
         if masks is not None:
             m = masks[t]
             # a masked step keeps the previous state ...
@@ -310,9 +325,8 @@ def reference_loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: Stat
 def compiled_loop(cell, x: torch.Tensor, mask: torch.Tensor | None, state: State, zero_output_for_mask: bool,
                   training: bool):
     """The compiled path: as :func:`reference_loop`, with the loop over time in C (:mod:`._compiled`)."""
-    x = input_dropout(cell, x, training)
-    rmask = recurrent_dropout_mask(cell, x, training)  # drawn as the reference path draws it
-    return run_compiled(cell, x, mask, state, zero_output_for_mask, rmask)
+    x, rmask, w_hh = call_randomness(cell, x, training)  # drawn as the reference path draws them
+    return run_compiled(cell, x, mask, state, zero_output_for_mask, rmask, w_hh)
 
 
 @register_serializable
@@ -461,9 +475,9 @@ class RNN(RecurrentLayer):
             offset += n
             path, reason = self._choose_path(cell, seq, mask, segments)
             if path == "fused":
-                seq = input_dropout(cell, seq, self.training)
+                seq, _, w_hh = call_randomness(cell, seq, self.training)  # no recurrent dropout on this path
                 seq, last, cell_final = run_fused(cell, seq, cell_state, segments, self.zero_output_for_mask, self.training,
-                                                  need_final=self.stateful or self.return_state)
+                                                  need_final=self.stateful or self.return_state, weight_hh=w_hh)
             elif path == "compiled":
                 seq, last, cell_final = compiled_loop(cell, seq, mask, cell_state, self.zero_output_for_mask, self.training)
             else:
@@ -564,6 +578,11 @@ _COMMON_ARGS_DOC = """
         dropout: fraction of input features dropped while training (one mask per sequence).
         recurrent_dropout: fraction of the recurrent state dropped while training
             (one mask per sequence; the compiled or reference path).
+        recurrent_weight_dropout: fraction of the entries of ``weight_hh`` dropped
+            while training (DropConnect, AWD-LSTM's weight drop): one mask per call,
+            shared by every step and sequence, kept entries scaled by 1/(1-p); every
+            path runs it, the fused kernel included (see
+            :meth:`rnnkit.cells.RecurrentCell.dropped_recurrent_weight`).
         return_sequences: return the output at every step (B, T, U) instead of the last (B, U).
         return_state: also return the final state(s).
         go_backwards: process the sequence in reverse and return the reversed outputs.

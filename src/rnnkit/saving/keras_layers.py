@@ -6,13 +6,16 @@ from the translated configs through the registry).  Each translation is one
 function per Keras class; an option rnnkit cannot honour is a one-line
 :class:`~rnnkit.errors.ConfigError` naming the layer and the option, and an
 option that only shapes training (a regularizer, a constraint) is left out
-with a warning, since the loaded model computes the same without it.
+with a warning, since the loaded model computes the same without it.  Writing,
+likewise: rnnkit's ``embeddings_dropout`` and ``recurrent_weight_dropout``,
+which Keras lacks, are left out of a ``.keras`` file with a warning.
 
 =====================================  ==============================================
 Keras                                  rnnkit
 =====================================  ==============================================
 InputLayer                             InputLayer
 Dense, Dropout, Activation, Flatten    the same
+SpatialDropout1D                       the same
 Masking, Embedding                     the same
 SimpleRNN, LSTM, GRU                   the same (GRU ``reset_after`` either way)
 Bidirectional, TimeDistributed         the same
@@ -211,6 +214,10 @@ def _dropout(r: _Reading) -> dict[str, Any]:
     return {**_base(r), "rate": r.get("rate"), **({"noise_shape": list(noise)} if noise else {})}
 
 
+def _spatial_dropout(r: _Reading) -> dict[str, Any]:
+    return {**_base(r), "rate": r.get("rate")}
+
+
 def _activation(r: _Reading) -> dict[str, Any]:
     return {**_base(r), "activation": r.activation("activation", "linear")}
 
@@ -319,7 +326,8 @@ def _time_distributed(r: _Reading) -> dict[str, Any]:
 
 
 _READERS: dict[str, Callable[[_Reading], dict[str, Any]]] = {
-    "InputLayer": _input_layer, "Dense": _dense, "Dropout": _dropout, "Activation": _activation, "Flatten": _flatten,
+    "InputLayer": _input_layer, "Dense": _dense, "Dropout": _dropout, "SpatialDropout1D": _spatial_dropout,
+    "Activation": _activation, "Flatten": _flatten,
     "Masking": _masking, "Embedding": _embedding, "SimpleRNN": _recurrent, "LSTM": _recurrent, "GRU": _recurrent,
     "Bidirectional": _bidirectional, "TimeDistributed": _time_distributed, "Conv1D": _conv, "Conv2D": _conv,
     "MaxPooling1D": _max_pooling, "MaxPooling2D": _max_pooling, "GlobalAveragePooling1D": _global_pooling,
@@ -376,6 +384,12 @@ def to_keras(serialized: dict[str, Any], where: str) -> dict[str, Any]:
             raise fail(f"uses the activation {value!r}, which Keras 3 does not have")
         return value
 
+    def training_only(key: str) -> None:
+        # rnnkit's regularisers that Keras lacks change training only: the Keras model predicts the same
+        if config.get(key):
+            warnings.warn(f"{where}: layer {name!r} ({cls}): {key}={config[key]} left out (Keras has no such option; "
+                          "it shapes training only, so the Keras model predicts the same)", UserWarning, stacklevel=3)
+
     base = {"name": name, "trainable": True, "dtype": "float32"}
     if cls == "InputLayer":
         return _keras_entry(cls, {"batch_shape": config["batch_shape"], "dtype": config["dtype"], "sparse": False,
@@ -387,6 +401,9 @@ def to_keras(serialized: dict[str, Any], where: str) -> dict[str, Any]:
     if cls == "Dropout":
         return _keras_entry(cls, {**base, "rate": config["rate"], "noise_shape": config.get("noise_shape"),
                                   "seed": config.get("seed")})
+    if cls == "SpatialDropout1D":
+        # Keras' SpatialDropout1D config has no `trainable` (its constructor refuses one)
+        return _keras_entry(cls, {"name": name, "dtype": "float32", "rate": config["rate"], "seed": config.get("seed")})
     if cls == "Activation":
         return _keras_entry(cls, {**base, "activation": activation("activation")})
     if cls == "Flatten":
@@ -394,6 +411,7 @@ def to_keras(serialized: dict[str, Any], where: str) -> dict[str, Any]:
     if cls == "Masking":
         return _keras_entry(cls, {**base, "mask_value": config["mask_value"]})
     if cls == "Embedding":
+        training_only("embeddings_dropout")
         init = config.get("embeddings_initializer", "random_uniform")
         return _keras_entry(cls, {**base, "input_dim": config["input_dim"], "output_dim": config["output_dim"],
                                   "mask_zero": config["mask_zero"],
@@ -401,6 +419,7 @@ def to_keras(serialized: dict[str, Any], where: str) -> dict[str, Any]:
     if cls in RECURRENT:
         if config.get("use_fused") not in (None, "auto", True, False, "reference"):
             raise fail("has an unknown use_fused")
+        training_only("recurrent_weight_dropout")
         out = {**base, "units": config["units"], "activation": activation("activation"), "use_bias": config["use_bias"],
                "kernel_initializer": config["kernel_initializer"], "recurrent_initializer": config["recurrent_initializer"],
                "bias_initializer": config["bias_initializer"], "dropout": config["dropout"],
