@@ -18,7 +18,7 @@ from rnnkit.apps.classify.data import read_labelled, read_texts
 from rnnkit.apps.classify.model import MODELS, build_model
 from rnnkit.cli import main
 from rnnkit.data import Vocab, stratified_split, tokenize
-from rnnkit.errors import DatasetError, ShapeError
+from rnnkit.errors import ConfigError, DatasetError, ShapeError
 from rnnkit.metrics import classification_report
 from rnnkit.models import save_weights
 from rnnkit.runs import read_config
@@ -207,6 +207,46 @@ def test_cnn_lstm_and_every_model_give_class_logits():
     for kind in MODELS:
         out = build_model(kind, vocab_size=30, num_classes=4, embed_dim=6, units=5)(torch.randint(1, 30, (3, 11)))
         assert out.shape == (3, 4), kind
+
+
+@pytest.mark.parametrize("pooling, width", [("max", 10), ("mean", 10), ("max-mean", 20), ("concat", 30)])
+def test_pooling_reaches_the_output_layer_with_its_width(pooling, width):
+    model = build_model("bilstm", vocab_size=30, num_classes=2, embed_dim=6, units=5, pooling=pooling).eval()
+    ids = torch.tensor([[4, 9, 7, 0], [3, 0, 0, 0]])
+    with torch.no_grad():
+        steps = model.layers[2](model.layers[1](model.layers[0](ids)), mask=ids != 0)  # (B, T, 2U) of the BiLSTM
+        pooled = model.layers[3](steps, mask=ids != 0)
+        assert model(ids).shape == (2, 2)  # builds the output layer on the pooled width
+    assert pooled.shape == (2, width) and model.layers[-1].weight.shape[1] == width  # (classes, in)
+    real = steps[0, :3]  # the first text's three real steps, pooled by hand
+    parts = {"max": real.amax(0), "mean": real.mean(0), "last": real[-1]}
+    expected = torch.cat([parts[k] for k in {"max": ["max"], "mean": ["mean"], "max-mean": ["max", "mean"],
+                                            "concat": ["max", "mean", "last"]}[pooling]])
+    torch.testing.assert_close(pooled[0], expected)
+
+
+def test_the_regularisation_settings_reach_the_layers():
+    model = build_model("bilstm", vocab_size=30, num_classes=2, embed_dim=6, units=5, layers=2, embed_dropout=0.1,
+                        locked_dropout=0.2, weight_dropout=0.3)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Embedding", "SpatialDropout1D", "Bidirectional", "SpatialDropout1D", "Bidirectional",
+                     "GlobalMaxPooling1D", "Dropout", "Dense"]
+    assert model.layers[0].embeddings_dropout == 0.1 and model.layers[1].rate == 0.2
+    assert model.layers[2].forward_layer.cell.recurrent_weight_dropout == 0.3
+    with pytest.raises(ConfigError, match="--weight-dropout must be in"):
+        build_model("lstm", vocab_size=30, num_classes=2, weight_dropout=1.0)
+
+
+def test_a_run_saved_before_the_new_settings_keeps_its_pooling_and_truncation():
+    cfg = ClassifyConfig.from_dict({"data": "x.csv", "max_len": 50})
+    assert (cfg.pooling, cfg.truncating, cfg.weight_dropout) == ("max", "pre", 0.0)
+    assert ClassifyConfig().pooling == "max-mean"  # a new run takes the new default
+
+
+def test_linear_schedule_decays_to_five_percent_over_the_run():
+    lr = classify_recipe.RECIPE.schedule(ClassifyConfig(learning_rate=0.004, schedule="linear"))
+    assert [lr(f, 0) for f in (0.0, 0.5, 0.99, 1.0)] == pytest.approx([0.004, 0.002, 0.0002, 0.0002])
+    assert classify_recipe.RECIPE.schedule(ClassifyConfig()) is None  # constant by default
 
 
 # ---------------------------------------------------------------- training end to end

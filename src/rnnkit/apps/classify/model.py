@@ -1,15 +1,20 @@
-"""Model builders of text classification: recurrent encoders with masked max pooling, a CNN-LSTM, and a bag.
+"""Model builders of text classification: recurrent encoders with masked pooling, a CNN-LSTM, and a bag.
 
 Every model maps token ids ``(batch, time)`` (0 = padding) to class logits
 ``(batch, classes)`` and is a plain :class:`rnnkit.Sequential` of core layers:
 
 * ``bilstm`` (default), ``lstm``, ``gru``, ``mingru``:
-  ``Embedding(mask_zero) -> Dropout -> [recurrent layer, return_sequences] x layers
-  -> GlobalMaxPooling1D -> Dropout -> Dense``.  The padding mask reaches the
-  recurrent layers (the backward direction of ``bilstm`` starts at each text's last
-  real token) and the pooling (padded steps never win the max).  Max pooling over
-  all steps beats the last state alone on long reviews: a strong word anywhere
-  reaches the output through one step of the graph.
+  ``Embedding(mask_zero, embeddings_dropout) -> SpatialDropout1D -> [recurrent layer,
+  return_sequences, recurrent_weight_dropout] x layers (SpatialDropout1D between)
+  -> pooling -> Dropout -> Dense``.  The padding mask reaches the recurrent layers
+  (the backward direction of ``bilstm`` starts at each text's last real token) and
+  the pooling (padded steps never count).  ``pooling``: ``max`` over all steps
+  (a strong word anywhere reaches the output through one step of the graph),
+  ``mean``, ``max-mean`` (both side by side), or ``concat`` (max, mean and the last
+  real step, ULMFiT's; for one-directional layers).
+  The regularisation is AWD-LSTM's (Merity et al. 2018): embedding dropout drops
+  whole words, locked dropout one mask per text for all its steps, DropConnect
+  drops recurrent weights (PyTorch's fused kernel still runs).
 * ``cnn-lstm``: ``Embedding -> Dropout -> Conv1D(relu, 5) -> MaxPooling1D(4) -> LSTM -> Dense``,
   the shape of Keras' IMDB CNN-LSTM example (no mask: the convolution mixes padded steps).
 * ``bag``: ``Embedding(mask_zero) -> GlobalAveragePooling1D -> Dropout -> Dense``, the
@@ -27,33 +32,47 @@ from torch import nn
 from rnnkit import Sequential
 from rnnkit.errors import ConfigError
 from rnnkit.layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Dropout, Embedding, GlobalAveragePooling1D,
-                           GlobalMaxPooling1D, MaxPooling1D, MinGRU)
+                           GlobalConcatPooling1D, GlobalMaxPooling1D, MaxPooling1D, MinGRU, SpatialDropout1D)
 
-__all__ = ["MODELS", "build_model"]
+__all__ = ["MODELS", "POOLINGS", "build_model"]
 
 MODELS = ("bilstm", "lstm", "gru", "mingru", "cnn-lstm", "bag")
+#: ``pooling`` of the recurrent models, and the reductions each concatenates
+POOLINGS = {"max": ("max",), "mean": ("mean",), "max-mean": ("max", "mean"), "concat": ("max", "mean", "last")}
 
 
-def _recurrent(kind: str, units: int) -> nn.Module:
+def _recurrent(kind: str, units: int, weight_dropout: float) -> nn.Module:
     if kind == "bilstm":
-        return Bidirectional(LSTM(units, return_sequences=True))
+        return Bidirectional(LSTM(units, return_sequences=True, recurrent_weight_dropout=weight_dropout))
     if kind == "lstm":
-        return LSTM(units, return_sequences=True)
+        return LSTM(units, return_sequences=True, recurrent_weight_dropout=weight_dropout)
     if kind == "gru":
-        return GRU(units, return_sequences=True)
+        return GRU(units, return_sequences=True, recurrent_weight_dropout=weight_dropout)
     return MinGRU(units, return_sequences=True)
 
 
 def build_model(kind: str, vocab_size: int, num_classes: int, *, embed_dim: int = 128, units: int = 64,
-                layers: int = 1, dropout: float = 0.3) -> Sequential:
-    """A classifier of ``kind`` (one of :data:`MODELS`) giving ``num_classes`` logits."""
+                layers: int = 1, dropout: float = 0.3, pooling: str = "max", embed_dropout: float = 0.0,
+                locked_dropout: float = 0.0, weight_dropout: float = 0.0) -> Sequential:
+    """A classifier of ``kind`` (one of :data:`MODELS`) giving ``num_classes`` logits.
+
+    ``dropout`` is before the output layer (and after the embedding of ``cnn-lstm``
+    and ``bag``); the recurrent models' other rates are ``embed_dropout`` (whole
+    words), ``locked_dropout`` (before each recurrent layer, one mask per text for
+    all its steps) and ``weight_dropout`` (DropConnect on the recurrent weights;
+    ``mingru`` has none).
+    """
     if kind not in MODELS:
         raise ConfigError(f"--model must be one of {', '.join(MODELS)}, got {kind!r}")
     for name, value in (("--embed-dim", embed_dim), ("--units", units), ("--layers", layers)):
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
-    if not 0 <= dropout < 1:
-        raise ConfigError(f"--dropout must be in [0, 1), got {dropout!r}")
+    for name, value in (("--dropout", dropout), ("--embed-dropout", embed_dropout),
+                        ("--locked-dropout", locked_dropout), ("--weight-dropout", weight_dropout)):
+        if not 0 <= value < 1:
+            raise ConfigError(f"{name} must be in [0, 1), got {value!r}")
+    if pooling not in POOLINGS:
+        raise ConfigError(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
     if kind == "bag":
         return Sequential([
             Embedding(vocab_size, embed_dim, mask_zero=True),  # (B, T, E), mask (B, T)
@@ -71,10 +90,12 @@ def build_model(kind: str, vocab_size: int, num_classes: int, *, embed_dim: int 
             Dropout(dropout),
             Dense(num_classes),
         ])
-    stack: list[nn.Module] = [Embedding(vocab_size, embed_dim, mask_zero=True), Dropout(dropout)]  # (B, T, E)
-    for i in range(layers):
-        stack.append(_recurrent(kind, units))  # (B, T, U) or (B, T, 2U) for bilstm
-        if i < layers - 1:
-            stack.append(Dropout(dropout))
-    stack += [GlobalMaxPooling1D(), Dropout(dropout), Dense(num_classes)]  # (B, U') -> logits (B, C)
+    # ids (B, T) -> (B, T, E), mask (B, T)
+    stack: list[nn.Module] = [Embedding(vocab_size, embed_dim, mask_zero=True, embeddings_dropout=embed_dropout)]
+    for _ in range(layers):
+        stack.append(SpatialDropout1D(locked_dropout))  # one mask per text and feature, every step
+        stack.append(_recurrent(kind, units, weight_dropout))  # (B, T, U) or (B, T, 2U) for bilstm
+    pools = POOLINGS[pooling]
+    stack += [GlobalMaxPooling1D() if pools == ("max",) else GlobalConcatPooling1D(pools),  # (B, k U')
+              Dropout(dropout), Dense(num_classes)]  # logits (B, C)
     return Sequential(stack)

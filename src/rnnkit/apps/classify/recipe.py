@@ -36,7 +36,7 @@ import torch
 from rnnkit.data import BucketBatchSampler, Vocab, stratified_split, tokenize
 from rnnkit.errors import ConfigError, DatasetError
 from rnnkit.metrics import classification_report
-from rnnkit.optimizers import Adam
+from rnnkit.optimizers import Adam, AdamW
 from rnnkit.plots import plot_confusion
 from rnnkit.runs import parse_duration, read_csv, read_json, write_csv, write_json
 from rnnkit.training.losses import SparseCategoricalCrossentropy
@@ -44,7 +44,7 @@ from rnnkit.training.losses import SparseCategoricalCrossentropy
 from ..framework import (AppConfig, Fitted, Recipe, ReportSection, TrainConfig, classification_sections, open_run,
                          setting, train_run)
 from .data import NAMED, Labelled, load_named, read_labelled, read_texts
-from .model import MODELS, build_model
+from .model import MODELS, POOLINGS, build_model
 
 __all__ = ["ClassifyConfig", "PredictOptions", "EvaluateOptions", "train", "predict", "evaluate", "load_run",
            "Prediction", "predict_command", "evaluate_command", "label_texts"]
@@ -71,7 +71,7 @@ class ClassifyConfig(TrainConfig):
     test_data: str | None = setting(None, help="a separate labelled file for the test figures")
     model: str = setting("bilstm", help="the classifier", choices=MODELS)
     level: str = setting("word", help="tokens: words or characters (Chinese: char)", choices=("word", "char"))
-    max_len: int = setting(200, help="tokens kept per text (see --truncating)", min=1)
+    max_len: int = setting(400, help="tokens kept per text (see --truncating)", min=1)
     truncating: str = setting("pre", help="which tokens a longer text loses: pre (keep its end), post (keep its "
                                           "start), head-tail (keep the first quarter and the last three quarters)",
                               choices=TRUNCATING)
@@ -80,18 +80,40 @@ class ClassifyConfig(TrainConfig):
     embed_dim: int = setting(128, help="embedding size", min=1)
     units: int = setting(64, help="units per recurrent layer", min=1)
     layers: int = setting(1, help="recurrent layers", min=1)
-    dropout: float = setting(0.3, help="dropout rate", min=0, lt=1)
+    dropout: float = setting(0.3, help="dropout before the output layer", min=0, lt=1)
+    embed_dropout: float = setting(0.1, help="words dropped whole from the embedding in training (AWD-LSTM)",
+                                   min=0, lt=1)
+    locked_dropout: float = setting(0.2, help="dropout with one mask per text for all steps, before each recurrent "
+                                              "layer (variational)", min=0, lt=1)
+    weight_dropout: float = setting(0.3, help="DropConnect on the recurrent weights (AWD-LSTM)", min=0, lt=1)
+    pooling: str = setting("max-mean", help="pooling over the steps of the recurrent models (concat: max, mean and "
+                                            "last, for one direction)", choices=tuple(POOLINGS))
     epochs: int | None = setting(None, help="at most this many epochs (default 10)", min=1, group="budget")
     time_budget: float | None = setting(None, help="training time, e.g. 90s, 10m (validation not counted)", gt=0,
                                         group="budget", parse=parse_duration)
     batch_size: int = setting(32, help="texts per batch", min=1)
     learning_rate: float = setting(2e-3, help="Adam's learning rate", gt=0, flag="--lr")
+    weight_decay: float = setting(0.01, help="AdamW's decoupled weight decay (0: Adam)", min=0)
+    schedule: str = setting("constant", help="the learning rate over the run: constant, or linear decay to 5%",
+                            choices=("constant", "linear"))
     clipnorm: float = setting(1.0, help="gradient norm clip", gt=0)
     patience: int = setting(2, help="early stopping: epochs without a better validation accuracy", min=1)
     valid_fraction: float = setting(0.1, help="training texts held out for early stopping", gt=0, lt=1)
     test_fraction: float = setting(0.1, help="held out for testing when the data has no test split", gt=0, lt=1)
     seed: int = setting(0, help="seed of every generator")
     out: str | None = setting(None, help="run folder (default runs/classify-<time>)")
+
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "ClassifyConfig":
+        """A saved config; a run written before a setting existed keeps what it was trained with (:data:`LEGACY`)."""
+        return super().from_dict({**LEGACY, **data})
+
+
+#: the values of later settings that reproduce a run folder written before them (max pooling, the last tokens,
+#: plain dropout: the dropout rates do not change the weights, so a rebuilt model needs only the first two)
+LEGACY = {"pooling": "max", "truncating": "pre", "embed_dropout": 0.0, "locked_dropout": 0.0, "weight_dropout": 0.0,
+          "weight_decay": 0.0, "schedule": "constant"}
 
 
 @dataclass
@@ -238,7 +260,8 @@ class _Batches:
 # ---------------------------------------------------------------- training
 def _model_for(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> torch.nn.Module:
     return build_model(cfg.model, vocab_size, num_classes, embed_dim=cfg.embed_dim, units=cfg.units,
-                       layers=cfg.layers, dropout=cfg.dropout)
+                       layers=cfg.layers, dropout=cfg.dropout, pooling=cfg.pooling, embed_dropout=cfg.embed_dropout,
+                       locked_dropout=cfg.locked_dropout, weight_dropout=cfg.weight_dropout)
 
 
 @torch.inference_mode()
@@ -313,7 +336,9 @@ class _Recipe(Recipe):
 
     def build(self, cfg: ClassifyConfig, data: _Data) -> Any:
         model = _model_for(cfg, len(data.vocab), len(data.classes))
-        model.compile(optimizer=Adam(learning_rate=cfg.learning_rate), loss=SparseCategoricalCrossentropy(from_logits=True),
+        optimizer = (AdamW(learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay) if cfg.weight_decay
+                     else Adam(learning_rate=cfg.learning_rate))
+        model.compile(optimizer=optimizer, loss=SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"], clipnorm=cfg.clipnorm)
         model(torch.ones(1, 1, dtype=torch.long))  # build the layers whose input sizes are inferred
         return model
@@ -332,6 +357,12 @@ class _Recipe(Recipe):
     def fit_data(self, cfg: ClassifyConfig, data: _Data) -> dict[str, Any]:
         return dict(x=_Batches(*data.parts["train"], cfg.batch_size, shuffle=True), shuffle=False,
                     validation_data=_Batches(*data.parts["valid"], 128, shuffle=False))
+
+    def schedule(self, cfg: ClassifyConfig) -> Callable[[float, int], float] | None:
+        if cfg.schedule == "constant":
+            return None
+        # lr(f) = lr_0 max(0.05, 1 - f), f the fraction of the run (its epochs or its time budget) done
+        return lambda fraction, epoch: cfg.learning_rate * max(0.05, 1.0 - fraction)
 
     def patience(self, cfg: ClassifyConfig) -> int:
         return cfg.patience
