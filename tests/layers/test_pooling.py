@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError, ShapeError
-from rnnkit.layers.pooling import GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
+from rnnkit.layers.pooling import (GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, MaxPooling1D,
+                                  MaxPooling2D)
 
 
 def _x_and_mask(seed=0):
@@ -82,7 +83,7 @@ def test_masked_gradients_go_to_valid_steps_only():
 
 def test_global_pooling_errors_and_mask_consumed():
     x = torch.zeros(2, 5, 3)
-    for layer in (GlobalAveragePooling1D(), GlobalMaxPooling1D()):
+    for layer in (GlobalAveragePooling1D(), GlobalMaxPooling1D(), GlobalConcatPooling1D()):
         name = type(layer).__name__
         assert layer.compute_mask(x, torch.ones(2, 5, dtype=torch.bool)) is None
         with pytest.raises(ShapeError, match=rf"{name}: expected input of 3 dims \(batch, time, features\), got 2 dims"):
@@ -97,6 +98,21 @@ def test_global_pooling_errors_and_mask_consumed():
             type(layer)(keepdims=1)
         clone = type(layer).from_config(json.loads(json.dumps(type(layer)(keepdims=True).get_config())))
         assert clone.keepdims is True
+
+
+def test_concat_pooling_is_last_valid_step_max_and_mean_by_numpy():
+    x, mask = _x_and_mask(4)
+    mask[3] = False  # a row with no valid step: zeros
+    last = [np.flatnonzero(m)[-1] if m.any() else None for m in mask]
+    expected = np.stack([np.concatenate([x[b, last[b]], x[b, mask[b]].max(axis=0), x[b, mask[b]].mean(axis=0)])
+                         if last[b] is not None else np.zeros(9, dtype=np.float32) for b in range(len(x))])
+    layer = GlobalConcatPooling1D()
+    np.testing.assert_allclose(layer(torch.from_numpy(x), mask=torch.from_numpy(mask)).numpy(), expected, rtol=1e-5)
+    whole = np.concatenate([x[:, -1], x.max(axis=1), x.mean(axis=1)], axis=1)  # no mask: every step counts
+    np.testing.assert_allclose(layer(torch.from_numpy(x)).numpy(), whole, rtol=1e-5)
+    kept = GlobalConcatPooling1D(keepdims=True)(torch.from_numpy(x), mask=torch.from_numpy(mask))
+    assert kept.shape == (4, 1, 9) and layer.compute_mask(torch.from_numpy(x), torch.from_numpy(mask)) is None
+    np.testing.assert_allclose(kept[:, 0].numpy(), expected, rtol=1e-5)
 
 
 # ---------------------------------------------------------------- max pooling

@@ -3,6 +3,7 @@
 Every layer is a ``torch.nn.Module`` whose input size may be inferred at the first call.
 """
 from .._base_layer import Layer
+from .adaptive_softmax import AdaptiveSoftmax
 from ..saving import deserialize, register_serializable, serialize
 from .attention import AdditiveAttention, Attention
 from .bidirectional import Bidirectional
@@ -13,7 +14,7 @@ from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .min_rnn import MinGRU, MinLSTM
 from .normalization import LayerNormalization
-from .pooling import GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
+from .pooling import GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
 from .wrappers import TimeDistributed
 from .convert import from_torch, load_torch_state_dict, to_torch, torch_state_dict
 from .recurrent import GRU, LSTM, RNN, RecurrentLayer, SimpleRNN
@@ -31,6 +32,7 @@ __all__ = [
     "MinLSTM",
     "Bidirectional",
     "Dense",
+    "AdaptiveSoftmax",
     "Dropout",
     "Activation",
     "Flatten",
@@ -38,6 +40,7 @@ __all__ = [
     "Embedding",
     "GlobalAveragePooling1D",
     "GlobalMaxPooling1D",
+    "GlobalConcatPooling1D",
     "MaxPooling1D",
     "MaxPooling2D",
     "Conv1D",

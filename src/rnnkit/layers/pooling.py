@@ -1,4 +1,4 @@
-"""Pooling layers: mask-aware global pooling over time, and channels-last max pooling."""
+"""Pooling layers: mask-aware global pooling over time (mean, max, and ULMFiT's concat), and channels-last max pooling."""
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +12,7 @@ from ..errors import ShapeError
 from ..saving import register_serializable
 from .conv import same_padding
 
-__all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D", "MaxPooling1D", "MaxPooling2D"]
+__all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalConcatPooling1D", "MaxPooling1D", "MaxPooling2D"]
 
 
 def _check_mask(owner: str, mask: Any, x: torch.Tensor) -> torch.Tensor:
@@ -83,14 +83,7 @@ class GlobalAveragePooling1D(_GlobalPooling1D):
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Mean over the valid steps of ``inputs``."""
-        x, m = self._prepare(inputs, mask)
-        if m is None:
-            return x.mean(dim=1, keepdim=self.keepdims)
-        w = m.to(x.dtype).unsqueeze(-1)  # (batch, time, 1)
-        # y = Σ_t m_t x_t / max(1, Σ_t m_t)                          (batch, features)
-        total = (x * w).sum(dim=1, keepdim=self.keepdims)
-        count = w.sum(dim=1, keepdim=self.keepdims).clamp_min(1.0)
-        return total / count
+        return _masked_mean(*self._prepare(inputs, mask), self.keepdims)
 
 
 @register_serializable
@@ -121,14 +114,81 @@ class GlobalMaxPooling1D(_GlobalPooling1D):
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Maximum over the valid steps of ``inputs``."""
+        return _masked_max(*self._prepare(inputs, mask), self.keepdims)
+
+
+def _masked_mean(x: torch.Tensor, m: torch.Tensor | None, keepdims: bool) -> torch.Tensor:
+    """Mean of ``x`` (batch, time, features) over the steps where ``m`` (batch, time) is True; zeros for none."""
+    if m is None:
+        return x.mean(dim=1, keepdim=keepdims)
+    w = m.to(x.dtype).unsqueeze(-1)  # (batch, time, 1)
+    # y = Σ_t m_t x_t / max(1, Σ_t m_t)                          (batch, features)
+    total = (x * w).sum(dim=1, keepdim=keepdims)
+    count = w.sum(dim=1, keepdim=keepdims).clamp_min(1.0)
+    return total / count
+
+
+def _masked_max(x: torch.Tensor, m: torch.Tensor | None, keepdims: bool) -> torch.Tensor:
+    """Maximum of ``x`` (batch, time, features) over the steps where ``m`` (batch, time) is True; zeros for none."""
+    if m is None:
+        return x.amax(dim=1, keepdim=keepdims)
+    valid = m.unsqueeze(-1)  # (batch, time, 1)
+    # y = max over {t : m_t} of x_t; masked steps become -inf so they never win
+    y = x.masked_fill(~valid, float("-inf")).amax(dim=1, keepdim=keepdims)
+    any_valid = valid.any(dim=1, keepdim=keepdims)  # (batch, 1) or (batch, 1, 1)
+    return torch.where(any_valid, y, torch.zeros((), dtype=x.dtype, device=x.device))
+
+
+def _masked_last(x: torch.Tensor, m: torch.Tensor | None, keepdims: bool) -> torch.Tensor:
+    """``x`` (batch, time, features) at each row's last step where ``m`` is True; zeros for a row with none."""
+    if m is None:
+        return x[:, -1:] if keepdims else x[:, -1]
+    steps = x.shape[1]
+    # the last valid step: T - 1 - (the first True of the reversed mask)
+    last = steps - 1 - m.flip(1).to(torch.int8).argmax(dim=1)  # (batch,)
+    y = x.gather(1, last.view(-1, 1, 1).expand(-1, 1, x.shape[2]))  # (batch, 1, features)
+    y = torch.where(m.any(dim=1).view(-1, 1, 1), y, torch.zeros((), dtype=x.dtype, device=x.device))
+    return y if keepdims else y[:, 0]
+
+
+@register_serializable
+class GlobalConcatPooling1D(_GlobalPooling1D):
+    r"""The last valid step, the maximum and the mean over time, side by side (ULMFiT's concat pooling).
+
+    .. math::
+        y_b = \big[\, x_{b,\,t_b},\ \max_{t \,:\, m_{b,t}} x_{b,t},\
+              \tfrac{1}{\sum_t m_{b,t}} \textstyle\sum_t m_{b,t}\, x_{b,t} \,\big],
+        \qquad t_b = \max\{t : m_{b,t}\}
+
+    Howard & Ruder (2018) pool a language model's hidden states this way for
+    classification: the last state reads the whole text, the maximum keeps a strong
+    word from anywhere, the mean the overall tone.  With no mask every step is
+    valid (the last step is the last one); a row whose steps are all masked gives
+    zeros.  For a unidirectional layer's outputs: a backward direction's "last"
+    state is at the first step.
+
+    Shape:
+        * input: ``(batch, time, features)``, floating point.
+        * mask: optional ``(batch, time)`` bool, True = a real step.
+        * output: ``(batch, 3 * features)``, or ``(batch, 1, 3 * features)`` with ``keepdims``.
+
+    Args:
+        keepdims: keep the pooled time axis with size 1 (default False).
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[[1.0], [3.0], [2.0], [100.0]]])
+        >>> GlobalConcatPooling1D()(x, mask=torch.tensor([[True, True, True, False]]))
+        tensor([[2., 3., 2.]])
+    """
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """[last valid step, maximum, mean] of ``inputs`` over time."""
         x, m = self._prepare(inputs, mask)
-        if m is None:
-            return x.amax(dim=1, keepdim=self.keepdims)
-        valid = m.unsqueeze(-1)  # (batch, time, 1)
-        # y = max over {t : m_t} of x_t; masked steps become -inf so they never win
-        y = x.masked_fill(~valid, float("-inf")).amax(dim=1, keepdim=self.keepdims)
-        any_valid = valid.any(dim=1, keepdim=self.keepdims)  # (batch, 1) or (batch, 1, 1)
-        return torch.where(any_valid, y, torch.zeros((), dtype=x.dtype, device=x.device))
+        # (batch, 3F) = [x at the last valid step, masked max, masked mean]
+        return torch.cat([_masked_last(x, m, self.keepdims), _masked_max(x, m, self.keepdims),
+                          _masked_mean(x, m, self.keepdims)], dim=-1)
 
 
 class _MaxPooling(Layer):
