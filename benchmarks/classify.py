@@ -8,31 +8,51 @@ baseline with the same data, vocabulary size and budget):
   goal test accuracy >= 88%.
 * ``sst2``: GLUE SST-2 train phrases (5% held out), scored on the GLUE dev split
   (the test labels are hidden), no pretrained embeddings; goal dev accuracy >= 83%.
+* ``imdb-lm``: ``rnnkit classify train --data imdb --pretrain-lm`` with its defaults
+  (a word-level language model on the training reviews, then the fine-tuned
+  classifier: :mod:`rnnkit.apps.classify.pretrain`), reviews cut to 400 tokens;
+  goal test accuracy >= 92% within 45 minutes in all (the wall time of the whole
+  command: data, language model, classifier, test).  The load average before and
+  after is printed: on a shared machine the wall time says as much about the others.
 
-Usage:  RNNKIT_DATA=../shared/datasets python benchmarks/classify.py [--task imdb|sst2|all] [--minutes M] [--json PATH]
+Usage:  RNNKIT_DATA=../shared/datasets python benchmarks/classify.py [--task imdb|sst2|imdb-lm|all] [--minutes M] [--json PATH]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
+import time
 from pathlib import Path
 
 import torch
 
+from rnnkit._kernels import cpu_level
 from rnnkit.apps.classify import ClassifyConfig, train
 
 TASKS = {
-    "imdb": dict(settings=dict(data="imdb", max_len=400), minutes=15.0, goal=0.88),
-    "sst2": dict(settings=dict(data="sst2", max_len=64, valid_fraction=0.05), minutes=None, goal=0.83),
+    "imdb": dict(settings=dict(data="imdb", max_len=400), minutes=15.0, goal=0.88, models=("bilstm", "bag")),
+    "sst2": dict(settings=dict(data="sst2", max_len=64, valid_fraction=0.05), minutes=None, goal=0.83,
+                 models=("bilstm", "bag")),
+    # the language model's epochs and the fine-tuning's are --pretrain-lm's defaults; the bag gets the same 400 tokens
+    "imdb-lm": dict(settings=dict(data="imdb", max_len=400), minutes=None, goal=0.92, wall_goal=45 * 60,
+                    models=("lm", "bag")),
 }
 
 
 def _run(task: str, model: str, minutes: float | None, out: Path) -> dict:
     spec = TASKS[task]
-    budget = dict(time_budget=minutes * 60) if minutes else {}
-    cfg = ClassifyConfig(**spec["settings"], model=model, out=str(out / f"{task}-{model}"), **budget)
-    return train(cfg, verbose=0)
+    budget = dict(time_budget=minutes * 60) if minutes and model != "lm" else {}
+    kind = dict(pretrain_lm=True) if model == "lm" else dict(model=model)
+    cfg = ClassifyConfig(**spec["settings"], **kind, out=str(out / f"{task}-{model}"), **budget)
+    began = time.perf_counter()
+    metrics = train(cfg, verbose=0)
+    return {**metrics, "command_seconds": time.perf_counter() - began}
+
+
+def _load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def main() -> None:
@@ -44,25 +64,36 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="rnnkit-bench-classify-"))
     tasks = list(TASKS) if args.task == "all" else [args.task]
-    results = {}
+    results, loads = {}, {"before": _load()}
     for task in tasks:
         minutes = args.minutes or TASKS[task]["minutes"]
-        results[task] = {model: _run(task, model, minutes, out) for model in ("bilstm", "bag")}
-    print(f"\n{torch.get_num_threads()} threads; run folders under {out}")
-    print(f"{'task':<6} {'model':<8} {'split':<5} {'accuracy':>9} {'macro F1':>9} {'epochs':>6} {'train s':>8} {'vs bag':>8}")
+        results[task] = {model: _run(task, model, minutes, out) for model in TASKS[task]["models"]}
+    loads["after"] = _load()
+    print(f"\n{torch.get_num_threads()} threads, CPU: {cpu_level()}; load average (1, 5, 15 min) before {loads['before']}, "
+          f"after {loads['after']}; run folders under {out}")
+    print(f"{'task':<8} {'model':<8} {'split':<5} {'accuracy':>9} {'macro F1':>9} {'epochs':>6} {'train s':>8} "
+          f"{'wall s':>7} {'vs bag':>8}")
     verdicts = []
     for task, rows in results.items():
         bag = rows["bag"]["test_accuracy"]
         for model, m in rows.items():
-            print(f"{task:<6} {model:<8} {m['test_split']:<5} {m['test_accuracy']:>9.4f} {m['test_macro_f1']:>9.4f} "
-                  f"{m['epochs']:>6} {m['train_seconds']:>8.0f} {m['test_accuracy'] - bag:>+8.4f}")
-        value, goal = rows["bilstm"]["test_accuracy"], TASKS[task]["goal"]
-        verdicts.append(f"{task}: bilstm {rows['bilstm']['test_split']} accuracy {value:.4f} >= {goal} -> "
-                        f"{'met' if value >= goal else 'NOT met'}")
+            print(f"{task:<8} {model:<8} {m['test_split']:<5} {m['test_accuracy']:>9.4f} {m['test_macro_f1']:>9.4f} "
+                  f"{m['epochs']:>6} {m['train_seconds']:>8.0f} {m['command_seconds']:>7.0f} "
+                  f"{m['test_accuracy'] - bag:>+8.4f}")
+        main_model = TASKS[task]["models"][0]
+        m, goal = rows[main_model], TASKS[task]["goal"]
+        verdict = m["test_accuracy"] >= goal
+        line = f"{task}: {main_model} {m['test_split']} accuracy {m['test_accuracy']:.4f} >= {goal}"
+        if "wall_goal" in TASKS[task]:
+            verdict = verdict and m["command_seconds"] <= TASKS[task]["wall_goal"]
+            line += (f" in {m['command_seconds'] / 60:.1f} <= {TASKS[task]['wall_goal'] / 60:.0f} min (language model "
+                     f"{m.get('lm_wall_seconds', 0) / 60:.1f} min, validation perplexity {m.get('lm_val_perplexity', 0):.1f})")
+        verdicts.append(f"{line} -> {'met' if verdict else 'NOT met'}")
     print("\n" + "\n".join(verdicts))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps({"threads": torch.get_num_threads(), "cpu": cpu_level(), "load": loads,
+                                         **results}, indent=2))
 
 
 if __name__ == "__main__":

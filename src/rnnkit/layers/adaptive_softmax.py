@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._base_layer import Layer
-from .._validation import as_tensor, check_bool, check_floating, check_min_ndim, check_positive_int, check_real
+from .._validation import as_tensor, check_bool, check_positive_int, check_real
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 
@@ -142,18 +142,9 @@ class AdaptiveSoftmax(Layer):
         weight = state_dict.get(prefix + "head.weight")
         return None if weight is None else (None, weight.shape[1])
 
-    def _features(self, inputs: Any) -> torch.Tensor:
-        owner = type(self).__name__
-        x = as_tensor(owner, inputs)
-        check_min_ndim(owner, x, 2, "(batch, ..., features)")
-        check_floating(owner, x)
-        self._maybe_build(x)
-        self._check_input_features(x)
-        return x
-
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The log-probability of every class, ``(*, vocab_size)``; ``mask`` is accepted and passed on."""
-        x = self._features(inputs)
+        x = self._checked_features(inputs)
         # log softmax(W_h x + b_h): shortlist words, then one entry per cluster    (*, c_1 + k)
         head = F.log_softmax(self.head(x), dim=-1)
         parts = [head[..., : self.shortlist]]
@@ -172,7 +163,7 @@ class AdaptiveSoftmax(Layer):
         True
         """
         owner = type(self).__name__
-        x = self._features(inputs)
+        x = self._checked_features(inputs)
         y = as_tensor(owner, targets, "targets")
         if y.is_floating_point() or y.dtype == torch.bool or tuple(y.shape) != tuple(x.shape[:-1]):
             raise ShapeError(f"{owner}: targets must be class ids of shape {tuple(x.shape[:-1])} (the inputs' without "
