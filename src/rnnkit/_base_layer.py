@@ -61,7 +61,7 @@ import torch
 from torch import nn
 
 from . import _symbolic
-from ._validation import check_positive_int
+from ._validation import as_tensor, check_floating, check_min_ndim, check_positive_int
 from .errors import ConfigError, NotBuiltError, ShapeError
 from .saving import register_serializable
 
@@ -255,6 +255,17 @@ class Layer(nn.Module):
         if getattr(self, "input_size", None) is not None and size != self.input_size:
             raise ShapeError(f"{type(self).__name__}: built for input_size={self.input_size}, got inputs with {size} {unit}")
         self.input_size = size
+
+    def _checked_features(self, inputs: Any, layout: str = "(batch, ..., features)") -> torch.Tensor:
+        """``inputs`` as a floating-point tensor of 2 dims or more whose last axis is the input size (the layer is
+        built from it at the first call): the checks of a layer on the last axis (Dense, AdaptiveSoftmax)."""
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        check_min_ndim(owner, x, 2, layout)
+        check_floating(owner, x)
+        self._maybe_build(x)
+        self._check_input_features(x)
+        return x
 
     def _check_input_features(self, x: torch.Tensor, unit: str = "features") -> None:
         """At call time: the last axis of ``x`` must be the size the layer was built for."""

@@ -18,9 +18,11 @@ from .training.optimizers import (
     RMSprop,
     available,
     deserialize,
+    discriminative_groups,
     get,
     resolve,
     serialize,
 )
 
-__all__ = ["OptimizerSpec", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get", "resolve", "serialize", "deserialize", "available"]
+__all__ = ["OptimizerSpec", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get", "resolve", "serialize", "deserialize", "available",
+           "discriminative_groups"]

@@ -19,6 +19,14 @@ defining the three methods.
 A module that implements the protocol speaks for its children: :func:`state_carriers`
 does not look inside it.
 
+:class:`ScoresTargets` is the protocol of an output layer of log-probabilities that
+can score the targets alone (:class:`~rnnkit.layers.AdaptiveSoftmax`):
+``target_loss(inputs, targets, mask=None)`` is the mean of :math:`-\\log p(y)` over
+the targets, the value ``SparseCategoricalCrossentropy(from_logits=True)`` gives on
+the layer's output, computed without the whole output.  ``Sequential.fit`` and
+``evaluate`` call it instead of the layer when that is the loss and no metric needs
+the outputs.
+
 >>> import torch
 >>> from rnnkit.layers import Dense, GRU
 >>> model = torch.nn.Sequential(GRU(4, return_sequences=True, input_size=2), Dense(1, input_size=4))
@@ -33,7 +41,7 @@ from typing import Any, ContextManager, Iterator, Protocol, runtime_checkable
 
 from torch import nn
 
-__all__ = ["CarriesState", "state_carriers"]
+__all__ = ["CarriesState", "state_carriers", "ScoresTargets"]
 
 
 @runtime_checkable
@@ -60,3 +68,12 @@ def state_carriers(module: nn.Module) -> Iterator[nn.Module]:
         return
     for child in module.children():
         yield from state_carriers(child)
+
+
+@runtime_checkable
+class ScoresTargets(Protocol):
+    """An output layer whose loss against class ids can be computed without its whole output (see above)."""
+
+    def target_loss(self, inputs: Any, targets: Any, mask: Any = None) -> Any:
+        """The mean of -log p(target) over the targets (the valid steps of ``mask``)."""
+        ...

@@ -275,3 +275,32 @@ def test_demo_runs_with_a_short_budget(tmp_path, capsys):
     assert cli(["demo", "--seconds", "2", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
     assert "ROMEO:" in out and "loss.png" in out and (tmp_path / "demo" / "model.safetensors").is_file()
+
+
+def test_word_level_adaptive_softmax_with_a_given_vocabulary_trains_samples_and_reloads(tmp_path, capsys, one_line_error):
+    corpus = tmp_path / "words.txt"
+    corpus.write_text("the cat sat on the mat and the dog sat on the log\n" * 30, encoding="utf-8")
+    vocab = Vocab(["the", "sat", "on", "cat", "mat", "dog", "and", "log", "zebra"])  # ids fixed by the file, not by counts
+    vocab.save(tmp_path / "vocab.json")
+    run = tmp_path / "run"
+    args = ["textgen", "train", "--data", str(corpus), "--level", "word", *TINY, "--epochs", "1"]
+    assert cli([*args, "--softmax", "adaptive", "--cutoffs", "4,8", "--vocab-file", str(tmp_path / "vocab.json"),
+                "--holdout", "0.05", "--out", str(run)]) == 0
+    model, loaded, cfg = load_run(run)
+    assert loaded == vocab and cfg.cutoffs == [4, 8] and type(model.layers[-1]).__name__ == "AdaptiveSoftmax"
+    assert math.isfinite(json.loads((run / "metrics.json").read_text())["val_perplexity"])
+    # 30 lines of 13 words and <eos>: 5% held out is 21 tokens, at word level 10 validation and 11 test tokens
+    assert "399 training and 10 validation tokens, vocabulary 13; 1 x 32 lstm, adaptive softmax" in capsys.readouterr().out
+    assert cli(["textgen", "sample", "--run", str(run), "--prompt", "the", "--length", "5", "--seed", "1"]) == 0
+    out = capsys.readouterr().out  # the prompt, then 5 words (an <eos> prints as a line end)
+    assert out.startswith("the") and len(out.split()) - 1 + out.count("\n") - 1 == 5 and set(out.split()) <= set(vocab.tokens)
+    assert "--cutoffs must increase and lie between 1 and 12" in one_line_error(
+        [*args, "--softmax", "adaptive", "--cutoffs", "4,20", "--vocab-file", str(tmp_path / "vocab.json"),
+         "--out", str(tmp_path / "b")])
+    assert "--cutoffs are the clusters of the adaptive softmax" in one_line_error(
+        [*args, "--cutoffs", "4", "--out", str(tmp_path / "c")])
+    assert "is a word-level vocabulary; pass --level word" in one_line_error(
+        ["textgen", "train", "--data", str(corpus), *TINY, "--vocab-file", str(tmp_path / "vocab.json"),
+         "--out", str(tmp_path / "d")])
+    assert "cannot read it" in one_line_error([*args, "--vocab-file", str(tmp_path / "none.json"),
+                                               "--out", str(tmp_path / "e")])

@@ -610,3 +610,53 @@ def test_time_budget_stops_after_the_batch_that_spends_it_and_logs_seconds():
     assert len(epochs) == 1 and epochs[0]["seconds"] == round(clock.elapsed, 2) and clock.elapsed > 0
     with pytest.raises(ConfigError, match="positive"):
         TimeBudget(seconds=0)
+
+
+# ----------------------------------------------------------------------------- GradualUnfreezing
+def test_gradual_unfreezing_leaves_frozen_groups_unchanged_over_each_epoch():
+    from rnnkit.layers import LSTM, Dense, Embedding
+    from rnnkit.models import Sequential
+    from rnnkit.training.callbacks import GradualUnfreezing
+
+    torch.manual_seed(0)
+    embed, rnn, head = Embedding(20, 4), LSTM(5), Dense(2)
+    model = Sequential([embed, rnn, head])
+    model(torch.zeros(1, 3, dtype=torch.long))
+    model.compile(optimizer="adamw", loss="sparse_categorical_crossentropy")  # decay would move a stepped weight
+    groups = [head, rnn, embed]  # top first
+    snapshots, trainable = [], []
+
+    def snap(epoch, logs):
+        snapshots.append([[p.detach().clone() for p in g.parameters()] for g in groups])
+        if logs is not None:
+            trainable.append(logs["trainable_groups"])  # put there by GradualUnfreezing, before this callback
+
+    snap(-1, None)
+    x, y = torch.randint(0, 20, (16, 3)), torch.randint(0, 2, (16,))
+    model.fit(x, y, epochs=3, batch_size=4, verbose=0,
+                        callbacks=[GradualUnfreezing(groups), LambdaCallback(on_epoch_end=snap)])
+    changed = [[any(not torch.equal(a, b) for a, b in zip(before[k], after[k])) for k in range(3)]
+               for before, after in zip(snapshots, snapshots[1:])]
+    # epoch 1: the head only; epoch 2: and the LSTM; epoch 3: everything
+    assert changed == [[True, False, False], [True, True, False], [True, True, True]]
+    assert trainable == [1, 2, 3]
+    assert all(p.requires_grad for p in model.parameters())  # given back when training ends
+
+
+def test_gradual_unfreezing_every_n_epochs_and_keeps_what_was_frozen_before():
+    from rnnkit.training.callbacks import GradualUnfreezing
+
+    top, bottom, fixed = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    fixed.weight.requires_grad_(False)  # frozen by its user: stays so
+    unfreeze = GradualUnfreezing(lambda model: [top, [*bottom.parameters(), *fixed.parameters()]], every=2)
+    unfreeze.set_model(top)
+    unfreeze.on_train_begin()
+    seen = []
+    for epoch in range(4):
+        unfreeze.on_epoch_begin(epoch)
+        seen.append((bottom.weight.requires_grad, fixed.bias.requires_grad, fixed.weight.requires_grad))
+    unfreeze.on_train_end()
+    assert seen == [(False, False, False), (False, False, False), (True, True, False), (True, True, False)]
+    assert not fixed.weight.requires_grad and fixed.bias.requires_grad
+    with pytest.raises(ConfigError, match="GradualUnfreezing: got no layer groups"):
+        GradualUnfreezing([])

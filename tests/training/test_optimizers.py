@@ -163,3 +163,40 @@ def test_bad_hyper_parameters(cls, kwargs, match):
 def test_public_alias_module():
     assert public.Adam is optimizers.Adam and public.get is optimizers.get
     assert set(public.__all__) == set(optimizers.__all__)
+
+
+# ----------------------------------------------------------------------------- discriminative learning rates
+def test_discriminative_groups_step_each_group_at_its_own_rate_by_hand():
+    top, middle, bottom = (torch.nn.Linear(2, 1, bias=False) for _ in range(3))
+    opt = optimizers.SGD(learning_rate=0.26).build(optimizers.discriminative_groups([top, middle, bottom], 2.6))
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.26, 0.1, 0.1 / 2.6])  # lr / 2.6^k, top first
+    before = [m.weight.detach().clone() for m in (top, middle, bottom)]
+    for m in (top, middle, bottom):
+        m.weight.grad = torch.tensor([[1.0, -2.0]])
+    opt.step()
+    for m, w0, lr in zip((top, middle, bottom), before, (0.26, 0.1, 0.1 / 2.6)):  # w <- w - lr g
+        torch.testing.assert_close(m.weight.detach(), w0 - lr * torch.tensor([[1.0, -2.0]]))
+
+
+def test_schedules_keep_the_ratios_of_discriminative_groups():
+    from rnnkit.apps.framework import RunClock
+    from rnnkit.training.callbacks import LearningRateScheduler
+
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    net.optimizer = optimizers.Adam(learning_rate=1.0).build(optimizers.discriminative_groups([net[1], net[0]], 4.0))
+    net.stop_training = False
+    scheduler = LearningRateScheduler(lambda epoch: 0.5)
+    scheduler.set_model(net)
+    scheduler.on_epoch_begin(0)
+    assert [g["lr"] for g in net.optimizer.param_groups] == [0.5, 0.125]
+    clock = RunClock(None, 1, schedule=lambda fraction, epoch: 0.2)
+    clock.set_model(net)
+    clock.set_params({"steps": 1})
+    clock.on_train_begin()
+    clock.on_train_batch_begin(0)
+    assert [g["lr"] for g in net.optimizer.param_groups] == pytest.approx([0.2, 0.05])
+
+
+def test_discriminative_groups_refuse_an_empty_group():
+    with pytest.raises(ConfigError, match="group 1 holds no parameters"):
+        optimizers.discriminative_groups([torch.nn.Linear(1, 1), torch.nn.Dropout()])

@@ -422,8 +422,9 @@ class RunClock(TimeBudget):
     ``start`` seconds are already spent (a time budget's model choice) and count
     against the budget; ``schedule(fraction, epoch)`` gives the learning rate
     at each batch from the fraction of the run done (time, or epochs and
-    steps); ``print_fn`` prints about ten epoch lines per run.  Each epoch's
-    logs get ``epoch_seconds``.
+    steps), times each parameter group's ``lr_scale`` where it has one
+    (:func:`rnnkit.training.optimizers.discriminative_groups`); ``print_fn`` prints
+    about ten epoch lines per run.  Each epoch's logs get ``epoch_seconds``.
     """
 
     def __init__(self, seconds: float | None, epochs: int, *, start: float = 0.0,
@@ -453,8 +454,9 @@ class RunClock(TimeBudget):
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
         if self.schedule is not None:
-            for group in self.model.optimizer.param_groups:
-                group["lr"] = self.rate(batch)
+            rate = self.rate(batch)
+            for group in self.model.optimizer.param_groups:  # a discriminative group keeps its share (lr_scale)
+                group["lr"] = rate * group.get("lr_scale", 1.0)
         super().on_train_batch_begin(batch, logs)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:

@@ -1,4 +1,5 @@
-"""``keras.layers``: every rnnkit layer and cell under its Keras 3 name (and rnnkit's MinGRU/MinLSTM, LockedDropout).
+"""``keras.layers``: every rnnkit layer and cell under its Keras 3 name (and rnnkit's MinGRU/MinLSTM, LockedDropout,
+AdaptiveSoftmax and GlobalConcatPooling1D).
 
 Keras' aliases are here too (``Convolution1D``, ``MaxPool1D``, ``GlobalAvgPool1D`` ...).
 Every layer also takes Keras' ``input_shape=`` / ``input_dim=`` and
@@ -14,10 +15,11 @@ torch.Size([2, 8])
 False
 """
 from ..cells import GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, SimpleRNNCell
-from ..layers import (GRU, LSTM, RNN, Activation, Add, AdditiveAttention, Attention, Average, Bidirectional,
-                      Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
-                      GlobalConcatPooling1D, GlobalMaxPooling1D, Layer, LayerNormalization, LockedDropout, Masking, Maximum,
-                      MaxPooling1D, MaxPooling2D, MinGRU, Minimum, MinLSTM, Multiply, SimpleRNN, SpatialDropout1D,
+from ..layers import (GRU, LSTM, RNN, Activation, AdaptiveSoftmax, Add, AdditiveAttention, Attention, Average,
+                      Bidirectional, Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten,
+                      GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, Layer, LayerNormalization,
+                      LockedDropout, Masking, Maximum, MaxPooling1D, MaxPooling2D, MinGRU, Minimum, MinLSTM, Multiply,
+                      SimpleRNN, SpatialDropout1D,
                       Subtract, TimeDistributed, deserialize, serialize)
 from ._missing import absent
 from ._wiring import PENDING, Input, InputLayer
@@ -33,7 +35,7 @@ __all__ = [
     "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "MaxPooling1D", "MaxPooling2D", "MaxPool1D", "MaxPool2D",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalConcatPooling1D",
     "LayerNormalization", "Attention", "AdditiveAttention",
-    "MinGRU", "MinLSTM", "MinGRUCell", "MinLSTMCell",
+    "MinGRU", "MinLSTM", "MinGRUCell", "MinLSTMCell", "AdaptiveSoftmax",
     "Input", "InputLayer", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "serialize", "deserialize",
 ]

@@ -3,6 +3,7 @@
 Every layer is a ``torch.nn.Module`` whose input size may be inferred at the first call.
 """
 from .._base_layer import Layer
+from .adaptive_softmax import AdaptiveSoftmax
 from ..saving import deserialize, register_serializable, serialize
 from .attention import AdditiveAttention, Attention
 from .bidirectional import Bidirectional
@@ -31,6 +32,7 @@ __all__ = [
     "MinLSTM",
     "Bidirectional",
     "Dense",
+    "AdaptiveSoftmax",
     "Dropout",
     "SpatialDropout1D",
     "LockedDropout",

@@ -163,12 +163,7 @@ class Dense(KernelLayer):
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Apply the layer; ``mask`` is accepted and ignored (see :meth:`compute_mask`)."""
-        owner = type(self).__name__
-        x = as_tensor(owner, inputs)
-        check_min_ndim(owner, x, 2, "(batch, ..., features)")
-        check_floating(owner, x)
-        self._maybe_build(x)
-        self._check_input_features(x)
+        x = self._checked_features(inputs)
         # y = φ(x W^T + b)                                            (*, units)
         return self.activation(F.linear(x, self.weight, self.bias))
 

@@ -230,6 +230,16 @@ class Model(Layer):
     def _loss_value(self, y: torch.Tensor, y_pred: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         return self.loss(y, y_pred, mask=mask)
 
+    def _outputs_and_loss(self, x: Any, y: Any) -> tuple[Any, torch.Tensor | None, torch.Tensor]:
+        """One batch's (outputs, their mask, loss): :meth:`forward_with_mask`, then the compiled loss.
+
+        :class:`~rnnkit.models.Sequential` may return None for the outputs when its last
+        layer scores the targets alone (:class:`rnnkit.protocols.ScoresTargets`) and no
+        metric needs them.
+        """
+        y_pred, mask = self.forward_with_mask(x)
+        return y_pred, mask, self._loss_value(y, y_pred, mask)
+
     def _update_metrics(self, y: torch.Tensor, y_pred: torch.Tensor, mask: torch.Tensor | None) -> None:
         if self._metrics is None:
             self._metrics = [_metrics.resolve(m, self.loss, y, y_pred) for m in self._metric_ids]
@@ -247,8 +257,11 @@ class Model(Layer):
         """
         ddp = self.__dict__.get("_ddp")
         with self._autocast():
-            y_pred, mask = ddp(x) if ddp is not None else self.forward_with_mask(x)
-            loss = self._loss_value(y, y_pred, mask)
+            if ddp is not None:
+                y_pred, mask = ddp(x)
+                loss = self._loss_value(y, y_pred, mask)
+            else:
+                y_pred, mask, loss = self._outputs_and_loss(x, y)
         self.optimizer.zero_grad(set_to_none=True)
         if share is not None:
             # units: what this rank's loss is a mean over (valid steps under a mask, else rows); none for a stand-in row
@@ -631,8 +644,8 @@ class Model(Layer):
             for step, (xb, yb, rows, global_rows) in enumerate(items):
                 cbs.on_test_batch_begin(step)
                 xb, yb = to_device(xb, self.device), to_device(yb, self.device)
-                y_pred, mask = self.forward_with_mask(xb)
-                loss = float(self._loss_value(yb, y_pred, mask))
+                y_pred, mask, loss = self._outputs_and_loss(xb, yb)
+                loss = float(loss)
                 if world is None:
                     n = batch_rows(xb)
                     total, count = total + loss * n, count + n

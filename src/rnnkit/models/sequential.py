@@ -16,7 +16,9 @@ from .. import _symbolic
 from .._base_layer import Layer
 from ..errors import ConfigError
 from ..layers.input_layer import InputLayer
+from ..protocols import ScoresTargets
 from ..saving import deserialize, register_serializable, serialize
+from ..training.losses import SparseCategoricalCrossentropy
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -110,15 +112,28 @@ class Sequential(Model):
         """
         return self._run_layers(x, mask)
 
-    def _run_layers(self, x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Each layer in turn, each layer's ``compute_mask`` giving the mask of the next."""
+    def _outputs_and_loss(self, x: Any, y: Any) -> tuple[Any, torch.Tensor | None, torch.Tensor]:
+        """As :meth:`Model._outputs_and_loss`; a last layer that scores the targets alone
+        (:class:`~rnnkit.protocols.ScoresTargets`, e.g. ``AdaptiveSoftmax``) is asked for the loss
+        instead of its whole output when the loss is ``SparseCategoricalCrossentropy(from_logits=True)``
+        (whose value on log-probabilities is :math:`-\\log p(y)`) and no metric needs the outputs."""
+        head = self.layers[-1] if len(self.layers) else None
+        if (not isinstance(head, ScoresTargets) or self._metric_ids
+                or not (isinstance(self.loss, SparseCategoricalCrossentropy) and self.loss.from_logits)):
+            return super()._outputs_and_loss(x, y)
+        features, mask = self._run_layers(x, None, stop=len(self.layers) - 1)
+        return None, mask, head.target_loss(features, y, mask)
+
+    def _run_layers(self, x: torch.Tensor, mask: torch.Tensor | None,
+                    stop: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Each layer in turn (those before index ``stop``), each layer's ``compute_mask`` giving the mask of the next."""
         if not len(self.layers):
             raise ConfigError("Sequential: the model has no layers; add some with .add(layer)")
         if self.input_layer is not None:
             x = self.input_layer(x)
         else:  # the input's shape, which a .keras file must state (rnnkit.saving.keras_files)
             self.__dict__["_seen_input"] = (tuple(x.shape), x.dtype) if isinstance(x, torch.Tensor) else None
-        for layer, accepts in zip(self.layers, self._accepts):
+        for layer, accepts in zip(self.layers[:stop], self._accepts[:stop]):
             next_mask = layer.compute_mask(x, mask) if hasattr(layer, "compute_mask") else None
             out = layer(x, mask=mask) if (accepts and mask is not None) else layer(x)
             layer._summary_shape = (None, *out.shape[1:]) if isinstance(out, torch.Tensor) else None

@@ -48,13 +48,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import torch
 
 from ..errors import ConfigError
 
-__all__ = ["OptimizerSpec", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get", "resolve", "serialize", "deserialize", "available"]
+__all__ = ["OptimizerSpec", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get", "resolve", "serialize", "deserialize",
+           "available", "discriminative_groups"]
 
 
 def _real(owner: str, name: str, value: Any, low: float, high: float = math.inf, *, high_open: bool = False) -> float:
@@ -132,6 +133,9 @@ class OptimizerSpec:
         faster than the per-operation loop on the CPU for large embeddings.
         """
         params = _params(type(self).__name__, params)
+        # a group with an ``lr_scale`` (discriminative_groups) and no ``lr`` of its own runs at learning_rate x lr_scale
+        params = [{**p, "lr": self.learning_rate * p["lr_scale"]} if isinstance(p, dict) and "lr_scale" in p
+                  and "lr" not in p else p for p in params]
         kwargs = self._torch_kwargs()
         if self.fusable and _fusable(params):
             kwargs["fused"] = True
@@ -340,6 +344,46 @@ class Adagrad(OptimizerSpec):
 
     def _torch_kwargs(self) -> dict[str, Any]:
         return {"initial_accumulator_value": self.initial_accumulator_value, "eps": self.epsilon}
+
+
+# ------------------------------------------------------------------------ discriminative learning rates
+def discriminative_groups(groups: Sequence[Any], factor: float = 2.6) -> list[dict[str, Any]]:
+    r"""Parameter groups whose learning rates fall by ``factor`` from one group to the next, top layer first.
+
+    ULMFiT's discriminative fine-tuning (Howard & Ruder 2018): the layers nearest the
+    output learn fastest and each lower group at the rate of the one above divided
+    by ``factor`` (2.6 in the paper), so what pretraining put in the lower layers
+    changes least.  Group :math:`k` (0 = the top) gets
+
+    .. math::
+        \eta_k = \eta \cdot \mathit{factor}^{-k}
+
+    as ``lr_scale`` :math:`= \mathit{factor}^{-k}`: an optimizer spec's :meth:`~OptimizerSpec.build`
+    sets each group's ``lr`` to its learning rate times that, and the learning-rate
+    schedules of the apps and :class:`~rnnkit.training.callbacks.LearningRateScheduler`
+    keep the ratios (they set :math:`\eta_k` = the scheduled rate times ``lr_scale``).
+
+    Args:
+        groups: from the top (output) group down; each a module or an iterable of parameters.
+        factor: the ratio between neighbouring groups' rates, >= 1 (default 2.6).
+
+    >>> import torch
+    >>> top, bottom = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    >>> opt = Adam(learning_rate=0.01).build(discriminative_groups([top, bottom]))
+    >>> [round(g["lr"], 6) for g in opt.param_groups]   # 0.01, 0.01 / 2.6
+    [0.01, 0.003846]
+    """
+    factor = _real("discriminative_groups", "factor", factor, 1.0)
+    out = []
+    for k, group in enumerate(groups):
+        params = list(group.parameters() if isinstance(group, torch.nn.Module) else group)
+        if not params:
+            raise ConfigError(f"discriminative_groups: group {k} holds no parameters; leave it out or merge it with "
+                              "its neighbour")
+        out.append({"params": params, "lr_scale": factor ** -k})
+    if not out:
+        raise ConfigError("discriminative_groups: got no groups; pass the model's layer groups, top first")
+    return out
 
 
 # ------------------------------------------------------------------------ registry

@@ -43,6 +43,7 @@ from rnnkit.training.losses import SparseCategoricalCrossentropy
 
 from ..framework import (AppConfig, Fitted, Recipe, ReportSection, TrainConfig, classification_sections, open_run,
                          setting, train_run)
+from . import pretrain
 from .data import NAMED, Labelled, load_named, read_labelled, read_texts
 from .model import MODELS, POOLINGS, build_model
 
@@ -102,7 +103,14 @@ class ClassifyConfig(TrainConfig):
     test_fraction: float = setting(0.1, help="held out for testing when the data has no test split", gt=0, lt=1)
     seed: int = setting(0, help="seed of every generator")
     out: str | None = setting(None, help="run folder (default runs/classify-<time>)")
+    pretrain_lm: bool = setting(False, help="first train a word-level language model on the training texts (into "
+                                            "RUN/lm), then fine-tune its encoder as the classifier (ULMFiT)")
+    lm_epochs: int = setting(1, help="epochs of the --pretrain-lm language model", min=1)
+    encoder: str | None = setting(None, help="start the classifier from this word-level language-model run "
+                                             "(rnnkit lm train, or a classify run's lm/ folder): its vocabulary and sizes")
 
+    def validate(self) -> None:
+        pretrain.check(self)
 
     @classmethod
     def from_dict(cls, data: Any) -> "ClassifyConfig":
@@ -300,6 +308,7 @@ class _Data:
     texts: dict[str, Labelled]
     test_name: str
     cut: dict[str, int]
+    say: Callable[[str], None] = print  # the run's print_fn (language-model pretraining speaks while building)
 
 
 class _Recipe(Recipe):
@@ -311,8 +320,11 @@ class _Recipe(Recipe):
 
     def prepare(self, cfg: ClassifyConfig, saved: Path | None, print_fn: Callable[[str], None]) -> tuple[ClassifyConfig, _Data]:
         train_set, valid_set, test_set, test_name = _splits(cfg)
-        vocab = Vocab.build((tokenize(t, cfg.level) for t in train_set.texts), level=cfg.level, max_size=cfg.vocab - 4,
-                            min_freq=cfg.min_freq)
+        vocab = pretrain.encoder_vocab(cfg, train_set.texts) or Vocab.build(
+            (tokenize(t, cfg.level) for t in train_set.texts), level=cfg.level, max_size=cfg.vocab - 4,
+            min_freq=cfg.min_freq)
+        if pretrain.uses_lm(cfg) and cfg.epochs is None and cfg.time_budget is None:
+            cfg.epochs = pretrain.FINE_TUNE_EPOCHS
         classes = list(train_set.classes)
         index = {c: i for i, c in enumerate(classes)}
         parts, cut, texts = {}, {}, {"train": train_set, "valid": valid_set, test_name: test_set}
@@ -328,13 +340,17 @@ class _Recipe(Recipe):
                 print_fn(f"classify: {n_cut:,} of {len(parts[name][0]):,} {name} texts were longer than "
                          f"{cfg.option('max_len')} {cfg.max_len} tokens; each was cut to {cfg.max_len} "
                          f"({cfg.option('truncating')} {cfg.truncating})")
-        return cfg, _Data(classes, vocab, parts, texts, test_name, cut)
+        return cfg, _Data(classes, vocab, parts, texts, test_name, cut, say=print_fn)
 
     def save_data(self, run: Path, cfg: ClassifyConfig, data: _Data) -> None:
         data.vocab.save(run / "vocab.json")
         write_json(run / "classes.json", {"classes": data.classes})
 
     def build(self, cfg: ClassifyConfig, data: _Data) -> Any:
+        if pretrain.uses_lm(cfg):
+            if cfg.pretrain_lm:
+                pretrain.pretrain(cfg, data.texts["train"].texts, data.say)
+            return pretrain.fine_tuning(cfg, len(data.classes), data.say)
         model = _model_for(cfg, len(data.vocab), len(data.classes))
         optimizer = (AdamW(learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay) if cfg.weight_decay
                      else Adam(learning_rate=cfg.learning_rate))
@@ -350,6 +366,8 @@ class _Recipe(Recipe):
         return model
 
     def describe(self, cfg: ClassifyConfig, data: _Data, parameters: int, run: Path) -> str:
+        if pretrain.uses_lm(cfg):
+            return f"classify: language-model encoder, concat pooling, {parameters:,} parameters; run folder {run}"
         shape = (f"embeddings {cfg.embed_dim}" if cfg.model == "bag"
                  else f"{cfg.layers} x {cfg.units} units, embeddings {cfg.embed_dim}")
         return f"classify: {cfg.model} ({shape}), {parameters:,} parameters; run folder {run}"
@@ -359,6 +377,9 @@ class _Recipe(Recipe):
                     validation_data=_Batches(*data.parts["valid"], 128, shuffle=False))
 
     def schedule(self, cfg: ClassifyConfig) -> Callable[[float, int], float] | None:
+        """Fine-tuning a language model: the slanted triangular schedule; else ``--schedule``."""
+        if pretrain.uses_lm(cfg):
+            return pretrain.schedule(cfg)
         if cfg.schedule == "constant":
             return None
         # lr(f) = lr_0 max(0.05, 1 - f), f the fraction of the run (its epochs or its time budget) done
@@ -366,6 +387,9 @@ class _Recipe(Recipe):
 
     def patience(self, cfg: ClassifyConfig) -> int:
         return cfg.patience
+
+    def callbacks(self, cfg: ClassifyConfig, data: _Data, print_fn: Callable[[str], None]) -> list:
+        return [pretrain.unfreezing()] if pretrain.uses_lm(cfg) else []
 
     def evaluate(self, cfg: ClassifyConfig, data: _Data, fitted: Fitted, print_fn: Callable[[str], None]) -> dict[str, Any]:
         run, classes, name = fitted.run, data.classes, data.test_name
@@ -378,6 +402,7 @@ class _Recipe(Recipe):
             "test_per_class": report["per_class"], "test_confusion": report["confusion"],
             "test_split": name, "val_accuracy": valid_acc, **fitted.figures(),
             "examples": {k: len(v) for k, v in data.texts.items()}, "truncated": data.cut,
+            **pretrain.lm_figures(cfg),
         }
         plot_confusion(run / "confusion.png", report["confusion"], classes,
                        title=f"{cfg.data} {name}: accuracy {report['accuracy']:.1%}")

@@ -69,7 +69,8 @@ def load_corpus(data: str, level: str = "char", *, vocab: Vocab | None = None, v
     """Load ``data`` (a dataset name or a path) at ``level`` and split it.
 
     ``vocab``: reuse a saved vocabulary (tokens it lacks map to ``<unk>``);
-    otherwise one is built from the training split.
+    otherwise one is built from the training split.  ``valid_fraction``: the
+    share of a text held out at its end (at least 4 tokens).
 
     >>> import tempfile, pathlib
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "t.txt"
@@ -96,7 +97,7 @@ def load_corpus(data: str, level: str = "char", *, vocab: Vocab | None = None, v
     tokens: list[str] | str = _words(text) if level == "word" else text
     if len(tokens) < 20:
         raise ConfigError(f"--data {data}: only {len(tokens)} {level}s; give at least 20 (a held-out tail needs some text)")
-    cut = int(len(tokens) * (1 - valid_fraction))
+    cut = min(int(len(tokens) * (1 - valid_fraction)), len(tokens) - 4)  # a tail of 4 tokens at least
     train, tail = tokens[:cut], tokens[cut:]
     if level == "word":  # the tail halves: validation, then test
         half = len(tail) // 2

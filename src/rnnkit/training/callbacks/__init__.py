@@ -7,7 +7,7 @@ monitor / mode / min_delta / best logic of the callbacks that watch a value),
 for ``verbose`` 1 and 2), :mod:`.model_checkpoint`, :mod:`.early_stopping`,
 :mod:`.reduce_lr_on_plateau`, :mod:`.learning_rate_scheduler`, :mod:`.csv_logger`,
 :mod:`.tensorboard`, :mod:`.terminate_on_nan`, :mod:`.time_budget`,
-:mod:`.lambda_callback`.
+:mod:`.lambda_callback`, :mod:`.gradual_unfreezing`.
 
 The model contract
 ------------------
@@ -70,6 +70,7 @@ order, all sharing the same ``logs`` dict.
 from .base import HOOKS, Callback, CallbackList
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping
+from .gradual_unfreezing import GradualUnfreezing
 from .history import History
 from .lambda_callback import LambdaCallback
 from .learning_rate_scheduler import LearningRateScheduler
@@ -97,4 +98,5 @@ __all__ = [
     "TerminateOnNaN",
     "TimeBudget",
     "LambdaCallback",
+    "GradualUnfreezing",
 ]

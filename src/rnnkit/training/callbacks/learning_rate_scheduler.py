@@ -17,7 +17,8 @@ class LearningRateScheduler(Callback):
     Args:
         schedule: a function ``(epoch, lr) -> new_lr`` with ``epoch`` counted from 0
             and ``lr`` the current rate of the first param group; a one-argument
-            ``schedule(epoch)`` is accepted too.  The result is set on every param group.
+            ``schedule(epoch)`` is accepted too.  The result is set on every param group
+            (times its ``lr_scale`` where it has one: :func:`~rnnkit.training.optimizers.discriminative_groups`).
         verbose: 1 prints each change.
 
     >>> import torch
@@ -53,8 +54,8 @@ class LearningRateScheduler(Callback):
                 f"LearningRateScheduler: schedule({epoch}, {old}) returned {new!r}; it must return a finite "
                 "number >= 0, the new learning rate"
             )
-        for group in groups:
-            group["lr"] = value
+        for group in groups:  # a discriminative group (optimizers.discriminative_groups) keeps its share
+            group["lr"] = value * group.get("lr_scale", 1.0)
         if self.verbose and value != old:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {value:.6g}")
 
