@@ -219,3 +219,32 @@ def test_vocab_and_token_files(disk):
     _refused(disk, lambda: save_tokens(tokens, np.arange(100_000)))
     assert {name: (disk.folder / name).read_bytes() for name in disk.listing()} == before
     assert Vocab.load(vocab).tokens[-2:] == ["a", "b"]
+
+
+@pytest.mark.slow
+def test_an_app_run_on_a_disk_that_fills_stops_with_one_line_and_resumes_when_there_is_room(disk, capsys, one_line_error):
+    from rnnkit.cli import main as cli
+    from rnnkit.saving import load_file
+
+    corpus = disk.folder.parent / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog.\n" * 20, encoding="utf-8")
+    run = disk.folder / "run"
+    assert cli(["textgen", "train", "--data", str(corpus), "--layers", "1", "--units", "16", "--embed-dim", "8",
+                "--seq-len", "16", "--batch-size", "4", "--sample-length", "0", "--quiet", "--epochs", "2",
+                "--out", str(run)]) == 0
+    good = (run / "checkpoint.safetensors").read_bytes()
+    files = sorted(p.name for p in run.iterdir())
+    capsys.readouterr()
+    disk.fill()
+    try:
+        message = one_line_error(["textgen", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"])
+    finally:
+        disk.free()
+    assert str(run) in message and "free on its disk" in message, message
+    assert (run / "checkpoint.safetensors").read_bytes() == good  # epoch 2's, whole
+    assert load_file(run / "checkpoint.safetensors")[1]["training"]["epoch"] == 2
+    assert sorted(p.name for p in run.iterdir()) == files  # no temporary file
+    assert cli(["textgen", "train", "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 0  # room again
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]  # epoch 3 logged once, whatever the full disk cut
+    assert json.loads((run / "metrics.json").read_text())["epochs"] == 3

@@ -34,7 +34,7 @@ _TOKEN = 12  # hex digits of the random part of a temporary file's name
 _WRITE_ERRNOS = frozenset(getattr(errno, name) for name in
                           ("ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EIO", "EACCES", "EPERM", "ENOENT", "ENOTDIR")
                           if hasattr(errno, name))
-_NO_SPACE = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name))
+_NO_SPACE = frozenset(getattr(errno, name) for name in ("ENOSPC", "EDQUOT") if hasattr(errno, name))
 
 
 def free_space(path: str | os.PathLike) -> str:
@@ -73,6 +73,8 @@ def _write_error(path: str, exc: OSError,
     reason = failure_reason(exc, path)
     if exc.errno in _NO_SPACE:
         fix = "free some disk space (or write elsewhere) and try again"
+    elif exc.errno == errno.EFBIG:
+        fix = "the file is larger than its file system or this process's file-size limit (ulimit -f) allows; write elsewhere"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         fix = "make the folder writable or write elsewhere"
     else:
