@@ -11,8 +11,8 @@ expect (``ValueError``/``TypeError``), so ``except ValueError`` keeps working.
 """
 from __future__ import annotations
 
-__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError", "NotCompiledError", "DatasetError",
-           "ExportError", "UnsupportedNameError", "UnsupportedImportError"]
+__all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError", "WriteError", "NotCompiledError",
+           "DatasetError", "ExportError", "UnsupportedNameError", "UnsupportedImportError"]
 
 
 class RnnkitError(Exception):
@@ -37,6 +37,18 @@ class CheckpointError(RnnkitError, OSError):
     It derives from :class:`OSError` (as a failed file operation does), so
     ``except OSError`` also catches it; ``errno`` is set when an OS error caused it.
     """
+
+
+class WriteError(RnnkitError, OSError):
+    """A file could not be written (a full disk, a quota, a read-only folder, no permission, an I/O error).
+
+    The message names the file, the reason and the free space on its disk; the
+    previous file there is untouched.  ``errno`` is the operating system's error
+    number and ``reason`` the reason with the free space (an :class:`OSError`, so
+    ``except OSError`` also catches it).
+    """
+
+    reason: str = ""
 
 
 class NotCompiledError(RnnkitError, RuntimeError):

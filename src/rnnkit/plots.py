@@ -13,8 +13,8 @@ works without it.  The figures are built with the object-oriented API
 (:class:`matplotlib.figure.Figure` on the Agg canvas) rather than through
 ``pyplot``: no display is needed, pyplot's backend is never switched (a user's
 Jupyter session keeps its own), and no figure is left registered with pyplot.
-Files are written atomically (:func:`rnnkit._io.atomic_write`): a reader sees the
-old PNG or the whole new one, and a failed write leaves no temporary file.
+Files are written atomically (:func:`save_figure`, through :func:`rnnkit._io.atomic_write`):
+a reader sees the old PNG or the whole new one, and a failed write leaves no temporary file.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 from ._io import atomic_write
 from .errors import ConfigError
 
-__all__ = ["plot_history", "plot_series", "plot_confusion", "plot_attention", "plot_images"]
+__all__ = ["plot_history", "plot_series", "plot_confusion", "plot_attention", "plot_images", "save_figure"]
 
 _VAL = "val_"
 _SKIPPED = {"epoch", "epochs", "step", "steps", "batch", "lr", "learning_rate"}
@@ -142,7 +142,12 @@ _FALLBACK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", 
                    "PingFang SC", "Arial Unicode MS")
 
 
-def _save(fig, path: str | os.PathLike) -> pathlib.Path:
+def save_figure(fig: Any, path: str | os.PathLike) -> pathlib.Path:
+    """Write matplotlib figure ``fig`` as a PNG file at ``path``, atomically, then clear the figure.
+
+    A full disk raises :class:`~rnnkit.errors.WriteError` (the old file kept); the
+    folder is created if missing.
+    """
     import warnings
 
     from matplotlib import font_manager, rc_context
@@ -216,7 +221,7 @@ def plot_history(
     axes[-1].set_xlabel("epoch")
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_series(
@@ -295,7 +300,7 @@ def plot_series(
         ax.set_xlabel(xlabel)
     if ylabel:
         ax.set_ylabel(ylabel)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_confusion(
@@ -363,7 +368,7 @@ def plot_confusion(
                         color="white" if share[i, j] > 0.5 else "black")
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_attention(
@@ -419,7 +424,7 @@ def plot_attention(
     ax.set_ylabel("output")
     if title:
         ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_images(
@@ -477,4 +482,4 @@ def plot_images(
                 ax.set_title(str(captions[i]), fontsize=8)
     if title:
         fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)

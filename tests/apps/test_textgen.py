@@ -45,6 +45,30 @@ def test_cli_train_writes_the_run_folder_and_resume_matches_an_uninterrupted_run
     assert a == pytest.approx(b, rel=1e-5)  # resuming ends where the uninterrupted run ends
 
 
+def test_resume_of_a_run_stopped_in_its_first_epoch_or_already_finished(corpus, tmp_path, capsys):
+    """Killed before its first epoch ended (config.json written, no checkpoint): --resume trains it from the start
+    and ends bit for bit as the uninterrupted run; --resume of a finished run changes nothing and fails on nothing."""
+    from rnnkit.saving import load_file
+
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    assert cli(["textgen", "train", "--data", str(corpus), *TINY, "--epochs", "2", "--out", str(straight)]) == 0
+    killed.mkdir()
+    (killed / "config.json").write_bytes((straight / "config.json").read_bytes())
+    (killed / ".checkpoint.safetensors.0123456789ab.tmp").write_bytes(b"cut short")  # a write the kill cut
+    capsys.readouterr()
+    assert cli(["textgen", "train", "--out", str(killed), "--resume", "--quiet"]) == 0
+    assert "no epoch had finished" in capsys.readouterr().out
+    assert sorted(p.name for p in killed.iterdir()) == sorted(p.name for p in straight.iterdir())  # no temp file
+    full, again = (load_file(run / "model.safetensors")[0] for run in (straight, killed))
+    assert full.keys() == again.keys() and all(torch.equal(full[k], again[k]) for k in full)
+    # a finished run: --resume trains no epoch and leaves its figures as they were
+    csv, metrics = (straight / "metrics.csv").read_bytes(), json.loads((straight / "metrics.json").read_text())
+    assert cli(["textgen", "train", "--out", str(straight), "--resume", "--quiet"]) == 0
+    assert (straight / "metrics.csv").read_bytes() == csv
+    now = json.loads((straight / "metrics.json").read_text())
+    assert now["epochs"] == metrics["epochs"] == 2 and now["val_loss"] == metrics["val_loss"]
+
+
 def test_sample_with_a_seed_is_repeatable_and_streams(corpus, tmp_path, capsys, one_line_error):
     run = tmp_path / "run"
     assert cli(["textgen", "train", "--data", str(corpus), *TINY, "--epochs", "1", "--out", str(run)]) == 0

@@ -1,9 +1,7 @@
-"""Truncated BPTT against a hand-written PyTorch loop, and kill-and-resume against an uninterrupted run."""
-import os
-import subprocess
-import sys
-import textwrap
+"""Truncated BPTT against a hand-written PyTorch loop, and resume against an uninterrupted run.
 
+Runs killed by SIGKILL at many moments are soaked in ``tests/saving/test_kill_soak.py``.
+"""
 import numpy as np
 import pytest
 import torch
@@ -52,63 +50,6 @@ def test_tbptt_refuses_targets_without_time_axis_and_bidirectional():
     model.compile(loss="mse", device="cpu")
     with pytest.raises(ConfigError, match="Bidirectional"):
         model.fit(np.zeros((4, 6, 2), np.float32), np.zeros((4, 6, 1), np.float32), tbptt_steps=2, verbose=0)
-
-
-_SCRIPT = textwrap.dedent(
-    """
-    import os, signal, sys
-    import numpy as np
-    import rnnkit
-    from rnnkit.layers import LSTM, Dense, Dropout
-    from rnnkit.models import Sequential
-    from rnnkit.training.callbacks import Callback, ModelCheckpoint
-
-    mode, checkpoint, out = sys.argv[1:4]
-    rnnkit.set_seed(0)
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(64, 7, 3)).astype(np.float32)
-    y = x.sum(axis=(1, 2))[:, None].astype(np.float32)
-    model = Sequential([LSTM(8), Dropout(0.3), Dense(1)])
-    model.compile(optimizer="adam", loss="mse", device="cpu")
-
-    class Kill(Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            if self.model.epochs_done == 2 and batch == 3:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    callbacks = [ModelCheckpoint(checkpoint, monitor="loss", save_weights_only=False)]
-    if mode == "kill":
-        callbacks.append(Kill())
-    model.fit(x, y, epochs=4, batch_size=8, verbose=0, callbacks=callbacks,
-              resume_from=checkpoint if mode == "resume" else None)
-    model.save_weights(out)
-    """
-)
-
-
-def _run(tmp_path, *args):
-    script = tmp_path / "train.py"
-    script.write_text(_SCRIPT)
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, str(script), *map(str, args)], env=env, capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.slow
-def test_killed_and_resumed_run_ends_with_the_uninterrupted_weights(tmp_path):
-    done = _run(tmp_path, "full", tmp_path / "full.ckpt", tmp_path / "full.weights")
-    assert done.returncode == 0, done.stderr
-    killed = _run(tmp_path, "kill", tmp_path / "run.ckpt", tmp_path / "unused.weights")
-    assert killed.returncode == -9, killed.stderr  # SIGKILL in the middle of the third epoch
-    assert not (tmp_path / "unused.weights").exists()
-    resumed = _run(tmp_path, "resume", tmp_path / "run.ckpt", tmp_path / "resumed.weights")
-    assert resumed.returncode == 0, resumed.stderr
-    from rnnkit.training.checkpoint import load_file
-
-    full, _ = load_file(tmp_path / "full.weights")
-    again, _ = load_file(tmp_path / "resumed.weights")
-    assert full.keys() == again.keys()
-    for key in full:
-        assert torch.equal(full[key], again[key]), key
 
 
 @pytest.mark.parametrize("source", ["arrays", "dataloader"])
@@ -166,3 +107,41 @@ def test_resume_continues_the_callbacks_progress(tmp_path):
     resumed = model().fit(x, y, epochs=20, verbose=0, shuffle=False, resume_from=path,
                           callbacks=[EarlyStopping(monitor="loss", patience=3), ModelCheckpoint(path, monitor="loss")])
     assert resumed.epoch == [2, 3]  # the patience count went on from the checkpoint
+
+
+def test_a_run_killed_after_logging_an_epoch_resumes_with_one_row_per_epoch(tmp_path):
+    """Killed after the CSV row of epoch 3 (and half of another line) but before epoch 3's checkpoint: the resumed
+    fit logs epoch 3 once, the logs equal the uninterrupted run's byte for byte, and the temporary file the kill left
+    beside the checkpoint is removed (one of another file is not)."""
+    from rnnkit.training.callbacks import Callback, CSVLogger, ModelCheckpoint
+
+    x, y = torch.randn(16, 4, 2, generator=torch.Generator().manual_seed(0)), torch.randn(16, 1)
+
+    def fit(log, epochs, extra=(), resume_from=None, append=False):
+        rnnkit.set_seed(0)
+        model = Sequential([LSTM(3, input_size=2, name="lstm"), Dense(1, input_size=3)])
+        model.compile(optimizer="adam", loss="mse", device="cpu")
+        callbacks = [CSVLogger(log, append=append), *extra, ModelCheckpoint(ckpt, monitor="loss", save_weights_only=False)]
+        return model.fit(x, y, epochs=epochs, batch_size=4, verbose=0, callbacks=callbacks, resume_from=resume_from,
+                         diagnostics=rnnkit.diagnostics.GradientMonitor(2, str(log) + ".diag", append=append))
+
+    class Killed(Callback):  # dies after the CSV row of epoch 3, before its checkpoint
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    ckpt = tmp_path / "full.safetensors"
+    fit(tmp_path / "full.csv", 4)
+    ckpt = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        fit(tmp_path / "run.csv", 4, extra=[Killed()])
+    with open(tmp_path / "run.csv", "a") as f:
+        f.write("3,0.12")  # a line cut short
+    stale, other = tmp_path / ".run.safetensors.0123456789ab.tmp", tmp_path / ".full.csv.0123456789ab.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    other.write_bytes(b"another file's")
+    assert (tmp_path / "run.csv").read_text().count("\n2,") == 1
+    fit(tmp_path / "run.csv", 4, resume_from=ckpt, append=True)
+    assert (tmp_path / "run.csv").read_text() == (tmp_path / "full.csv").read_text()
+    assert (tmp_path / "run.csv.diag").read_text() == (tmp_path / "full.csv.diag").read_text()
+    assert not stale.exists() and other.exists()

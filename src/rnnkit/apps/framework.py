@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from .._io import remove_stale_temps
 from .._version import __version__
 from ..diagnostics import GradientMonitor, gradient_flow, plot_gradient_flow, plot_states
 from ..diagnostics._trace import first_examples, take
@@ -74,6 +75,7 @@ __all__ = ["setting", "setting_rules", "AppConfig", "TrainConfig", "cli_vocabula
            "cosine_schedule", "train_run", "open_run", "RUN_FILE", "Service"]
 
 RUN_FILE = "run.json"
+CHECKPOINT = "checkpoint.safetensors"  # a resumable run's last epoch: weights, optimizer, progress (--resume)
 _FLAGS = contextvars.ContextVar("rnnkit_cli_flags", default=False)
 _META = "rnnkit"
 
@@ -661,6 +663,8 @@ def _program() -> str:
 
 def _resumed(recipe: Recipe, cfg: Any) -> tuple[Any, Path]:
     """The saved config of the run in ``cfg.out``, with the epochs or time budget given now."""
+    if not recipe.resumable:
+        raise ConfigError(f"{recipe.name} runs cannot be resumed (they write no checkpoint); start a new run")
     run = Path(cfg.out) if cfg.out else None
     if run is None:
         raise ConfigError(f"{cfg.option('out')} is needed with --resume: the run to continue")
@@ -668,8 +672,6 @@ def _resumed(recipe: Recipe, cfg: Any) -> tuple[Any, Path]:
     saved.epochs = cfg.epochs or saved.epochs
     saved.time_budget = cfg.time_budget or saved.time_budget
     saved.out = str(run)
-    if not (run / "checkpoint.safetensors").exists():
-        raise ConfigError(f"--resume: {run} has no checkpoint.safetensors yet (no epoch finished); start it again without --resume")
     return saved, run
 
 
@@ -683,6 +685,12 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     :func:`rnnkit.load_model` reopens it without the app) and what the recipe
     writes.  The best validation epoch's weights are kept; with no validation the
     last epoch's.
+
+    ``resume=True`` continues the run in ``cfg.out`` from its ``checkpoint.safetensors``
+    (the last completed epoch), with its saved settings; one stopped before its
+    first epoch ended is trained again from the start.  Either way it ends as an
+    uninterrupted run would, and the temporary files of writes a kill cut short are
+    removed from the folder.
     """
     world = distributed.current(distributed.default_device())  # under torchrun: join the others before any work
     writer = world is None or world.rank == 0  # rank 0 writes the run folder and speaks for all
@@ -691,6 +699,10 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     say = print_fn or (lambda line: None)
     if resume:
         cfg, saved = _resumed(recipe, cfg)
+        if not (saved / CHECKPOINT).is_file():  # stopped before its first epoch ended: start it again, same settings
+            say(f"--resume: {saved} has no {CHECKPOINT} yet (no epoch had finished); training it from the start "
+                "with its saved settings")
+            saved = None
     else:
         saved = None
         if cfg.out and (Path(cfg.out) / "config.json").is_file():
@@ -698,13 +710,16 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     cfg.check()
     cfg, data = recipe.prepare(cfg, saved, say)
     cfg.check()
+    continuing = saved is not None  # from the run's checkpoint (else from the start)
     if writer:
         run = new_run_dir(recipe.name, cfg.out, resume=resume)
+        if resume:  # the temporary files of writes a kill interrupted (no other process writes in a run folder)
+            remove_stale_temps(run)
     if world is not None:  # the folder rank 0 made (its default name holds rank 0's clock)
         run = Path(world.broadcast(str(run) if writer else None))
     cfg.out = str(run)
     set_seed(cfg.seed)  # after prepare, whose trial models (a budget's size choice) draw from the generators
-    if writer and not resume:
+    if writer and not continuing:
         _write_run_files(run, recipe, cfg)
         recipe.save_data(run, cfg, data)
     model = recipe.build(cfg, data)
@@ -716,19 +731,19 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     best_file = run / "model.safetensors"
     validated = fit.get("validation_data") is not None
     monitor, mode = recipe.monitoring(cfg)
-    callbacks = [clock, *recipe.callbacks(cfg, data, say), CSVLogger(str(run / "metrics.csv"), append=resume)]
+    callbacks = [clock, *recipe.callbacks(cfg, data, say), CSVLogger(str(run / "metrics.csv"), append=continuing)]
     if validated:  # the best epoch's whole model, so that even an interrupted run reopens with load_model
         callbacks.append(ModelCheckpoint(str(best_file), monitor=monitor, mode=mode, save_best_only=True))
         patience = recipe.patience(cfg)
         if patience is not None:
             callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=patience))
     if recipe.resumable:
-        callbacks.append(ModelCheckpoint(str(run / "checkpoint.safetensors"), save_weights_only=False))
+        callbacks.append(ModelCheckpoint(str(run / CHECKPOINT), save_weights_only=False))
     every = getattr(cfg, "diagnostics", None)
-    monitor = GradientMonitor(every, run / "diagnostics.csv", append=resume) if every else None
+    monitor = GradientMonitor(every, run / "diagnostics.csv", append=continuing) if every else None
     began = time.perf_counter()
     model.fit(**fit, epochs=epochs, callbacks=callbacks, verbose=verbose,
-              resume_from=str(run / "checkpoint.safetensors") if resume else None, diagnostics=monitor)
+              resume_from=str(run / CHECKPOINT) if continuing else None, diagnostics=monitor)
     wall = time.perf_counter() - began
     if not writer:
         return {}  # rank 0 scores the model and writes the rest of the run folder

@@ -22,6 +22,7 @@ and, with ``path``, written to a CSV flushed after every row.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import warnings
@@ -29,9 +30,11 @@ from typing import Any
 
 import torch
 
+from .._io import append_text
 from .._validation import check_positive_int
 from ..errors import ConfigError, RnnkitError
 from ..training.callbacks import Callback
+from ..training.callbacks.base import drop_rows_from_epoch
 from ._trace import recurrent_units, take
 from .gradient_flow import measure_flow
 
@@ -54,7 +57,8 @@ class GradientMonitor(Callback):
         every: record after step 1 and every ``every``-th step.
         path: a CSV file to write the rows to (None: keep them in :attr:`rows` only).
         examples: how many examples of the current batch the reach is measured on.
-        append: add to an existing file (a resumed run) instead of starting it anew.
+        append: add to an existing file (a resumed run) instead of starting it anew; a fit resumed from a
+            checkpoint first drops the rows of epochs the checkpoint does not hold.
 
     It reads ``model.last_step`` (x, y, loss and grad_norm of the step just taken),
     which :meth:`rnnkit.Model.fit` sets; the reach uses the model's compiled loss.
@@ -86,17 +90,24 @@ class GradientMonitor(Callback):
         #: the rows recorded, dicts keyed by :func:`diagnostics_columns`
         self.rows: list[dict[str, float]] = []
         self._units: list = []
-        self._file = None
+        self._header = False  # whether the file has its header (this fit's first row decides)
         self._warned = False  # a reach that cannot be measured is said once
-        self._writer = None
 
     def get_config(self) -> dict:
         return {"every": self.every, "path": self.path, "examples": self.examples, "append": self.append}
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self._close()
+        self._header = False
         self._units = recurrent_units(self.model, "fit(diagnostics=...)")
         self.step, self.rows = 0, []
+
+    def set_state(self, state: Any) -> None:
+        """Called by a resumed fit: the step count goes on, and the file's rows of epochs after the checkpoint's
+        (recorded before the run was killed; they are trained again) are dropped."""
+        super().set_state(state)
+        done = getattr(self.model, "epochs_done", None)
+        if self.path is not None and self.append and isinstance(done, int):
+            drop_rows_from_epoch(self.path, done)
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch = epoch
@@ -105,9 +116,6 @@ class GradientMonitor(Callback):
         self.step += 1
         if self.step == 1 or self.step % self.every == 0:
             self.record()
-
-    def on_train_end(self, logs: dict | None = None) -> None:
-        self._close()
 
     def record(self) -> dict[str, float]:
         """Measure now and add a row (called by the hooks; callable by hand inside a training loop)."""
@@ -149,23 +157,20 @@ class GradientMonitor(Callback):
         return {}
 
     def _write(self, row: dict[str, float]) -> None:
-        if self._file is None:
+        """Append the row to the file (whole or not at all), after the header if the file is new."""
+        columns = diagnostics_columns([u.name for u in self._units])
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        if not self._header:
             directory = os.path.dirname(self.path)
             if directory:
                 os.makedirs(directory, exist_ok=True)
-            header = not (self.append and os.path.isfile(self.path) and os.path.getsize(self.path) > 0)
-            self._file = open(self.path, "a" if self.append else "w", newline="")
-            self._writer = csv.writer(self._file, lineterminator="\n")
-            if header:
-                self._writer.writerow(diagnostics_columns([u.name for u in self._units]))
-        columns = diagnostics_columns([u.name for u in self._units])
-        self._writer.writerow([_cell(row.get(c, math.nan)) for c in columns])
-        self._file.flush()
-
-    def _close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        self._file = self._writer = None
+            if not (self.append and os.path.isfile(self.path) and os.path.getsize(self.path) > 0):
+                open(self.path, "w").close()
+                writer.writerow(columns)
+        writer.writerow([_cell(row.get(c, math.nan)) for c in columns])
+        append_text(self.path, text.getvalue())
+        self._header = True
 
 
 def _grad_norm(module: torch.nn.Module) -> float:

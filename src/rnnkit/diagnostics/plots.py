@@ -2,7 +2,7 @@
 
 As :mod:`rnnkit.plots`: matplotlib imported inside the functions, figures built on
 the Agg canvas (:class:`matplotlib.figure.Figure`, never pyplot), files written
-atomically.
+atomically (:func:`rnnkit.plots.save_figure`).
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from .._io import atomic_write
 from ..errors import ConfigError
+from ..plots import save_figure
 from .gates import trace_states
 from .gradient_flow import GradientFlow
 
@@ -29,17 +29,6 @@ def _figure(width: float, height: float) -> Any:
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
-
-
-def _save(fig: Any, path: str | os.PathLike) -> pathlib.Path:
-    target = pathlib.Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with atomic_write(target, "wb") as f:
-            fig.savefig(f, format="png", dpi=100)
-    finally:
-        fig.clear()
-    return target
 
 
 def plot_gradient_flow(result: GradientFlow, path: str | os.PathLike, title: str | None = None) -> pathlib.Path:
@@ -77,7 +66,7 @@ def plot_gradient_flow(result: GradientFlow, path: str | os.PathLike, title: str
     ax.set_title(title or f"Gradient flow through time (loss {result.loss:.4g})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _positive(values: np.ndarray) -> np.ndarray:
@@ -131,4 +120,4 @@ def plot_states(model: nn.Module, x: Any, path: str | os.PathLike, *, example: i
         fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01)
     axes[0].set_title(title or "Hidden state and gates over time (units x steps)")
     axes[-1].set_xlabel("time step t")
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import os
 import warnings
 from typing import Any, Iterable, Iterator, NamedTuple, Sequence
 
@@ -29,7 +30,9 @@ import numpy as np
 import torch
 
 from .._base_layer import Layer
+from .._io import remove_stale_temps
 from .._validation import check_positive_int
+from ..layers.core import Masking
 from ..errors import ConfigError, NotCompiledError, ShapeError
 from ..protocols import state_carriers
 from ..saving import get_registered_object, model_files, register_serializable
@@ -38,7 +41,7 @@ from ..training import losses as _losses
 from ..training import metrics as _metrics
 from ..training import optimizers as _optimizers
 from ..training.callbacks import Callback, CallbackList, History, ProgbarLogger
-from ..training.data import ArrayData, as_data, batch_rows, iterate_batches, to_device
+from ..training.data import ArrayData, as_data, batch_rows, check_finite, iterate_batches, to_device
 from ..training.progress import format_logs
 
 __all__ = ["Model", "TrainStep"]
@@ -366,8 +369,12 @@ class Model(Layer):
         empty stops training with a warning.  ``validation_split`` takes the last
         fraction of the arrays (before shuffling), as Keras does.  Logs per epoch:
         ``loss``, the metrics, ``val_*``, ``lr`` and ``grad_norm`` (mean global
-        gradient norm before clipping).  A NaN or infinite loss stops training with
-        a message naming the epoch and step; the weights are not updated by it.
+        gradient norm before clipping).  A NaN or an infinity in the arrays (or in
+        a batch of an iterable) is refused before training, naming its place
+        (sample, step, feature); integer inputs such as token ids are not looked
+        at.  A NaN or infinite loss stops training with a warning naming the epoch,
+        the step and the last checkpoint written; the weights are not updated by
+        that step, and the epoch it cut short is not counted, logged or saved.
 
         ``tbptt_steps=k``: truncated backpropagation through time.  Each batch's
         sequences (and per-step targets) are cut into k-step chunks, one optimizer
@@ -377,7 +384,10 @@ class Model(Layer):
         ``resume_from=path``: a file written by :meth:`save` (e.g. by
         ``ModelCheckpoint(save_weights_only=False)``): weights, optimizer state,
         completed epochs and the random generators are restored and training
-        goes on from there, ending as an uninterrupted run would.
+        goes on from there, ending as an uninterrupted run would (a run killed
+        at any moment, even while writing the checkpoint, resumes exactly: the
+        file is the old one or the new one, never a part).  Temporary files that
+        killed saves of that file left beside it are removed.
 
         Under ``torchrun`` (or in a process group the caller initialised), fit
         trains data-parallel with no change to the code: ``batch_size`` is the
@@ -413,6 +423,9 @@ class Model(Layer):
         saved_callbacks: list[dict[str, Any]] = []
         if resume_from is not None:
             initial_epoch, saved_callbacks = model_files.restore_training_state(self, resume_from)
+            self.epochs_done = initial_epoch  # also when no epoch is left to train
+            if world is None or world.rank == 0:  # the temporary files of saves of that file that a kill cut short
+                remove_stale_temps(os.path.dirname(os.path.abspath(resume_from)), os.path.basename(resume_from))
         if world is not None:  # before any collective of training: a difference is an error, not a hang
             world.check_same({"batch_size": batch_size, "epochs": epochs, "initial_epoch": initial_epoch,
                               "tbptt_steps": tbptt_steps, "steps_per_epoch": steps_per_epoch, "shuffle": shuffle,
@@ -434,9 +447,12 @@ class Model(Layer):
         self.stop_training = False
         self._active_callbacks = user_callbacks  # their progress is saved with model.save()
         cbs.on_train_begin()
-        # on_train_begin resets the callbacks; a resumed run then takes up their saved progress
-        for cb, saved in zip(user_callbacks, saved_callbacks):
-            if type(cb).__name__ == saved["class"]:
+        # on_train_begin resets the callbacks; a resumed run then takes up their saved progress: each callback
+        # the next saved state of its class (so a callback added or left out does not shift the others')
+        for cb in user_callbacks:
+            saved = next((s for s in saved_callbacks if s["class"] == type(cb).__name__), None)
+            if saved is not None:
+                saved_callbacks.remove(saved)
                 cb.set_state(saved["state"])
         logs: dict[str, float] = {}
         try:
@@ -446,6 +462,7 @@ class Model(Layer):
                     sampler.set_epoch(epoch)
                 # shuffling draws from torch's global generator, whose state checkpoints keep
                 batches = pending if pending is not None else iterate_batches(data, batch_size, shuffle)
+                batches = self._checked_batches(data, batches, f"fit, epoch {epoch + 1}")
                 pending = None
                 if steps_per_epoch:  # islice reads no batch beyond the last one taken: a generator goes on from there
                     batches = itertools.islice(batches, steps_per_epoch)
@@ -494,12 +511,13 @@ class Model(Layer):
         check_positive_int("fit", "batch_size", batch_size)
         check_positive_int("fit", "epochs", epochs)
         check_positive_int("fit", "tbptt_steps", tbptt_steps, allow_none=True)
-        data = as_data(x, y, "fit")
+        data = self._checked_data(as_data(x, y, "fit"), "fit")
         if validation_split:
             if not isinstance(data, ArrayData):
                 raise ConfigError("fit: validation_split needs arrays or tensors; with an iterable, pass validation_data")
             return data.split(validation_split)
-        return data, (None if validation_data is None else _validation(validation_data))
+        val = None if validation_data is None else self._checked_data(_validation(validation_data), "fit: validation_data")
+        return data, val
 
     @staticmethod
     def _epoch_steps(data: Any, batch_size: int, steps_per_epoch: int | None) -> int | None:
@@ -511,6 +529,33 @@ class Model(Layer):
         if steps_per_epoch:
             steps = min(steps, steps_per_epoch) if steps else steps_per_epoch
         return steps
+
+    def _meant_infinities(self) -> tuple[float, ...]:
+        """Infinities that are padding, not bad data: the mask values of the model's Masking layers that are infinite."""
+        values = {m.mask_value for m in self.modules() if isinstance(m, Masking)}
+        return tuple(v for v in values if math.isinf(v))
+
+    def _checked_data(self, data: Any, what: str) -> Any:
+        """``data``, once its arrays are known to hold no NaN or infinity (an iterable's batches: as they are read)."""
+        if isinstance(data, ArrayData):
+            check_finite(data.x, "x", what, allowed=self._meant_infinities())
+            check_finite(data.y, "y", what)
+        return data
+
+    def _checked_batches(self, data: Any, batches: Iterable[tuple], what: str) -> Iterable[tuple]:
+        """The batches of an iterable, each refused with its place if it holds a NaN or an infinity (arrays were
+        checked whole by :meth:`_checked_data`)."""
+        if isinstance(data, ArrayData):
+            return batches
+        allowed = self._meant_infinities()
+
+        def checked() -> Iterator[tuple]:
+            for number, (xb, yb) in enumerate(batches, 1):
+                check_finite(xb, "x", what, batch=number, allowed=allowed)
+                check_finite(yb, "y", what, batch=number)
+                yield xb, yb
+
+        return checked()
 
     def _fit_callbacks(self, callbacks: list[Callback], verbose: int, epochs: int, steps: int | None,
                        rank: int = 0) -> CallbackList:
@@ -546,7 +591,7 @@ class Model(Layer):
             items = ((xb, yb, _distributed.Share(world, batch_rows(xb), batch_rows(xb) * world.size, even=False))
                      for xb, yb in batches)
         items = iter(items)
-        step = 0
+        step, diverged = 0, False
         while True:
             if world is None:
                 if self.stop_training and step > 0:  # checked before reading: a generator goes on from here
@@ -577,13 +622,18 @@ class Model(Layer):
                 raise
             self.last_step = TrainStep(xb, yb, loss_value, norm)
             if not math.isfinite(loss_value):
+                saved = [cb.last_saved for cb in self._active_callbacks if getattr(cb, "last_saved", None)]
+                last = (f"the last good checkpoint is {saved[0]!r}" if len(saved) == 1 else
+                        f"the last good checkpoints are {', '.join(map(repr, saved))}" if saved else
+                        "no checkpoint had been written")
                 warnings.warn(
                     f"fit: the loss became {loss_value} at epoch {epoch + 1}, step {step + 1}; training stopped "
-                    "before that step changed the weights (lower the learning rate or clip gradients with clipnorm=)",
+                    f"before that step changed the weights, and the epoch was not counted nor saved; {last} (lower "
+                    "the learning rate or clip gradients with clipnorm=, then train again from it)",
                     RuntimeWarning,
                     stacklevel=3,
                 )
-                self.stop_training = True
+                self.stop_training = diverged = True
                 break
             # the batch's weight in the epoch's loss: its rows; a rank's share counts as its weighted part of them
             n = batch_rows(xb) if share is None else share.total / world.size
@@ -593,7 +643,7 @@ class Model(Layer):
             step += 1
         if world is not None:
             total, count = world.sum([total, count])
-        if not count:
+        if not count or diverged:  # an epoch cut short by a non-finite loss ends no epoch: no logs, no checkpoint
             return None, read
         # grad_norm: over the steps taken (their losses are in `count`)
         return {"loss": total / count, **self._metric_logs(world=world), "grad_norm": norms / done}, read
@@ -638,6 +688,7 @@ class Model(Layer):
         total, count = 0.0, 0
         if batches is None:
             batches = iterate_batches(data, batch_size, shuffle=False)
+        batches = self._checked_batches(data, batches, "fit: validation_data" if prefix else "evaluate")
         items = ((xb, yb, None, None) for xb, yb in batches) if world is None else world.shard(batches)
         parts: list[tuple[float, float, int]] = []  # per batch under `world`: (units x loss, units, the batch's rows)
         with torch.no_grad(), self._autocast():
@@ -675,7 +726,7 @@ class Model(Layer):
                  callbacks: Iterable[Callback] | None = None, return_dict: bool = False) -> Any:
         """Loss and metrics over ``x``/``y``: a float, ``[loss, *metrics]``, or a dict with ``return_dict``."""
         self._require_compiled("evaluate")
-        data = as_data(x, y, "evaluate")
+        data = self._checked_data(as_data(x, y, "evaluate"), "evaluate")
         batches = self._prepare_for(data, batch_size, "evaluate")
         logs = self._evaluate_data(data, batch_size, CallbackList(callbacks, model=self), batches=batches)
         if verbose:
@@ -692,13 +743,14 @@ class Model(Layer):
         a functional model whose outputs were given as a dict), as Keras does.
         """
         device = getattr(self, "device", None) or next(self.parameters(), torch.empty(0)).device
-        data = as_data(x, None, "predict")
+        data = self._checked_data(as_data(x, None, "predict"), "predict")
         cbs = CallbackList(callbacks, model=self)
         self.eval()
         outputs = []
         cbs.on_predict_begin()
         with torch.no_grad():
-            for step, (xb, _) in enumerate(iterate_batches(data, batch_size, shuffle=False)):
+            batches = self._checked_batches(data, iterate_batches(data, batch_size, shuffle=False), "predict")
+            for step, (xb, _) in enumerate(batches):
                 cbs.on_predict_batch_begin(step)
                 out = self(to_device(xb, device))
                 if isinstance(out, dict):

@@ -45,7 +45,7 @@ from typing import Any, Mapping
 from safetensors.torch import load as _parse_safetensors, save as _write_safetensors
 import torch
 
-from .._io import atomic_write
+from .._io import atomic_write, failure_reason
 from ..errors import CheckpointError, ConfigError
 
 __all__ = ["FORMAT_VERSION", "save_file", "load_file"]
@@ -201,8 +201,9 @@ def save_file(path: str | os.PathLike, tensors: Mapping[str, torch.Tensor], meta
     except OSError as exc:
         raise _fail(
             path,
-            f"could not be written ({exc.strerror or exc})",
-            "the previous file there, if any, is untouched; free disk space or fix the permissions and save again",
+            f"could not be written: {failure_reason(exc, path)}",
+            "the previous file there, if any, is untouched and no temporary file was left; free disk space or fix "
+            "the permissions and save again",
             exc,
         ) from exc
 

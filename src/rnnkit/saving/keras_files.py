@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from .._io import atomic_write
 from ..errors import CheckpointError, ConfigError
 from . import keras_layers
 from .keras_layers import KerasUnsupported, is_operation, keras_operation_order, snake_case
@@ -894,8 +895,9 @@ def save_keras(model: Any, path: str | os.PathLike) -> None:
 
     ``keras.models.load_model(path)`` then rebuilds it in Keras (any backend) and
     predicts what rnnkit predicts; the compile settings go too where Keras has
-    them.  The file is written to a temporary name and renamed, so a crash
-    leaves no half-written model.
+    them.  The file is written to a temporary name, synced and renamed
+    (:func:`rnnkit._io.atomic_write`), so a crash leaves no half-written model;
+    a full disk raises :class:`~rnnkit.errors.WriteError` and leaves the old file.
     """
     path = os.fspath(path)
     source = os.path.basename(path) or path
@@ -945,13 +947,7 @@ def save_keras(model: Any, path: str | os.PathLike) -> None:
             opt.create_dataset("1", data=np.float32(compile_config["optimizer"]["config"]["learning_rate"]))
     metadata = {"keras_version": "3.0.0", "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
                 "written_by": "rnnkit"}
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
-            z.writestr("metadata.json", json.dumps(metadata))
-            z.writestr("config.json", json.dumps(config))
-            z.writestr("model.weights.h5", buffer.getvalue())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path, "wb") as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("metadata.json", json.dumps(metadata))
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("model.weights.h5", buffer.getvalue())

@@ -29,7 +29,7 @@ import torch
 
 from ..errors import ConfigError, ShapeError
 
-__all__ = ["ArrayData", "as_data", "iterate_batches", "to_device", "batch_rows"]
+__all__ = ["ArrayData", "as_data", "iterate_batches", "to_device", "batch_rows", "check_finite"]
 
 
 def _to_tensor(value: Any, what: str) -> torch.Tensor:
@@ -148,6 +148,55 @@ def iterate_batches(data: Any, batch_size: int, shuffle: bool, generator: torch.
                 raise ShapeError(f"a batch must be (x, y) or x, got a {type(item).__name__} of {len(item)} items")
         else:
             yield _to_tensor(item, "batch x"), None
+
+
+def _first_bad(t: torch.Tensor, allowed: tuple[float, ...]) -> tuple[int, ...] | None:
+    """The index of the first NaN or infinity of ``t`` (C order) that is not one of ``allowed``; None if none."""
+    # a finite sum means every element is finite: one reduction, no copy, on the common path
+    if torch.isfinite(t.sum()):
+        return None
+    bad = ~torch.isfinite(t)
+    if allowed:
+        bad &= ~torch.isin(t, torch.tensor(allowed, dtype=t.dtype, device=t.device))
+    found = bad.reshape(-1).nonzero()
+    if not len(found):
+        return None
+    return tuple(int(i) for i in np.unravel_index(int(found[0, 0]), tuple(t.shape)))
+
+
+def check_finite(value: Any, name: str, what: str, *, batch: int | None = None, allowed: tuple[float, ...] = ()) -> None:
+    """Refuse a NaN or an infinity in floating ``value`` (a tensor or a tuple of them), naming the first one's place.
+
+    ``name`` is ``'x'`` or ``'y'``; ``what`` says who checks (``'fit'``, ``'evaluate'`` ...); ``batch`` (from 1)
+    when ``value`` is a batch read from an iterable.  Integer tensors (token ids) are not looked at;
+    ``allowed`` holds infinities that are meant (a :class:`~rnnkit.layers.Masking` layer's mask value).
+
+    >>> import torch
+    >>> x = torch.zeros(4, 6, 2); x[3, 5, 1] = float("nan")
+    >>> check_finite(x, "x", "fit")
+    Traceback (most recent call last):
+    rnnkit.errors.ConfigError: fit: x holds nan at x[3, 5, 1] (sample 3, step 5, feature 1); clean the data first: fix or drop that sample (np.nan_to_num replaces NaN and infinities)
+    >>> check_finite(torch.tensor([[1, 2]]), "x", "fit")  # token ids: not looked at
+    """
+    parts = value if isinstance(value, (tuple, list)) else (value,)
+    for k, t in enumerate(parts):
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            continue
+        index = _first_bad(t, allowed)
+        if index is None:
+            continue
+        label = f"{name}[{k}]" if isinstance(value, (tuple, list)) else name
+        row = "row" if batch is not None else "sample"
+        # the axes' names: (sample), (sample, feature), (sample, step, feature); targets in place of features for y
+        last = "feature" if name == "x" else "target"
+        axes = {1: [row], 2: [row, last], 3: [row, "step", last]}.get(len(index))
+        place = f" ({', '.join(f'{a} {i}' for a, i in zip(axes, index))})" if axes else ""
+        where = f"batch {batch} of {label}" if batch is not None else label
+        raise ConfigError(
+            f"{what}: {where} holds {float(t[index])} at {label}[{', '.join(map(str, index))}]{place}; clean the data "
+            f"first: fix or drop that {'example' if batch is not None else 'sample'} (np.nan_to_num replaces NaN and "
+            "infinities)"
+        )
 
 
 def to_device(t: Any, device: torch.device) -> Any:

@@ -39,7 +39,7 @@ from rnnkit.decoding import ctc_alignment, ctc_beam_decode, ctc_greedy_decode
 from rnnkit.errors import ConfigError, DatasetError, RnnkitError
 from rnnkit.metrics import classification_report
 from rnnkit.optimizers import Adam
-from rnnkit.plots import plot_confusion
+from rnnkit.plots import plot_confusion, save_figure
 from rnnkit.runs import read_json, write_json
 from rnnkit.training.error_rates import token_error_rate
 from rnnkit.training.losses import SparseCategoricalCrossentropy
@@ -398,8 +398,7 @@ def demo(run: str | Path, out: str | Path = "demo.png", count: int = 3) -> tuple
             ax.text((s + e) / 2, spec.shape[0] * 0.85, tok, color="white", ha="center", fontsize=14, weight="bold")
         ax.set_title(f"recognised {t.text()}   (true {' '.join(classes[k - 1] for k in ref)})")
     axes[-1].set_xlabel("seconds")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=100)
+    save_figure(fig, out)  # atomically: a full disk leaves the old file, not half a PNG
     return out, results
 
 

@@ -5,14 +5,16 @@ each of them through one method, :meth:`CallbackList.call`.
 """
 from __future__ import annotations
 
+import csv
 import numbers
 import os
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from ..._io import atomic_write
 from ..._validation import check_positive_int
 from ...errors import ConfigError
 
-__all__ = ["Callback", "CallbackList", "HOOKS", "NUMBERED_HOOKS"]
+__all__ = ["Callback", "CallbackList", "HOOKS", "NUMBERED_HOOKS", "drop_rows_from_epoch"]
 
 #: every hook the training, evaluation and prediction loops call
 HOOKS = (
@@ -82,6 +84,49 @@ def param_groups(owner: str, model: Any) -> list[dict]:
             "compile the model with an optimizer before fit()"
         )
     return groups
+
+
+def drop_rows_from_epoch(path: str | os.PathLike, epoch: int, separator: str = ",") -> int:
+    """Remove from a CSV log the rows of epochs ``epoch`` and later (an ``epoch`` column counted from 0) and a last
+    line cut short; returns how many lines went.  A resumed fit calls it: those epochs are trained again.
+
+    The kept lines stay byte for byte; the file is rewritten atomically, and only when a line goes.
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+    >>> _ = open(path, "w").write("epoch,loss\\n0,0.5\\n1,0.25\\n2,0.1")
+    >>> drop_rows_from_epoch(path, 1), open(path).read()
+    (2, 'epoch,loss\\n0,0.5\\n')
+    """
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().split(b"\n")
+    except FileNotFoundError:
+        return 0
+    complete, cut = lines[:-1], lines[-1] != b""  # no newline after the last line: a write cut short
+    if not complete:
+        return 0
+
+    def cells(line: bytes) -> list[str]:
+        return next(csv.reader([line.decode("utf-8", "replace")], delimiter=separator), [])
+
+    header = cells(complete[0])
+    if "epoch" not in header:
+        return 0
+    column = header.index("epoch")
+    kept = [complete[0]]
+    for line in complete[1:]:
+        try:
+            if int(float(cells(line)[column])) >= epoch:
+                continue
+        except (IndexError, ValueError):
+            pass  # not one of ours to judge: kept
+        kept.append(line)
+    dropped = len(complete) - len(kept) + cut
+    if dropped:
+        with atomic_write(path, "wb") as f:
+            f.write(b"".join(line + b"\n" for line in kept))
+    return dropped
 
 
 # ----------------------------------------------------------------------------- base classes
