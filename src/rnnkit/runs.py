@@ -120,18 +120,39 @@ def read_csv(path: str | os.PathLike, limit: int | None = None) -> list[list[str
     return [rows[0], *[(row + [""] * width)[:width] for row in body]]
 
 
-def read_json(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a JSON object; a missing or broken file is a one-line :class:`ConfigError`."""
+def read_json(path: str | os.PathLike, fields: Mapping[str, type | tuple[type, ...]] | None = None) -> dict[str, Any]:
+    """Read a JSON object; a missing or broken file is a one-line :class:`ConfigError`.
+
+    ``fields``: keys the object must hold, each with the type(s) of its value (a
+    run folder's own file, damaged or edited, is refused here rather than failing
+    later where it is used).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "classes.json"
+    >>> _ = p.write_text('{"classes": "pos"}')
+    >>> read_json(p, {"classes": list})
+    Traceback (most recent call last):
+    rnnkit.errors.ConfigError: ...classes.json: "classes" should be a list, got 'pos'; the file is damaged (restore it or train the run again)
+    """
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ConfigError(f"{path} is not readable JSON ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} holds {type(data).__name__}, expected a JSON object")
+    for key, kind in (fields or {}).items():
+        value, kinds = data.get(key), kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):  # JSON true is no number
+            names = " or ".join(_JSON_NAMES.get(k, k.__name__) for k in kinds)
+            raise ConfigError(f'{path}: "{key}" should be {names}, got {value!r}; the file is damaged (restore it or '
+                              "train the run again)")
     return data
+
+
+_JSON_NAMES = {list: "a list", dict: "an object", str: "text", int: "a whole number", float: "a number"}
 
 
 def write_config(run: str | os.PathLike, app: str, config: Mapping[str, Any]) -> None:
@@ -147,8 +168,11 @@ def read_config(run: str | os.PathLike, app: str) -> dict[str, Any]:
     data = read_json(path / "config.json") if (path / "config.json").exists() else None
     if data is None:
         raise ConfigError(f"--run {path}: not a run folder (no config.json); pass a folder written by `rnnkit {app} train`")
-    if data.get("app") != app:
-        raise ConfigError(f"--run {path} is a run of `rnnkit {data.get('app')}`, not of `rnnkit {app}`; pass a {app} run folder")
+    if not isinstance(data.get("app"), str) or not isinstance(data.get("config", {}), dict):
+        raise ConfigError(f"--run {path}: its config.json is not an rnnkit run's (no app name and settings); pass a "
+                          f"folder written by `rnnkit {app} train`")
+    if data["app"] != app:
+        raise ConfigError(f"--run {path} is a run of `rnnkit {data['app']}`, not of `rnnkit {app}`; pass a {app} run folder")
     return dict(data.get("config") or {})
 
 

@@ -72,7 +72,7 @@ from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, Time
 
 __all__ = ["setting", "setting_rules", "AppConfig", "TrainConfig", "cli_vocabulary", "option_name", "add_options", "options_from_args",
            "Command", "App", "Recipe", "ReportSection", "classification_sections", "Fitted", "RunClock",
-           "cosine_schedule", "train_run", "open_run", "RUN_FILE", "Service"]
+           "cosine_schedule", "train_run", "open_run", "saved_config", "RUN_FILE", "Service"]
 
 RUN_FILE = "run.json"
 CHECKPOINT = "checkpoint.safetensors"  # a resumable run's last epoch: weights, optimizer, progress (--resume)
@@ -132,17 +132,23 @@ def setting_rules(f: dataclasses.Field) -> _Setting:
 
 
 @contextlib.contextmanager
-def cli_vocabulary() -> Iterator[None]:
-    """Within it, messages name settings by their command-line flags (the CLI runs every command inside it)."""
-    token = _FLAGS.set(True)
+def _named_by_flags(on: bool) -> Iterator[None]:
+    token = _FLAGS.set(on)
     try:
         yield
     finally:
         _FLAGS.reset(token)
 
 
+def cli_vocabulary() -> contextlib.AbstractContextManager[None]:
+    """Within it, messages name settings by their command-line flags (the CLI runs every command inside it)."""
+    return _named_by_flags(True)
+
+
 def _flag(f: dataclasses.Field) -> str:
-    return _meta(f).flag or "--" + f.name.replace("_", "-")
+    """A setting's name on the command line: its flag, or a positional argument's name as the usage line shows it."""
+    m = _meta(f)
+    return f.name if m.positional else m.flag or "--" + f.name.replace("_", "-")
 
 
 def option_name(cls: type, name: str) -> str:
@@ -668,7 +674,7 @@ def _resumed(recipe: Recipe, cfg: Any) -> tuple[Any, Path]:
     run = Path(cfg.out) if cfg.out else None
     if run is None:
         raise ConfigError(f"{cfg.option('out')} is needed with --resume: the run to continue")
-    saved = recipe.config.from_dict(read_config(run, recipe.name))
+    saved = saved_config(recipe, run)
     saved.epochs = cfg.epochs or saved.epochs
     saved.time_budget = cfg.time_budget or saved.time_budget
     saved.out = str(run)
@@ -722,6 +728,7 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     if writer and not continuing:
         _write_run_files(run, recipe, cfg)
         recipe.save_data(run, cfg, data)
+    # built after the run folder is made: a --pretrain-lm classifier trains its language model into RUN/lm here
     model = recipe.build(cfg, data)
     params = sum(p.numel() for p in model.parameters())
     say(recipe.describe(cfg, data, params, run))
@@ -779,6 +786,21 @@ def _diagnostic_plots(model: Any, fit: Mapping[str, Any], run: Path, say: Callab
         say(f"diagnostics: no gradient_flow.png / gates.png ({exc})")
 
 
+def saved_config(recipe: Recipe, run: str | Path) -> Any:
+    """The settings saved in run folder ``run`` (its ``config.json``), checked as when they were given.
+
+    A value that breaks its rule (the file was edited or damaged) is named as the
+    file names it (`` `units` ``, not ``--units``: no flag gave it), with the file.
+    """
+    data = read_config(run, recipe.name)
+    try:
+        with _named_by_flags(False):
+            return recipe.config.from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{Path(run) / 'config.json'} does not hold valid settings ({exc}); restore the file or "
+                          "train the run again") from None
+
+
 def open_run(run: str | Path, recipe: Recipe, needs: typing.Sequence[str] = ()) -> tuple[Any, Any, Path]:
     """(the whole model of run folder ``run``, ready for inference; its config; the folder), for an app's ``load_run``.
 
@@ -786,7 +808,7 @@ def open_run(run: str | Path, recipe: Recipe, needs: typing.Sequence[str] = ()) 
     file of ``needs`` (training did not finish an epoch).
     """
     run = Path(run)
-    cfg = recipe.config.from_dict(read_config(run, recipe.name))
+    cfg = saved_config(recipe, run)
     for name in (*needs, "model.safetensors"):
         if not (run / name).exists():
             raise ConfigError(f"--run {run} has no {name}; its training did not finish an epoch")

@@ -23,6 +23,9 @@ __all__ = ["main"]
 
 def _datasets(args: argparse.Namespace) -> int:
     if args.action == "list":
+        if args.name:
+            raise ConfigError(f"`rnnkit datasets list` takes no dataset name, got {args.name!r}; "
+                              f"describe one with `rnnkit datasets info {args.name}`")
         for name in datasets.available():
             print(f"{name:<20} {datasets.info(name).description}")
         return 0
@@ -91,7 +94,7 @@ def _add_command(parser: argparse.ArgumentParser, command: Command) -> None:
         parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last epoch")
     if command.quiet is not None:
         parser.add_argument("--quiet", action="store_true", help="no progress output")
-    parser.set_defaults(func=lambda args, command=command: _run(command, args))
+    parser.set_defaults(func=lambda args, command=command: _run(command, args), command_prog=parser.prog)
 
 
 def _add_app(sub: argparse._SubParsersAction, app: App) -> None:
@@ -114,19 +117,31 @@ def _parser() -> argparse.ArgumentParser:
     data = sub.add_parser("datasets", help="list, describe or download the registered datasets")
     data.add_argument("action", choices=["list", "info", "fetch"])
     data.add_argument("name", nargs="?")
-    data.set_defaults(func=_datasets)
+    data.set_defaults(func=_datasets, command_prog=data.prog)
     return parser
+
+
+def _one_line(text: str) -> str:
+    """``text`` with every character that is not printable (a newline or a NUL in a path, an escape sequence)
+    written as its escape, so that an error is one line and cannot drive the terminal.
+
+    >>> _one_line("--data a\\nb: no such file\\x1b[2J")
+    '--data a\\\\nb: no such file\\\\x1b[2J'
+    """
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
-        args = _parser().parse_args(argv)
+        args, unknown = _parser().parse_known_args(argv)
+        if unknown:  # named with the help of the command they were given to, not the top one's
+            raise ConfigError(f"unrecognized arguments: {' '.join(unknown)} (see `{args.command_prog} --help`)")
         args.argv = argv
         return args.func(args)
     except RnnkitError as exc:
         rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else None
-        print(f"rnnkit{f' (rank {rank})' if rank is not None else ''}: error: {exc}", file=sys.stderr)
+        print(f"rnnkit{f' (rank {rank})' if rank is not None else ''}: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

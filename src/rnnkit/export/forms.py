@@ -44,7 +44,7 @@ from ..models import Sequential
 from .ops import cell_blocker, onnx_rnn, onnx_weights
 
 __all__ = ["TRACED", "RecurrentForm", "BidirectionalForm", "StackFramesForm", "SequentialForm", "sequential_form",
-           "layer_label"]
+           "require_sequential", "layer_label"]
 
 #: feed-forward layers whose own forward and compute_mask trace exactly with dynamic axes
 TRACED: tuple[type, ...] = (Dense, Dropout, SpatialDropout1D, Activation, Embedding, Masking, GlobalAveragePooling1D,
@@ -252,13 +252,18 @@ def _speech_layers() -> tuple[type, type] | None:
     return StackFrames, MaskedConv1D
 
 
-def sequential_form(model: nn.Module) -> SequentialForm:
-    """The export form of ``model`` (a built :class:`~rnnkit.models.Sequential`), or an ExportError."""
+def require_sequential(model: nn.Module) -> None:
+    """An ExportError unless ``model`` is a :class:`~rnnkit.models.Sequential`, the one kind with an export form."""
     if not isinstance(model, Sequential):
         raise ExportError(
             f"{type(model).__name__} cannot be exported to ONNX as one graph: only Sequential models are (a "
             "subclassed model's forward is Python that rnnkit cannot rewrite into ONNX's recurrent operators)"
         )
+
+
+def sequential_form(model: nn.Module) -> SequentialForm:
+    """The export form of ``model`` (a built :class:`~rnnkit.models.Sequential`), or an ExportError."""
+    require_sequential(model)
     forms = [_form(layer, layer_label(layer, i), accepts)
              for i, (layer, accepts) in enumerate(zip(model.layers, model._accepts))]
     return SequentialForm(forms).eval()

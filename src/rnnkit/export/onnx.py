@@ -37,7 +37,7 @@ from ..layers import Bidirectional, Conv1D, Dense, Embedding, Masking
 from ..cells import LSTMCell
 from ..layers.recurrent import RNN
 from ..runs import read_json
-from .forms import RecurrentForm, SequentialForm, layer_label, sequential_form
+from .forms import RecurrentForm, SequentialForm, layer_label, require_sequential, sequential_form
 
 __all__ = ["OPSET", "TOLERANCE", "FORMAT", "export_onnx", "check_onnx", "require_onnx", "StepForm", "step_form"]
 
@@ -321,6 +321,8 @@ def export_onnx(source: Any, out: str | Path | None = None, *, step: bool | None
     app, pre, run = None, {"config": None, "files": {}}, None
     if isinstance(source, (str, Path)):
         run = Path(source)
+        if not run.is_dir():
+            raise ConfigError(f"--run {run}: no such folder; pass the folder an app trained into")
         if not (run / "run.json").is_file():
             raise ConfigError(f"{run} is not a run folder (no run.json); pass the folder an app trained into")
         from ..saving import load_model
@@ -345,6 +347,7 @@ def export_onnx(source: Any, out: str | Path | None = None, *, step: bool | None
     if step is None:
         step = app == "textgen"
 
+    require_sequential(model)
     spec = _input_spec(model, features)
     data, graph = _export_model(model, spec)
     graph["file"] = out.name

@@ -260,4 +260,4 @@ def compare_runs(runs: Sequence[str | Path], out: str | Path = COMPARE_FILE, *, 
         count = 1 if isinstance(runs, (str, Path)) else len(runs)
         raise ConfigError(f"--compare needs two or more run folders, got {count}; pass them all: "
                           "rnnkit report --compare RUN_A RUN_B ...")
-    return _write(Path(out), render_comparison([read_run(r) for r in runs]), open_browser)
+    return _write(Path(out), render_comparison([read_run(r, "--compare") for r in runs]), open_browser)

@@ -66,18 +66,19 @@ def _columns(path: Path) -> dict[str, list[float]]:
     return {name: [_number(row[i]) for row in rows] for i, name in enumerate(header)}
 
 
-def read_run(run: str | Path) -> RunRecord:
-    """Read run folder ``run``; refuses a missing folder and one that holds no run (no ``config.json``)."""
+def read_run(run: str | Path, flag: str = "--run") -> RunRecord:
+    """Read run folder ``run``; refuses a missing folder and one that holds no run (no ``config.json``),
+    naming the option that gave it (``flag``)."""
     path = Path(run)
     if not path.is_dir():
-        raise ConfigError(f"--run {path}: no such folder; pass a run folder written by `rnnkit <app> train`")
+        raise ConfigError(f"{flag} {path}: no such folder; pass a run folder written by `rnnkit <app> train`")
     if not (path / "config.json").is_file():
-        raise ConfigError(f"--run {path}: not a run folder (no config.json); pass a folder written by "
+        raise ConfigError(f"{flag} {path}: not a run folder (no config.json); pass a folder written by "
                           "`rnnkit <app> train`")
     saved = read_json(path / "config.json")
     config = saved.get("config")
     if not isinstance(config, dict) or not isinstance(saved.get("app"), str):
-        raise ConfigError(f"--run {path}: config.json has no app and config; it was not written by rnnkit")
+        raise ConfigError(f"{flag} {path}: config.json has no app and config; it was not written by rnnkit")
     record = RunRecord(path, saved["app"], str(saved.get("rnnkit", "")), config)
     if (path / "run.json").is_file():
         record.info = read_json(path / "run.json")

@@ -110,6 +110,11 @@ class ClassifyConfig(TrainConfig):
                                              "(rnnkit lm train, or a classify run's lm/ folder): its vocabulary and sizes")
 
     def validate(self) -> None:
+        if self.data in NAMED:  # a registered dataset has its own columns, groups and test split
+            for name in ("test_data", "text_column", "label_column", "group_column"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(f"{self.option(name)} is for a file given to {self.option('data')}; "
+                                      f"{self.data} has its own columns, groups and test split, so leave it out")
         pretrain.check(self)
 
     @classmethod
@@ -149,9 +154,9 @@ class EvaluateOptions(AppConfig):
     label_column: str | None = setting(None, help="column of the labels")
 
     def validate(self) -> None:
-        for name in ("run", "data"):
-            if not getattr(self, name):
-                raise ConfigError(f"{self.option(name)} is needed")
+        self.need_run("classify")
+        if not self.data:
+            raise ConfigError(f"{self.option('data')} is needed: the labelled file or folder to score (or imdb, sst2)")
 
 
 @dataclass
@@ -166,10 +171,9 @@ class Prediction:
 # ---------------------------------------------------------------- data preparation
 def _splits(cfg: ClassifyConfig) -> tuple[Labelled, Labelled, Labelled, str]:
     """(train, valid, test, name of the test split)."""
+    if cfg.test_data and not Path(cfg.test_data).exists():
+        raise DatasetError(f"{cfg.option('test_data')} {cfg.test_data}: no such file or folder")
     if cfg.data in NAMED:
-        if cfg.group_column:
-            raise ConfigError(f"{cfg.option('group_column')} names a column of a file; --data {cfg.data} is a registered "
-                              "dataset (IMDB keeps each movie's reviews together by itself); drop the option")
         train, test = load_named(cfg.data)
         test_name = NAMED[cfg.data][1]
     else:
@@ -360,7 +364,7 @@ class _Recipe(Recipe):
         return model
 
     def rebuild(self, cfg: ClassifyConfig, run: Path) -> Any:
-        classes = read_json(run / "classes.json")["classes"]
+        classes = _read_classes(run)
         model = _model_for(cfg, len(Vocab.load(run / "vocab.json")), len(classes))
         model(torch.ones(1, 1, dtype=torch.long))  # build the layers whose input sizes are inferred
         return model
@@ -417,7 +421,7 @@ class _Recipe(Recipe):
 
     def report_sections(self, run: Path, metrics: dict[str, Any]) -> list[ReportSection]:
         """The test split's confusion matrix and per-class figures, and the most confident mistakes."""
-        classes = read_json(run / "classes.json")["classes"]
+        classes = _read_classes(run)
         return [*classification_sections(metrics, classes, "confusion.png"), ReportSection(
             "Most confident mistakes", "The test texts predicted wrong with the highest probability (mistakes.csv).",
             table=read_csv(run / "mistakes.csv"))]
@@ -440,7 +444,17 @@ def train(config: ClassifyConfig | None = None, *, print_fn: Callable[[str], Non
 def load_run(run: str | Path) -> tuple[torch.nn.Module, Vocab, list[str], ClassifyConfig]:
     """The best model of a run folder, its vocabulary, class names and settings."""
     model, cfg, run = open_run(run, RECIPE, needs=("vocab.json", "classes.json"))
-    return model, Vocab.load(run / "vocab.json"), list(read_json(run / "classes.json")["classes"]), cfg
+    return model, Vocab.load(run / "vocab.json"), _read_classes(run), cfg
+
+
+def _read_classes(run: Path) -> list[str]:
+    """The class names a run saved (``classes.json``); a damaged file is a one-line error naming it."""
+    path = run / "classes.json"
+    classes = read_json(path, {"classes": list})["classes"]
+    if len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        raise ConfigError(f'{path}: "classes" should be two or more class names, got {classes!r:.80}; the file is '
+                          "damaged (restore it or train the run again)")
+    return classes
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:

@@ -19,10 +19,11 @@ from typing import Callable
 import torch
 from torch import nn
 
+from rnnkit.errors import ConfigError
 from rnnkit.layers import LSTM
 from rnnkit.runs import parse_duration
 
-from ..alphabet import run as alphabet
+from ..alphabet import AlphabetConfig, run as alphabet
 from ..framework import AppConfig, setting
 from ..textgen import TextgenConfig, sample, train
 from .mnist import MnistConfig, mnist
@@ -47,13 +48,21 @@ class DemoOptions(AppConfig):
     out: str | None = setting(None, help="run folder (default runs/textgen-<time>; vanishing: runs/vanishing-<time>; "
                                          "mnist: runs/mnist-<time>)")
 
+    def validate(self) -> None:
+        # what a demo would otherwise ignore: the alphabet trains a fixed 1500 epochs, neither it nor sine saves a run
+        unused = {"alphabet": ("seconds", "time_budget", "out"), "sine": ("out",)}.get(self.which, ())
+        for name in unused:
+            if getattr(self, name) is not None:
+                what = "trains a fixed number of epochs (about a second)" if name != "out" else "writes no run folder"
+                raise ConfigError(f"{self.option(name)}: the {self.which} demo {what}; leave it out")
+
 
 def demo(options: DemoOptions | None = None, print_fn: Callable[[str], None] = print) -> None:
     """Run the demo ``options.which``: a Shakespeare character model (``make demo``), the alphabet, or the sine."""
     options = options or DemoOptions()
     given = options.seconds or options.time_budget
     if options.which == "alphabet":
-        alphabet()
+        alphabet(AlphabetConfig(seed=options.seed))
         return
     if options.which == "vanishing":
         vanishing(VanishingConfig(seconds=given or 180.0, seed=options.seed, out=options.out), print_fn)

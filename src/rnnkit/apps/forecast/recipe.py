@@ -337,9 +337,10 @@ class _Recipe(Recipe):
         rows = [[name, m.get("rmse"), m.get("mae"), m.get("mape")]
                 for name in ("model", *BASELINES) if isinstance(m := metrics.get(name), dict)]
         evaluation = read_json(run / "evaluation.json") if (run / "evaluation.json").is_file() else {}
-        note = evaluation.get("definition", "")
+        note = str(evaluation.get("definition", ""))
         if evaluation.get("test_start"):
-            note = f"Test part {evaluation['test_start']} to {evaluation['test_end']}, horizon {evaluation['horizon']}. " + note
+            note = (f"Test part {evaluation['test_start']} to {evaluation.get('test_end')}, horizon "
+                    f"{evaluation.get('horizon')}. {note}")
         return [ReportSection("Forecast", note, table=[["forecaster", "RMSE", "MAE", "MAPE (%)"], *rows] if rows else None,
                               images=["prediction.png"])]
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -48,7 +49,7 @@ from ..framework import Fitted, Recipe, ReportSection, classification_sections, 
 from .config import DemoOptions, SpeechConfig, TranscribeOptions
 from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, build_utterances, features_of,
                    load_recordings, perturbed_features, split_recordings)
-from .model import build_model
+from .model import TASKS, build_model
 
 __all__ = ["train", "load_run", "transcribe", "Transcript", "transcribe_command", "demo", "demo_command",
            "decode_waves", "read_wave", "RECIPE"]
@@ -256,7 +257,12 @@ def train(config: SpeechConfig | None = None, *, print_fn: Callable[[str], None]
 def load_run(run: str | Path) -> tuple[torch.nn.Module, dict[str, Any], SpeechConfig]:
     """The best model of a run folder, its ``speech.json`` (task, classes, feature settings) and its settings."""
     model, cfg, run = open_run(run, RECIPE, needs=(INFO,))
-    return model, read_json(run / INFO), cfg
+    info = read_json(run / INFO, {"task": str, "classes": list, "sample_rate": int, "features": str, "n_mels": int,
+                                  "n_mfcc": int, "hop_ms": (int, float), "stack": int})
+    if info["task"] not in TASKS or not all(isinstance(c, str) for c in info["classes"]):
+        raise ConfigError(f"{run / INFO}: task {info['task']!r:.40} or classes {info['classes']!r:.80} are not a "
+                          "speech run's; the file is damaged (restore it or train the run again)")
+    return model, info, cfg
 
 
 @dataclass
@@ -359,9 +365,13 @@ def transcribe_command(options: TranscribeOptions, print_fn: Callable[[str], Non
 
 def _held_out(path: Path) -> tuple[list[np.ndarray], list[list[int]]]:
     """The waves kept in ``held_out.npz`` and their targets (class ids; digits: ids from 1)."""
-    with np.load(path) as held:
-        waves = [held[k] for k in sorted((k for k in held.files if k.startswith("wave")), key=lambda k: int(k[4:]))]
-        return waves, json.loads(str(held["tokens"]))
+    try:
+        with np.load(path) as held:
+            waves = [held[k] for k in sorted((k for k in held.files if k.startswith("wave")), key=lambda k: int(k[4:]))]
+            return waves, json.loads(str(held["tokens"]))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # a damaged file, not a bug
+        raise ConfigError(f"{path} cannot be read ({type(exc).__name__}: {exc}); it is damaged (train the run "
+                          "again)") from None
 
 
 def demo(run: str | Path, out: str | Path = "demo.png", count: int = 3) -> tuple[Path, list[Transcript]]:

@@ -117,6 +117,12 @@ class TextgenConfig(TrainConfig):
     out: str | None = setting(None, help="run folder (default runs/textgen-<time>)")
     sizing: dict | None = setting(None, cli=False)  # what the time budget's size choice measured (written by train)
 
+    def validate(self) -> None:
+        if self.tie_weights and self.units is not None and self.embed_dim != self.units:
+            raise ConfigError(f"{self.option('tie_weights')} needs {self.option('embed_dim')} equal to "
+                              f"{self.option('units')} (the output layer reuses the embedding), got {self.embed_dim} "
+                              f"and {self.units}")
+
 
 @dataclass
 class SampleOptions(AppConfig):

@@ -59,8 +59,12 @@ def read_pairs(path: str | Path) -> tuple[list[tuple[str, str]], int]:
     Raises DatasetError naming the line for bytes that are not UTF-8 or a line without a TAB.
     """
     path = Path(path)
+    if path.is_dir():
+        raise DatasetError(f"--data {path} is a folder; give one TSV file of source<TAB>target lines")
     if not path.is_file():
-        raise DatasetError(f"--data {path}: no such file (registered datasets: {', '.join(DATASETS)})")
+        other = str(path) in datasets.available()  # a registered dataset of another kind (imdb ...)
+        raise DatasetError(f"--data {path}: " + ("not a dataset of sentence pairs" if other else "no such file")
+                           + f" (registered pairs: {', '.join(DATASETS)}; or a TSV file of source<TAB>target lines)")
     text = decode_utf8(path.read_bytes(), path)
     pairs, skipped = [], 0
     for number, line in enumerate(text.splitlines(), 1):

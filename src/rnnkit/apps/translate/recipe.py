@@ -382,8 +382,12 @@ def translate(run: str | Path, sentences: Sequence[str], beam: int = 5) -> list[
 def _read_lines(path: str) -> list[str]:
     file = Path(path)
     if not file.is_file():
-        raise ConfigError(f"--file {path}: no such file")
-    lines = decode_utf8(file.read_bytes(), f"--file {path}").splitlines()
+        raise ConfigError(f"--file {path}: " + ("a folder" if file.is_dir() else "no such file")
+                          + "; give a text file, one sentence per line")
+    raw = file.read_bytes()
+    if b"\0" in raw[:65536]:
+        raise ConfigError(f"--file {path} looks binary (it holds NUL bytes); give a UTF-8 text file, one sentence per line")
+    lines = decode_utf8(raw, f"--file {path}").splitlines()
     for i, line in enumerate(lines, 1):
         if not line.strip():
             raise ConfigError(f"--file {path}: line {i} is empty; give one sentence per line")
