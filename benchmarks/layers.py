@@ -42,12 +42,14 @@ CONFIGS = [  # (batch, time, input, hidden, layers)
 KINDS = {"SimpleRNN": (torch.nn.RNN, SimpleRNN), "LSTM": (torch.nn.LSTM, LSTM), "GRU": (torch.nn.GRU, GRU)}
 
 
-def _time(fns: list, repeats: int, min_seconds: float) -> list[float]:
+def _time(fns: list, repeats: int, min_seconds: float, clock=time.perf_counter) -> list[float]:
     """Median seconds per call of each function, measured round-robin after a warm-up.
 
     Interleaving the implementations being compared exposes them to the same machine
     state (allocator, caches, other load), so their ratio is fair even when the
-    absolute speed drifts.
+    absolute speed drifts.  ``clock``: wall time by default; ``time.process_time``
+    on a shared machine counts only this process's CPU seconds (with one thread,
+    the work itself, not the time other processes held the cores).
     """
     for fn in fns:
         fn()
@@ -56,9 +58,9 @@ def _time(fns: list, repeats: int, min_seconds: float) -> list[float]:
     rounds = 0
     while rounds < repeats or (time.perf_counter() - start < min_seconds * len(fns) and rounds < 4 * repeats):
         for fn, bucket in zip(fns, times):
-            t0 = time.perf_counter()
+            t0 = clock()
             fn()
-            bucket.append(time.perf_counter() - t0)
+            bucket.append(clock() - t0)
         rounds += 1
     return [statistics.median(bucket) for bucket in times]
 

@@ -90,7 +90,8 @@ def test_layer_equals_torch_nn_run_with_the_masked_recurrent_weight(kind, use_fu
 def test_bidirectional_with_padding_draws_one_mask_per_direction_on_the_fused_path():
     torch.manual_seed(1)
     module = torch.nn.LSTM(F, H, batch_first=True, bidirectional=True).double()
-    bi = Bidirectional(LSTM(H, recurrent_weight_dropout=P, return_sequences=True, zero_output_for_mask=True))
+    bi = Bidirectional(LSTM(H, recurrent_weight_dropout=P, return_sequences=True, return_state=True,
+                            zero_output_for_mask=True))  # final states: the packed-sequence kernel
     bi.build((B, T, F), dtype=torch.float64)
     load_torch_state_dict([bi], module.state_dict())
     x = torch.randn(B, T, F, dtype=torch.float64)
@@ -99,20 +100,22 @@ def test_bidirectional_with_padding_draws_one_mask_per_direction_on_the_fused_pa
 
     set_seed(3)
     xa = x.clone().requires_grad_(True)
-    out = bi.train()(xa, mask=mask)
+    out, h_f, c_f, h_b, c_b = bi.train()(xa, mask=mask)
     assert bi.last_path == "fused"
-    out.square().sum().backward()
+    (out.square().sum() + c_f.sum() + c_b.sum()).backward()
 
     set_seed(3)
     m_forward, m_backward = _mask(4, H, seed_calls=2)  # the forward layer runs first
     assert not torch.equal(m_forward, m_backward)
     xb = x.clone().requires_grad_(True)
     packed = pack_padded_sequence(xb, lengths, batch_first=True, enforce_sorted=False)
-    (ref_packed, _), leaves = _torch_masked(module, [m_forward, m_backward], packed)
+    (ref_packed, (ref_h, ref_c)), leaves = _torch_masked(module, [m_forward, m_backward], packed)
     ref_out, _ = pad_packed_sequence(ref_packed, batch_first=True, total_length=T)
-    ref_out.square().sum().backward()
+    (ref_out.square().sum() + ref_c.sum()).backward()
 
     torch.testing.assert_close(out, ref_out)
+    for ours, theirs in zip((h_f, c_f, h_b, c_b), (ref_h[0], ref_c[0], ref_h[1], ref_c[1])):
+        torch.testing.assert_close(ours, theirs)
     torch.testing.assert_close(xa.grad, xb.grad)
     torch.testing.assert_close(bi.forward_layer.cell.weight_hh.grad, leaves["weight_hh_l0"].grad)
     torch.testing.assert_close(bi.backward_layer.cell.weight_hh.grad, leaves["weight_hh_l0_reverse"].grad)

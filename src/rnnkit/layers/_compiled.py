@@ -260,15 +260,17 @@ def project_inputs(cell, x: torch.Tensor) -> torch.Tensor:
 
 
 def run_compiled(cell, x: torch.Tensor, mask: torch.Tensor | None, state: tuple, zero_output_for_mask: bool,
-                 rmask: torch.Tensor | None, weight_hh: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, tuple]:
+                 rmask: torch.Tensor | None,
+                 weight_hh: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, tuple]:
     """Run ``cell`` over ``x`` (B, T, F) on the compiled loop (where :func:`compiled_blocker` is None).
 
     ``mask`` (B, T) bool or None; ``rmask`` (B, U) the recurrent-dropout mask or
     None (input dropout is already applied to ``x``); ``weight_hh`` the recurrent
-    weight after DropConnect, or None for ``cell.weight_hh`` (the kernel's ``dL/dW_hh``
-    is then the gradient of that tensor, and autograd carries it through the mask).  Returns ``(outputs (B, T, U),
-    last output (B, U), final state)`` with Keras' rule for masked steps, as the
-    reference loop of :mod:`rnnkit.layers.recurrent`.
+    weight after DropConnect, or None for ``cell.weight_hh`` (the kernel's
+    ``dL/dW_hh`` is then the gradient of that tensor, and autograd carries it on
+    through the mask).  Returns ``(outputs (B, T, U), last output (B, U), final
+    state)`` with Keras' rule for masked steps, as the reference loop of
+    :mod:`rnnkit.layers.recurrent`.
     """
     lib = _kernels.load_rnn_loop()
     w_hh = cell.weight_hh if weight_hh is None else weight_hh  # W_hh, or W̃_hh after DropConnect  (G*U, U)
