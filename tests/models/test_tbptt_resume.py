@@ -110,8 +110,8 @@ def test_resume_continues_the_callbacks_progress(tmp_path):
 
 
 def test_a_run_killed_after_logging_an_epoch_resumes_with_one_row_per_epoch(tmp_path):
-    """Killed after the CSV row of epoch 3 (and half of another line) but before epoch 3's checkpoint: the resumed
-    fit logs epoch 3 once, the logs equal the uninterrupted run's byte for byte, and the temporary file the kill left
+    """Killed after the CSV row of epoch 2 (and half of another line) but before epoch 2's checkpoint: the resumed
+    fit logs epoch 2 once, the logs equal the uninterrupted run's byte for byte, and the temporary file the kill left
     beside the checkpoint is removed (one of another file is not)."""
     from rnnkit.training.callbacks import Callback, CSVLogger, ModelCheckpoint
 
@@ -123,25 +123,25 @@ def test_a_run_killed_after_logging_an_epoch_resumes_with_one_row_per_epoch(tmp_
         model.compile(optimizer="adam", loss="mse", device="cpu")
         callbacks = [CSVLogger(log, append=append), *extra, ModelCheckpoint(ckpt, monitor="loss", save_weights_only=False)]
         return model.fit(x, y, epochs=epochs, batch_size=4, verbose=0, callbacks=callbacks, resume_from=resume_from,
-                         diagnostics=rnnkit.diagnostics.GradientMonitor(2, str(log) + ".diag", append=append))
+                         diagnostics=rnnkit.diagnostics.GradientMonitor(3, str(log) + ".diag", append=append))
 
-    class Killed(Callback):  # dies after the CSV row of epoch 3, before its checkpoint
+    class Killed(Callback):  # dies after the CSV row of epoch 2, before its checkpoint
         def on_epoch_end(self, epoch, logs=None):
-            if epoch == 2:
+            if epoch == 1:
                 raise KeyboardInterrupt
 
     ckpt = tmp_path / "full.safetensors"
-    fit(tmp_path / "full.csv", 4)
+    fit(tmp_path / "full.csv", 3)
     ckpt = tmp_path / "run.safetensors"
     with pytest.raises(KeyboardInterrupt):
-        fit(tmp_path / "run.csv", 4, extra=[Killed()])
+        fit(tmp_path / "run.csv", 3, extra=[Killed()])
     with open(tmp_path / "run.csv", "a") as f:
-        f.write("3,0.12")  # a line cut short
+        f.write("2,0.12")  # a line cut short
     stale, other = tmp_path / ".run.safetensors.0123456789ab.tmp", tmp_path / ".full.csv.0123456789ab.tmp"
     stale.write_bytes(b"half a checkpoint")
     other.write_bytes(b"another file's")
-    assert (tmp_path / "run.csv").read_text().count("\n2,") == 1
-    fit(tmp_path / "run.csv", 4, resume_from=ckpt, append=True)
+    assert (tmp_path / "run.csv").read_text().count("\n1,") == 1
+    fit(tmp_path / "run.csv", 3, resume_from=ckpt, append=True)
     assert (tmp_path / "run.csv").read_text() == (tmp_path / "full.csv").read_text()
     assert (tmp_path / "run.csv.diag").read_text() == (tmp_path / "full.csv.diag").read_text()
     assert not stale.exists() and other.exists()
