@@ -169,7 +169,7 @@ def _rnnkit(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 def test_an_app_trained_with_nproc_2_writes_the_run_folder_of_one_process(tmp_path):
     data = _reviews(tmp_path / "reviews.csv")
     common = ["classify", "train", "--data", str(data), "--epochs", "2", "--units", "8", "--embed-dim", "8",
-              "--batch-size", "16", "--dropout", "0"]
+              "--batch-size", "16", "--dropout", "0", "--embed-dropout", "0", "--locked-dropout", "0", "--weight-dropout", "0"]
     two = _rnnkit(*common, "--out", str(tmp_path / "two"), "--nproc", "2")
     assert two.returncode == 0, two.stderr[-3000:]
     one = _rnnkit(*common, "--out", str(tmp_path / "one"))
