@@ -164,7 +164,8 @@ def read_config(run: str | os.PathLike, app: str) -> dict[str, Any]:
     """The ``config`` saved in run folder ``run``; refuses a folder of another app."""
     path = Path(run)
     if not path.is_dir():
-        raise ConfigError(f"--run {path}: no such folder; pass a run folder written by `rnnkit {app} train`")
+        what = "a file, not a run folder" if path.exists() else "no such folder"
+        raise ConfigError(f"--run {path}: {what}; pass a run folder written by `rnnkit {app} train`")
     data = read_json(path / "config.json") if (path / "config.json").exists() else None
     if data is None:
         raise ConfigError(f"--run {path}: not a run folder (no config.json); pass a folder written by `rnnkit {app} train`")

@@ -49,6 +49,7 @@ import argparse
 import contextlib
 import contextvars
 import dataclasses
+import functools
 import math
 import sys
 import time
@@ -159,7 +160,9 @@ def option_name(cls: type, name: str) -> str:
     return f"`{name}`"
 
 
+@functools.cache
 def _hints(cls: type) -> dict[str, Any]:
+    """The resolved annotations of a settings dataclass (once per class: every check reads them)."""
     return typing.get_type_hints(cls)
 
 
@@ -674,6 +677,7 @@ def _resumed(recipe: Recipe, cfg: Any) -> tuple[Any, Path]:
     run = Path(cfg.out) if cfg.out else None
     if run is None:
         raise ConfigError(f"{cfg.option('out')} is needed with --resume: the run to continue")
+    new_run_dir(recipe.name, run, resume=True)  # refuses a folder that holds no run
     saved = saved_config(recipe, run)
     saved.epochs = cfg.epochs or saved.epochs
     saved.time_budget = cfg.time_budget or saved.time_budget

@@ -71,7 +71,8 @@ def read_run(run: str | Path, flag: str = "--run") -> RunRecord:
     naming the option that gave it (``flag``)."""
     path = Path(run)
     if not path.is_dir():
-        raise ConfigError(f"{flag} {path}: no such folder; pass a run folder written by `rnnkit <app> train`")
+        what = "a file, not a run folder" if path.exists() else "no such folder"
+        raise ConfigError(f"{flag} {path}: {what}; pass a run folder written by `rnnkit <app> train`")
     if not (path / "config.json").is_file():
         raise ConfigError(f"{flag} {path}: not a run folder (no config.json); pass a folder written by "
                           "`rnnkit <app> train`")

@@ -140,6 +140,9 @@ class SampleOptions(AppConfig):
 
     def validate(self) -> None:
         self.need_run("textgen")
+        if self.greedy and self.beam > 1:
+            raise ConfigError(f"give {self.option('greedy')} or {self.option('beam')} {self.beam}, not both "
+                              "(greedy is a beam of 1)")
 
 
 # ---------------------------------------------------------------- callbacks of the recipe
