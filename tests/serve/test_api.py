@@ -91,6 +91,7 @@ BAD = [
     (TG, '{"prompt": 5}', 422, "`prompt`"),
     (TG, '{"prompt": "QZ#"}', 422, "`prompt` holds characters the model never saw"),
     (TG, '{"stream": "yes"}', 422, "`stream`"),
+    (TG, '{"prompt": "' + "the " * 2500 + 'a"}', 422, "`prompt` has 10,001 characters"),
     (FC, '{"steps": 0}', 422, "`steps`"),
     (FC, '{"steps": 1001}', 422, "`steps`"),
     (FC, '{"steps": 2, "history": [["2020-01", "x"]]}', 422, "`history`[0]"),
@@ -98,9 +99,11 @@ BAD = [
     (FC, '{"steps": 2, "history": [["2020-02", 1], ["2020-01", 2]]}', 422, "`history`[1]"),
     (FC, '{"steps": 2, "history": [["2020-01", 1], ["2020-02", 2]]}', 422, "`history` has 2 rows"),
     (FC, '{"steps": 2, "history": "/etc/passwd"}', 422, "`history`"),
+    (FC, '{"steps": 2, "history": [["2020-01", 1], ["2020-02", -1e300]]}', 422, "`history`[1]: value -1e+300 is beyond"),
     (TR, '{"texts": ["w1"], "beam": 0}', 422, "`beam`"),
     (TR, '{"texts": ["w1"], "beam": 17}', 422, "`beam`"),
     (TR, '{"texts": [""]}', 422, "`texts`[0] is empty"),
+    (TR, '{"texts": ["w1", "' + "w2 " * 333 + 'w3"]}', 422, "`texts`[1] has 1,001 characters"),
     ("nonesuch", '{"texts": ["a"]}', 404, "no model 'nonesuch'"),
 ]
 
