@@ -284,9 +284,9 @@ class RawHTTP:
 
 
 def http_request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
-    """A well-formed HTTP/1.1 request as bytes (Host, Content-Length set unless given)."""
+    """A well-formed HTTP/1.1 request as bytes (Host, and Content-Length unless given or chunked)."""
     fields = {"Host": "127.0.0.1", **(headers or {})}
-    if body or method in ("POST", "PUT", "PATCH"):
+    if (body or method in ("POST", "PUT", "PATCH")) and "Transfer-Encoding" not in fields:
         fields.setdefault("Content-Length", str(len(body)))
     head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
     return head.encode("latin-1") + body
