@@ -28,7 +28,9 @@ from rnnkit.apps.framework import setting_rules
 
 JSON_APPS = ("textgen", "classify", "forecast", "translate")
 PER = 4  # requests an example sends (hypothesis's time per example is the larger part)
-EXAMPLES = {"json": 75, "speech": 75, "odd": 100}  # per app / route family; -m slow: ten times as many
+EXAMPLES = {"json": 75, "speech": 75, "odd": 100}  # per app / route family
+# the default run (derandomized: the same examples each time), and -m slow: ten times as many, random
+SIZES = [pytest.param(1, id="default"), pytest.param(10, id="many", marks=pytest.mark.slow)]
 COUNTS: dict[str, int] = {}  # requests sent per target, for the report (pytest -s prints them)
 
 
@@ -89,10 +91,9 @@ def send(server, leaks: list[str], target: str, strategy, examples: int, fresh: 
 
 
 def fuzz(strategy, examples: int, body) -> None:
-    """Run ``body(example)`` on ``examples`` examples of ``strategy`` (the slow variant: ten times as many, random)."""
-    slow = examples > max(EXAMPLES.values())
-
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=not slow, print_blob=True,
+    """Run ``body(example)`` on ``examples`` examples of ``strategy`` (more than the default run's: random ones)."""
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=examples <= max(EXAMPLES.values()),
+              print_blob=True,
               suppress_health_check=list(HealthCheck))
     @given(strategy)
     def run(example):
@@ -221,20 +222,12 @@ def json_requests(app: str, service, name: str, http_request):
     return st.builds(build, objects(app, service), st.lists(way, min_size=PER, max_size=PER))
 
 
+@pytest.mark.parametrize("times", SIZES)
 @pytest.mark.parametrize("app", JSON_APPS)
-def test_fuzzed_json_bodies_are_answered_or_refused_in_json(server, runs, loaded, leaks, app):
-    _fuzz_json(server, runs, loaded, leaks, app, EXAMPLES["json"])
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("app", JSON_APPS)
-def test_fuzzed_json_bodies_many(server, runs, loaded, leaks, app):
-    _fuzz_json(server, runs, loaded, leaks, app, 10 * EXAMPLES["json"])
-
-
-def _fuzz_json(server, runs, loaded, leaks, app: str, examples: int) -> None:
+def test_fuzzed_json_bodies_are_answered_or_refused_in_json(server, runs, loaded, leaks, app, times):
     name = runs[app].name
-    send(server, leaks, app, json_requests(app, loaded[name].service, name, server.http.request), examples)
+    send(server, leaks, app, json_requests(app, loaded[name].service, name, server.http.request),
+         times * EXAMPLES["json"])
 
 
 # ---------------------------------------------------------------- multipart uploads (speech)
@@ -282,25 +275,19 @@ def uploads(name: str, http_request):
                   f"boundary={boundary}", "none": "multipart/form-data", "other": "multipart/form-data; boundary=zz",
                   "json": "application/json", "mixed": f"multipart/mixed; boundary={boundary}"}[kind]
         return http_request("POST", f"/models/{name}/predict", data, {"Content-Type": header}), False
-    return st.lists(st.builds(build, st.lists(parts, max_size=4) | st.builds(lambda p, n: [p] * n, parts, st.integers(21, 25)),
-                     st.sampled_from(["b0undary", "x" * 71, "a b", "--", "\u00e9"]) | st.text(string.ascii_letters,
-                                                                                              min_size=1, max_size=20),
-                     st.sampled_from(["--{b}--\r\n", "--{b}--", "--{b}\r\n", "", "--{b}--\r\njunk"]),
-                     st.sampled_from(["plain", "plain", "quoted", "none", "other", "json", "mixed"]),
-                     st.integers(0, 11), st.integers(0, 10**6), st.binary(max_size=20)), min_size=PER, max_size=PER)
+    many = st.lists(parts, max_size=4) | st.builds(lambda p, n: [p] * n, parts, st.integers(21, 25))
+    boundary = (st.sampled_from(["b0undary", "x" * 71, "a b", "--", "\u00e9"])
+                | st.text(string.ascii_letters, min_size=1, max_size=20))
+    ending = st.sampled_from(["--{b}--\r\n", "--{b}--", "--{b}\r\n", "", "--{b}--\r\njunk"])
+    kind = st.sampled_from(["plain", "plain", "quoted", "none", "other", "json", "mixed"])
+    one = st.builds(build, many, boundary, ending, kind, st.integers(0, 11), st.integers(0, 10**6),
+                    st.binary(max_size=20))
+    return st.lists(one, min_size=PER, max_size=PER)
 
 
-def test_fuzzed_uploads_are_answered_or_refused_in_json(server, runs, leaks):
-    _fuzz_uploads(server, runs, leaks, EXAMPLES["speech"])
-
-
-@pytest.mark.slow
-def test_fuzzed_uploads_many(server, runs, leaks):
-    _fuzz_uploads(server, runs, leaks, 10 * EXAMPLES["speech"])
-
-
-def _fuzz_uploads(server, runs, leaks, examples: int) -> None:
-    send(server, leaks, "speech", uploads(runs["speech"].name, server.http.request), examples)
+@pytest.mark.parametrize("times", SIZES)
+def test_fuzzed_uploads_are_answered_or_refused_in_json(server, runs, leaks, times):
+    send(server, leaks, "speech", uploads(runs["speech"].name, server.http.request), times * EXAMPLES["speech"])
 
 
 # ---------------------------------------------------------------- odd methods, paths, headers (every route)
@@ -336,21 +323,13 @@ def odd_requests(paths: list[str]):
         return head.encode("utf-8", "surrogatepass") + body, method == "HEAD"
     header = st.builds(lambda k, i: (k, HEADERS[k][i % len(HEADERS[k])]), st.sampled_from(sorted(HEADERS)),
                        st.integers(0, 6))
-    return st.lists(st.builds(build, st.sampled_from(METHODS) | st.text(string.ascii_letters + "!#$%&'*+-.^_`|~", min_size=1,
-                                                               max_size=8),
-                     st.sampled_from(paths), st.sampled_from(PATH_JUNK) | st.just(""), st.lists(header, max_size=4),
-                     st.binary(max_size=30), st.sampled_from(["HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "X"])),
-                    min_size=PER, max_size=PER)
+    method = st.sampled_from(METHODS) | st.text(string.ascii_letters + "!#$%&'*+-.^_`|~", min_size=1, max_size=8)
+    version = st.sampled_from(["HTTP/1.1", "HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "X"])
+    one = st.builds(build, method, st.sampled_from(paths), st.sampled_from(PATH_JUNK) | st.just(""),
+                    st.lists(header, max_size=4), st.binary(max_size=30), version)
+    return st.lists(one, min_size=PER, max_size=PER)
 
 
-def test_odd_methods_paths_and_headers_are_answered_or_refused_in_json(server, runs, leaks):
-    _fuzz_odd(server, runs, leaks, EXAMPLES["odd"])
-
-
-@pytest.mark.slow
-def test_odd_methods_paths_and_headers_many(server, runs, leaks):
-    _fuzz_odd(server, runs, leaks, 10 * EXAMPLES["odd"])
-
-
-def _fuzz_odd(server, runs, leaks, examples: int) -> None:
-    send(server, leaks, "odd", odd_requests(routes(runs)), examples, fresh=True)
+@pytest.mark.parametrize("times", SIZES)
+def test_odd_methods_paths_and_headers_are_answered_or_refused_in_json(server, runs, leaks, times):
+    send(server, leaks, "odd", odd_requests(routes(runs)), times * EXAMPLES["odd"], fresh=True)
