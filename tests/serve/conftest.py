@@ -142,14 +142,16 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """uvicorn in a thread of this process, on 127.0.0.1 at a free port; stopped by :meth:`stop`."""
+    """uvicorn in a thread of this process, on 127.0.0.1 at a free port, configured as ``rnnkit serve`` runs it
+    (``read_timeout``: its ``--read-timeout``); stopped by :meth:`stop`."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, **config) -> None:
         import uvicorn
+
+        from rnnkit.serve.server import uvicorn_config
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False))
+        self.server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", self.port, **config))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 10
@@ -179,3 +181,120 @@ def keyed_live(loaded):
     server = LiveServer(create_app(loaded, api_key="s3cret-key"))
     yield server
     server.stop()
+
+
+class Reply:
+    """One HTTP reply as read off the socket: ``status``, ``headers`` (lower-case names), ``body`` (de-chunked)."""
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def __repr__(self) -> str:
+        return f"Reply({self.status}, {self.headers.get('content-type')}, {self.body[:300]!r})"
+
+
+class RawHTTP:
+    """HTTP/1.1 to 127.0.0.1:``port`` written byte for byte (malformed too), on one kept-alive connection; each
+    reply read by hand (interim 1xx skipped; Content-Length, chunked, or until closed).  Reconnects after a reply
+    that closes the connection, so a caller can send request after request."""
+
+    def __init__(self, port: int, timeout: float = 30.0) -> None:
+        self.port, self.timeout = port, timeout
+        self.sock: socket.socket | None = None
+        self.buffer = b""
+
+    def connect(self) -> socket.socket:
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=self.timeout)
+            self.buffer = b""
+        return self.sock
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def _more(self) -> bytes:
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("the server closed the connection")
+        self.buffer += data
+        return data
+
+    def _until(self, mark: bytes) -> bytes:
+        while mark not in self.buffer:
+            self._more()
+        part, self.buffer = self.buffer.split(mark, 1)
+        return part
+
+    def _exactly(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            self._more()
+        part, self.buffer = self.buffer[:n], self.buffer[n:]
+        return part
+
+    def request(self, data: bytes, head: bool = False) -> Reply:
+        """Send ``data`` (a whole request as bytes) and read one reply (``head``: it has no body, as for HEAD)."""
+        reused = self.sock is not None
+        try:
+            self.connect().sendall(data)
+            return self.read(head)
+        except ConnectionError:
+            silent = not self.buffer
+            self.close()
+            if not (reused and silent):
+                raise
+        # a kept-alive connection the server had closed meanwhile (idle): once more, on a new one
+        self.connect().sendall(data)
+        return self.read(head)
+
+    def read(self, head: bool = False) -> Reply:
+        while True:
+            lines = self._until(b"\r\n\r\n").decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ")[1])
+            headers = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            if status >= 200:
+                break
+        if head or status in (204, 304):
+            body = b""
+        elif "content-length" in headers:
+            body = self._exactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body = b""
+            while True:
+                size = int(self._until(b"\r\n").split(b";")[0], 16)
+                body += self._exactly(size)
+                self._exactly(2)
+                if size == 0:
+                    break
+        else:  # until the server closes
+            try:
+                while True:
+                    self._more()
+            except ConnectionError:
+                pass
+            body, self.buffer = self.buffer, b""
+            self.close()
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return Reply(status, headers, body)
+
+
+def http_request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
+    """A well-formed HTTP/1.1 request as bytes (Host, and Content-Length unless given or chunked)."""
+    fields = {"Host": "127.0.0.1", **(headers or {})}
+    if (body or method in ("POST", "PUT", "PATCH")) and "Transfer-Encoding" not in fields:
+        fields.setdefault("Content-Length", str(len(body)))
+    head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items()) + "\r\n"
+    return head.encode("latin-1") + body
+
+
+@pytest.fixture(scope="session")
+def http():
+    """The socket-level tools: ``http.Server(app, **config)`` (:class:`LiveServer`), ``http.Raw(port)``
+    (:class:`RawHTTP`), ``http.request(method, path, body, headers)`` (a request's bytes)."""
+    from types import SimpleNamespace
+    return SimpleNamespace(Server=LiveServer, Raw=RawHTTP, request=http_request)

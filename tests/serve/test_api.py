@@ -91,6 +91,7 @@ BAD = [
     (TG, '{"prompt": 5}', 422, "`prompt`"),
     (TG, '{"prompt": "QZ#"}', 422, "`prompt` holds characters the model never saw"),
     (TG, '{"stream": "yes"}', 422, "`stream`"),
+    (TG, '{"prompt": "' + "the " * 2500 + 'a"}', 422, "`prompt` has 10,001 characters"),
     (FC, '{"steps": 0}', 422, "`steps`"),
     (FC, '{"steps": 1001}', 422, "`steps`"),
     (FC, '{"steps": 2, "history": [["2020-01", "x"]]}', 422, "`history`[0]"),
@@ -98,9 +99,11 @@ BAD = [
     (FC, '{"steps": 2, "history": [["2020-02", 1], ["2020-01", 2]]}', 422, "`history`[1]"),
     (FC, '{"steps": 2, "history": [["2020-01", 1], ["2020-02", 2]]}', 422, "`history` has 2 rows"),
     (FC, '{"steps": 2, "history": "/etc/passwd"}', 422, "`history`"),
+    (FC, '{"steps": 2, "history": [["2020-01", 1], ["2020-02", -1e300]]}', 422, "`history`[1]: value -1e+300 is beyond"),
     (TR, '{"texts": ["w1"], "beam": 0}', 422, "`beam`"),
     (TR, '{"texts": ["w1"], "beam": 17}', 422, "`beam`"),
     (TR, '{"texts": [""]}', 422, "`texts`[0] is empty"),
+    (TR, '{"texts": ["w1", "' + "w2 " * 333 + 'w3"]}', 422, "`texts`[1] has 1,001 characters"),
     ("nonesuch", '{"texts": ["a"]}', 404, "no model 'nonesuch'"),
 ]
 
@@ -163,6 +166,14 @@ def test_plots_are_looked_up_by_name_never_opened_as_a_client_path(client, runs)
         reply = client.get(f"/models/{CL}/files/{file}")
         assert reply.status_code == 404 and "error" in reply.json()
     assert client.get("/models/nonesuch/files/loss.png").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/", "/static/app.js", f"/models/{CL}/files/training.png"])
+def test_a_range_header_is_ignored_the_whole_file_comes(client, path):
+    whole = client.get(path).content
+    for value in ("bytes=x", "bytes=9-1", "bytes=999999999-", "bytes=0-1"):  # malformed ones were plain-text 400s
+        reply = client.get(path, headers={"Range": value, "If-Range": "x"})
+        assert reply.status_code == 200 and reply.content == whole and len(whole) > 100
 
 
 def test_unknown_routes_and_methods_answer_json_errors(client):
@@ -259,20 +270,23 @@ def test_a_request_that_runs_too_long_is_a_503_and_the_server_stays_up():
         assert c.get("/health").json() == {"status": "ok"}
 
 
-def test_a_failing_model_is_a_500_json_error_and_the_worker_goes_on():
+def test_a_failing_model_is_a_500_json_error_the_log_has_the_details_and_the_worker_goes_on(caplog):
     calls = []
 
     def predict(requests):
         calls.append(len(requests))
         if len(calls) == 1:
-            raise RuntimeError("boom")
+            raise FileNotFoundError(2, "No such file or directory", "/srv/runs/echo/vocab.json")
         return [{"value": r.value} for r in requests]
 
     from fastapi.testclient import TestClient
     with TestClient(create_app(_fake(predict, batch=1)), raise_server_exceptions=False) as c:
         reply = c.post("/models/echo/predict", json={"value": 1})
-        assert reply.status_code == 500 and "boom" in reply.json()["error"]
+        assert reply.status_code == 500 and set(reply.json()) == {"error"}
+        assert "FileNotFoundError" in reply.json()["error"] and "/srv" not in reply.text  # the path stays inside
         assert c.post("/models/echo/predict", json={"value": 2}).json() == {"value": 2}
+    lines = [r.getMessage() for r in caplog.records if r.name == "rnnkit.serve"]
+    assert len(lines) == 1 and "echo" in lines[0] and "/srv/runs/echo/vocab.json" in lines[0]
 
 
 def test_loading_refuses_what_it_cannot_serve(runs, tmp_path):

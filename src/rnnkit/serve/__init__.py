@@ -9,7 +9,9 @@ the web page at ``/``, the schema at ``/openapi.json`` and ``/docs``
 (:mod:`.app`).  Concurrent requests to one model are answered in micro-batches
 (a few milliseconds' window, up to ``--max-batch``), a language model's
 generations one at a time; model calls run in threads, never on the event loop
-(:mod:`.batching`).
+(:mod:`.batching`).  A client slower than ``--read-timeout`` to send its request
+(head, then body) is cut off (408), one that leaves mid-request has its work
+dropped (:mod:`.server`, :mod:`.app`); each such fault is one line on stderr.
 
 Binding to anything but a loopback address needs ``--api-key`` (checked on
 every route but ``/health``; a browser asks for it on the page, as the password).  Needs the ``[serve]``
@@ -20,8 +22,10 @@ one line.  From Python: :func:`serve_command` with :class:`ServeOptions`, or
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import socket
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -49,6 +53,8 @@ class ServeOptions(AppConfig):
     api_key: str | None = setting(None, help="the key clients send as the X-API-Key header (or Authorization: Bearer); "
                                              "required off loopback, checked on every route but /health")
     timeout: float = setting(30.0, help="seconds a request may take before it is cut off with 503", gt=0, max=3600)
+    read_timeout: float = setting(15.0, help="seconds a client may take to send a request's head, and again its body; "
+                                             "a slower one is cut off (408) and the connection closed", gt=0, max=3600)
     max_body: int = setting(1_000_000, help="the largest JSON body in bytes (audio uploads: the app's own limit, "
                                             "10 MB)", min=1_000, max=1_000_000_000)
     max_batch: int = setting(32, help="the most requests to one model answered in one call (1: one at a time)", min=1,
@@ -101,7 +107,7 @@ def build_app(options: ServeOptions) -> Any:
 
     runs = load_runs(options.run)
     limits = Limits(max_body=options.max_body, timeout=options.timeout, window=options.batch_window_ms / 1000,
-                    batch=options.max_batch)
+                    batch=options.max_batch, read_timeout=options.read_timeout)
     return create_app(runs, api_key=options.api_key, limits=limits)
 
 
@@ -122,6 +128,14 @@ def serve_command(options: ServeOptions, print_fn: Callable[[str], None] = print
     """``rnnkit serve``: load the runs, say where they are served and whether the key guards them, run until Ctrl-C."""
     import torch
 
+    from .server import log, uvicorn_config
+
+    if not log.handlers:  # the faults (a slow client cut off, a client gone, a model failing): one line each
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("serve: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
     torch.set_num_threads(model_threads(options.threads))
     app = build_app(options)
     import uvicorn
@@ -142,7 +156,7 @@ def serve_command(options: ServeOptions, print_fn: Callable[[str], None] = print
                  "in a browser, give it as the password)")
     else:
         print_fn("serve: no API key: listening on loopback only, so only this machine can connect")
-    uvicorn.run(app, host=options.host, port=options.port, log_level="warning", access_log=False)
+    uvicorn.Server(uvicorn_config(app, options.host, options.port, read_timeout=options.read_timeout)).run()
 
 
 #: the ``rnnkit serve`` command

@@ -15,10 +15,15 @@ header, ``Authorization: Bearer KEY``, or (what a browser sends for the page
 after asking its user) HTTP Basic with the key as the password.
 
 Every error is ``{"error": "..."}`` with a 4xx or 5xx status, naming the field
-at fault.  Bodies over the limit are refused before they are parsed (by their
-Content-Length, and by counting the bytes as they come), an unknown model is a
-404, a request that outlasts ``timeout`` seconds a 503 (the model finishes or
-stops on its own; the server stays up).
+at fault, and never a file path or a traceback (what went wrong inside is one
+line of the server's log, the ``rnnkit.serve`` logger).  Bodies over the limit
+are refused before they are parsed (by their Content-Length, and by counting the
+bytes as they come), a body that has not arrived ``read_timeout`` seconds after
+its head is a 408 (both close the connection), an unknown model is a 404, a
+request that outlasts ``timeout`` seconds a 503 (the model finishes or stops on
+its own; the server stays up).  A client that goes away before its reply (or in
+the middle of a stream) has its request dropped: a queued one is skipped, a
+generation stops at its next piece.
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -46,6 +51,7 @@ from ..errors import RnnkitError
 from .batching import Busy, Job, Worker
 from .loading import ServedRun
 from .schema import error_text, request_model
+from .server import READ_TIMEOUT, log
 
 __all__ = ["create_app", "Limits", "STATIC"]
 
@@ -56,31 +62,44 @@ CHALLENGE = 'Basic realm="rnnkit serve (the API key as the password)", charset="
 
 @dataclass
 class Limits:
-    """The server's limits: body size (the app's ``Service.max_bytes`` for uploads), time per request, batching."""
+    """The server's limits: body size (the app's ``Service.max_bytes`` for uploads), time per request, time to send
+    a body (after its head), batching."""
 
     max_body: int = 1_000_000
     timeout: float = 30.0
+    read_timeout: float = READ_TIMEOUT
     window: float = 0.005
     batch: int = 32
     queue: int = 1024
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    # a client's text quoted back may hold lone surrogates ("\ud800" in its JSON), which UTF-8 cannot encode
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-class _TooLarge(StarletteHTTPException):
-    """A body that grew over the limit while it was read (413; FastAPI passes HTTP exceptions through)."""
+CLOSE = {"Connection": "close"}  # a reply sent before the body was read: the rest of it is not waited for
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"the body is over this route's limit of {limit:,} bytes")
+
+class _BodyFault(StarletteHTTPException):
+    """A body over the limit (413) or too slow (408), found while it was read (FastAPI passes these through)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(status, detail, headers=CLOSE)
+
+
+def _peer(scope: dict) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "a client"
 
 
 class _Guard:
     """ASGI middleware, before any route reads a body: the API key, then the body's size limit."""
 
-    def __init__(self, app: Any, api_key: str | None, limit_for: Callable[[str], int]) -> None:
-        self.app, self.api_key, self.limit_for = app, api_key, limit_for
+    def __init__(self, app: Any, api_key: str | None, limit_for: Callable[[str], int],
+                 read_timeout: float = READ_TIMEOUT) -> None:
+        self.app, self.api_key, self.limit_for, self.read_timeout = app, api_key, limit_for, read_timeout
 
     def _key_ok(self, headers: dict[bytes, bytes]) -> bool:
         """Whether the request carries the key: X-API-Key, ``Authorization: Bearer KEY``, or Basic ``any:KEY``."""
@@ -98,8 +117,10 @@ class _Guard:
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        # no partial replies: Starlette answers a malformed Range in plain text, and the page and plots are small
+        scope = dict(scope, headers=[(k, v) for k, v in scope.get("headers") or [] if k not in (b"range", b"if-range")])
         path: str = scope["path"]
-        headers = dict(scope.get("headers") or [])
+        headers = dict(scope["headers"])
         if self.api_key and path not in OPEN_PATHS and not self._key_ok(headers):
             # the Basic challenge makes a browser ask its user (the key as the password) and send it from then on
             return await _error(401, "missing or wrong API key: send it as the X-API-Key header (or Authorization: "
@@ -114,17 +135,30 @@ class _Guard:
                 return await _error(400, "Content-Length is not a number")(scope, receive, send)
             if too_big:
                 return await _error(413, f"the body is {int(declared):,} bytes, over this route's limit of "
-                                         f"{limit:,} bytes")(scope, receive, send)
+                                         f"{limit:,} bytes", CLOSE)(scope, receive, send)
         seen = 0
         started = False
+        whole = False  # the body has come: from then on, receive() only waits for the client to go away
+        deadline = asyncio.get_running_loop().time() + self.read_timeout
 
         async def counted() -> dict:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, whole
+            if whole:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - asyncio.get_running_loop().time(), 0))
+            except asyncio.TimeoutError:
+                log.warning("%s sent %s bytes of a body to %s in %g s (a slow or stalled client); answered 408 and "
+                            "closed", _peer(scope), f"{seen:,}", path, self.read_timeout)
+                raise _BodyFault(408, f"the body did not arrive within {self.read_timeout:g} s of the request's "
+                                      "head; the connection is closed") from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge(limit)
+                    raise _BodyFault(413, f"the body is over this route's limit of {limit:,} bytes")
+                whole = not message.get("more_body", False)
+            else:
+                whole = True
             return message
 
         async def watched(message: dict) -> None:
@@ -134,9 +168,15 @@ class _Guard:
 
         try:
             await self.app(scope, counted, watched)
-        except _TooLarge as exc:
+        except _BodyFault as exc:
             if not started:
-                await _error(413, exc.detail)(scope, receive, send)
+                await _error(exc.status_code, exc.detail, CLOSE)(scope, receive, send)
+
+
+async def _gone(receive: Callable[[], Awaitable[dict]]) -> None:
+    """Returns when the client has gone away (its body was read: nothing else can come)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 def _sse(event: str | None, data: dict) -> bytes:
@@ -174,7 +214,7 @@ def create_app(runs: dict[str, ServedRun], *, api_key: str | None = None, limits
             return service.max_bytes if service.upload else limits.max_body
         return limits.max_body
 
-    app.add_middleware(_Guard, api_key=api_key, limit_for=limit_for)
+    app.add_middleware(_Guard, api_key=api_key, limit_for=limit_for, read_timeout=limits.read_timeout)
 
     # ------------------------------------------------------------ errors: always {"error": "..."}
     @app.exception_handler(RequestValidationError)
@@ -189,8 +229,9 @@ def create_app(runs: dict[str, ServedRun], *, api_key: str | None = None, limits
         return _error(exc.status_code, detail, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> JSONResponse:
-        return _error(500, f"internal error ({type(exc).__name__}: {exc})"[:500])
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:  # the last resort: a fault of the server's
+        return _error(500, f"internal error ({type(exc).__name__}) answering {request.method} {request.url.path}; "
+                           "the server's log has the details")
 
     # ------------------------------------------------------------ answering
     async def prepared(run: ServedRun, data: dict[str, Any]) -> Any:
@@ -203,11 +244,18 @@ def create_app(runs: dict[str, ServedRun], *, api_key: str | None = None, limits
             request = checked if checked is not None else request
         return request
 
-    async def answer(run: ServedRun, data: dict[str, Any]) -> Any:
+    def failed(run: ServedRun, exc: BaseException) -> str:
+        """The client's line for a model that raised (the server's log gets the exception, once)."""
+        log.warning("%s: the model failed on a request: %s: %s", run.name, type(exc).__name__, exc)
+        return f"the model {run.name!r} failed on this request ({type(exc).__name__}); the server's log has the details"
+
+    async def answer(run: ServedRun, data: dict[str, Any], receive: Callable[[], Awaitable[dict]]) -> Any:
         try:
             request = await prepared(run, data)
         except RnnkitError as exc:
             return _error(422, str(exc))
+        except Exception as exc:  # a check that broke (a defect of the app's): the client is told no more than that
+            return _error(500, failed(run, exc))
         worker = workers[run.name]
         stream = bool(getattr(request, "stream", False)) and run.service.generate is not None
         try:
@@ -215,28 +263,40 @@ def create_app(runs: dict[str, ServedRun], *, api_key: str | None = None, limits
         except Busy as exc:
             return _error(503, str(exc), {"Retry-After": "1"})
         if stream:
-            return StreamingResponse(_events(job), media_type="text/event-stream",
+            return StreamingResponse(_events(run, job), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        gone = asyncio.ensure_future(_gone(receive))  # the client leaving drops its request
         try:
-            reply = await asyncio.wait_for(asyncio.shield(job.future), limits.timeout)
-        except asyncio.TimeoutError:
+            await asyncio.wait((job.future, gone), timeout=limits.timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not job.future.done():
             job.cancelled = True
+            if gone.done() and not gone.cancelled():
+                log.warning("%s: a client went away before its reply (after %.2f s); its request was dropped",
+                            run.name, time.perf_counter() - job.queued)
+                return _error(499, "the client went away")  # nobody reads it
             return _error(503, f"the request took longer than {limits.timeout:g} s and was cut off; ask for less "
                                "(fewer texts, a shorter length) or raise the server's --timeout")
+        try:
+            reply = job.future.result()
         except RnnkitError as exc:
             return _error(422, str(exc))
+        except Exception as exc:
+            return _error(500, failed(run, exc))
         return JSONResponse(reply)
 
-    async def _events(job: Job) -> AsyncIterator[bytes]:
+    async def _events(run: ServedRun, job: Job) -> AsyncIterator[bytes]:
         """The pieces of a generation as server-sent events (pieces ready together go as one), then ``done``."""
         deadline = job.queued + limits.timeout
+        sent, ended = 0, False
         try:
             while True:
                 left = deadline - time.perf_counter()
                 try:
                     piece = await asyncio.wait_for(job.pieces.get(), max(left, 0.001))  # type: ignore[union-attr]
                 except asyncio.TimeoutError:
-                    job.cancelled = True
+                    job.cancelled, ended = True, True
                     yield _sse("error", {"error": f"the generation took longer than {limits.timeout:g} s and was "
                                                   "cut off; ask for a shorter length"})
                     return
@@ -249,25 +309,33 @@ def create_app(runs: dict[str, ServedRun], *, api_key: str | None = None, limits
                         job.pieces.put_nowait(None)  # type: ignore[union-attr]
                         break
                     text.append(more)
+                sent += 1
                 yield _sse(None, {"text": "".join(text)})
+            ended = True
             try:
                 reply = await job.future
             except RnnkitError as exc:
                 yield _sse("error", {"error": str(exc)})
                 return
+            except Exception as exc:
+                yield _sse("error", {"error": failed(run, exc)})
+                return
             yield _sse("done", reply)
         finally:
             job.cancelled = True  # the client went away (or the stream ended): a running generation stops
+            if not ended:
+                log.warning("%s: a client went away in the middle of a stream (after %d events, %.2f s); its "
+                            "generation was stopped", run.name, sent, time.perf_counter() - job.queued)
 
     def predict_route(run: ServedRun) -> Callable[..., Awaitable[Any]]:
         service = run.service
         if service.upload is None:
             model = request_model(service.request, f"{_ident(run.name)}Request")
 
-            async def predict(body: Any) -> Any:
-                return await answer(run, body.model_dump())
+            async def predict(body: Any, request: Request) -> Any:
+                return await answer(run, body.model_dump(), request.receive)
 
-            predict.__annotations__ = {"body": model, "return": Any}
+            predict.__annotations__ = {"body": model, "request": Request, "return": Any}
             return predict
         form_model = request_model(service.request, f"{_ident(run.name)}Form", strict=False, skip=(service.upload,))
 
@@ -278,21 +346,26 @@ def create_app(runs: dict[str, ServedRun], *, api_key: str | None = None, limits
                                    "(curl -F audio=@clip.wav ...)")
             try:
                 form = await request.form(max_files=1, max_fields=20, max_part_size=service.max_bytes)
-            except StarletteHTTPException:
+            except StarletteHTTPException:  # the parser's own one-line complaints (400), or the body's (408, 413)
                 raise
             except Exception as exc:
-                return _error(400, f"malformed multipart form: {exc}")
-            file = form.get(service.upload)
-            if file is None or isinstance(file, str):
-                return _error(422, f"`{service.upload}` is required: upload one file in the form field "
-                                   f"`{service.upload}`")
-            fields = {k: v for k, v in form.items() if k != service.upload}
+                log.warning("%s: a multipart form could not be read: %s: %s", run.name, type(exc).__name__, exc)
+                return _error(400, f"malformed multipart form ({type(exc).__name__}); send the audio file as the "
+                                   f"form field `{service.upload}` (curl -F audio=@clip.wav ...)")
             try:
-                data = form_model.model_validate(fields).model_dump()
-            except ValidationError as exc:
-                return _error(*error_text(exc.errors()))
-            data[service.upload] = await file.read()  # bytes: never a path
-            return await answer(run, data)
+                file = form.get(service.upload)
+                if file is None or isinstance(file, str):
+                    return _error(422, f"`{service.upload}` is required: upload one file in the form field "
+                                       f"`{service.upload}`")
+                fields = {k: v for k, v in form.items() if k != service.upload}
+                try:
+                    data = form_model.model_validate(fields).model_dump()
+                except ValidationError as exc:
+                    return _error(*error_text(exc.errors()))
+                data[service.upload] = await file.read()  # bytes: never a path
+            finally:
+                await form.close()  # the spooled upload's file, at once
+            return await answer(run, data, request.receive)
 
         return upload
 
@@ -327,7 +400,13 @@ def create_app(runs: dict[str, ServedRun], *, api_key: str | None = None, limits
         path = run.images.get(file)  # a name looked up in what was listed at start, never joined to a path
         if path is None:
             return _error(404, f"{name} has no plot {file!r}; it has {', '.join(run.images) or 'none'}")
-        return FileResponse(path, media_type="image/png")
+        try:  # read whole (plots are small): a file gone or unreadable is found here, not halfway through a reply
+            data = await asyncio.get_running_loop().run_in_executor(checks, path.read_bytes)
+        except OSError as exc:
+            log.warning("%s: its plot %s cannot be read any more (%s)", name, path, exc.strerror or exc)
+            return _error(404, f"{name}'s plot {file!r} is no longer in its run folder (it was there when the server "
+                               "started)")
+        return Response(data, media_type="image/png")
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -49,6 +49,17 @@ class Job:
     queued: float = field(default_factory=time.perf_counter)
 
 
+def _fail(job: Job, exc: Exception) -> None:
+    """``exc`` as ``job``'s answer; a job cut off has nobody waiting, so its future is only cancelled (an exception
+    nobody retrieves would be logged by asyncio, a traceback for a fault already logged once)."""
+    if job.future.done():
+        return
+    if job.cancelled:
+        job.future.cancel()
+    else:
+        job.future.set_exception(exc)
+
+
 class Worker:
     """The queue and task of one model (see the module docstring)."""
 
@@ -122,8 +133,7 @@ class Worker:
             replies = await loop.run_in_executor(self.executor, self.service.predict, [j.request for j in jobs])
         except Exception as exc:  # the model's failure is each request's answer; the worker goes on
             for job in jobs:
-                if not job.future.done():
-                    job.future.set_exception(exc)
+                _fail(job, exc)
             return
         self.calls += 1
         self.answered += len(jobs)
@@ -169,8 +179,7 @@ class Worker:
         try:
             reply = await loop.run_in_executor(self.executor, self.service.generate, job.request, emit)
         except Exception as exc:
-            if not job.future.done():
-                job.future.set_exception(exc)
+            _fail(job, exc)
         else:
             self.calls += 1
             self.answered += 1

@@ -345,6 +345,9 @@ def infer_season(dates: np.ndarray) -> int:
     return {86_400.0: 7, 3_600.0: 24}.get(float(seconds), 1)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def series_from_rows(rows: Sequence[Sequence], target: str, name: str = "`history`") -> Series:
     """A univariate :class:`Series` from ``[[date, value], ...]`` rows, oldest first (a request's history).
 
@@ -367,6 +370,9 @@ def series_from_rows(rows: Sequence[Sequence], target: str, name: str = "`histor
                               "(optionally with HH:MM[:SS])")
         if not np.isfinite(row[1]):
             raise ConfigError(f"{name}[{i}]: value {row[1]!r} is not a finite number")
+        if abs(row[1]) > _FLOAT32_MAX:  # the model reads float32: beyond it, an infinity
+            raise ConfigError(f"{name}[{i}]: value {row[1]!r} is beyond what the model reads (float32, up to "
+                              f"{_FLOAT32_MAX:.3g} in size)")
         dates.append(date)
         values.append(float(row[1]))
     if not dates:

@@ -1,6 +1,7 @@
 """``rnnkit serve`` for a forecast run: the next ``steps`` values after the run's series or a given history."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +39,10 @@ def service(run: Path) -> Service:
         own = load_series(cfg.data, date_column=cfg.date_column, target=cfg.target, features=cfg.features,
                           fill=cfg.fill)
         missing = None
-    except RnnkitError as exc:
-        own, missing = None, f"the run's series ({cfg.data}) cannot be read here ({exc}); send `history`"
+    except RnnkitError as exc:  # the server's log names the file; a client is never told a path
+        logging.getLogger("rnnkit.serve").warning("%s: its series cannot be read (%s); requests must send `history`",
+                                                  run.name, exc)
+        own, missing = None, "this run's own series is not on the server; send `history` (the series to continue)"
     target = columns[0] if columns else (own.target if own is not None else "value")
 
     def check(request: ForecastRequest) -> ForecastRequest:

@@ -10,14 +10,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from rnnkit.errors import ConfigError
+
 from ..framework import AppConfig, Service, setting
 from .data import check_known
 from .generate import generate
 from .recipe import load_run
 
-__all__ = ["GenerateRequest", "service", "MAX_LENGTH"]
+__all__ = ["GenerateRequest", "service", "MAX_LENGTH", "MAX_PROMPT"]
 
 MAX_LENGTH = 2000  # tokens one request may ask for
+# characters of a prompt: the model reads a prompt whole, in one call nothing can stop, at about a millisecond a
+# character on a busy 2-core CPU; a 1 MB body held the model (and a core) for many minutes
+MAX_PROMPT = 10_000
 
 
 @dataclass
@@ -29,7 +34,8 @@ class GenerateRequest(AppConfig):
     rnnkit.errors.ConfigError: `length` must be a whole number from 1 to 2000, got 3000
     """
 
-    prompt: str = setting("", help="the text to continue (its characters, or words, must be in the run's vocabulary)")
+    prompt: str = setting("", help="the text to continue (its characters, or words, must be in the run's vocabulary; "
+                                   f"at most {MAX_PROMPT:,} characters)")
     length: int = setting(200, help="tokens to generate (characters for a character-level model)", min=1,
                           max=MAX_LENGTH)
     temperature: float = setting(0.8, help="divides the logits before sampling (< 1 is more conservative)", gt=0,
@@ -39,6 +45,11 @@ class GenerateRequest(AppConfig):
     seed: int | None = setting(None, help="fixes the sampling: the same seed gives the same text", min=0,
                                max=2**63 - 1)
     stream: bool = setting(False, help="send each piece as a server-sent event as it is made")
+
+    def validate(self) -> None:
+        if len(self.prompt) > MAX_PROMPT:
+            raise ConfigError(f"{self.option('prompt')} has {len(self.prompt):,} characters, over the {MAX_PROMPT:,} "
+                              "a request may send; send its last part (the model's state forgets far sooner)")
 
 
 def service(run: Path) -> Service:

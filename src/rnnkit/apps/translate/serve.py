@@ -10,9 +10,12 @@ from rnnkit.errors import ConfigError
 from ..framework import AppConfig, Service, setting
 from .recipe import load_run
 
-__all__ = ["TranslateRequest", "service", "MAX_TEXTS"]
+__all__ = ["TranslateRequest", "service", "MAX_TEXTS", "MAX_CHARS"]
 
 MAX_TEXTS = 256  # sentences one request may hold
+# characters of one sentence: its translation may run to twice its tokens, each step over every beam, in one call
+# nothing can stop; a 1 MB sentence held the model (and a core) for far longer than any request's time
+MAX_CHARS = 1_000
 
 
 @dataclass
@@ -24,13 +27,17 @@ class TranslateRequest(AppConfig):
     rnnkit.errors.ConfigError: `beam` must be a whole number from 1 to 16, got 0
     """
 
-    texts: list[str] = setting([], help=f"the sentences to translate (1 to {MAX_TEXTS})", min=1, max=MAX_TEXTS)
+    texts: list[str] = setting([], help=f"the sentences to translate (1 to {MAX_TEXTS}, each at most {MAX_CHARS:,} "
+                                        "characters)", min=1, max=MAX_TEXTS)
     beam: int = setting(5, help="beam width (1 = greedy)", min=1, max=16)
 
     def validate(self) -> None:
         for i, text in enumerate(self.texts):
             if not isinstance(text, str) or not text.strip():
                 raise ConfigError(f"{self.option('texts')}[{i}] is empty; give it some words (or drop it)")
+            if len(text) > MAX_CHARS:
+                raise ConfigError(f"{self.option('texts')}[{i}] has {len(text):,} characters, over the {MAX_CHARS:,} "
+                                  "one sentence may have; split it into sentences")
 
 
 def service(run: Path) -> Service:
