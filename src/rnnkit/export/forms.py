@@ -37,8 +37,8 @@ from torch import nn
 
 from ..errors import ExportError
 from ..layers import (GRU, LSTM, RNN, Activation, Bidirectional, Conv1D, Dense, Dropout, Embedding,
-                      GlobalAveragePooling1D, GlobalMaxPooling1D, LayerNormalization, Masking, SimpleRNN,
-                      SpatialDropout1D)
+                      GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, LayerNormalization, Masking,
+                      SimpleRNN, SpatialDropout1D)
 from ..layers.recurrent import RecurrentLayer
 from ..models import Sequential
 from .ops import cell_blocker, onnx_rnn, onnx_weights
@@ -48,7 +48,7 @@ __all__ = ["TRACED", "RecurrentForm", "BidirectionalForm", "StackFramesForm", "S
 
 #: feed-forward layers whose own forward and compute_mask trace exactly with dynamic axes
 TRACED: tuple[type, ...] = (Dense, Dropout, SpatialDropout1D, Activation, Embedding, Masking, GlobalAveragePooling1D,
-                            GlobalMaxPooling1D, LayerNormalization)
+                            GlobalMaxPooling1D, GlobalConcatPooling1D, LayerNormalization)
 
 
 def layer_label(layer: nn.Module, index: int | None = None) -> str:
