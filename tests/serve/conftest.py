@@ -237,7 +237,7 @@ class RawHTTP:
         """Send ``data`` (a whole request as bytes) and read one reply (``head``: it has no body, as for HEAD)."""
         reused = self.sock is not None
         try:
-            self.connect().sendall(data)
+            self._send(data)
             return self.read(head)
         except ConnectionError:
             silent = not self.buffer
@@ -245,8 +245,20 @@ class RawHTTP:
             if not (reused and silent):
                 raise
         # a kept-alive connection the server had closed meanwhile (idle): once more, on a new one
-        self.connect().sendall(data)
+        self._send(data)
         return self.read(head)
+
+    def _send(self, data: bytes) -> None:
+        """Write ``data``; a server may answer early (a 413 on a body over the limit) and close before it is all
+        written, so a failed write is followed by reading that answer (the write's error if there is none)."""
+        try:
+            self.connect().sendall(data)
+        except ConnectionError as failed:
+            try:
+                while b"\r\n\r\n" not in self.buffer:
+                    self._more()
+            except OSError:
+                raise failed from None
 
     def read(self, head: bool = False) -> Reply:
         while True:
