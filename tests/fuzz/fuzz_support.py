@@ -28,6 +28,7 @@ import time
 from datetime import timedelta
 from typing import Any, Callable, Iterator
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -51,6 +52,12 @@ seeds = st.randoms(use_true_random=True)
 def fuzz(cases: int) -> settings:
     """The ``rnnkit-fuzz`` profile with enough examples for ``cases`` cases (times ``RNNKIT_FUZZ_SCALE``)."""
     return settings(settings.get_profile("rnnkit-fuzz"), max_examples=max(1, math.ceil(cases * SCALE / BATCH)))
+
+
+def cases(default: int, slow: int) -> Any:
+    """Parametrize a test over its number of cases: ``default`` in the default suite, ``slow`` marked slow
+    (for the targets whose cases take milliseconds: a model built, a process forked)."""
+    return pytest.mark.parametrize("count", [default, pytest.param(slow, marks=pytest.mark.slow)], ids=["default", "long"])
 
 
 def hostile(call: Callable[..., Any], *args: Any, name: str | None = None, case: Any = None, **kwargs: Any) -> Any:
