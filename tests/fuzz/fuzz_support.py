@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import Any, Callable, Iterator
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rnnkit.errors import RnnkitError
@@ -220,3 +220,25 @@ def peak_rss_growth(call: Callable[[], Any]) -> tuple[Any, int, float]:
     start = time.perf_counter()
     result = hostile(call)
     return result, _vm("VmHWM") - before, time.perf_counter() - start
+
+
+def cheaply(call: Callable[[], Any], refused: str | None = None) -> Any:
+    """``call()``'s result or rnnkit error, after checking that it took less than 2 s and grew the peak of
+    resident memory by less than 50 MB (the address space bounded meanwhile to 1 GiB more); with
+    ``refused``, it must be an rnnkit error whose message holds that text (the file's name)."""
+    with limited_memory(1 << 30):
+        got, growth, seconds = peak_rss_growth(call)
+    if refused is not None:
+        assert isinstance(got, RnnkitError) and refused in str(got), got
+    assert growth < 50 << 20 and seconds < 2, (growth, seconds)
+    return got
+
+
+def run_cases(count: int, body: Callable[[random.Random], None]) -> None:
+    """``body(rnd)`` on enough hypothesis examples for ``count`` cases (for a test parametrized by :func:`cases`)."""
+    @fuzz(count)
+    @given(rnd=seeds)
+    def run(rnd: random.Random) -> None:
+        body(rnd)
+
+    run()

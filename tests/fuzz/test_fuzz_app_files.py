@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from fuzz_support import BATCH, cases, deep_json, fuzz, hostile, mutate, seeds
+from fuzz_support import BATCH, cases, deep_json, fuzz, hostile, mutate, run_cases, seeds
 from rnnkit.apps.classify.data import read_labelled, read_texts
 from rnnkit.apps.forecast.data import read_csv_series
 from rnnkit.apps.speech.data import features_of, load_recordings
@@ -50,6 +50,14 @@ def content(rnd, *valid: bytes) -> bytes:
     return rnd.choice(SPECIAL)
 
 
+def written(rnd, path: Path, *valid: bytes):
+    """:data:`BATCH` times: :func:`content` of ``valid`` written to ``path``; yields the bytes written."""
+    for _ in range(BATCH):
+        raw = content(rnd, *valid)
+        path.write_bytes(raw)
+        yield raw
+
+
 @pytest.fixture(scope="module")
 def folder(scratch):
     return Path(tempfile.mkdtemp(dir=scratch))
@@ -81,21 +89,22 @@ def test_classify_reads_any_file(folder, rnd):
 
 @cases(100, 2000)
 def test_classify_reads_any_folder(scratch, count):
-    @fuzz(count)
-    @given(rnd=seeds)
-    def run(rnd):
-        _classify_folders(scratch, rnd)
-    run()
+    run_cases(count, lambda rnd: _classify_folders(scratch, rnd))
+
+
+def _labelled_folder(scratch, files, suffix: str) -> Path:
+    """A new folder holding ``files`` ((label, bytes) pairs) as ``<label>/<label>_anna_<i><suffix>``."""
+    root = Path(tempfile.mkdtemp(dir=scratch))
+    for i, (label, raw) in enumerate(files):
+        (root / label).mkdir(exist_ok=True)
+        (root / label / f"{label}_anna_{i}{suffix}").write_bytes(raw)
+    return root
 
 
 def _classify_folders(scratch, rnd):
     for _ in range(BATCH):
-        root = Path(tempfile.mkdtemp(dir=scratch))
         files = [(rnd.choice(["pos", "neg", ".hidden", "x y"]), content(rnd, TEXT)) for _ in range(rnd.randint(0, 4))]
-        for i, (label, raw) in enumerate(files):
-            (root / label).mkdir(exist_ok=True)
-            (root / label / f"{i}.txt").write_bytes(raw)
-        got = hostile(read_labelled, root, case=files)
+        got = hostile(read_labelled, _labelled_folder(scratch, files, ".txt"), case=files)
         if not isinstance(got, RnnkitError):
             _check_texts(got.texts)
 
@@ -104,9 +113,7 @@ def _classify_folders(scratch, rnd):
 @given(rnd=seeds)
 def test_forecast_reads_any_series_csv(folder, rnd):
     path = folder / "series.csv"
-    for _ in range(BATCH):
-        raw = content(rnd, SERIES)
-        path.write_bytes(raw)
+    for raw in written(rnd, path, SERIES):
         args = dict(fill=rnd.choice([None, "interpolate", "ffill"]), target=rnd.choice([None, "sales", "temp", "date", "x"]),
                     features=rnd.choice([None, ["temp"], ["sales", "temp"], ["date"]]))
         got = hostile(read_csv_series, path, **args, name=path.name, case=(args, raw))
@@ -119,9 +126,7 @@ def test_forecast_reads_any_series_csv(folder, rnd):
 @given(rnd=seeds)
 def test_translate_reads_any_pair_file(folder, rnd):
     path = folder / "pairs.tsv"
-    for _ in range(BATCH):
-        raw = content(rnd, PAIRS)
-        path.write_bytes(raw)
+    for raw in written(rnd, path, PAIRS):
         got = hostile(load_pairs, str(path), None, "fr", name=path.name, case=raw)
         if not isinstance(got, RnnkitError):
             assert len(got.sources) == len(got.targets) > 0
@@ -132,9 +137,7 @@ def test_translate_reads_any_pair_file(folder, rnd):
 @given(rnd=seeds)
 def test_textgen_reads_any_text_file(folder, rnd):
     path = folder / "corpus.txt"
-    for _ in range(BATCH):
-        raw = content(rnd, CORPUS)
-        path.write_bytes(raw)
+    for raw in written(rnd, path, CORPUS):
         level = rnd.choice(["char", "word"])
         got = hostile(load_corpus, str(path), level, name=path.name, case=(level, raw))
         if not isinstance(got, RnnkitError):
@@ -154,22 +157,14 @@ WAVS = (_wav(), _wav(rate=16000, width=1, channels=2))
 
 @cases(60, 2000)
 def test_speech_reads_any_folder(scratch, count):
-    @fuzz(count)
-    @given(rnd=seeds)
-    def run(rnd):
-        _speech_folders(scratch, rnd)
-    run()
+    run_cases(count, lambda rnd: _speech_folders(scratch, rnd))
 
 
 def _speech_folders(scratch, rnd):
     for _ in range(BATCH):
-        root = Path(tempfile.mkdtemp(dir=scratch))
         files = [(rnd.choice(["0", "1", "one"]), mutate(rnd, rnd.choice(WAVS)) if rnd.random() < 0.8
                   else rnd.randbytes(rnd.randint(0, 48))) for _ in range(rnd.randint(1, 3))]
-        for i, (label, raw) in enumerate(files):
-            (root / label).mkdir(exist_ok=True)
-            (root / label / f"{label}_anna_{i}.wav").write_bytes(raw)
-        got = hostile(load_recordings, str(root), 8000, case=files)
+        got = hostile(load_recordings, str(_labelled_folder(scratch, files, ".wav")), 8000, case=files)
         if not isinstance(got, RnnkitError):
             assert got.sample_rate == 8000 and all(np.isfinite(w).all() and w.dtype == np.float32 for w in got.waves)
             feats = hostile(features_of, got.waves, 8000, case=files)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 
-from fuzz_support import BATCH, BOUNDARY, fuzz, hostile, limited_memory, mutate, peak_rss_growth, seeds
+from fuzz_support import BATCH, BOUNDARY, cheaply, fuzz, hostile, mutate, seeds
 from rnnkit.audio import read_audio
 from rnnkit.errors import DatasetError, RnnkitError
 
@@ -119,10 +119,8 @@ def test_read_audio_refuses_a_float_wav_holding_nan_or_infinity(value, bits):
 @pytest.mark.parametrize("rate", [1, 7, 0x7FFFFFFF, 0xFFFFFFFF])
 def test_read_audio_refuses_an_absurd_rate_fast_without_memory(rate):
     raw = riff(1, 1, rate, 16, np.zeros(4000, "<i2").tobytes())
-    with limited_memory(1 << 30):
-        got, growth, seconds = peak_rss_growth(lambda: read_audio(raw, 16000))
-    assert isinstance(got, DatasetError) and f"{rate:,}" in str(got), got
-    assert growth < 50 << 20 and seconds < 2, (growth, seconds)
+    got = cheaply(lambda: read_audio(raw, 16000), refused=f"{rate:,} Hz")
+    assert isinstance(got, DatasetError), got
 
 
 @pytest.mark.parametrize("raw", [
@@ -133,7 +131,4 @@ def test_read_audio_refuses_an_absurd_rate_fast_without_memory(rate):
     OTHER[1][:22] + struct.pack(">I", 0x7FFFFFFF) + OTHER[1][26:],  # AIFF COMM: 2^31 frames
 ])
 def test_read_audio_headers_claiming_huge_sizes_cost_no_memory(raw):
-    with limited_memory(1 << 30):
-        got, growth, seconds = peak_rss_growth(lambda: read_audio(raw, 8000))
-    _check(got, 8000)
-    assert growth < 50 << 20 and seconds < 2, (growth, seconds)
+    _check(cheaply(lambda: read_audio(raw, 8000)), 8000)

@@ -11,10 +11,9 @@ import struct
 
 import pytest
 import torch
-from hypothesis import given
 
-from fuzz_support import BATCH, BOUNDARY, cases, deep_json, fuzz, hostile, json_value, limited_memory, mutate, \
-    peak_rss_growth, replace_in, seeds
+from fuzz_support import BATCH, BOUNDARY, cases, cheaply, deep_json, hostile, json_value, mutate, replace_in, \
+    run_cases
 from rnnkit import load_model
 from rnnkit.errors import RnnkitError
 from rnnkit.layers import LSTM, Dense, Embedding
@@ -104,15 +103,9 @@ def _load_all(path, target, case):
 @cases(250, 5000)
 def test_checkpoints_forged_mutated_or_random(files, target, scratch, count):
     path = scratch / "ckpt.safetensors"
-
-    @fuzz(count)
-    @given(rnd=seeds)
-    def run(rnd):
-        _cases(files, target, path, rnd)
-
     rng = get_rng_state()  # a forged training state sets the random generators: put them back after
     try:
-        run()
+        run_cases(count, lambda rnd: _cases(files, target, path, rnd))
     finally:
         set_rng_state(rng)
 
@@ -152,7 +145,4 @@ def test_checkpoint_claims_cost_no_memory(files, tmp_path, claim):
         raw = signed(header, data)
     path = tmp_path / "claim.safetensors"
     path.write_bytes(raw)
-    with limited_memory(1 << 30):
-        got, growth, seconds = peak_rss_growth(lambda: load_model(path))
-    assert isinstance(got, RnnkitError) and path.name in str(got), got
-    assert growth < 50 << 20 and seconds < 2, (growth, seconds)
+    cheaply(lambda: load_model(path), refused=path.name)
