@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from typing import Any, Iterable
 
 import numpy as np
@@ -130,3 +131,27 @@ def check_real(owner: str, name: str, value: Any, *, minimum: float | None = Non
             want += " > 0"
         raise ConfigError(f"{owner}: `{name}` must be {want}, got {value!r} ({type(value).__name__})")
     return float(value)
+
+
+def physical_memory() -> int:
+    """This machine's memory in bytes (0 where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def check_fits_memory(owner: str, shape: tuple[int, ...], dtype: Any, fix: str) -> None:
+    """Raise a ConfigError, before anything is allocated, when an array of ``shape`` and ``dtype`` needs more
+    bytes than this machine has; ``fix`` ends the message.
+
+    >>> check_fits_memory("pad_sequences", (2, 10**12), np.int32, "pass a smaller maxlen")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    rnnkit.errors.ConfigError: pad_sequences: an output of shape (2, 1000000000000) and dtype int32 needs 7,450.6 GiB, more than this machine's ... GiB of memory; pass a smaller maxlen
+    """
+    dtype = np.dtype(dtype)
+    need = math.prod(shape) * max(dtype.itemsize, 1)
+    have = physical_memory()
+    if have and need > have:
+        raise ConfigError(f"{owner}: an output of shape {tuple(shape)} and dtype {dtype} needs {need / 2**30:,.1f} GiB, "
+                          f"more than this machine's {have / 2**30:,.1f} GiB of memory; {fix}")

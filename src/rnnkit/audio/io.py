@@ -28,6 +28,9 @@ __all__ = ["read_audio"]
 _INSTALL = "pip install 'rnnkit[audio]'"
 # format tags of the WAV fmt chunk
 _PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
+#: the bounds of resampling (see _resampling_problem): the output at most 16 times longer, the larger
+#: factor of the two rates (divided by their gcd) at most 65536 (a filter of 1.3 million taps, 10 MB)
+_MAX_UPSAMPLING, _MAX_FACTOR = 16, 1 << 16
 # first bytes of audio formats read_audio leaves to soundfile: named in the error when it is missing
 _MAGIC = {b"fLaC": "FLAC", b"OggS": "OGG", b"FORM": "AIFF", b"caff": "CAF", b"ID3": "MP3", b".snd": "AU",
           b"RF64": "RF64 WAV", b"RIFX": "big-endian WAV"}
@@ -140,8 +143,20 @@ def _read_wav(data: bytes, name: str) -> tuple[np.ndarray, int] | None:
     if len(raw) % frame_bytes:
         raise DatasetError(f"{name}: truncated WAV file: {len(raw):,} bytes of samples is not a whole number of "
                            f"{channels}-channel {8 * width}-bit frames")
-    samples = _decode(raw, width, is_float).reshape(-1, channels)
+    with np.errstate(invalid="ignore"):  # a signalling NaN in a damaged float file: refused at the end
+        samples = _decode(raw, width, is_float).reshape(-1, channels)
     return samples, rate
+
+
+class _SeekableBytes(io.BytesIO):
+    """Bytes for libsndfile: a seek before the start (asked by a damaged header) stays where it is, instead of
+    raising inside soundfile's C callback, which can only print the exception."""
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        try:
+            return super().seek(offset, whence)
+        except (ValueError, OverflowError):
+            return self.tell()
 
 
 def _read_other(data: bytes, name: str, reason: str) -> tuple[np.ndarray, int]:
@@ -150,7 +165,7 @@ def _read_other(data: bytes, name: str, reason: str) -> tuple[np.ndarray, int]:
     if sf is None:
         raise DatasetError(f"{name}: {reason}; reading it needs soundfile: {_INSTALL}")
     try:
-        samples, rate = sf.read(io.BytesIO(data), dtype="float64", always_2d=True)
+        samples, rate = sf.read(_SeekableBytes(data), dtype="float64", always_2d=True)
     except (RuntimeError, TypeError, ValueError) as exc:
         detail = " ".join(str(exc).split())  # one line; "Error opening <BytesIO ...>: " says nothing
         detail = detail.split(">: ", 1)[-1] if detail.startswith("Error opening") else detail
@@ -158,12 +173,35 @@ def _read_other(data: bytes, name: str, reason: str) -> tuple[np.ndarray, int]:
     return samples, int(rate)
 
 
+def _resampling_problem(rate: int, target: int) -> str | None:
+    """Why ``rate`` Hz cannot be resampled to ``target`` Hz within bounded memory, or None if it can.
+
+    The polyphase filter has 20 taps per unit of the larger factor (after dividing out the rates' gcd) and
+    the output is ``target / rate`` times as long as the input: both are bounded, so that a file claiming an
+    absurd rate (1 Hz, 4 GHz) costs nothing.
+    """
+    g = math.gcd(rate, target)
+    up, down = target // g, rate // g
+    if up > _MAX_UPSAMPLING * down:
+        return f"that would make it {up / down:,.0f} times longer (at most {_MAX_UPSAMPLING} times)"
+    if max(up, down) > _MAX_FACTOR:
+        return (f"the rates share only a factor of {g:,}, so the polyphase filter would need "
+                f"{20 * max(up, down) + 1:,} taps (at most {20 * _MAX_FACTOR + 1:,})")
+    return None
+
+
 def resample(wave_: np.ndarray, rate: int, target: int) -> np.ndarray:
     """``wave_`` sampled at ``rate`` Hz, resampled to ``target`` Hz (polyphase; needs scipy, the ``[audio]`` extra).
+
+    Refused (ConfigError) when it would lengthen the wave more than 16 times, or when the rates
+    share so small a factor that the filter would need more than 1.3 million taps (e.g. 44101 Hz).
 
     >>> resample(np.zeros(8000, dtype=np.float32), 8000, 16000).shape
     (16000,)
     """
+    problem = _resampling_problem(rate, target)
+    if problem is not None:
+        raise ConfigError(f"resampling {rate:,} Hz to {target:,} Hz is refused: {problem}")
     try:
         from scipy.signal import resample_poly
     except ImportError:
@@ -193,7 +231,9 @@ def read_audio(source: Any, sample_rate: int | None = None) -> tuple[np.ndarray,
 
     Raises:
         DatasetError: naming the file, when it is missing, not an audio file, truncated,
-            holds no samples, or is in a format that needs soundfile (not installed).
+            holds no samples or samples that are not finite (NaN, infinity), has a rate that
+            cannot be resampled to ``sample_rate`` in bounded memory (see :func:`resample`), or
+            is in a format that needs soundfile (not installed).
 
     Example:
         >>> import io, wave
@@ -227,9 +267,20 @@ def read_audio(source: Any, sample_rate: int | None = None) -> tuple[np.ndarray,
     samples, rate = result
     if samples.shape[0] == 0:
         raise DatasetError(f"{name}: the file holds no samples (an empty recording)")
-    # mono = mean over the channels                                                   (samples,)
-    mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
     if sample_rate is not None and sample_rate != rate:
-        mono = resample(mono, rate, sample_rate)
-        rate = sample_rate
-    return mono.astype(np.float32), int(rate)
+        problem = _resampling_problem(rate, sample_rate)
+        if problem is not None:
+            raise DatasetError(f"{name}: its sample rate of {rate:,} Hz cannot be resampled to {sample_rate:,} Hz: "
+                               f"{problem}; convert the file to a common rate (8000, 16000, 44100 Hz ...) first")
+    # (a damaged float file's NaN, infinities or values beyond float32 are refused below, not warned about)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # mono = mean over the channels                                                 (samples,)
+        mono = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
+        if sample_rate is not None and sample_rate != rate:
+            mono = resample(mono, rate, sample_rate)
+            rate = sample_rate
+        mono = mono.astype(np.float32)
+    if not np.isfinite(mono).all():
+        raise DatasetError(f"{name}: holds samples that are not finite numbers (NaN, infinity, or beyond float32's "
+                           "range), so it is damaged; re-export or re-download it")
+    return mono, int(rate)

@@ -9,7 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_fits_memory, check_positive_int
 from ..errors import ConfigError, ShapeError
 
 __all__ = ["pad_sequences"]
@@ -54,21 +54,23 @@ def pad_sequences(
     found = False
     for idx, seq in enumerate(sequences):
         try:
+            if isinstance(seq, (str, bytes)):  # a text is not a sequence of tokens here
+                raise TypeError
             n = len(seq)
-        except TypeError:
+            if n and not found:
+                feature_shape = np.asarray(seq[:1]).shape[1:]
+                found = True
+        except (TypeError, KeyError, ValueError):  # no length, no slicing (a set, a dict), ragged elements
             raise ConfigError(
-                f"pad_sequences: sequence at index {idx} has no length (got {type(seq).__name__}); "
-                "expected a list or array"
+                f"pad_sequences: sequence at index {idx} is a {type(seq).__name__}, not a list or array of "
+                "numbers (or of equal-shaped arrays); split texts into token ids first"
             ) from None
         lengths.append(n)
-        if n and not found:
-            feature_shape = np.asarray(seq[:1]).shape[1:]
-            found = True
     if maxlen is None:
         maxlen = max(lengths, default=0)
     try:
         np_dtype = np.dtype(dtype)
-    except TypeError:
+    except (TypeError, ValueError):
         raise ConfigError(
             f"pad_sequences: `dtype` {dtype!r} is not a NumPy dtype; try 'int32', 'float32' or object"
         ) from None
@@ -78,17 +80,35 @@ def pad_sequences(
             f"pad_sequences: `value` is the string {value!r} but `dtype` is {np_dtype}; "
             "use dtype=object or a string dtype, or a numeric value"
         )
-    out = np.full((len(lengths), maxlen) + tuple(feature_shape), value, dtype=np_dtype)
+    shape = (len(lengths), maxlen) + tuple(feature_shape)  # (n, maxlen, *features)
+    check_fits_memory("pad_sequences", shape, np_dtype, "pass a smaller maxlen")
+    try:
+        out = np.full(shape, value, dtype=np_dtype)
+    except MemoryError:
+        raise ConfigError(
+            f"pad_sequences: an output of shape {shape} and dtype {np_dtype} does not fit in the free memory; pass a "
+            "smaller maxlen"
+        ) from None
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(
+            f"pad_sequences: `value` {value!r} cannot fill a {np_dtype} array ({_first_line(exc)}); give a value "
+            "of that dtype"
+        ) from None
     for idx, seq in enumerate(sequences):
         if not lengths[idx]:
             continue
-        cut = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
+        try:
+            cut = seq[-maxlen:] if truncating == "pre" else seq[:maxlen]
+        except (TypeError, KeyError):  # a dict or set: it has a length but no order
+            raise ConfigError(
+                f"pad_sequences: sequence at index {idx} is a {type(seq).__name__}, not a list or array"
+            ) from None
         try:
             cut = np.asarray(cut, dtype=np_dtype)
-        except ValueError as exc:
+        except (ValueError, TypeError, OverflowError) as exc:
             raise ShapeError(
                 f"pad_sequences: sequence at index {idx} could not be converted to {np_dtype} "
-                f"(elements of differing shapes or bad values: {exc})"
+                f"(elements of differing shapes or bad values: {_first_line(exc)})"
             ) from None
         if cut.shape[1:] != tuple(feature_shape):
             raise ShapeError(
@@ -100,3 +120,7 @@ def pad_sequences(
         else:
             out[idx, maxlen - len(cut):] = cut
     return out
+
+
+def _first_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:120]

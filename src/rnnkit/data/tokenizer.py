@@ -16,6 +16,7 @@ characters as tokens of their own).
 from __future__ import annotations
 
 import json
+import numbers
 import operator
 import re
 from array import array
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .._validation import check_positive_int
+from .._validation import check_fits_memory, check_positive_int
 from ..errors import ConfigError
 from .tokens import tokenize
 
@@ -66,11 +67,47 @@ def _check_texts(owner: str, texts: Any) -> list:
     except TypeError:
         raise ConfigError(f"{owner}: expected a list of texts, got {type(texts).__name__}") from None
     for i, t in enumerate(items):
-        if not isinstance(t, (str, list)):
-            raise ConfigError(
-                f"{owner}: text at index {i} must be a str (or a list of str tokens), got {type(t).__name__}"
-            )
+        if not isinstance(t, (str, list)) or (isinstance(t, list) and not all(isinstance(w, str) for w in t)):
+            got = type(t).__name__ if not isinstance(t, list) else "a list holding " + next(
+                type(w).__name__ for w in t if not isinstance(w, str))
+            raise ConfigError(f"{owner}: text at index {i} must be a str (or a list of str tokens), got {got}")
     return items
+
+
+def _bad_sequence(owner: str, row: int, seq: Any) -> ConfigError:
+    """The error for ``sequences[row]``, which is not a list of integer indices."""
+    try:
+        item = next((i for i in seq if isinstance(i, bool) or not isinstance(i, numbers.Integral)), None)
+        got = f"it holds {item!r} ({type(item).__name__})" if item is not None else "it holds an index out of range"
+    except TypeError:
+        got = f"got {type(seq).__name__}"
+    return ConfigError(f"{owner}: sequence at index {row} must be a list of integer indices; {got}")
+
+
+def _table(name: str, value: Any, keys: type, values: type) -> dict:
+    """A count or index table of a Tokenizer JSON: ``{key: value}`` with int keys (written as str) or str keys."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"tokenizer_from_json: `{name}` must be a JSON object, got {type(value).__name__}; "
+                          "pass the text returned by Tokenizer.to_json()")
+    out = {}
+    for k, v in value.items():
+        if keys is int:
+            try:
+                k = int(k)
+            except ValueError:
+                raise ConfigError(f"tokenizer_from_json: `{name}` has the key {k!r}, not an integer; "
+                                  "pass the text returned by Tokenizer.to_json()") from None
+        ok = isinstance(v, str) if values is str else isinstance(v, int) and not isinstance(v, bool) and v >= 0
+        if not ok:
+            want = "a str" if values is str else "a non-negative integer"
+            raise ConfigError(f"tokenizer_from_json: `{name}` maps {k!r} to {v!r}, expected {want}; "
+                              "pass the text returned by Tokenizer.to_json()")
+        index = v if name == "word_index" else k if name == "index_word" else 1
+        if index < 1:  # 0 is padding
+            raise ConfigError(f"tokenizer_from_json: `{name}` holds the index {index}, but word indices start at 1; "
+                              "pass the text returned by Tokenizer.to_json()")
+        out[k] = v
+    return out
 
 
 class Tokenizer:
@@ -141,7 +178,7 @@ class Tokenizer:
         self.split = split
         self.char_level = bool(char_level)
         self.oov_token = oov_token
-        self.document_count = int(document_count)
+        self.document_count = check_positive_int("Tokenizer", "document_count", document_count, minimum=0)
         self.word_counts: dict[str, int] = {}
         self.word_docs: dict[str, int] = {}
         self.word_index: dict[str, int] = {}
@@ -282,7 +319,10 @@ class Tokenizer:
         docs = Counter(self.index_docs)
         n = 0
         for seq in sequences:
-            docs.update(dict.fromkeys((int(i) for i in seq), 1))
+            try:
+                docs.update(dict.fromkeys((operator.index(i) for i in seq), 1))
+            except TypeError:
+                raise _bad_sequence("Tokenizer.fit_on_sequences", n, seq) from None
             n += 1
         self.document_count += n
         self.index_docs = dict(docs)
@@ -373,14 +413,17 @@ class Tokenizer:
         _, reverse, oov_index = self._tables()
         oov_word = self.index_word.get(oov_index) if oov_index is not None else None
         out = []
-        for seq in sequences:
+        for row, seq in enumerate(sequences):
             words = []
-            for num in seq:
-                w = reverse.get(num)
-                if w is None:
-                    w = oov_word
-                if w is not None:
-                    words.append(w)
+            try:
+                for num in seq:
+                    w = reverse.get(num)
+                    if w is None:
+                        w = oov_word
+                    if w is not None:
+                        words.append(w)
+            except TypeError:  # not iterable, or an unhashable item
+                raise _bad_sequence("Tokenizer.sequences_to_texts", row, seq) from None
             out.append(" ".join(words))
         return out
 
@@ -429,9 +472,14 @@ class Tokenizer:
         if mode == "tfidf" and not self.document_count:
             raise ConfigError("Tokenizer: tfidf mode needs document counts; call fit_on_texts first")
         sequences = list(sequences)
-        x = np.zeros((len(sequences), width))
+        check_fits_memory("Tokenizer.sequences_to_matrix", (len(sequences), width), np.float64,
+                          "lower `num_words`")
+        x = np.zeros((len(sequences), width))  # (texts, num_words)
         for row, seq in enumerate(sequences):
-            seq = list(seq)
+            try:
+                seq = [operator.index(j) for j in seq]
+            except TypeError:
+                raise _bad_sequence("Tokenizer.sequences_to_matrix", row, seq) from None
             if not seq:
                 continue
             counts = Counter(j for j in seq if 0 <= j < width)
@@ -511,14 +559,15 @@ def tokenizer_from_json(json_string: str) -> Tokenizer:
         tok = Tokenizer(**config)
     except ConfigError:
         raise
-    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+    except (TypeError, KeyError, ValueError, AttributeError, RecursionError) as exc:
+        detail = " ".join(str(exc).split())[:100]
         raise ConfigError(
-            f"tokenizer_from_json: not a Tokenizer JSON string ({type(exc).__name__}: {exc}); "
+            f"tokenizer_from_json: not a Tokenizer JSON string ({type(exc).__name__}: {detail}); "
             "pass the text returned by Tokenizer.to_json()"
         ) from None
-    tok.word_counts = tables["word_counts"]
-    tok.word_docs = tables["word_docs"]
-    tok.index_docs = {int(k): v for k, v in tables["index_docs"].items()}
-    tok.index_word = {int(k): v for k, v in tables["index_word"].items()}
-    tok.word_index = tables["word_index"]
+    tok.word_counts = _table("word_counts", tables["word_counts"], str, int)
+    tok.word_docs = _table("word_docs", tables["word_docs"], str, int)
+    tok.index_docs = _table("index_docs", tables["index_docs"], int, int)
+    tok.index_word = _table("index_word", tables["index_word"], int, str)
+    tok.word_index = _table("word_index", tables["word_index"], str, int)
     return tok

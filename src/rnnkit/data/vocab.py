@@ -229,18 +229,24 @@ class Vocab:
         >>> len(Vocab.from_json(Vocab(["a", "b"]).to_json()))
         6
         """
+        return cls._parse(json_string, "Vocab.from_json", "pass the text of Vocab.to_json()")
+
+    @classmethod
+    def _parse(cls, json_string: Any, where: str, fix: str) -> "Vocab":
+        """A vocabulary from its JSON text; ``where`` starts and ``fix`` ends each error message."""
         try:
             data = json.loads(json_string)
             ok = isinstance(data, dict) and data.get("format") == "rnnkit.Vocab"
-            tokens = data["tokens"] if ok else None
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"Vocab.from_json: not valid JSON ({exc}); pass the text of Vocab.to_json()") from None
+            tokens = data.get("tokens") if ok else None
+        except (TypeError, ValueError, RecursionError) as exc:
+            detail = " ".join(str(exc).split())[:100]
+            raise ConfigError(f"{where}: not valid JSON ({detail}); {fix}") from None
         if not ok or not isinstance(tokens, list) or tuple(tokens[:4]) != cls.SPECIALS:
-            raise ConfigError(
-                "Vocab.from_json: not an rnnkit Vocab (missing format tag or special tokens); "
-                "pass the text of Vocab.to_json()"
-            )
-        return cls(tokens[4:], level=data.get("level", "word"), analyzer=data.get("analyzer", "split"))
+            raise ConfigError(f"{where}: not an rnnkit Vocab (missing format tag or special tokens); {fix}")
+        try:
+            return cls(tokens[4:], level=data.get("level", "word"), analyzer=data.get("analyzer", "split"))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}; {fix}") from None
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the vocabulary as JSON to ``path`` atomically (temp file, then rename).
@@ -268,5 +274,15 @@ class Vocab:
         >>> Vocab(["a"], level="char").save(p); Vocab.load(p).level
         'char'
         """
-        with open(path, encoding="utf-8") as f:
-            return cls.from_json(f.read())
+        where = f"Vocab.load: {os.fspath(path)}"
+        try:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"{where} does not exist; give the vocab.json of a run folder") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{where} is not UTF-8 text (bad byte at offset {exc.start}); it is damaged, "
+                              "save the vocabulary again") from None
+        except OSError as exc:
+            raise ConfigError(f"{where} cannot be read ({exc.strerror or exc})") from None
+        return cls._parse(text, where, "the file is damaged; save the vocabulary again")

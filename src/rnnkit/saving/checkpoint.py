@@ -252,6 +252,9 @@ def load_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> tu
 
     try:
         header, data = _parse(path, raw)
+        digest = _digest(header, data)
+    except RecursionError:
+        raise _fail(path, "its header nests JSON too deeply", "it is corrupted or not a checkpoint; use another checkpoint") from None
     except CheckpointError:
         if _looks_pickled(raw):
             kind = "a zip archive as torch.save() writes" if raw[:4] == b"PK\x03\x04" else "a pickle"
@@ -264,7 +267,7 @@ def load_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> tu
         raise
     meta = header.get("__metadata__") or {}
     stored = meta.get(_SHA_KEY)
-    if not isinstance(stored, str) or _digest(header, data) != stored:
+    if not isinstance(stored, str) or digest != stored:
         raise _fail(
             path,
             "checksum mismatch: the file was altered or corrupted after it was written",
@@ -272,8 +275,11 @@ def load_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> tu
         )
     try:
         user_meta = json.loads(meta[_META_KEY])
-    except (KeyError, ValueError) as exc:
-        raise _fail(path, f"its metadata is not valid JSON ({exc})", "use another checkpoint") from None
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        detail = " ".join(str(exc).split())[:80]
+        raise _fail(path, f"its metadata is not valid JSON ({detail})", "use another checkpoint") from None
+    if not isinstance(user_meta, dict):
+        raise _fail(path, f"its metadata is a JSON {type(user_meta).__name__}, not an object", "use another checkpoint")
     try:
         tensors = _parse_safetensors(raw)
     except Exception as exc:  # SafetensorError derives from Exception only

@@ -31,6 +31,7 @@ import torch
 from ..errors import CheckpointError
 from ..random import get_rng_state, set_rng_state
 from . import checkpoint
+from ._guards import allocation_budget, file_errors
 from .registry import deserialize
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "load_weights_from", "restore_training_state"]
@@ -61,6 +62,24 @@ def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> 
         state.setdefault(int(pid), {}).update(entries)
     groups = [{k: tuple(v) if k == "betas" else v for k, v in g.items()} for g in meta["param_groups"]]
     return {"state": state, "param_groups": groups}
+
+
+def _rebuild(blueprint: dict[str, Any], weights: dict[str, torch.Tensor], custom_objects: Any, size: int,
+             what: str) -> Any:
+    """The model of ``blueprint`` (a serialized config) holding ``weights``, from a file of ``size`` bytes.
+
+    It is built within :func:`~rnnkit.saving._guards.allocation_budget`: a config claiming more than the file
+    can hold (a 40-GB layer in a file of a few KB) is refused before anything is allocated.
+    """
+    with allocation_budget(size, what):
+        model = deserialize(blueprint, custom_objects)
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as exc:
+            lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
+            raise CheckpointError(f"{what}: its tensors do not fit the model its config describes "
+                                  f"({lines[0][:200]}); the file is damaged") from None
+    return model
 
 
 def _keras_suffix(path: Any) -> str | None:
@@ -117,13 +136,14 @@ def restore_training_state(model: Any, path: str | os.PathLike) -> tuple[int, li
             f"resume_from: {os.fspath(path)!r} is not a training checkpoint; write one with model.save(path) "
             "or ModelCheckpoint(..., save_weights_only=False)"
         )
-    load_weights_from(model, tensors)
-    if "optimizer" in meta and model.optimizer is not None:
-        model.optimizer.load_state_dict(_optimizer_state(tensors, meta["optimizer"]))
-    rng = dict(meta["training"]["rng"])
-    rng.update({k[len("rng/"):]: v for k, v in tensors.items() if k.startswith("rng/")})
-    set_rng_state(rng)
-    return int(meta["training"]["epoch"]), list(meta["training"].get("callbacks", []))
+    load_weights_from(model, tensors, f"resume_from: {os.fspath(path)!r}")
+    with file_errors("resume_from", repr(os.fspath(path))):
+        if "optimizer" in meta and model.optimizer is not None:
+            model.optimizer.load_state_dict(_optimizer_state(tensors, meta["optimizer"]))
+        rng = dict(meta["training"]["rng"])
+        rng.update({k[len("rng/"):]: v for k, v in tensors.items() if k.startswith("rng/")})
+        set_rng_state(rng)
+        return int(meta["training"]["epoch"]), list(meta["training"].get("callbacks", []))
 
 
 def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None = None, compile: bool = True) -> Any:
@@ -147,18 +167,20 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None =
             f"load_model: {os.fspath(path)!r} holds {meta.get('format')!r}, not a whole model; "
             "for a weights file build the model and call model.load_weights(path)"
         )
-    model = deserialize({"class_name": meta["class_name"], "config": meta["config"]}, custom_objects)
-    model.load_state_dict({k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")})
-    settings = meta.get("compile")
-    if compile and settings and settings.get("loss"):
-        extra = {"loss_weights": settings["loss_weights"]} if settings.get("loss_weights") else {}
-        model.compile(optimizer=settings.get("optimizer") or "adam", loss=settings["loss"],
-                      metrics=settings.get("metrics"), clipnorm=settings.get("clipnorm"),
-                      clipvalue=settings.get("clipvalue"), precision=settings.get("precision"), **extra)
-        if "optimizer" in meta:
-            model.to(model.device)
-            model.optimizer = model._build_optimizer()
-            model.optimizer.load_state_dict(_optimizer_state(tensors, meta["optimizer"]))
+    with file_errors("load_model", repr(os.fspath(path))):
+        weights = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+        model = _rebuild({"class_name": meta["class_name"], "config": meta["config"]}, weights, custom_objects,
+                         os.path.getsize(path), f"load_model: {os.fspath(path)!r}")
+        settings = meta.get("compile")
+        if compile and settings and settings.get("loss"):
+            extra = {"loss_weights": settings["loss_weights"]} if settings.get("loss_weights") else {}
+            model.compile(optimizer=settings.get("optimizer") or "adam", loss=settings["loss"],
+                          metrics=settings.get("metrics"), clipnorm=settings.get("clipnorm"),
+                          clipvalue=settings.get("clipvalue"), precision=settings.get("precision"), **extra)
+            if "optimizer" in meta:
+                model.to(model.device)
+                model.optimizer = model._build_optimizer()
+                model.optimizer.load_state_dict(_optimizer_state(tensors, meta["optimizer"]))
     return model
 
 
@@ -172,15 +194,15 @@ def load_weights(model: Any, path: str | os.PathLike) -> None:
     tensors, meta = checkpoint.load_file(path)
     if meta.get("format") not in (_MODEL, _WEIGHTS):
         raise CheckpointError(f"load_weights: {os.fspath(path)!r} is not an rnnkit weights or model file")
-    load_weights_from(model, tensors)
+    load_weights_from(model, tensors, f"load_weights: {os.fspath(path)!r}")
 
 
-def load_weights_from(model: Any, tensors: dict[str, torch.Tensor]) -> None:
-    """Load a weights dict, taking the ``model/`` entries of a whole-model file."""
+def load_weights_from(model: Any, tensors: dict[str, torch.Tensor], source: str = "load_weights") -> None:
+    """Load a weights dict, taking the ``model/`` entries of a whole-model file (``source`` starts an error)."""
     if any(k.startswith("model/") for k in tensors):
         tensors = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
     try:
         model.load_state_dict(tensors)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         first = str(exc).splitlines()[1:2] or [str(exc)]
-        raise CheckpointError(f"load_weights: the file does not fit this model ({first[0].strip()})") from None
+        raise CheckpointError(f"{source}: the file does not fit this model ({first[0].strip()[:200]})") from None

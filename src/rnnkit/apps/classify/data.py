@@ -116,8 +116,9 @@ def _rows_jsonl(path: Path, text: str) -> tuple[list[str], list[tuple[int, dict]
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}: line {number} is not valid JSON ({exc.msg}); write one JSON object per line") from None
+        except (ValueError, RecursionError) as exc:  # bad syntax, a number of over 4300 digits, deep nesting
+            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc).split(";")[0][:80]
+            raise DatasetError(f"{path}: line {number} is not valid JSON ({detail}); write one JSON object per line") from None
         if not isinstance(obj, dict):
             raise DatasetError(f"{path}: line {number} holds a JSON {type(obj).__name__}, not an object like "
                                '{"text": ..., "label": ...}')

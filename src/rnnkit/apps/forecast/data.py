@@ -166,13 +166,16 @@ def read_csv_series(path: str | Path, *, date_column: str = "date", target: str 
     reader = csv.reader(text.splitlines())
     header: list[str] | None = None
     rows: list[tuple[int, list[str]]] = []
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
-        if header is None:
-            header = [cell.strip() for cell in row]
-            continue
-        rows.append((reader.line_num, row))
+    try:
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if header is None:
+                header = [cell.strip() for cell in row]
+                continue
+            rows.append((reader.line_num, row))
+    except csv.Error as exc:  # a NUL byte, a field over the csv module's limit (128 KiB) ...
+        raise DatasetError(f"--data {source}: line {reader.line_num + 1}: {exc}; check that row (and its quoting)") from None
     if header is None:
         raise DatasetError(f"--data {source} is empty; give a CSV file with a header row and one row per date")
     date_index = _column(header, date_column, "date", "--date-column", source)
@@ -190,7 +193,8 @@ def read_csv_series(path: str | Path, *, date_column: str = "date", target: str 
                for k, n in enumerate(names)]
     names = [header[i] for i in indices]
     if date_index in indices:
-        raise ConfigError(f"--target/--features name the date column {header[date_index]!r}; choose numeric columns")
+        raise ConfigError(f"--target/--features name the date column {header[date_index]!r} of {source}; choose "
+                          "numeric columns")
     if not rows:
         raise DatasetError(f"--data {source} has a header but no rows of data")
 
