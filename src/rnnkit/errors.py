@@ -12,7 +12,18 @@ expect (``ValueError``/``TypeError``), so ``except ValueError`` keeps working.
 from __future__ import annotations
 
 __all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError", "WriteError", "NotCompiledError",
-           "DatasetError", "ExportError", "UnsupportedNameError", "UnsupportedImportError"]
+           "DatasetError", "ExportError", "UnsupportedNameError", "UnsupportedImportError", "one_line"]
+
+
+def one_line(text: str) -> str:
+    """``text`` with every character that is not printable (a newline or a NUL in a path or in a file's own
+    text quoted back, an escape sequence) written as its escape, so that a message is one line and cannot
+    drive the terminal.
+
+    >>> one_line("--data a\\nb: no such file\\x1b[2J")
+    '--data a\\\\nb: no such file\\\\x1b[2J'
+    """
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class RnnkitError(Exception):

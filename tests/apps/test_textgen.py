@@ -326,5 +326,5 @@ def test_word_level_adaptive_softmax_with_a_given_vocabulary_trains_samples_and_
     assert "is a word-level vocabulary; pass --level word" in one_line_error(
         ["textgen", "train", "--data", str(corpus), *TINY, "--vocab-file", str(tmp_path / "vocab.json"),
          "--out", str(tmp_path / "d")])
-    assert "cannot read it" in one_line_error([*args, "--vocab-file", str(tmp_path / "none.json"),
+    assert "none.json does not exist" in one_line_error([*args, "--vocab-file", str(tmp_path / "none.json"),
                                                "--out", str(tmp_path / "e")])

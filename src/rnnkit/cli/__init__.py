@@ -16,7 +16,7 @@ import sys
 from .. import datasets, export, report, serve
 from ..apps import apps
 from ..apps.framework import App, Command, add_options, cli_vocabulary, options_from_args
-from ..errors import ConfigError, RnnkitError
+from ..errors import ConfigError, RnnkitError, one_line
 
 __all__ = ["main"]
 
@@ -121,16 +121,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(text: str) -> str:
-    """``text`` with every character that is not printable (a newline or a NUL in a path, an escape sequence)
-    written as its escape, so that an error is one line and cannot drive the terminal.
-
-    >>> _one_line("--data a\\nb: no such file\\x1b[2J")
-    '--data a\\\\nb: no such file\\\\x1b[2J'
-    """
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def main(argv: list[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
@@ -141,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except RnnkitError as exc:
         rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else None
-        print(f"rnnkit{f' (rank {rank})' if rank is not None else ''}: error: {_one_line(str(exc))}", file=sys.stderr)
+        print(f"rnnkit{f' (rank {rank})' if rank is not None else ''}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

@@ -74,6 +74,10 @@ def pad_sequences(
         raise ConfigError(
             f"pad_sequences: `dtype` {dtype!r} is not a NumPy dtype; try 'int32', 'float32' or object"
         ) from None
+    if np_dtype.fields is not None or np_dtype.subdtype is not None:  # a record or sub-array per element
+        raise ConfigError(
+            f"pad_sequences: `dtype` {dtype!r} is a structured dtype; give one value per step, such as 'int32'"
+        )
     is_str = np.issubdtype(np_dtype, np.str_) or np.issubdtype(np_dtype, np.bytes_)
     if isinstance(value, str) and np_dtype != np.dtype(object) and not is_str:
         raise ConfigError(

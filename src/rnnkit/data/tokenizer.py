@@ -474,7 +474,11 @@ class Tokenizer:
         sequences = list(sequences)
         check_fits_memory("Tokenizer.sequences_to_matrix", (len(sequences), width), np.float64,
                           "lower `num_words`")
-        x = np.zeros((len(sequences), width))  # (texts, num_words)
+        try:
+            x = np.zeros((len(sequences), width))  # (texts, num_words)
+        except (ValueError, MemoryError):  # past NumPy's largest dimension (even with no rows), or the memory left
+            raise ConfigError(f"Tokenizer.sequences_to_matrix: a matrix of {len(sequences):,} x {width:,} does not "
+                              "fit in memory; lower `num_words`") from None
         for row, seq in enumerate(sequences):
             try:
                 seq = [operator.index(j) for j in seq]

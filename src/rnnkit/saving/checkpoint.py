@@ -46,7 +46,7 @@ from safetensors.torch import load as _parse_safetensors, save as _write_safeten
 import torch
 
 from .._io import atomic_write, failure_reason
-from ..errors import CheckpointError, ConfigError
+from ..errors import CheckpointError, ConfigError, one_line
 
 __all__ = ["FORMAT_VERSION", "save_file", "load_file"]
 
@@ -283,7 +283,7 @@ def load_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> tu
     try:
         tensors = _parse_safetensors(raw)
     except Exception as exc:  # SafetensorError derives from Exception only
-        raise _fail(path, f"its tensors cannot be decoded ({exc})", "use another checkpoint") from None
+        raise _fail(path, f"its tensors cannot be decoded ({one_line(str(exc))[:300]})", "use another checkpoint") from None
     if device.type != "cpu":
         tensors = {k: v.to(device) for k, v in tensors.items()}
     return tensors, user_meta
@@ -327,7 +327,7 @@ def _parse(path: str, raw: bytes) -> tuple[dict, memoryview]:
         )
     try:
         version = int(meta[_VERSION_KEY])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # not a number, or a forged Infinity
         raise _fail(path, f"has an unreadable format version {meta[_VERSION_KEY]!r}", "use another checkpoint") from None
     if version > FORMAT_VERSION or version < 1:
         raise _fail(

@@ -213,10 +213,8 @@ def _given_vocab(cfg: TextgenConfig) -> Vocab | None:
     path = Path(cfg.vocab_file)
     try:
         vocab = Vocab.load(path)
-    except OSError as exc:
-        raise ConfigError(f"{cfg.option('vocab_file')} {path}: cannot read it ({exc.strerror}); give a run's vocab.json") from None
-    except ConfigError:
-        raise ConfigError(f"{cfg.option('vocab_file')} {path} is not an rnnkit vocabulary; give a run's vocab.json") from None
+    except ConfigError as exc:  # Vocab.load names the file and what is wrong with it (missing, not UTF-8, not ours)
+        raise ConfigError(f"{cfg.option('vocab_file')}: {exc}") from None
     if vocab.level != cfg.level:
         raise ConfigError(f"{cfg.option('vocab_file')} {path} is a {vocab.level}-level vocabulary; pass "
                           f"{cfg.option('level')} {vocab.level} or another file")
