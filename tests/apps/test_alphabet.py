@@ -90,6 +90,7 @@ def test_end_of_input_and_q_end_the_loop_cleanly():
     assert result["answers"][0][1] == _printed_guesses(printed)["bcde"]  # the trained model answers the question
 
 
+@pytest.mark.slow
 def test_non_interactive_run_never_asks():
     def no_input(prompt):
         raise AssertionError("input_fn was called")

@@ -178,6 +178,7 @@ def test_report_refuses_ids_that_name_no_class(true, pred, fragment):
         classification_report(true, pred, ["a", "b"])
 
 
+@pytest.mark.slow
 def test_report_agrees_with_scikit_learn_where_installed():
     metrics = pytest.importorskip("sklearn.metrics")
     rng = np.random.default_rng(0)
@@ -264,6 +265,7 @@ def test_tiny_model_separates_two_synthetic_classes_perfectly(tmp_path):
     assert predict(run, ["a terrible plot"])[0].label == "neg"
 
 
+@pytest.mark.slow
 def test_multiclass_tsv_and_separate_test_file(tmp_path):
     classes = (("sport", ["goal", "match", "team"]), ("music", ["song", "band", "album"]), ("food", ["bread", "soup", "salt"]))
     train_file = _write_csv(tmp_path / "train.tsv", _synthetic(300, 1, classes), delimiter="\t")
@@ -281,6 +283,7 @@ def test_multiclass_tsv_and_separate_test_file(tmp_path):
     assert metrics["test_confusion"] == expected
 
 
+@pytest.mark.slow
 def test_chinese_char_level_file(tmp_path):
     good, bad = ["好", "棒", "赞", "爱"], ["差", "烂", "糟", "恨"]
     filler = list("这个电影我们觉得非常的了")
@@ -313,6 +316,7 @@ def test_predict_is_repeatable_and_survives_reload(tmp_path):
         assert [got[c] for c in classes] == pytest.approx(want, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_max_len_cuts_to_the_last_tokens_and_reports_it(tmp_path):
     rows = [(" ".join(["the"] * 30 + [w]), y) for w, y in [("good", "pos"), ("bad", "neg")] * 40]
     data = _write_csv(tmp_path / "long.csv", rows)
@@ -323,6 +327,7 @@ def test_max_len_cuts_to_the_last_tokens_and_reports_it(tmp_path):
     assert any("longer than `max_len` 10" in line for line in lines)  # named as the Python caller knows it
 
 
+@pytest.mark.slow
 def test_words_seen_once_are_left_to_unk(tmp_path):
     rows = _synthetic(200) + [("zyzzyva good", "pos")]
     data = _write_csv(tmp_path / "rare.csv", rows)
@@ -332,6 +337,7 @@ def test_words_seen_once_are_left_to_unk(tmp_path):
     assert "zyzzyva" not in text and '"good"' in text
 
 
+@pytest.mark.slow
 def test_mistakes_csv_lists_the_most_confident_errors_first(tmp_path):
     rows = _synthetic(200)
     rows += [(t, "pos" if y == "neg" else "neg") for t, y in _synthetic(40, seed=9)]  # mislabelled copies
@@ -349,6 +355,7 @@ def test_mistakes_csv_lists_the_most_confident_errors_first(tmp_path):
         assert again.label == m["predicted"] and again.probability == pytest.approx(float(m["probability"]), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_evaluate_reports_on_a_labelled_file_and_refuses_unknown_labels(tmp_path):
     data = _write_csv(tmp_path / "syn.csv", _synthetic(200))
     _quick(tmp_path, data, epochs=6)

@@ -63,6 +63,7 @@ def test_tiny_model_learns_a_noiseless_sine_wave(sine_csv, tmp_path):
     assert m["model"]["rmse"] < 0.02 and m["model"]["mae"] < 0.02
 
 
+@pytest.mark.slow
 def test_tiny_model_learns_a_seasonal_series_twelve_steps_at_once(seasonal_csv, tmp_path):
     m = train(ForecastConfig(data=str(seasonal_csv), date_column="month", lookback=24, horizon=12, test_size=24,
                              transform="diff", units="16", epochs=60, val_size=0, learning_rate=1e-2,
@@ -188,6 +189,7 @@ def test_reloaded_run_reproduces_its_test_forecasts_and_predicts_recursively(sea
     assert [str(d) for d in later.dates] == [str(d) for d in first.dates[6:12]]
 
 
+@pytest.mark.slow
 def test_config_json_rebuilds_the_run_exactly(noisy_csv, tmp_path):
     first = train(ForecastConfig(data=str(noisy_csv), target="level", lookback=7, horizon=2, test_fraction=0.15, units="4",
                                  epochs=3, out=str(tmp_path / "a")), **QUIET)

@@ -275,6 +275,7 @@ def test_bad_input_gets_one_line_and_exit_code_2(corpus, tmp_path, one_line_erro
     assert (run / "model.safetensors").read_bytes() == before
 
 
+@pytest.mark.slow
 def test_demo_command_trains_and_samples_on_a_small_play(tmp_path, capsys, monkeypatch):
     """The fast twin of the test below: the `make demo` command end to end, on a few lines instead of the plays."""
     from rnnkit.apps.textgen import data

@@ -102,6 +102,7 @@ def _check_against_librosa(y: np.ndarray, sr: int, dtype: torch.dtype, rtol: flo
     np.testing.assert_allclose(got, ref_mfcc, rtol=0, atol=rtol * np.abs(ref_mfcc).max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, rtol", [(torch.float32, 1e-4), (torch.float64, 1e-6)])
 def test_features_match_librosa_on_real_recordings(shared_data, dtype, rtol):
     for _name, y in _fsdd_recordings(shared_data):

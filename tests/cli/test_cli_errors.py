@@ -501,6 +501,7 @@ def test_the_table_covers_every_command(cli_commands):
     assert {*cli_commands, "rnnkit"} == set(ROWS)
 
 
+@pytest.mark.slow
 def test_the_real_process_exits_with_code_2_and_one_line(place):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(cli.__file__).parents[2]),
                                                          os.environ.get("PYTHONPATH", "")])}

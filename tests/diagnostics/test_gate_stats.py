@@ -94,6 +94,7 @@ def test_masked_steps_count_nowhere():
     assert stats.mean["masked"]["f"] == pytest.approx(both.mean["masked"]["f"], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_the_plots_are_written(tmp_path):
     torch.manual_seed(0)
     model = Sequential([LSTM(3, return_sequences=True, input_size=2), GRU(2)])

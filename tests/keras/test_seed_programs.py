@@ -13,6 +13,7 @@ def _final_accuracy(history):
     return history.history["sparse_categorical_accuracy"][-1]
 
 
+@pytest.mark.slow
 def test_next_letter_simple_rnn_learns_and_resumes_from_its_checkpoint(run_program):
     """The "abcde" SimpleRNN reaches 100% in the program's own 100 epochs; the checkpoint is written at the path the
     program gives, and a second run finds it and loads it, as the program's `if os.path.exists` branch expects."""

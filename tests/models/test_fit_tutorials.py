@@ -27,6 +27,7 @@ def test_next_letter_simple_rnn_reaches_full_accuracy():
     assert "".join(letters[i] for i in predicted) == "eabcd"
 
 
+@pytest.mark.slow
 def test_stacked_lstm_regressor_beats_the_naive_baseline_on_a_noisy_sine():
     rnnkit.set_seed(0)
     t = np.arange(600, dtype=np.float32)
