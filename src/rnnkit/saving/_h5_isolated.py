@@ -19,6 +19,7 @@ the file.  Where ``os.fork`` does not exist (Windows) the file is read in this p
 """
 from __future__ import annotations
 
+import faulthandler
 import gc
 import io
 import os
@@ -171,6 +172,7 @@ def _in_child(target: Any, size: int, source: str, timeout: float) -> tuple[str,
     if pid == 0:  # the child: read, send (a pickle of the mirror classes, numbers, str, bytes, arrays), exit
         try:
             gc.disable()  # a collection would touch (and so copy) every page of the parent's objects
+            faulthandler.disable()  # a crash of the library is the parent's one-line error, not a stack dump
             os.close(read_end)
             try:
                 payload = pickle.dumps(_outcome(target, size), protocol=pickle.HIGHEST_PROTOCOL)
