@@ -1,6 +1,9 @@
 """Test-suite settings shared by every test, and the fixtures several test folders use."""
+import argparse
+import io
 import os
 import shutil
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -134,3 +137,47 @@ def start_chromium():
             pytest.skip(f"Chromium did not start under chromedriver: {str(exc).splitlines()[0]}")
 
     return start
+
+
+# ---------------------------------------------------------------- the `rnnkit` command (tests/cli): its commands as the
+# parser knows them, and an in-process runner; here and not in tests/cli/conftest.py, whose module name would
+# collide with this file's under --doctest-modules
+def _leaves(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs or path == ("datasets",):  # `datasets list|info|fetch` is one command with a positional action
+        yield " ".join(path), parser
+        return
+    for name, sub in subs[0].choices.items():
+        yield from _leaves(sub, (*path, name))
+
+
+@pytest.fixture(scope="session")
+def cli_commands() -> dict[str, argparse.ArgumentParser]:
+    """Every command of ``rnnkit`` (``"textgen train"``, ``"serve"``, ``"datasets"`` ...) -> its parser."""
+    return dict(_leaves(_cli()._parser()))
+
+
+@pytest.fixture(scope="session")
+def run_cli():
+    """``run_cli(argv)`` -> (exit code, standard error): ``rnnkit ARGV`` run in-process, its output captured.
+
+    argparse's own exit (``--help``) gives its code; the models' thread count, which ``serve`` sets before it
+    loads the runs, is put back.
+    """
+    def run(argv: list[str]) -> tuple[int, str]:
+        err, threads = io.StringIO(), torch.get_num_threads()
+        try:
+            with redirect_stderr(err), redirect_stdout(io.StringIO()):
+                code = _cli().main(argv)
+        except SystemExit as exc:
+            code = exc.code
+        finally:
+            torch.set_num_threads(threads)
+        return code, err.getvalue()
+
+    return run
+
+
+def _cli():
+    from rnnkit import cli
+    return cli

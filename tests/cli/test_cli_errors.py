@@ -83,7 +83,6 @@ ROWS: dict[str, list[tuple[list[str], str]]] = {
         (["--resume"], "--out is needed with --resume: the run to continue"),
         (["--resume", "--out", "{missing}"], "--resume: {missing} holds no run (no config.json)"),
         (["--resume", "--out", "{run_classify}"], "is a run of `rnnkit classify`, not of `rnnkit textgen`"),
-        (["--resume", "--out", "{run_textgen}"], "has no checkpoint.safetensors yet (no epoch finished)"),
         (["--resume", "--out", "{bad_settings_textgen}"], "config.json does not hold valid settings (`data` must be text, got 5)"),
         (["--data", "a\nb", "--out", "{out}"], "--data a\\nb: no such file"),  # a newline is escaped: one line
     ],
