@@ -21,6 +21,7 @@ _io, activations, initializers, random) imports only itself.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -82,9 +83,15 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
     return skip
 
 
+@functools.lru_cache(maxsize=None)
+def _parsed(source: str) -> ast.Module:
+    """The syntax tree of ``source`` (each check walks the same files: they are parsed once per session)."""
+    return ast.parse(source)
+
+
 def imports_of(module: str, source: str, is_package: bool, modules: set[str]) -> set[str]:
     """The rnnkit modules ``module`` imports (explicitly), at any depth of its code."""
-    tree = ast.parse(source)
+    tree = _parsed(source)
     skip = _type_checking_nodes(tree)
     package = module if is_package else module.rpartition(".")[0]
     targets: set[str] = set()
@@ -121,9 +128,14 @@ def imports_of(module: str, source: str, is_package: bool, modules: set[str]) ->
 
 
 def import_graph(src: Path = SRC) -> dict[str, set[str]]:
+    return {name: set(targets) for name, targets in _import_graph(src).items()}
+
+
+@functools.lru_cache(maxsize=None)
+def _import_graph(src: Path) -> dict[str, frozenset[str]]:
     names = module_names(src)
     return {
-        name: imports_of(name, path.read_text(encoding="utf-8"), path.name == "__init__.py", set(names))
+        name: frozenset(imports_of(name, path.read_text(encoding="utf-8"), path.name == "__init__.py", set(names)))
         for name, path in names.items()
     }
 
@@ -286,7 +298,7 @@ def private_names_imported(src: Path = SRC) -> list[str]:
     found = []
     for module, path in modules.items():
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(_parsed(path.read_text(encoding="utf-8"))):
             if not isinstance(node, ast.ImportFrom):
                 continue
             if node.level:

@@ -409,19 +409,8 @@ def test_cli_bad_inputs_get_one_line_and_exit_code_2(tmp_path, one_line_error):
     assert "--max-len must be" in one_line_error(["classify", "train", "--data", str(tmp_path / "latin.csv"), "--max-len", "0"])
 
 
-def test_cli_prediction_problems(tmp_path, one_line_error):
-    data = _write_csv(tmp_path / "syn.csv", _synthetic(100))
-    _quick(tmp_path, data, epochs=1)
-    run = str(tmp_path / "run")
-    assert "text 2 is empty" in one_line_error(["classify", "predict", "--run", run, "good", "  "])
-    (tmp_path / "gaps.txt").write_text("good\n\nbad\n", encoding="utf-8")
-    assert "line 2 is empty" in one_line_error(["classify", "predict", "--run", run, "--file", str(tmp_path / "gaps.txt")])
-    assert "not a file" in one_line_error(["classify", "predict", "--run", run, "--file", str(tmp_path)])
-    assert "not a run folder" in one_line_error(["classify", "predict", "--run", str(tmp_path), "good"])
-    (tmp_path / "out.csv").write_text("keep me", encoding="utf-8")
-    assert "already exists" in one_line_error(["classify", "predict", "--run", run, "good", "--out", str(tmp_path / "out.csv")])
-    assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "keep me"
-    assert "already" in one_line_error(["classify", "train", "--data", str(data), "--out", run])
+# predict's and train's refusals of a run folder (an empty text, an empty line of --file, a folder as --file, not
+# a run folder, an --out that exists and keeps its content, a folder that holds a run): tests/cli/test_cli_errors.py
 
 
 def test_read_texts_from_a_csv_column(tmp_path):

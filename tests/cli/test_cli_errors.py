@@ -154,6 +154,7 @@ ROWS: dict[str, list[tuple[list[str], str]]] = {
     "classify predict": [
         ([], "--run is needed: a run folder written by `rnnkit classify train`"),
         (["--run", "{missing}", "good"], "--run {missing}: no such folder"),
+        (["--run", "{folder}", "good"], "--run {folder}: not a run folder (no config.json)"),
         (["--run", "{run_textgen}", "good"], "is a run of `rnnkit textgen`, not of `rnnkit classify`"),
         (["--run", "{run_classify}", "good"], "does not start with a safetensors header"),
         (["--run", "{no_model_classify}", "good"], "has no model.safetensors"),

@@ -5,6 +5,11 @@ file: and data:, shows every chart and image, its hover tooltip answers, and the
 numbers it displays equal metrics.json's.  Skipped, with the reason, where
 Selenium, Chromium or chromedriver is missing (``make test`` installs them where
 it can).  Selenium Manager never runs: the driver's path is given and SE_OFFLINE set.
+
+Slow (a browser's start and two pages, seconds), as the server's page in a browser
+is: their fast twins in ``test_report.py`` check the same page without one (one
+file that loads nothing, the metrics' and configs' cells, each curve's values, the
+settings that differ marked).
 """
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ import pytest
 
 from rnnkit.report import compare_runs, write_report
 from rnnkit.report.reading import flatten
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
