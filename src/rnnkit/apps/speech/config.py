@@ -45,7 +45,13 @@ class SpeechConfig(TrainConfig):
     dropout: float = setting(0.2, help="dropout rate", min=0, lt=1)
     speeds: list[float] = setting([0.9, 1.1], help="speed perturbation: training recordings also played at these "
                                                    "speeds (comma-separated, each in [0.5, 2])")
-    no_augment: bool = setting(False, help="no speed perturbation or SpecAugment of training data")
+    speed_range: float = setting(0.0, help="continuous speed perturbation: each training utterance of each batch "
+                                           "played at a speed drawn from [1-R, 1+R] instead of --speeds (0: off)",
+                                 min=0, max=0.5)
+    vtlp: float = setting(0.1, help="vocal tract length perturbation: each training utterance of each batch through "
+                                    "a mel filterbank warped by a factor drawn from [1-V, 1+V] (0: off)",
+                          min=0, max=0.5)
+    no_augment: bool = setting(False, help="no speed perturbation, VTLP or SpecAugment of training data")
     utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
                               min=10)
     epochs: int | None = setting(None, help="at most this many epochs (default 30)", min=1, group="budget")
