@@ -272,8 +272,9 @@ class Batches:
     def __init__(self, feats: Sequence[torch.Tensor | Sequence[torch.Tensor]] | WaveFeatures, targets: Any,
                  batch_size: int, shuffle: bool, augment: bool = False, seed: int = 0) -> None:
         self.source = feats if isinstance(feats, WaveFeatures) else None
-        self.variants = [] if self.source else [list(f) if isinstance(f, (list, tuple)) else [f] for f in feats]
-        lengths = self.source.frames() if self.source else [len(v[0]) for v in self.variants]
+        self.variants = [] if self.source is not None else [list(f) if isinstance(f, (list, tuple)) else [f]
+                                                            for f in feats]
+        lengths = self.source.frames() if self.source is not None else [len(v[0]) for v in self.variants]
         self.targets = targets
         self.sampler = BucketBatchSampler(lengths, batch_size, shuffle=shuffle)
         self.augment = augment
@@ -286,14 +287,15 @@ class Batches:
         return list(self.sampler)
 
     def batch(self, index: Sequence[int]) -> torch.Tensor:
-        picks = [self.variants[i] for i in index] if self.source is None else []
-        if self.source is not None:
+        if self.source is not None:  # features made anew from the waves
             rows = self.source.draw(index, self.generator)
-        elif any(len(v) > 1 for v in picks):
-            draws = torch.randint(0, 1 << 30, (len(index),), generator=self.generator).tolist()
-            rows = [v[k % len(v)] for v, k in zip(picks, draws)]
         else:
-            rows = [v[0] for v in picks]
+            picks = [self.variants[i] for i in index]
+            if any(len(v) > 1 for v in picks):
+                draws = torch.randint(0, 1 << 30, (len(index),), generator=self.generator).tolist()
+                rows = [v[k % len(v)] for v, k in zip(picks, draws)]
+            else:
+                rows = [v[0] for v in picks]
         lengths = [len(r) for r in rows]
         x = torch.full((len(index), max(lengths), rows[0].shape[1]), PAD)
         for row, r in enumerate(rows):
