@@ -328,3 +328,5 @@ def test_task_defaults_fill_only_what_is_not_given():
         == ("mfcc", 3)
     cfg = SpeechConfig(task="digits", features="mfcc", stack=1).with_task_defaults()
     assert (cfg.features, cfg.stack) == ("mfcc", 1)
+    assert (SpeechConfig().with_task_defaults().speed_range, SpeechConfig(task="digits").with_task_defaults().speed_range,
+            SpeechConfig(speed_range=0.0).with_task_defaults().speed_range) == (0.15, 0.0, 0.0)
