@@ -328,5 +328,6 @@ def test_task_defaults_fill_only_what_is_not_given():
         == ("mfcc", 3)
     cfg = SpeechConfig(task="digits", features="mfcc", stack=1).with_task_defaults()
     assert (cfg.features, cfg.stack) == ("mfcc", 1)
-    assert (SpeechConfig().with_task_defaults().speed_range, SpeechConfig(task="digits").with_task_defaults().speed_range,
-            SpeechConfig(speed_range=0.0).with_task_defaults().speed_range) == (0.15, 0.0, 0.0)
+    words, digits = SpeechConfig().with_task_defaults(), SpeechConfig(task="digits").with_task_defaults()
+    assert (words.speed_range, words.vtlp, digits.speed_range, digits.vtlp) == (0.15, 0.1, 0.0, 0.0)
+    assert SpeechConfig(speed_range=0.0, vtlp=0.0).with_task_defaults().speed_range == 0.0
