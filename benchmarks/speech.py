@@ -21,8 +21,12 @@ The published anchors (issue 15): 97-97.3% (CNN and BiLSTM on MFCC, splits that
 share speakers), 89.8-91.0% (a log-mel CNN with one speaker held out).
 
 Usage:  RNNKIT_DATA=../shared/datasets python benchmarks/speech.py [--task words|speakers|digits|speed|all]
-            [--minutes M] [--speaker NAME] [--run RUN] [--out DIR] [--json PATH]
-``--minutes`` replaces every task's budget (e.g. 0.2 for a smoke run).
+            [--minutes M] [--speaker NAME] [--speakers A,B] [--set NAME=VALUE ...] [--run RUN] [--out DIR]
+            [--json PATH]
+``--minutes`` replaces every task's budget (e.g. 0.2 for a smoke run); ``--speakers``
+holds out only these speakers in the speakers task; ``--set`` changes a setting of
+every training from ``rnnkit speech train``'s default (``--set vtlp=0 --set
+speed_range=0.15``: a number, or text).
 """
 from __future__ import annotations
 
@@ -44,13 +48,14 @@ from rnnkit.apps.speech.recipe import decode_waves
 from rnnkit.audio import log_mel
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+OVERRIDES: dict = {}  # --set NAME=VALUE
 GOALS = {"words": 0.985, "speakers_mean": 0.92, "digits": 0.02, "digits_speaker": 0.08, "features": 1000.0,
          "latency_ms": 20.0}
 
 
 def _train(name: str, out: Path, minutes: float, **settings) -> dict:
     print(f"\n== {name}: {settings} for {minutes:g} min", flush=True)
-    cfg = SpeechConfig(data="fsdd", **settings, time_budget=minutes * 60, seed=0, out=str(out / name))
+    cfg = SpeechConfig(data="fsdd", **{**OVERRIDES, **settings}, time_budget=minutes * 60, seed=0, out=str(out / name))
     return train(cfg, verbose=0)
 
 
@@ -94,20 +99,30 @@ def main() -> None:
     parser.add_argument("--task", choices=["words", "speakers", "digits", "speed", "all"], default="all")
     parser.add_argument("--minutes", type=float, default=None, help="budget per training (words 10, digits 15)")
     parser.add_argument("--speaker", default="theo", help="the speaker held out in the digits task")
+    parser.add_argument("--speakers", default=",".join(SPEAKERS), help="speakers held out in turn (comma-separated)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting of every training (e.g. vtlp=0); may be repeated")
     parser.add_argument("--run", type=Path, default=None, help="a run folder for the latency (default: untrained)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the run folders (default: a temporary one)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    for item in args.set:
+        name, _, value = item.partition("=")
+        try:
+            OVERRIDES[name.replace("-", "_")] = json.loads(value)
+        except ValueError:
+            OVERRIDES[name.replace("-", "_")] = value
+    speakers = [s for s in args.speakers.split(",") if s]
     out = args.out or Path(tempfile.mkdtemp(prefix="rnnkit-bench-speech-"))
     tasks = ["words", "speakers", "digits", "speed"] if args.task == "all" else [args.task]
     words_min, digits_min = args.minutes or 10.0, args.minutes or 15.0
     results: dict = {"cpu": cpu_level(), "threads": torch.get_num_threads(), "torch": torch.__version__, "seed": 0,
-                     "minutes": {"words": words_min, "digits": digits_min}}
+                     "minutes": {"words": words_min, "digits": digits_min}, "settings": dict(OVERRIDES)}
     if "words" in tasks:
         results["words"] = _train("words-standard", out, words_min, task="words")
     if "speakers" in tasks:
         results["speakers"] = {s: _train(f"words-{s}", out, words_min, task="words", split=f"speaker:{s}")
-                               for s in SPEAKERS}
+                               for s in speakers}
     if "digits" in tasks:
         results["digits"] = _train("digits-standard", out, digits_min, task="digits")
         results["digits_speaker"] = _train(f"digits-{args.speaker}", out, digits_min, task="digits",
@@ -116,7 +131,7 @@ def main() -> None:
         results["speed"] = _speed(args.run)
 
     print(f"\nCPU: {results['cpu']}; torch {results['torch']}, {results['threads']} threads; seed 0; "
-          f"run folders under {out}")
+          f"settings {OVERRIDES or 'the defaults'}; run folders under {out}")
     print(f"{'task':<24} {'figure':<22} {'value':>9} {'goal':>9} {'verdict':>8} {'epochs':>6} {'train s':>8}")
 
     def row(task: str, figure: str, value: float, goal: float, lower: bool, m: dict | None = None) -> None:

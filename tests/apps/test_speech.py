@@ -18,7 +18,8 @@ import rnnkit
 
 from rnnkit import datasets
 from rnnkit.apps.speech import SpeechConfig, load_run, train, transcribe
-from rnnkit.apps.speech.data import PAD, build_utterances, load_recordings, speaker_of, split_recordings
+from rnnkit.apps.speech.data import (PAD, Batches, WaveFeatures, build_utterances, features_of, load_recordings,
+                                     speaker_of, split_recordings)
 from rnnkit.apps.speech.model import StackFrames
 from rnnkit.cli import main
 from rnnkit.errors import ConfigError
@@ -265,6 +266,7 @@ def test_cli_bad_inputs_get_one_line_and_exit_code_2(words_run, tmp_path, one_li
     assert "--split must be standard or speaker:NAME" in one_line_error(["speech", "train", "--split", "half"])
     assert "--speeds must be a number, got 'fast'" in one_line_error(["speech", "train", "--speeds", "0.9,fast"])
     assert "--speeds must each be in [0.5, 2]" in one_line_error(["speech", "train", "--speeds", "3"])
+    assert "--vtlp" in one_line_error(["speech", "train", "--vtlp", "0.9"])
     assert "--run is needed" in one_line_error(["speech", "demo"])
     other = tmp_path / "other"
     other.mkdir()
@@ -281,6 +283,44 @@ def test_config_refuses_bad_settings():
         SpeechConfig(speeds=[0.9, 3.0])
     with pytest.raises(ConfigError, match="`speeds` must hold numbers"):
         SpeechConfig(speeds=["fast"])
+    for name in ("vtlp", "speed_range"):
+        with pytest.raises(ConfigError, match=name):
+            SpeechConfig(**{name: 0.6})
+        with pytest.raises(ConfigError, match=name):
+            SpeechConfig(**{name: -0.1})
+
+
+def _mel_centre(band: int) -> float:
+    """The centre in Hz of band ``band`` of 40 Slaney mel bands up to 4 kHz, from the scale written out here."""
+    top = 15 + 27 * np.log(4.0) / np.log(6.4)  # 4 kHz in mels
+    m = (band + 1) * top / 41
+    return m * 200 / 3 if m < 15 else 1000 * 6.4 ** ((m - 15) / 27)
+
+
+def test_training_batches_draw_speed_and_vtlp_warp_anew_each_time():
+    rng = np.random.default_rng(0)
+    waves = [np.sin(2 * np.pi * 1000 * np.arange(n) / RATE).astype(np.float32) for n in (3000, 3200, 3400, 3600)]
+    source = WaveFeatures(waves, RATE, "logmel", speeds=(1.0,), speed_range=0.15, vtlp=0.1)
+    batches = Batches(source, np.zeros(4, dtype=np.int64), 4, shuffle=False, seed=5)
+    again = Batches(source, np.zeros(4, dtype=np.int64), 4, shuffle=False, seed=5)
+    index = batches.order()[0]
+    first, second = batches.batch(index), batches.batch(index)
+    assert torch.equal(first, again.batch(index))  # seeded: the same draws again
+    assert not torch.equal(first, second)  # a new speed and warp for every batch
+    peaks = []
+    for x in (first, second):
+        for row in x:
+            real = row[row[:, 0] != PAD]
+            n = len(waves[index[len(peaks) % 4]])
+            # the speed changes the length: 1 + n / (s · 80) frames for s in [0.85, 1.15]
+            assert 1 + n / 1.15 // 80 - 1 <= len(real) <= 1 + n / 0.85 // 80 + 1
+            peaks.append(_mel_centre(int(real[5:-5].mean(dim=0).argmax())))
+    # the tone moves by the speed and then the warp (below the 2.4 kHz boundary, w(f) = α f): 1 kHz times 0.765-1.265
+    assert all(1000 * 0.85 * 0.9 - 60 <= f <= 1000 * 1.15 * 1.1 + 60 for f in peaks) and len(set(peaks)) > 2
+    # neither speed nor warp: the plain per-utterance features
+    plain = WaveFeatures(waves, RATE, "mfcc", speeds=(1.0,)).draw([2, 0], torch.Generator())
+    for got, ref in zip(plain, features_of([waves[2], waves[0]], RATE, "mfcc")):
+        assert torch.equal(got, ref)
 
 
 def test_task_defaults_fill_only_what_is_not_given():
@@ -288,3 +328,6 @@ def test_task_defaults_fill_only_what_is_not_given():
         == ("mfcc", 3)
     cfg = SpeechConfig(task="digits", features="mfcc", stack=1).with_task_defaults()
     assert (cfg.features, cfg.stack) == ("mfcc", 1)
+    words, digits = SpeechConfig().with_task_defaults(), SpeechConfig(task="digits").with_task_defaults()
+    assert (words.speed_range, words.vtlp, digits.speed_range, digits.vtlp) == (0.15, 0.1, 0.0, 0.0)
+    assert SpeechConfig(speed_range=0.0, vtlp=0.0).with_task_defaults().speed_range == 0.0

@@ -1,8 +1,8 @@
-"""rnnkit.audio: reading files, log-mel / MFCC against librosa, normalisation and SpecAugment.
+"""rnnkit.audio: reading files, log-mel / MFCC against librosa, VTLP, normalisation and augmentation.
 
 References are independent of the code under test: librosa (test-only) for the
 features and the filterbank, the Slaney mel scale written out here in NumPy for
-the tone test, WAV files written with the standard library's ``wave`` (and float
+the tone tests and the VTLP-warped filterbank (Jaitly and Hinton's formula in NumPy), WAV files written with the standard library's ``wave`` (and float
 WAVs assembled byte by byte here), soundfile for FLAC, NumPy for the statistics.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pytest
 import torch
 
 from rnnkit.audio import (GlobalNormalizer, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize, num_frames,
-                          read_audio, spec_augment, speed_perturb)
+                          read_audio, spec_augment, speed_perturb, vtlp_factors, vtlp_warp)
 from rnnkit.errors import ConfigError, DatasetError, ShapeError
 
 # 25 ms windows and 10 ms hops at 8 kHz, as librosa's arguments
@@ -143,15 +143,19 @@ def test_filterbank_matches_librosa():
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
 
 
-def _slaney_centres(n_mels: int, fmax: float) -> np.ndarray:
-    """Band centres written out from Slaney's scale: 200/3 Hz a mel to 1 kHz, then 27 mels per factor 6.4."""
+def _slaney_edges(n_mels: int, fmax: float, fmin: float = 0.0) -> np.ndarray:
+    """Band edges written out from Slaney's scale: 200/3 Hz a mel to 1 kHz, then 27 mels per factor 6.4."""
     def to_mel(f):
         return f / (200 / 3) if f < 1000 else 15 + 27 * np.log(f / 1000) / np.log(6.4)
 
     def to_hz(m):
         return np.where(m < 15, m * 200 / 3, 1000 * 6.4 ** ((m - 15) / 27))
 
-    return to_hz(np.linspace(to_mel(0.0), to_mel(fmax), n_mels + 2))[1:-1]
+    return to_hz(np.linspace(to_mel(fmin), to_mel(fmax), n_mels + 2))
+
+
+def _slaney_centres(n_mels: int, fmax: float) -> np.ndarray:
+    return _slaney_edges(n_mels, fmax)[1:-1]
 
 
 @pytest.mark.parametrize("sr, tone", [(8000, 150.0), (8000, 440.0), (8000, 1234.0), (8000, 3600.0),
@@ -163,6 +167,94 @@ def test_a_pure_tone_lands_in_the_band_nearest_its_frequency(sr, tone):
     assert int(mel.argmax()) == nearest
     far = torch.cat([mel[: max(nearest - 2, 0)], mel[nearest + 3:]])
     assert float(far.sum() / mel.sum()) < 1e-3  # the rest is window leakage into the neighbours
+
+
+def _vtlp_numpy(f, alpha: float, rate: int, boundary: float) -> np.ndarray:
+    """Jaitly and Hinton's warp as the paper writes it."""
+    f, half = np.asarray(f, dtype=np.float64), rate / 2
+    bend = boundary * min(alpha, 1) / alpha
+    return np.where(f <= bend, f * alpha,
+                    half - (half - boundary * min(alpha, 1)) / (half - bend) * (half - f))
+
+
+def _warped_filterbank_numpy(rate, n_fft, n_mels, fmin, fmax, alpha, boundary) -> np.ndarray:
+    """The Slaney-normalised triangles evaluated at each bin's warped frequency."""
+    edges = _slaney_edges(n_mels, fmax, fmin)
+    nu = _vtlp_numpy(np.arange(n_fft // 2 + 1) * rate / n_fft, alpha, rate, boundary)[None, :]
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    return np.maximum(0.0, np.minimum((nu - lo) / (mid - lo), (hi - nu) / (hi - mid))) * 2 / (hi - lo)
+
+
+def test_vtlp_filterbank_matches_the_papers_formula_in_numpy():
+    for rate, n_fft, n_mels, fmin, fmax, boundary in [(8000, 256, 40, 0.0, None, None),
+                                                      (16000, 512, 26, 20.0, 7600.0, 4800.0)]:
+        f_hi = 0.6 * rate / 2 if boundary is None else boundary
+        for alpha in (0.9, 0.95, 1.0, 1.04, 1.1):
+            ref = _warped_filterbank_numpy(rate, n_fft, n_mels, fmin, fmax or rate / 2, alpha, f_hi)
+            got = mel_filterbank(rate, n_fft, n_mels, fmin, fmax, warp=alpha, warp_boundary=boundary,
+                                 dtype=torch.float64).numpy()
+            np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+        # factors (B,) give one filterbank per factor
+        both = mel_filterbank(rate, n_fft, n_mels, fmin, fmax, warp=[0.92, 1.08], warp_boundary=boundary,
+                              dtype=torch.float64).numpy()
+        for row, alpha in zip(both, (0.92, 1.08)):
+            np.testing.assert_allclose(row, _warped_filterbank_numpy(rate, n_fft, n_mels, fmin, fmax or rate / 2,
+                                                                     alpha, f_hi), rtol=1e-9, atol=1e-12)
+    hz = np.linspace(0, 4000, 57)
+    for alpha in (0.9, 1.1):
+        np.testing.assert_allclose(vtlp_warp(torch.from_numpy(hz), alpha, 8000).numpy(),
+                                   _vtlp_numpy(hz, alpha, 8000, 2400.0), rtol=1e-12, atol=1e-9)
+
+
+def test_vtlp_of_one_gives_exactly_the_unwarped_features():
+    rng = np.random.default_rng(4)
+    wave = torch.from_numpy(rng.uniform(-0.5, 0.5, 5000)).float()
+    assert torch.equal(mel_filterbank(8000, 256, warp=1.0), mel_filterbank(8000, 256))
+    assert torch.equal(log_mel(wave, 8000, warp=1.0), log_mel(wave, 8000))
+    assert torch.equal(mfcc(wave, 8000, warp=1.0), mfcc(wave, 8000))
+    batch = torch.stack([wave, wave.flip(0)])
+    np.testing.assert_allclose(log_mel(batch, 8000, warp=[1.0, 1.0]).numpy(), log_mel(batch, 8000).numpy(),
+                               rtol=1e-6, atol=1e-6)
+    # a batch's factors act per wave: each row is that wave alone with its factor
+    warped = log_mel(batch, 8000, warp=torch.tensor([0.9, 1.1]))
+    for row, alpha in zip(range(2), (0.9, 1.1)):
+        np.testing.assert_allclose(warped[row].numpy(), log_mel(batch[row], 8000, warp=alpha).numpy(),
+                                   rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(warped[0], log_mel(batch[0], 8000), atol=1e-2)
+
+
+@pytest.mark.parametrize("tone, alpha", [(600.0, 0.9), (1000.0, 1.1), (1800.0, 0.93), (3000.0, 0.9),
+                                         (3000.0, 1.2)])
+def test_vtlp_moves_a_pure_tone_to_the_band_the_formula_predicts(tone, alpha):
+    rate = 8000
+    t = np.arange(rate) / rate
+    wave = torch.from_numpy(np.sin(2 * np.pi * tone * t)).float()
+    mel = mel_spectrogram(wave, rate, warp=alpha)[5:-5].mean(dim=0)
+    moved = _vtlp_numpy(tone, alpha, rate, 0.6 * rate / 2)
+    centres = _slaney_centres(40, rate / 2)
+    predicted = int(np.abs(centres - moved).argmin())
+    assert predicted != int(np.abs(centres - tone).argmin())  # the warp does move it
+    assert int(mel.argmax()) == predicted
+
+
+def test_vtlp_errors_are_one_line_and_factors_are_seeded():
+    wave = torch.zeros(2, 800)
+    cases = [
+        (lambda: log_mel(wave, 8000, warp=3.0), ConfigError, "[0.5, 2]"),
+        (lambda: log_mel(wave, 8000, warp=[0.9, 1.0, 1.1]), ShapeError, "3 factors"),
+        (lambda: log_mel(wave[0], 8000, warp=[0.9]), ShapeError, "one wave"),
+        (lambda: mel_filterbank(8000, 256, warp="big"), ConfigError, "warp"),
+        (lambda: vtlp_warp(torch.tensor([100.0]), 1.1, 8000, boundary_hz=4000), ConfigError, "boundary_hz"),
+        (lambda: vtlp_factors(3, 0.7), ConfigError, "max_warp"),
+    ]
+    for call, error, word in cases:
+        with pytest.raises(error) as info:
+            call()
+        assert word in str(info.value) and "\n" not in str(info.value)
+    first = vtlp_factors(500, 0.1, torch.Generator().manual_seed(3))
+    assert torch.equal(first, vtlp_factors(500, 0.1, torch.Generator().manual_seed(3)))
+    assert float(first.min()) >= 0.9 and float(first.max()) <= 1.1 and float(first.std()) > 0.05
+    assert torch.equal(vtlp_factors(4, 0.0), torch.ones(4, dtype=torch.float64))
 
 
 def test_batched_features_equal_one_utterance_at_a_time():

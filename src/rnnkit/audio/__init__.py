@@ -1,4 +1,4 @@
-"""Audio for speech models: reading files, log-mel and MFCC features in PyTorch, normalisation and SpecAugment.
+"""Audio for speech models: reading files, log-mel and MFCC features in PyTorch, normalisation and augmentation.
 
 * :func:`read_audio` (:mod:`rnnkit.audio.io`): a path or bytes to a mono float32
   wave in [-1, 1] and its rate, optionally resampled; WAV needs only the standard
@@ -9,14 +9,17 @@
   the wave's device; the numbers of librosa with the matching arguments.
 * :func:`normalize` and :class:`GlobalNormalizer` (:mod:`rnnkit.audio.normalize`):
   per-utterance or training-set mean and variance, padding-aware.
-* :func:`speed_perturb` and :func:`spec_augment` (:mod:`rnnkit.audio.augment`): speed
-  perturbation of waves and SpecAugment's masks (seeded), for training.
+* :func:`speed_perturb`, :func:`vtlp_factors` and :func:`spec_augment`
+  (:mod:`rnnkit.audio.augment`): speed perturbation of waves, warp factors of vocal
+  tract length perturbation (VTLP, applied by the features' ``warp`` argument
+  through :func:`vtlp_warp`) and SpecAugment's masks (seeded), for training.
 
 The package depends only on torch, NumPy and the ground of rnnkit (errors,
 _validation); scipy and soundfile are imported when a call needs them.
 """
-from .augment import spec_augment, speed_perturb
-from .features import log_mel, mel_filterbank, mel_frequencies, mel_scale, mel_spectrogram, mfcc, num_frames
+from .augment import spec_augment, speed_perturb, vtlp_factors
+from .features import (log_mel, mel_filterbank, mel_frequencies, mel_scale, mel_spectrogram, mfcc, num_frames,
+                       vtlp_warp)
 from .io import read_audio, resample
 from .normalize import GlobalNormalizer, normalize
 
@@ -25,6 +28,7 @@ __all__ = [
     "resample",
     "mel_scale",
     "mel_frequencies",
+    "vtlp_warp",
     "mel_filterbank",
     "num_frames",
     "mel_spectrogram",
@@ -33,5 +37,6 @@ __all__ = [
     "normalize",
     "GlobalNormalizer",
     "speed_perturb",
+    "vtlp_factors",
     "spec_augment",
 ]

@@ -1,8 +1,11 @@
-r"""Data augmentation for training: speed perturbation of waves, SpecAugment's time and frequency masks.
+r"""Data augmentation for training: speed perturbation of waves, VTLP factors, SpecAugment's time and frequency masks.
 
 * :func:`speed_perturb` plays a wave faster or slower, tempo and pitch together
   (Ko et al., "Audio Augmentation for Speech Recognition", Interspeech 2015, whose
   factors 0.9, 1.0 and 1.1 Kaldi's recipes use);
+* :func:`vtlp_factors` draws the warp factors of vocal tract length perturbation
+  (Jaitly and Hinton 2013), which the feature functions apply through their
+  ``warp`` argument (:func:`rnnkit.audio.vtlp_warp`);
 * :func:`spec_augment` masks bands of channels and spans of frames (Park et al.,
   "SpecAugment: A Simple Data Augmentation Method for Automatic Speech
   Recognition", Interspeech 2019), without the time warping, which the paper found
@@ -23,7 +26,7 @@ from ..errors import ConfigError
 from ._frames import as_features, valid_frames
 from .io import resample
 
-__all__ = ["speed_perturb", "spec_augment"]
+__all__ = ["speed_perturb", "vtlp_factors", "spec_augment"]
 
 
 def speed_perturb(wave: Any, factor: float) -> np.ndarray:
@@ -48,6 +51,25 @@ def speed_perturb(wave: Any, factor: float) -> np.ndarray:
         return x.copy()
     # y(t) = x(factor t): resample from p Hz to q Hz, p / q = factor, and keep the old rate
     return resample(x, ratio.numerator, ratio.denominator).astype(np.float32)
+
+
+def vtlp_factors(count: int, max_warp: float = 0.1, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""``count`` VTLP warp factors drawn uniformly from :math:`[1 - r, 1 + r]`, ``r`` = ``max_warp``: ``(count,)`` float64.
+
+    Give them as the ``warp`` of :func:`rnnkit.audio.log_mel` (or ``mfcc``,
+    ``mel_spectrogram``) on a batch of ``count`` waves: each utterance heard as from
+    a vocal tract up to ``max_warp`` shorter or longer (Jaitly and Hinton draw from
+    [0.9, 1.1]).  Draws come from ``generator`` (on the CPU), so a seeded generator
+    gives the same factors again; ``max_warp`` 0 gives ones.
+
+    >>> f = vtlp_factors(1000, 0.1, torch.Generator().manual_seed(0))
+    >>> bool((f >= 0.9).all() and (f <= 1.1).all()), f.dtype
+    (True, torch.float64)
+    """
+    count = check_positive_int("vtlp_factors", "count", count, minimum=0)
+    r = check_real("vtlp_factors", "max_warp", max_warp, minimum=0.0, maximum=0.5)
+    # α = 1 + r (2u - 1), u ~ U[0, 1)
+    return 1.0 + r * (2.0 * torch.rand(count, generator=generator, dtype=torch.float64) - 1.0)
 
 
 def _spans(count: int, batch: int, masks: int, limit: torch.Tensor, size: torch.Tensor,

@@ -26,6 +26,12 @@ compare to 1e-4):
   orthonormal DCT-II of ``10 log10(max(mel, 1e-10))`` clipped to 80 dB below the
   utterance's peak (librosa's ``power_to_db`` defaults), or of the natural log-mel
   with ``log="natural"``.
+* ``warp`` (every function above): vocal tract length perturbation (Jaitly and
+  Hinton, "Vocal Tract Length Perturbation (VTLP) improves speech recognition",
+  ICML 2013 workshop): the filterbank reads the spectrum through the
+  piecewise-linear warp :func:`vtlp_warp` of factor ``alpha``, one per utterance,
+  so a voice sounds as from a longer or shorter vocal tract; ``alpha = 1`` gives
+  exactly the unwarped features.
 """
 from __future__ import annotations
 
@@ -38,7 +44,7 @@ import torch
 from .._validation import as_tensor, check_choice, check_positive_int, check_real
 from ..errors import ConfigError, ShapeError
 
-__all__ = ["mel_scale", "mel_frequencies", "mel_filterbank", "num_frames", "mel_spectrogram", "log_mel", "mfcc"]
+__all__ = ["mel_scale", "mel_frequencies", "vtlp_warp", "mel_filterbank", "num_frames", "mel_spectrogram", "log_mel", "mfcc"]
 
 # Slaney's mel scale (Auditory Toolbox; librosa's htk=False): linear below 1 kHz, logarithmic above.
 _F_SP = 200.0 / 3.0  # Hz per mel in the linear part
@@ -100,6 +106,71 @@ def _check_band(owner: str, sample_rate: int, fmin: Any, fmax: Any) -> tuple[flo
     return fmin, fmax
 
 
+#: the boundary frequency F_hi of the warp as a fraction of the Nyquist frequency: Jaitly and Hinton's
+#: 4800 Hz at 16 kHz
+VTLP_BOUNDARY = 0.6
+
+
+def _warp_factors(owner: str, warp: Any) -> torch.Tensor:
+    """``warp`` (a number, or a sequence / 1-D tensor / array of them) as float64 factors, each in [0.5, 2]."""
+    if isinstance(warp, bool):
+        raise ConfigError(f"{owner}: `warp` must be a number or a 1-D sequence of numbers in [0.5, 2], got {warp!r}")
+    try:
+        alpha = torch.as_tensor(warp.tolist() if isinstance(warp, torch.Tensor) else warp, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ConfigError(f"{owner}: `warp` must be a number or a 1-D sequence of numbers in [0.5, 2], "
+                          f"got {type(warp).__name__}") from None
+    if alpha.dim() > 1 or alpha.numel() == 0 or not bool(((alpha >= 0.5) & (alpha <= 2.0)).all()):
+        raise ConfigError(f"{owner}: `warp` must be a number or a 1-D sequence of numbers in [0.5, 2] (0.9 to 1.1 "
+                          f"is usual), got {alpha.tolist() if alpha.numel() <= 4 else tuple(alpha.shape)}")
+    return alpha
+
+
+def vtlp_warp(hz: Any, alpha: Any, sample_rate: int, boundary_hz: float | None = None) -> torch.Tensor:
+    r"""Jaitly and Hinton's VTLP warp of frequencies in Hz: ``alpha`` times ``hz``, bent to keep the Nyquist frequency.
+
+    With :math:`S/2` the Nyquist frequency, :math:`F` the boundary ``boundary_hz``
+    and :math:`b = F \min(\alpha, 1) / \alpha`:
+
+    .. math::
+        w(f) = \begin{cases} \alpha f & f \le b \\
+               S/2 - \dfrac{S/2 - F \min(\alpha, 1)}{S/2 - b} (S/2 - f) & f > b \end{cases}
+
+    a line through 0 up to the bend at :math:`b`, then the line from the bend to
+    :math:`(S/2, S/2)`, so :math:`w` maps :math:`[0, S/2]` onto itself; ``alpha = 1``
+    returns ``hz`` exactly.  A wave's energy at :math:`f` counts, under the warp, as
+    energy at :math:`w(f)`: ``alpha > 1`` raises every formant (a shorter vocal tract).
+
+    Shape:
+        * hz: ``(F,)`` (any shape), alpha: a number or ``(B,)``.
+        * output: float64, ``hz``'s shape, or ``(B, *hz.shape)`` for ``(B,)`` factors.
+
+    Args:
+        hz: frequencies in Hz (a tensor, array or number), in [0, sample_rate / 2].
+        alpha: the warp factor(s), each in [0.5, 2]; Jaitly and Hinton draw it from U[0.9, 1.1] per utterance.
+        sample_rate: samples per second (the Nyquist frequency is half of it).
+        boundary_hz: :math:`F` (default None = :data:`VTLP_BOUNDARY` times the Nyquist frequency: 2400 Hz at 8 kHz).
+
+    Example:
+        >>> [round(f, 6) for f in vtlp_warp(torch.tensor([1000.0, 3000.0, 4000.0]), 1.1, 8000).tolist()]
+        [1100.0, 3120.0, 4000.0]
+    """
+    owner = "vtlp_warp"
+    nyquist = check_positive_int(owner, "sample_rate", sample_rate) / 2
+    boundary = VTLP_BOUNDARY * nyquist if boundary_hz is None else check_real(owner, "boundary_hz", boundary_hz,
+                                                                               positive=True)
+    if boundary >= nyquist:
+        raise ConfigError(f"{owner}: `boundary_hz` must be below sample_rate / 2 = {nyquist:g} Hz, got {boundary:g}")
+    alpha = _warp_factors(owner, alpha)
+    f = torch.as_tensor(hz, dtype=torch.float64)
+    a = alpha.reshape(alpha.shape + (1,) * f.dim())  # (B, 1, ..) against f's axes
+    low = boundary * torch.clamp(a, max=1.0)  # F min(α, 1)
+    bend = low / a  # b = F min(α, 1) / α
+    # r = (S/2 - F min(α, 1)) / (S/2 - b); w = S/2 - r (S/2 - f) written as f + (1 - r)(S/2 - f): f itself for α = 1
+    r = (nyquist - low) / (nyquist - bend)
+    return torch.where(f <= bend, a * f, f + (1.0 - r) * (nyquist - f))
+
+
 def mel_filterbank(
     sample_rate: int,
     n_fft: int,
@@ -107,6 +178,8 @@ def mel_filterbank(
     fmin: float = 0.0,
     fmax: float | None = None,
     *,
+    warp: Any = None,
+    warp_boundary: float | None = None,
     dtype: torch.dtype = torch.float32,
     device: Any = None,
 ) -> torch.Tensor:
@@ -119,7 +192,11 @@ def mel_filterbank(
         W_{m,k} = \frac{2}{f_{m+2} - f_m} \max\Big(0, \min\Big(\frac{\nu_k - f_m}{f_{m+1} - f_m},
         \frac{f_{m+2} - \nu_k}{f_{m+2} - f_{m+1}}\Big)\Big)
 
-    Computed in float64, returned in ``dtype`` on ``device``.
+    With ``warp`` (VTLP), :math:`\nu_k` is replaced by :math:`w(\nu_k)`
+    (:func:`vtlp_warp` of factor ``warp`` and boundary ``warp_boundary``): bin
+    :math:`k` feeds the bands around :math:`w(\nu_k)`, so a tone at :math:`f` lands
+    in the band of a tone at :math:`w(f)` unwarped.  ``warp=1`` is exactly the
+    unwarped filterbank.  Computed in float64, returned in ``dtype`` on ``device``.
 
     Args:
         sample_rate: samples per second.
@@ -127,33 +204,55 @@ def mel_filterbank(
         n_mels: number of bands (default 40).
         fmin: lowest frequency in Hz (default 0).
         fmax: highest frequency in Hz (default None = ``sample_rate / 2``).
+        warp: None (default, no warp), a factor in [0.5, 2], or ``(B,)`` factors for ``(B, n_mels, n_fft // 2 + 1)``
+            filterbanks, one per factor.
+        warp_boundary: the warp's boundary frequency in Hz (default None: see :func:`vtlp_warp`).
         dtype, device: of the result (default float32 on the CPU).
 
     Example:
         >>> fb = mel_filterbank(8000, 256, n_mels=40)
         >>> fb.shape, bool((fb >= 0).all())
         (torch.Size([40, 129]), True)
+        >>> mel_filterbank(8000, 256, warp=[0.9, 1.1]).shape
+        torch.Size([2, 40, 129])
     """
     owner = "mel_filterbank"
     sample_rate = check_positive_int(owner, "sample_rate", sample_rate)
     n_fft = check_positive_int(owner, "n_fft", n_fft)
     n_mels = check_positive_int(owner, "n_mels", n_mels)
     fmin, fmax = _check_band(owner, sample_rate, fmin, fmax)
+    if warp is not None:
+        return _warped_filterbank(sample_rate, n_fft, n_mels, fmin, fmax, warp, warp_boundary).to(device=device,
+                                                                                                   dtype=dtype)
     # a copy: never the cached tensor itself
     return _filterbank(sample_rate, n_fft, n_mels, fmin, fmax).to(device=device, dtype=dtype, copy=True)
 
 
+def _triangles(bins: torch.Tensor, edges: torch.Tensor) -> torch.Tensor:
+    """The filterbank formula of :func:`mel_filterbank` at frequencies ``bins`` ``(*, F)``: ``(*, M, F)``."""
+    widths = torch.diff(edges)  # f_{m+1} - f_m (M+1,)
+    ramps = edges[:, None] - bins[..., None, :]  # f_m - ν_k (*, M+2, F)
+    # rise (ν - f_m) / (f_{m+1} - f_m), fall (f_{m+2} - ν) / (f_{m+2} - f_{m+1})
+    rise = -ramps[..., :-2, :] / widths[:-1, None]
+    fall = ramps[..., 2:, :] / widths[1:, None]
+    # W = 2 / (f_{m+2} - f_m) · max(0, min(rise, fall))                          (*, M, F)
+    return torch.clamp(torch.minimum(rise, fall), min=0.0) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+
+
+def _bins(sample_rate: int, n_fft: int) -> torch.Tensor:
+    return torch.arange(n_fft // 2 + 1, dtype=torch.float64) * (sample_rate / n_fft)  # ν_k (F,)
+
+
 @functools.lru_cache(maxsize=32)
 def _filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> torch.Tensor:
-    bins = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * (sample_rate / n_fft)  # ν_k (F,)
-    edges = mel_frequencies(n_mels + 2, fmin, fmax)  # f_0 .. f_{M+1} (M+2,)
-    widths = torch.diff(edges)  # f_{m+1} - f_m (M+1,)
-    ramps = edges[:, None] - bins[None, :]  # f_m - ν_k (M+2, F)
-    # rise (ν - f_m) / (f_{m+1} - f_m), fall (f_{m+2} - ν) / (f_{m+2} - f_{m+1})
-    rise = -ramps[:-2] / widths[:-1, None]
-    fall = ramps[2:] / widths[1:, None]
-    # W = 2 / (f_{m+2} - f_m) · max(0, min(rise, fall))                          (M, F)
-    return torch.clamp(torch.minimum(rise, fall), min=0.0) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return _triangles(_bins(sample_rate, n_fft), mel_frequencies(n_mels + 2, fmin, fmax))
+
+
+def _warped_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float, warp: Any,
+                       boundary: float | None) -> torch.Tensor:
+    """The filterbank(s) read through :func:`vtlp_warp`: ``(M, F)`` for one factor, ``(B, M, F)`` for ``(B,)``."""
+    warped = vtlp_warp(_bins(sample_rate, n_fft), warp, sample_rate, boundary)  # w(ν_k) (F,) or (B, F)
+    return _triangles(warped, mel_frequencies(n_mels + 2, fmin, fmax))
 
 
 @functools.lru_cache(maxsize=32)
@@ -228,7 +327,7 @@ def _as_wave(owner: str, wave: Any) -> torch.Tensor:
 
 
 def _mel_power(owner: str, wave: Any, sample_rate: Any, n_mels: Any, win_ms: Any, hop_ms: Any, n_fft: Any,
-               fmin: Any, fmax: Any) -> torch.Tensor:
+               fmin: Any, fmax: Any, warp: Any = None, warp_boundary: Any = None) -> torch.Tensor:
     x = _as_wave(owner, wave)
     sample_rate, win_length, hop_length, n_fft = _framing(owner, sample_rate, win_ms, hop_ms, n_fft)
     n_mels = check_positive_int(owner, "n_mels", n_mels)
@@ -239,10 +338,19 @@ def _mel_power(owner: str, wave: Any, sample_rate: Any, n_mels: Any, win_ms: Any
                       pad_mode="constant", return_complex=True)
     # P = |X|² = Re² + Im² (8x faster than a sum over view_as_real's last axis of 2)        (*, F, frames)
     power = spec.real.square() + spec.imag.square()
-    fb = _filterbank_as(sample_rate, n_fft, n_mels, fmin, fmax, x.dtype, x.device)  # (M, F)
+    if warp is None:
+        fb = _filterbank_as(sample_rate, n_fft, n_mels, fmin, fmax, x.dtype, x.device)  # (M, F)
+    else:
+        alpha = _warp_factors(owner, warp)
+        if alpha.dim() == 1 and (x.dim() == 1 or len(alpha) != x.shape[0]):
+            raise ShapeError(f"{owner}: `warp` holds {len(alpha)} factors for "
+                             f"{'one wave' if x.dim() == 1 else f'a batch of {x.shape[0]} waves'}; give one number "
+                             "or one factor per wave")
+        # one filterbank (M, F) for a number, one per wave (B, M, F) for factors
+        fb = _warped_filterbank(sample_rate, n_fft, n_mels, fmin, fmax, alpha, warp_boundary).to(x.device, x.dtype)
     # mel[t, m] = Σ_k P[k, t] W[m, k]: stft's (F, frames) is a transposed view of a (frames, F)
     # array, so the product reads memory in order                                             (*, frames, M)
-    return torch.matmul(power.transpose(-1, -2), fb.T)
+    return torch.matmul(power.transpose(-1, -2), fb.transpose(-1, -2))
 
 
 def mel_spectrogram(
@@ -254,6 +362,9 @@ def mel_spectrogram(
     n_fft: int | None = None,
     fmin: float = 0.0,
     fmax: float | None = None,
+    *,
+    warp: Any = None,
+    warp_boundary: float | None = None,
 ) -> torch.Tensor:
     r"""The power mel spectrogram, time first: ``librosa.feature.melspectrogram`` transposed.
 
@@ -277,13 +388,17 @@ def mel_spectrogram(
         hop_ms: hop between frames in milliseconds (default 10).
         n_fft: FFT size (default None = the next power of two >= the window).
         fmin, fmax: band limits in Hz (default 0 and ``sample_rate / 2``).
+        warp: VTLP: None (default, no warp), a factor in [0.5, 2] for every wave, or ``(batch,)`` factors, one
+            per wave (:func:`mel_filterbank`'s ``warp``; 1 gives exactly the unwarped features).
+        warp_boundary: the warp's boundary frequency in Hz (default None: :func:`vtlp_warp`'s).
 
     Example:
         >>> import torch
         >>> mel_spectrogram(torch.zeros(8000), 8000).shape
         torch.Size([101, 40])
     """
-    return _mel_power("mel_spectrogram", wave, sample_rate, n_mels, win_ms, hop_ms, n_fft, fmin, fmax)
+    return _mel_power("mel_spectrogram", wave, sample_rate, n_mels, win_ms, hop_ms, n_fft, fmin, fmax, warp,
+                      warp_boundary)
 
 
 def log_mel(
@@ -296,6 +411,9 @@ def log_mel(
     fmin: float = 0.0,
     fmax: float | None = None,
     eps: float = 1e-6,
+    *,
+    warp: Any = None,
+    warp_boundary: float | None = None,
 ) -> torch.Tensor:
     r"""Log-mel filterbank energies, time first: the natural log of :func:`mel_spectrogram` plus ``eps``.
 
@@ -312,8 +430,8 @@ def log_mel(
         * output: ``(frames, n_mels)`` or ``(batch, frames, n_mels)``, same dtype and device.
 
     Args:
-        wave, sample_rate, n_mels, win_ms, hop_ms, n_fft, fmin, fmax: as for :func:`mel_spectrogram`
-            (defaults 40 bands, 25 ms windows, 10 ms hops).
+        wave, sample_rate, n_mels, win_ms, hop_ms, n_fft, fmin, fmax, warp, warp_boundary: as for
+            :func:`mel_spectrogram` (defaults 40 bands, 25 ms windows, 10 ms hops, no warp).
         eps: added before the log (default 1e-6), > 0.
 
     Example:
@@ -324,7 +442,7 @@ def log_mel(
         (torch.Size([101, 40]), 7)
     """
     eps = check_real("log_mel", "eps", eps, positive=True)
-    mel = _mel_power("log_mel", wave, sample_rate, n_mels, win_ms, hop_ms, n_fft, fmin, fmax)
+    mel = _mel_power("log_mel", wave, sample_rate, n_mels, win_ms, hop_ms, n_fft, fmin, fmax, warp, warp_boundary)
     # y = ln(mel + ε)
     return torch.log(mel + eps)
 
@@ -344,6 +462,8 @@ def mfcc(
     top_db: float | None = 80.0,
     amin: float = 1e-10,
     eps: float = 1e-6,
+    warp: Any = None,
+    warp_boundary: float | None = None,
 ) -> torch.Tensor:
     r"""Mel-frequency cepstral coefficients, time first: the orthonormal DCT-II of a log-mel spectrogram.
 
@@ -367,7 +487,8 @@ def mfcc(
         * output: ``(frames, n_mfcc)`` or ``(batch, frames, n_mfcc)``, same dtype and device.
 
     Args:
-        wave, sample_rate, n_mels, win_ms, hop_ms, n_fft, fmin, fmax: as for :func:`mel_spectrogram`.
+        wave, sample_rate, n_mels, win_ms, hop_ms, n_fft, fmin, fmax, warp, warp_boundary: as for
+            :func:`mel_spectrogram`.
         n_mfcc: coefficients kept, at most ``n_mels`` (default 13).
         log: ``"db"`` (default, librosa's) or ``"natural"``.
         top_db: dB range kept below each utterance's peak with ``log="db"`` (default 80; None = all).
@@ -389,7 +510,7 @@ def mfcc(
     top_db = check_real(owner, "top_db", top_db, minimum=0.0, allow_none=True)
     amin = check_real(owner, "amin", amin, positive=True)
     eps = check_real(owner, "eps", eps, positive=True)
-    mel = _mel_power(owner, wave, sample_rate, n_mels, win_ms, hop_ms, n_fft, fmin, fmax)
+    mel = _mel_power(owner, wave, sample_rate, n_mels, win_ms, hop_ms, n_fft, fmin, fmax, warp, warp_boundary)
     if log == "natural":
         # L = ln(mel + ε)
         logs = torch.log(mel + eps)

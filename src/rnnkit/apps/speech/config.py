@@ -16,10 +16,13 @@ from .model import MODELS, TASKS
 
 __all__ = ["SpeechConfig", "TranscribeOptions", "DemoOptions", "TASK_DEFAULTS"]
 
-#: features and frame stacking of each task where the config leaves them out; measured on FSDD
-#: (benchmarks/speech.py): MFCC held words' test recordings better than log-mel (99.0% against 97.7%),
-#: connected digits learn well from log-mel at 30 ms steps
-TASK_DEFAULTS = {"words": {"features": "mfcc", "stack": 2}, "digits": {"features": "logmel", "stack": 3}}
+#: features, frame stacking, continuous speed range and VTLP of each task where the config leaves them
+#: out; measured on FSDD (benchmarks/speech.py): MFCC held words' test recordings better than log-mel
+#: (99.0% against 97.7%), connected digits learn well from log-mel at 30 ms steps; with speakers held
+#: out, words gained from speeds drawn from [0.85, 1.15] with VTLP 0.1 (README; VTLP with the fixed
+#: speeds did not); digits keep the fixed speeds and no VTLP (not measured with them)
+TASK_DEFAULTS = {"words": {"features": "mfcc", "stack": 2, "speed_range": 0.15, "vtlp": 0.1},
+                 "digits": {"features": "logmel", "stack": 3, "speed_range": 0.0, "vtlp": 0.0}}
 
 
 @dataclass
@@ -45,7 +48,13 @@ class SpeechConfig(TrainConfig):
     dropout: float = setting(0.2, help="dropout rate", min=0, lt=1)
     speeds: list[float] = setting([0.9, 1.1], help="speed perturbation: training recordings also played at these "
                                                    "speeds (comma-separated, each in [0.5, 2])")
-    no_augment: bool = setting(False, help="no speed perturbation or SpecAugment of training data")
+    speed_range: float | None = setting(None, help="continuous speed perturbation: each training utterance of each "
+                                                  "batch played at a speed drawn from [1-R, 1+R] instead of --speeds "
+                                                  "(0: off; default 0.15 for words, 0 for digits)", min=0, max=0.5)
+    vtlp: float | None = setting(None, help="vocal tract length perturbation: each training utterance of each batch "
+                                           "through a mel filterbank warped by a factor drawn from [1-V, 1+V] (0: off; "
+                                           "default 0.1 for words, 0 for digits)", min=0, max=0.5)
+    no_augment: bool = setting(False, help="no speed perturbation, VTLP or SpecAugment of training data")
     utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
                               min=10)
     epochs: int | None = setting(None, help="at most this many epochs (default 30)", min=1, group="budget")
@@ -61,10 +70,13 @@ class SpeechConfig(TrainConfig):
     out: str | None = setting(None, help="run folder (default runs/speech-<time>)")
 
     def with_task_defaults(self) -> "SpeechConfig":
-        """This config with the task's features and stacking where they are not given (:data:`TASK_DEFAULTS`)."""
+        """This config with the task's features, stacking, speed range and VTLP where they are not given
+        (:data:`TASK_DEFAULTS`)."""
         defaults = TASK_DEFAULTS[self.task]
         self.features = self.features or defaults["features"]
         self.stack = self.stack or defaults["stack"]
+        self.speed_range = defaults["speed_range"] if self.speed_range is None else self.speed_range
+        self.vtlp = defaults["vtlp"] if self.vtlp is None else self.vtlp
         return self
 
     def validate(self) -> None:

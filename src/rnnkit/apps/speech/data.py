@@ -15,9 +15,11 @@
   from the recordings given (so test strings hold only test recordings).
 * :func:`features_of`: log-mel (40 bands) or MFCC of each wave, normalised per
   utterance; :func:`perturbed_features`: the same for each training wave played at
-  each of :data:`SPEEDS`; :class:`Batches`: padded batches (padding :data:`PAD`,
-  which the model's ``Masking`` layer turns into a mask), with one speed drawn per
-  utterance and SpecAugment on training batches.
+  each of :data:`SPEEDS`; :class:`WaveFeatures`: training features made anew for
+  every batch, each wave at a random speed through a randomly warped filterbank
+  (VTLP); :class:`Batches`: padded batches (padding :data:`PAD`, which the model's
+  ``Masking`` layer turns into a mask), with one speed drawn per utterance and
+  SpecAugment on training batches.
 """
 from __future__ import annotations
 
@@ -29,12 +31,13 @@ import numpy as np
 import torch
 
 from rnnkit import datasets
-from rnnkit.audio import log_mel, mfcc, normalize, read_audio, resample, spec_augment, speed_perturb
+from rnnkit.audio import (log_mel, mfcc, normalize, num_frames, read_audio, resample, spec_augment, speed_perturb,
+                          vtlp_factors)
 from rnnkit.data import BucketBatchSampler, stratified_split
 from rnnkit.errors import ConfigError, DatasetError
 
 __all__ = ["PAD", "HOP_MS", "WIN_MS", "SPEEDS", "DIGIT_WORDS", "Recordings", "load_recordings", "split_recordings",
-           "Utterances", "build_utterances", "features_of", "perturbed_features", "Batches"]
+           "Utterances", "build_utterances", "features_of", "perturbed_features", "WaveFeatures", "Batches"]
 
 PAD = -1000.0  #: the value of padded frames (no normalised feature comes near it)
 HOP_MS, WIN_MS = 10, 25
@@ -192,15 +195,17 @@ def build_utterances(recs: Recordings, count: int, seed: int, *, min_len: int = 
 
 # ---------------------------------------------------------------- features and batches
 def features_of(waves: Sequence[np.ndarray], sample_rate: int, kind: str = "logmel", n_mels: int = 40,
-                n_mfcc: int = 13) -> list[torch.Tensor]:
-    """Per-utterance normalised features ``(frames, features)`` of each wave (batched by similar lengths)."""
+                n_mfcc: int = 13, warps: Sequence[float] | None = None) -> list[torch.Tensor]:
+    """Per-utterance normalised features ``(frames, features)`` of each wave, each through a filterbank warped by its
+    factor of ``warps`` (VTLP; default None: unwarped)."""
     out = []
-    for wave in waves:  # one at a time: a padded batch would change mfcc's per-utterance peak
+    for i, wave in enumerate(waves):  # one at a time: a padded batch would change mfcc's per-utterance peak
         w = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
+        warp = None if warps is None else float(warps[i])
         if kind == "mfcc":
-            f = mfcc(w, sample_rate, n_mfcc=n_mfcc, n_mels=n_mels, win_ms=WIN_MS, hop_ms=HOP_MS)
+            f = mfcc(w, sample_rate, n_mfcc=n_mfcc, n_mels=n_mels, win_ms=WIN_MS, hop_ms=HOP_MS, warp=warp)
         else:
-            f = log_mel(w, sample_rate, n_mels=n_mels, win_ms=WIN_MS, hop_ms=HOP_MS)
+            f = log_mel(w, sample_rate, n_mels=n_mels, win_ms=WIN_MS, hop_ms=HOP_MS, warp=warp)
         out.append(normalize(f))
     return out
 
@@ -213,23 +218,65 @@ def perturbed_features(waves: Sequence[np.ndarray], sample_rate: int, kind: str 
     return [list(v) for v in zip(*per_speed)]
 
 
+class WaveFeatures:
+    """Training features made anew for every batch: each wave at a random speed, through a randomly warped filterbank.
+
+    Per utterance and batch, a speed is drawn from ``[1 - speed_range, 1 + speed_range]``
+    in steps of 0.01 (:func:`rnnkit.audio.speed_perturb` by the ratio ``100 / (100 s)``)
+    or, with ``speed_range`` 0, from ``speeds`` (the waves at these speeds are made
+    once, here); and a VTLP warp factor from ``[1 - vtlp, 1 + vtlp]``
+    (:func:`rnnkit.audio.vtlp_factors`; 0: no warp).  Features as :func:`features_of`.
+    """
+
+    def __init__(self, waves: Sequence[np.ndarray], sample_rate: int, kind: str = "logmel", n_mels: int = 40,
+                 n_mfcc: int = 13, speeds: Sequence[float] = SPEEDS, speed_range: float = 0.0,
+                 vtlp: float = 0.0) -> None:
+        self.waves, self.sample_rate, self.kind, self.n_mels, self.n_mfcc = waves, sample_rate, kind, n_mels, n_mfcc
+        self.speed_range, self.vtlp = speed_range, vtlp
+        speeds = [1.0] if speed_range > 0 else list(speeds)
+        self.variants = [[w if f == 1.0 else speed_perturb(w, f) for f in speeds] for w in waves]
+
+    def __len__(self) -> int:
+        return len(self.waves)
+
+    def frames(self) -> list[int]:
+        """Frames of each unperturbed wave's features (for batching similar lengths)."""
+        return [int(num_frames(len(w), self.sample_rate, HOP_MS)) for w in self.waves]
+
+    def draw(self, index: Sequence[int], generator: torch.Generator) -> list[torch.Tensor]:
+        """The features of the waves ``index``, each at a speed and a warp drawn from ``generator``."""
+        u = torch.rand(len(index), generator=generator, dtype=torch.float64).tolist()
+        if self.speed_range > 0:
+            # s = 1 + R (2u - 1), u ~ U[0, 1), to a step of 0.01
+            waves = [speed_perturb(self.waves[i], round(1.0 + self.speed_range * (2.0 * x - 1.0), 2))
+                     for i, x in zip(index, u)]
+        else:
+            waves = [self.variants[i][min(int(x * len(self.variants[i])), len(self.variants[i]) - 1)]
+                     for i, x in zip(index, u)]
+        warps = vtlp_factors(len(index), self.vtlp, generator).tolist() if self.vtlp > 0 else None
+        return features_of(waves, self.sample_rate, self.kind, self.n_mels, self.n_mfcc, warps)
+
+
 class Batches:
     """``(features (B, T, F) padded with PAD, targets)`` batches of similar lengths, reshuffled every pass.
 
     ``feats`` holds one tensor per utterance, or a list of variants of it (the same
     utterance at several speeds: :func:`perturbed_features`), of which each batch
-    takes one at random; lengths for bucketing are the first variant's.  Targets
+    takes one at random; lengths for bucketing are the first variant's.  Or it is a
+    :class:`WaveFeatures`, which makes each batch's features anew from the waves.  Targets
     are class ids ``(B,)`` (words) or token ids ``(B, L)`` padded with 0 (digits).
     With ``augment``, SpecAugment masks (filled with 0, the normalised mean) are
     drawn too; every draw comes from a generator seeded with ``seed``.
     """
 
-    def __init__(self, feats: Sequence[torch.Tensor | Sequence[torch.Tensor]], targets: Any, batch_size: int,
-                 shuffle: bool, augment: bool = False, seed: int = 0) -> None:
-        self.variants = [list(f) if isinstance(f, (list, tuple)) else [f] for f in feats]
-        self.feats = [v[0] for v in self.variants]
+    def __init__(self, feats: Sequence[torch.Tensor | Sequence[torch.Tensor]] | WaveFeatures, targets: Any,
+                 batch_size: int, shuffle: bool, augment: bool = False, seed: int = 0) -> None:
+        self.source = feats if isinstance(feats, WaveFeatures) else None
+        self.variants = [] if self.source is not None else [list(f) if isinstance(f, (list, tuple)) else [f]
+                                                            for f in feats]
+        lengths = self.source.frames() if self.source is not None else [len(v[0]) for v in self.variants]
         self.targets = targets
-        self.sampler = BucketBatchSampler([len(f) for f in self.feats], batch_size, shuffle=shuffle)
+        self.sampler = BucketBatchSampler(lengths, batch_size, shuffle=shuffle)
         self.augment = augment
         self.generator = torch.Generator().manual_seed(seed)
 
@@ -240,12 +287,15 @@ class Batches:
         return list(self.sampler)
 
     def batch(self, index: Sequence[int]) -> torch.Tensor:
-        picks = [self.variants[i] for i in index]
-        if any(len(v) > 1 for v in picks):
-            draws = torch.randint(0, 1 << 30, (len(index),), generator=self.generator).tolist()
-            rows = [v[k % len(v)] for v, k in zip(picks, draws)]
+        if self.source is not None:  # features made anew from the waves
+            rows = self.source.draw(index, self.generator)
         else:
-            rows = [v[0] for v in picks]
+            picks = [self.variants[i] for i in index]
+            if any(len(v) > 1 for v in picks):
+                draws = torch.randint(0, 1 << 30, (len(index),), generator=self.generator).tolist()
+                rows = [v[k % len(v)] for v, k in zip(picks, draws)]
+            else:
+                rows = [v[0] for v in picks]
         lengths = [len(r) for r in rows]
         x = torch.full((len(index), max(lengths), rows[0].shape[1]), PAD)
         for row, r in enumerate(rows):

@@ -10,7 +10,9 @@
    recordings built from each split's own recordings (:func:`.data.build_utterances`);
 3. features (MFCC for words and log-mel for digits unless ``--features`` says,
    normalised per utterance), the training utterances also at 0.9x and 1.1x speed
-   (one drawn per batch) and SpecAugment on the training batches, a masked
+   (one drawn per batch; or at a speed drawn from ``--speed-range``), each through
+   a mel filterbank warped by a factor drawn per batch (VTLP, ``--vtlp``), and
+   SpecAugment on the training batches, a masked
    recurrent model (:mod:`.model`, every ``--stack`` frames one step) trained with Adam:
    cross-entropy on the label (words) or CTC over the frames (digits), the
    learning rate on a cosine; early stopping on the validation loss, best weights kept;
@@ -47,7 +49,7 @@ from rnnkit.training.losses import SparseCategoricalCrossentropy
 
 from ..framework import Fitted, Recipe, ReportSection, classification_sections, cosine_schedule, open_run, train_run
 from .config import DemoOptions, SpeechConfig, TranscribeOptions
-from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, build_utterances, features_of,
+from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, WaveFeatures, build_utterances, features_of,
                    load_recordings, perturbed_features, split_recordings)
 from .model import TASKS, build_model
 
@@ -104,9 +106,14 @@ class _Recipe(Recipe):
                 utt = build_utterances(subsets[name], sizes[name], cfg.seed + 1000 * (k + 1))
                 waves[name], targets[name] = utt.waves, utt.tokens
         for name in waves:  # training utterances at each speed of SPEEDS, one drawn per batch
-            feats[name] = (perturbed_features(waves[name], cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc,
-                                              (1.0, *cfg.speeds))
-                           if name == "train" and not cfg.no_augment else _feats(cfg, waves[name]))
+            if name != "train" or cfg.no_augment:
+                feats[name] = _feats(cfg, waves[name])
+            elif cfg.vtlp > 0 or cfg.speed_range > 0:  # speed and warp drawn anew for every batch
+                feats[name] = WaveFeatures(waves[name], cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc,
+                                           (1.0, *cfg.speeds), cfg.speed_range, cfg.vtlp)
+            else:
+                feats[name] = perturbed_features(waves[name], cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc,
+                                                 (1.0, *cfg.speeds))
         counts = {k: len(v) for k, v in waves.items()}
         waves = {"test": waves["test"]}  # only a few test waves are kept (held_out.npz); the others' memory goes
         test_speakers = sorted({s for s in subsets["test"].speakers if s})
