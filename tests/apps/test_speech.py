@@ -329,5 +329,6 @@ def test_task_defaults_fill_only_what_is_not_given():
     cfg = SpeechConfig(task="digits", features="mfcc", stack=1).with_task_defaults()
     assert (cfg.features, cfg.stack) == ("mfcc", 1)
     words, digits = SpeechConfig().with_task_defaults(), SpeechConfig(task="digits").with_task_defaults()
-    assert (words.speed_range, words.vtlp, digits.speed_range, digits.vtlp) == (0.15, 0.1, 0.0, 0.0)
-    assert SpeechConfig(speed_range=0.0, vtlp=0.0).with_task_defaults().speed_range == 0.0
+    assert (words.speed_range, words.vtlp, digits.speed_range, digits.vtlp) == (0.0, 0.0, 0.0, 0.0)
+    given = SpeechConfig(speed_range=0.15, vtlp=0.1).with_task_defaults()
+    assert (given.speed_range, given.vtlp) == (0.15, 0.1)
