@@ -455,3 +455,27 @@ def test_layers_are_addressed_as_keras_addresses_them(name):
         recorded = {f["layers"][key]["vars"].attrs["name"]: key for key in f["layers"]}
     computed = keras_weight_keys(config, config["class_name"] == "Sequential")
     assert computed == recorded
+
+
+def test_the_hdf5_child_s_answer_is_unpickled_only_as_a_mirror_of_the_file(tmp_path):
+    """A subverted child could send a pickle that calls anything: only the mirror's own classes, NumPy arrays and
+    plain values are unpickled."""
+    import pickle
+
+    h5py = pytest.importorskip("h5py")
+
+    from rnnkit.saving import _h5_isolated
+
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    with pytest.raises(pickle.UnpicklingError, match="open is not part of an HDF5 mirror"):
+        _h5_isolated._MirrorUnpickler(io.BytesIO(pickle.dumps(("ok", Evil())))).load()
+    assert not marker.exists()
+    raw = (Path(__file__).parents[1] / "fixtures" / "keras" / "keras2_gru.h5").read_bytes()
+    root = _h5_isolated.read_tree(raw, len(raw), "keras2_gru.h5")  # the real child's answer still loads
+    with h5py.File(io.BytesIO(raw), "r") as f:
+        assert set(root) == set(f) and dict(root.attrs).keys() == dict(f.attrs).keys()

@@ -200,7 +200,23 @@ def _in_child(target: Any, size: int, source: str, timeout: float) -> tuple[str,
     if os.WIFSIGNALED(status) and not chunks:
         return "damaged", f"the HDF5 library crashed reading it (signal {os.WTERMSIG(status)})"
     try:
-        # the child is this module's own code: what it sends is the mirror of the file, plain data only
-        return pickle.loads(b"".join(chunks))
+        return _MirrorUnpickler(io.BytesIO(b"".join(chunks))).load()
     except Exception:
         return "damaged", "the HDF5 library crashed reading it"
+
+
+class _MirrorUnpickler(pickle.Unpickler):
+    """Unpickles what the child sends, and nothing else: the mirror classes, NumPy arrays, dtypes and scalars,
+    bytes and str.  The child ran the HDF5 library on an untrusted file; were that library subverted, a pickle
+    naming any other callable would run it here, so every global outside this list is refused."""
+
+    ALLOWED = {(__name__, "Group"), (__name__, "Dataset"), (__name__, "Link"), ("builtins", "bytes"),
+               ("builtins", "str"), ("builtins", "int"), ("builtins", "float"), ("builtins", "complex"),
+               ("numpy", "dtype"), ("numpy", "ndarray")}
+    NUMPY = ("numpy._core.multiarray", "numpy.core.multiarray", "numpy._core.numeric", "numpy.core.numeric")
+    NUMPY_NAMES = {"_reconstruct", "_frombuffer", "scalar"}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self.ALLOWED or (module in self.NUMPY and name in self.NUMPY_NAMES):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} is not part of an HDF5 mirror")
