@@ -12,7 +12,7 @@ expect (``ValueError``/``TypeError``), so ``except ValueError`` keeps working.
 from __future__ import annotations
 
 __all__ = ["RnnkitError", "ConfigError", "ShapeError", "NotBuiltError", "CheckpointError", "WriteError", "NotCompiledError",
-           "DatasetError", "ExportError", "UnsupportedNameError", "UnsupportedImportError", "one_line"]
+           "DatasetError", "ExportError", "UnsupportedNameError", "UnsupportedImportError", "one_line", "gist"]
 
 
 def one_line(text: str) -> str:
@@ -24,6 +24,17 @@ def one_line(text: str) -> str:
     '--data a\\\\nb: no such file\\\\x1b[2J'
     """
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def gist(exc: BaseException, limit: int | None = 160) -> str:
+    """The text of ``exc`` (a library's error, quoted in one of rnnkit's) as one line: runs of whitespace made one
+    space, other unprintable characters escaped (:func:`one_line`), cut to ``limit`` characters (None: whole).
+
+    >>> gist(ValueError("bad\\n  value\\x00 here"))
+    'bad value\\\\x00 here'
+    """
+    text = one_line(" ".join(str(exc).split()))
+    return text if limit is None else text[:limit]
 
 
 class RnnkitError(Exception):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_positive_int
-from ..errors import ConfigError, DatasetError
+from ..errors import ConfigError, DatasetError, gist
 
 __all__ = ["read_audio"]
 
@@ -167,7 +167,7 @@ def _read_other(data: bytes, name: str, reason: str) -> tuple[np.ndarray, int]:
     try:
         samples, rate = sf.read(_SeekableBytes(data), dtype="float64", always_2d=True)
     except (RuntimeError, TypeError, ValueError) as exc:
-        detail = " ".join(str(exc).split())  # one line; "Error opening <BytesIO ...>: " says nothing
+        detail = gist(exc, None)  # one line; "Error opening <BytesIO ...>: " says nothing
         detail = detail.split(">: ", 1)[-1] if detail.startswith("Error opening") else detail
         raise DatasetError(f"{name}: not an audio file or a format libsndfile cannot read ({detail})") from None
     return samples, int(rate)

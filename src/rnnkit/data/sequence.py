@@ -10,7 +10,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .._validation import check_choice, check_fits_memory, check_positive_int
-from ..errors import ConfigError, ShapeError
+from ..errors import ConfigError, ShapeError, gist
 
 __all__ = ["pad_sequences"]
 
@@ -95,7 +95,7 @@ def pad_sequences(
         ) from None
     except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(
-            f"pad_sequences: `value` {value!r} cannot fill a {np_dtype} array ({_first_line(exc)}); give a value "
+            f"pad_sequences: `value` {value!r} cannot fill a {np_dtype} array ({gist(exc, 120)}); give a value "
             "of that dtype"
         ) from None
     for idx, seq in enumerate(sequences):
@@ -112,7 +112,7 @@ def pad_sequences(
         except (ValueError, TypeError, OverflowError) as exc:
             raise ShapeError(
                 f"pad_sequences: sequence at index {idx} could not be converted to {np_dtype} "
-                f"(elements of differing shapes or bad values: {_first_line(exc)})"
+                f"(elements of differing shapes or bad values: {gist(exc, 120)})"
             ) from None
         if cut.shape[1:] != tuple(feature_shape):
             raise ShapeError(
@@ -125,6 +125,3 @@ def pad_sequences(
             out[idx, maxlen - len(cut):] = cut
     return out
 
-
-def _first_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:120]

@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .._validation import check_fits_memory, check_positive_int
-from ..errors import ConfigError
+from ..errors import ConfigError, gist
 from .tokens import tokenize
 
 __all__ = ["Tokenizer", "tokenizer_from_json"]
@@ -564,7 +564,7 @@ def tokenizer_from_json(json_string: str) -> Tokenizer:
     except ConfigError:
         raise
     except (TypeError, KeyError, ValueError, AttributeError, RecursionError) as exc:
-        detail = " ".join(str(exc).split())[:100]
+        detail = gist(exc, 100)
         raise ConfigError(
             f"tokenizer_from_json: not a Tokenizer JSON string ({type(exc).__name__}: {detail}); "
             "pass the text returned by Tokenizer.to_json()"

@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 from .._io import atomic_write
 from .._validation import check_choice, check_positive_int
-from ..errors import ConfigError
+from ..errors import ConfigError, gist
 from .tokens import tokenize
 
 __all__ = ["Vocab", "ANALYZERS"]
@@ -239,7 +239,7 @@ class Vocab:
             ok = isinstance(data, dict) and data.get("format") == "rnnkit.Vocab"
             tokens = data.get("tokens") if ok else None
         except (TypeError, ValueError, RecursionError) as exc:
-            detail = " ".join(str(exc).split())[:100]
+            detail = gist(exc, 100)
             raise ConfigError(f"{where}: not valid JSON ({detail}); {fix}") from None
         if not ok or not isinstance(tokens, list) or tuple(tokens[:4]) != cls.SPECIALS:
             raise ConfigError(f"{where}: not an rnnkit Vocab (missing format tag or special tokens); {fix}")

@@ -32,7 +32,7 @@ from typing import Any, Iterator
 import torch
 from torch.overrides import TorchFunctionMode
 
-from ..errors import CheckpointError, RnnkitError
+from ..errors import CheckpointError, RnnkitError, gist
 
 __all__ = ["allocation_budget", "file_errors"]
 
@@ -130,6 +130,6 @@ def file_errors(owner: str, name: Any) -> Iterator[None]:
         message = message[len(owner) + 2:] if message.startswith(f"{owner}: ") else message
         raise type(exc)(f"{owner}: {name}: {message}") from None
     except _CONTENT_ERRORS as exc:
-        detail = " ".join(str(exc).split())[:160]
+        detail = gist(exc)
         raise CheckpointError(f"{owner}: {name}: a damaged or malformed model file ({type(exc).__name__}: {detail}); "
                               "refused") from exc

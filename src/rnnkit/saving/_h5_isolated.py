@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, gist
 
 __all__ = ["Group", "Dataset", "Link", "read_tree", "TIMEOUT"]
 
@@ -143,7 +143,7 @@ def _outcome(target: Any, size: int) -> tuple[str, Any]:
     except _Refused as exc:
         return "refused", str(exc)
     except Exception as exc:  # what h5py raises on a damaged file: OSError, KeyError, RuntimeError, ValueError ...
-        return "damaged", f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"
+        return "damaged", f"{type(exc).__name__}: {gist(exc)}"
 
 
 def read_tree(target: str | bytes, size: int, source: str) -> Group:
@@ -177,7 +177,7 @@ def _in_child(target: Any, size: int, source: str, timeout: float) -> tuple[str,
             try:
                 payload = pickle.dumps(_outcome(target, size), protocol=pickle.HIGHEST_PROTOCOL)
             except Exception as exc:  # an attribute of a type that cannot be sent
-                payload = pickle.dumps(("damaged", f"{type(exc).__name__}: {' '.join(str(exc).split())[:160]}"))
+                payload = pickle.dumps(("damaged", f"{type(exc).__name__}: {gist(exc)}"))
             with os.fdopen(write_end, "wb") as out:
                 out.write(payload)
         finally:

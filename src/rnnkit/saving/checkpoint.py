@@ -46,7 +46,7 @@ from safetensors.torch import load as _parse_safetensors, save as _write_safeten
 import torch
 
 from .._io import atomic_write, failure_reason
-from ..errors import CheckpointError, ConfigError, one_line
+from ..errors import CheckpointError, ConfigError, gist
 
 __all__ = ["FORMAT_VERSION", "save_file", "load_file"]
 
@@ -276,14 +276,14 @@ def load_file(path: str | os.PathLike, device: str | torch.device = "cpu") -> tu
     try:
         user_meta = json.loads(meta[_META_KEY])
     except (KeyError, TypeError, ValueError, RecursionError) as exc:
-        detail = " ".join(str(exc).split())[:80]
+        detail = gist(exc, 80)
         raise _fail(path, f"its metadata is not valid JSON ({detail})", "use another checkpoint") from None
     if not isinstance(user_meta, dict):
         raise _fail(path, f"its metadata is a JSON {type(user_meta).__name__}, not an object", "use another checkpoint")
     try:
         tensors = _parse_safetensors(raw)
     except Exception as exc:  # SafetensorError derives from Exception only
-        raise _fail(path, f"its tensors cannot be decoded ({one_line(str(exc))[:300]})", "use another checkpoint") from None
+        raise _fail(path, f"its tensors cannot be decoded ({gist(exc, 300)})", "use another checkpoint") from None
     if device.type != "cpu":
         tensors = {k: v.to(device) for k, v in tensors.items()}
     return tensors, user_meta
