@@ -514,3 +514,21 @@ def test_the_real_process_exits_with_code_2_and_one_line(place):
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 2 and out == "", (proc.returncode, err)
         assert err.startswith("rnnkit: error: ") and err.count("\n") == 1 and words in err, err
+
+
+def test_the_error_line_is_one_write_so_that_ranks_sharing_stderr_cannot_run_together(monkeypatch, tmp_path):
+    """stderr writes through: ``print`` would write the text and its newline apart, and under ``--nproc`` the
+    other rank's line could land between them (seen: two messages on one line)."""
+    writes: list[str] = []
+
+    class Recorder:
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr(sys, "stderr", Recorder())
+    assert cli.main(["classify", "train", "--data", str(tmp_path / "missing.csv")]) == 2
+    assert len(writes) == 1 and writes[0].startswith("rnnkit: error: ") and writes[0].count("\n") == 1, writes

@@ -209,6 +209,6 @@ def test_a_failing_nproc_run_says_why_per_rank_and_once_overall_without_the_agen
                   "--out", str(tmp_path / "run"), timeout=120)
     lines = run.stderr.strip().splitlines()
     assert run.returncode == 2 and 2 <= len(lines) <= 3  # the other rank may be stopped before it says the same
-    assert all(re.match(r"rnnkit \(rank [01]\): error: .*missing.csv: no such file or folder", line) for line in lines[:-1])
+    assert all(re.match(r"rnnkit \(rank [01]\): error: .*missing.csv: no such file or folder", line) for line in lines[:-1]), run.stderr
     assert re.fullmatch(r"rnnkit: error: training process [01] of 2 failed \(exit code 2\); the "
                         r"processes stopped, the run folder keeps its last checkpoint", lines[-1])

@@ -121,6 +121,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _say(line: str) -> None:
+    """``line`` on stderr in one write: the ranks of an ``--nproc`` run share the stream, and ``print`` writes the
+    text and its newline apart (stderr writes through), so two ranks' lines could run together."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
@@ -131,10 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except RnnkitError as exc:
         rank = os.environ.get("RANK") if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 else None
-        print(f"rnnkit{f' (rank {rank})' if rank is not None else ''}: error: {one_line(str(exc))}", file=sys.stderr)
+        _say(f"rnnkit{f' (rank {rank})' if rank is not None else ''}: error: {one_line(str(exc))}")
         return 2
     except KeyboardInterrupt:
-        print("rnnkit: interrupted", file=sys.stderr)
+        _say("rnnkit: interrupted")
         return 130
 
 
