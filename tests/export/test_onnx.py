@@ -22,8 +22,8 @@ import onnxruntime as ort  # noqa: E402
 from rnnkit import Sequential  # noqa: E402
 from rnnkit.errors import ConfigError, ExportError  # noqa: E402
 from rnnkit.export import export_onnx  # noqa: E402
-from rnnkit.layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, GlobalMaxPooling1D,  # noqa: E402
-                           MinGRU, SimpleRNN, SpatialDropout1D)
+from rnnkit.layers import (GRU, LSTM, BatchNormalization, Bidirectional, Dense, Dropout, Embedding,  # noqa: E402
+                           GlobalConcatPooling1D, GlobalMaxPooling1D, MinGRU, SimpleRNN, SpatialDropout1D)
 
 TOL = 1e-4
 
@@ -56,14 +56,22 @@ def classifiers():
         "rnn-bigru": Sequential([Embedding(40, 6, mask_zero=True), SimpleRNN(5, return_sequences=True, activation="relu"),
                                  Bidirectional(GRU(4, return_sequences=True, zero_output_for_mask=True), merge_mode="ave"),
                                  GlobalMaxPooling1D(), Dense(2)]),
+        # --pretrain-lm's head: concat pooling, batch normalisation with moving statistics (frozen in the graph)
+        "lm-head": Sequential([Embedding(40, 6, mask_zero=True), LSTM(5, return_sequences=True),
+                               GlobalConcatPooling1D(), BatchNormalization(), Dropout(0.2), Dense(4, activation="relu"),
+                               BatchNormalization(momentum=0.5), Dense(2)]),
     }
     for m in models.values():
-        m(torch.ones(1, 1, dtype=torch.long))
         m.eval()
+        m(torch.ones(1, 1, dtype=torch.long))
+    models["lm-head"].train()
+    for seed in range(3):  # training batches move the moving statistics away from (0, 1)
+        models["lm-head"](torch.from_numpy(_padded_ids(4, 7, 40, seed=seed)[:2]))
+    models["lm-head"].eval()
     return models
 
 
-@pytest.mark.parametrize("kind", ["bilstm", pytest.param("gru-lstm", marks=pytest.mark.slow),
+@pytest.mark.parametrize("kind", ["bilstm", "lm-head", pytest.param("gru-lstm", marks=pytest.mark.slow),
                                   pytest.param("rnn-bigru", marks=pytest.mark.slow)])
 def test_classifier_round_trip_with_padding(classifiers, kind, tmp_path):
     model = classifiers[kind]

@@ -115,7 +115,7 @@ def test_callbacks_take_keras_arguments_in_keras_order(real_keras, name):
 MISSING = [
     # (where, name, words the one line must hold)
     ("layers", "MultiHeadAttention", "keras.layers.Attention"),
-    ("layers", "BatchNormalization", "LayerNormalization"),
+    ("layers", "GroupNormalization", "LayerNormalization"),
     ("layers", "concatenate", "keras.layers.Concatenate()"),
     ("layers", "Dot", "call()"),
     ("layers", "RepeatVector", "expand"),

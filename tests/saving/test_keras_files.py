@@ -479,3 +479,36 @@ def test_the_hdf5_child_s_answer_is_unpickled_only_as_a_mirror_of_the_file(tmp_p
     root = _h5_isolated.read_tree(raw, len(raw), "keras2_gru.h5")  # the real child's answer still loads
     with h5py.File(io.BytesIO(raw), "r") as f:
         assert set(root) == set(f) and dict(root.attrs).keys() == dict(f.attrs).keys()
+
+
+def test_batch_normalization_crosses_to_keras_and_back_with_its_moving_statistics(keras, tmp_path):
+    """Both ways, in inference, where the moving statistics (not the batch's) normalise: they must travel too."""
+    from rnnkit.layers import BatchNormalization
+
+    torch.manual_seed(3)
+    seq = torch.randn(4, 6, 3) * 2 + 1
+    model = Sequential([Input(shape=(None, 3)), LSTM(4, return_sequences=True), BatchNormalization(momentum=0.5),
+                        GlobalAveragePooling1D(), Dense(5, activation="relu"), BatchNormalization(center=False),
+                        Dense(1)])
+    for _ in range(3):  # training steps move the statistics away from (0, 1)
+        model(seq, training=True)
+    model.eval()
+    assert model.layers[1].moving_mean.abs().sum() > 0
+    model.save(tmp_path / "bn.keras")
+    _keras_predicts_the_same(keras, tmp_path / "bn.keras", model, [seq])
+
+    theirs = keras.Sequential([keras.Input((None, 3)), keras.layers.GRU(4, return_sequences=True),
+                               keras.layers.BatchNormalization(momentum=0.7, epsilon=1e-2),
+                               keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    x = seq.numpy()
+    for _ in range(3):
+        theirs(x, training=True)
+    for name in ("bn_from_keras.keras", "bn_from_keras.h5"):
+        theirs.save(tmp_path / name)
+        ours = load_keras(tmp_path / name)
+        ours.eval()
+        bn = [m for m in ours.layers if type(m).__name__ == "BatchNormalization"][0]
+        assert (bn.momentum, bn.epsilon) == (0.7, 1e-2)
+        with torch.no_grad():
+            np.testing.assert_allclose(ours(seq).numpy(), keras.ops.convert_to_numpy(theirs(x, training=False)),
+                                       atol=1e-5, rtol=0)

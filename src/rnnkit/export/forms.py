@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from ..errors import ExportError
-from ..layers import (GRU, LSTM, RNN, Activation, Bidirectional, Conv1D, Dense, Dropout, Embedding,
+from ..layers import (GRU, LSTM, RNN, Activation, BatchNormalization, Bidirectional, Conv1D, Dense, Dropout, Embedding,
                       GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, LayerNormalization, Masking,
                       SimpleRNN, SpatialDropout1D)
 from ..layers.recurrent import RecurrentLayer
@@ -48,7 +48,7 @@ __all__ = ["TRACED", "RecurrentForm", "BidirectionalForm", "StackFramesForm", "S
 
 #: feed-forward layers whose own forward and compute_mask trace exactly with dynamic axes
 TRACED: tuple[type, ...] = (Dense, Dropout, SpatialDropout1D, Activation, Embedding, Masking, GlobalAveragePooling1D,
-                            GlobalMaxPooling1D, GlobalConcatPooling1D, LayerNormalization)
+                            GlobalMaxPooling1D, GlobalConcatPooling1D, LayerNormalization, BatchNormalization)
 
 
 def layer_label(layer: nn.Module, index: int | None = None) -> str:
@@ -238,7 +238,7 @@ def _form(layer: nn.Module, label: str, accepts_mask: bool) -> nn.Module:
     raise ExportError(
         f"{label} cannot be exported to ONNX: rnnkit has no ONNX form for {type(layer).__name__} (exportable: "
         "LSTM, GRU, SimpleRNN, RNN over their cells, Bidirectional, Embedding, Masking, Dense, Dropout, SpatialDropout1D, "
-        "Activation, Conv1D with stride 1, LayerNormalization, global pooling, the speech app's StackFrames and "
+        "Activation, Conv1D with stride 1, LayerNormalization, BatchNormalization, global pooling, the speech app's StackFrames and "
         "MaskedConv1D)"
     )
 

@@ -16,8 +16,9 @@ False
 """
 from ..cells import GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, SimpleRNNCell
 from ..layers import (GRU, LSTM, RNN, Activation, AdaptiveSoftmax, Add, AdditiveAttention, Attention, Average,
-                      Bidirectional, Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten,
-                      GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, Layer, LayerNormalization,
+                      BatchNormalization, Bidirectional, Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding,
+                      Flatten, GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, Layer,
+                      LayerNormalization,
                       LockedDropout, Masking, Maximum, MaxPooling1D, MaxPooling2D, MinGRU, Minimum, MinLSTM, Multiply,
                       SimpleRNN, SpatialDropout1D,
                       Subtract, TimeDistributed, deserialize, serialize)
@@ -34,7 +35,7 @@ __all__ = [
     "Dense", "Dropout", "SpatialDropout1D", "LockedDropout", "Activation", "Flatten", "Masking", "Embedding", "TimeDistributed",
     "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "MaxPooling1D", "MaxPooling2D", "MaxPool1D", "MaxPool2D",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalConcatPooling1D",
-    "LayerNormalization", "Attention", "AdditiveAttention",
+    "LayerNormalization", "BatchNormalization", "Attention", "AdditiveAttention",
     "MinGRU", "MinLSTM", "MinGRUCell", "MinLSTMCell", "AdaptiveSoftmax",
     "Input", "InputLayer", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "serialize", "deserialize",
@@ -53,7 +54,6 @@ HINTS = {
     **PENDING,
     "MultiHeadAttention": "use keras.layers.Attention (dot-product) or AdditiveAttention (Bahdanau), one head each",
     "GroupQueryAttention": "use keras.layers.Attention (dot-product) or AdditiveAttention (Bahdanau), one head each",
-    "BatchNormalization": "use keras.layers.LayerNormalization (per example and step, the usual norm in RNNs)",
     "GroupNormalization": "use keras.layers.LayerNormalization",
     "RMSNormalization": "use keras.layers.LayerNormalization",
     "UnitNormalization": "use keras.layers.LayerNormalization",

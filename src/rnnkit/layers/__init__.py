@@ -13,7 +13,7 @@ from .embedding import Embedding
 from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .min_rnn import MinGRU, MinLSTM
-from .normalization import LayerNormalization
+from .normalization import BatchNormalization, LayerNormalization
 from .pooling import GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
 from .wrappers import TimeDistributed
 from .convert import from_torch, load_torch_state_dict, to_torch, torch_state_dict
@@ -48,6 +48,7 @@ __all__ = [
     "Conv1D",
     "Conv2D",
     "LayerNormalization",
+    "BatchNormalization",
     "Attention",
     "AdditiveAttention",
     "TimeDistributed",

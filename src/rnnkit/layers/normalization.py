@@ -1,4 +1,4 @@
-"""LayerNormalization: normalise each sample over its feature axes, as in Keras."""
+"""LayerNormalization (each sample over its feature axes) and BatchNormalization (each feature over the batch), as in Keras."""
 from __future__ import annotations
 
 import numbers
@@ -14,7 +14,7 @@ from .._validation import as_tensor, check_bool, check_floating, check_real
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 
-__all__ = ["LayerNormalization"]
+__all__ = ["LayerNormalization", "BatchNormalization"]
 
 
 @register_serializable
@@ -210,3 +210,177 @@ class LayerNormalization(Layer):
 
     def extra_repr(self) -> str:
         return f"axis={self.axis}, epsilon={self.epsilon}, center={self.center}, scale={self.scale}"
+
+
+@register_serializable
+class BatchNormalization(Layer):
+    r"""Batch normalisation (Ioffe & Szegedy 2015) of the last axis, with Keras' defaults and moving statistics.
+
+    In training, each feature is normalised by the statistics of the batch (over
+    every axis but the last; with a mask, over the real steps only):
+
+    .. math::
+        \mu_B = \operatorname{mean}(x), \qquad
+        \sigma_B^2 = \operatorname{mean}\big((x - \mu_B)^2\big), \qquad
+        y = \gamma \odot \frac{x - \mu_B}{\sqrt{\sigma_B^2 + \epsilon}} + \beta
+
+    and the moving statistics follow them:
+
+    .. math::
+        \hat\mu \leftarrow m \hat\mu + (1 - m)\,\mu_B, \qquad
+        \hat\sigma^2 \leftarrow m \hat\sigma^2 + (1 - m)\,\sigma_B^2
+
+    In evaluation (``model.eval()``, ``training=False``) :math:`\hat\mu` and
+    :math:`\hat\sigma^2` take the place of the batch's.  As in Keras, the
+    variance is the biased one in both places and ``momentum`` :math:`m` is the
+    share the moving statistics *keep* (0.99).  PyTorch's ``BatchNorm1d`` differs
+    on all three: its ``momentum`` is the share they take (0.1), its running
+    variance is the unbiased one, and its :math:`\epsilon` is :math:`10^{-5}`
+    (Keras: :math:`10^{-3}`).
+
+    A batch of one row has no spread to learn from: in training it is refused
+    (``ShapeError``), since every output would be :math:`\beta`.
+
+    Shape:
+        * input: ``(batch, features)`` or ``(batch, time, features)``, floating point.
+        * mask (3-D input only): ``(batch, time)``, True at real steps; passed on unchanged.
+        * output: same as the input.
+        * ``weight`` (:math:`\gamma`), ``bias`` (:math:`\beta`) and the buffers
+          ``moving_mean``, ``moving_variance``: ``(features,)``.
+
+    Args:
+        axis: the normalised axis; only the last (-1, Keras' default) is supported.
+        momentum: share of the moving statistics kept at each training step (default 0.99).
+        epsilon: small number added to the variance (default 1e-3).
+        center: learn the offset :math:`\beta` (default True).
+        scale: learn the gain :math:`\gamma` (default True).
+        input_size: number of features, to create the weights at once; None: at the first call.
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> bn = BatchNormalization(input_size=2)
+        >>> y = bn(torch.tensor([[1.0, 10.0], [3.0, 30.0]]))  # training: the batch's mean and variance
+        >>> y.detach().round(decimals=4)  # (x - mean) / sqrt(var + 1e-3): var 1 and 100
+        tensor([[-0.9995, -1.0000],
+                [ 0.9995,  1.0000]])
+        >>> bn.moving_mean  # 0.99 * 0 + 0.01 * (2, 20)
+        tensor([0.0200, 0.2000])
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        axis: int = -1,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
+        center: bool = True,
+        scale: bool = True,
+        input_size: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        owner = type(self).__name__
+        if axis != -1 or isinstance(axis, bool):
+            raise ConfigError(f"{owner}: only axis=-1 (the features, last) is supported, got axis={axis!r}; put the "
+                              "features last (Keras' channels_last)")
+        self.axis = -1
+        self.momentum = check_real(owner, "momentum", momentum, minimum=0.0)
+        if self.momentum > 1:
+            raise ConfigError(f"{owner}: `momentum` is the share of the moving statistics kept per step and must be "
+                              f"in [0, 1], got {momentum!r} (PyTorch's 0.1 is Keras' 0.9)")
+        self.epsilon = check_real(owner, "epsilon", epsilon, minimum=0.0)
+        self.center = check_bool(owner, "center", center)
+        self.scale = check_bool(owner, "scale", scale)
+        self.input_size = self._check_input_size(owner, input_size)
+        self.register_parameter("weight", None)
+        self.register_parameter("bias", None)
+        self.register_buffer("moving_mean", None)
+        self.register_buffer("moving_variance", None)
+        if self.input_size is not None:
+            self.build((None, self.input_size))
+
+    def build(self, input_shape: tuple[int, ...], *, device: Any = None, dtype: torch.dtype | None = None) -> None:
+        self._set_input_size(int(input_shape[-1]))
+        kw = {"device": device, "dtype": dtype}
+        if self.scale:
+            self.weight = nn.Parameter(torch.ones(self.input_size, **kw))
+        if self.center:
+            self.bias = nn.Parameter(torch.zeros(self.input_size, **kw))
+        self.moving_mean = torch.zeros(self.input_size, **kw)
+        self.moving_variance = torch.ones(self.input_size, **kw)
+        super().build(input_shape)
+
+    def _input_shape_from_state(self, state_dict: dict[str, torch.Tensor], prefix: str) -> tuple[Any, ...] | None:
+        stored = state_dict.get(prefix + "moving_mean")
+        return None if stored is None else (None, int(stored.shape[0]))
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """:math:`\\gamma` and the moving variance to ones, :math:`\\beta` and the moving mean to zeros."""
+        for tensor, value in ((self.weight, 1.0), (self.bias, 0.0), (self.moving_mean, 0.0),
+                              (self.moving_variance, 1.0)):
+            if tensor is not None:
+                tensor.fill_(value)
+
+    def _weights(self) -> list[tuple[str, torch.Tensor]]:
+        """Keras' order: gamma, beta (those that exist), moving_mean, moving_variance."""
+        return [(name, t) for name, t in (("gamma", self.weight), ("beta", self.bias), ("moving_mean", self.moving_mean),
+                                          ("moving_variance", self.moving_variance)) if t is not None]
+
+    def get_weights(self) -> list:
+        """``[gamma, beta, moving_mean, moving_variance]`` (gamma/beta only with scale/center), Keras' order."""
+        self._require_built("get_weights")
+        return [t.detach().cpu().numpy().copy() for _, t in self._weights()]
+
+    @torch.no_grad()
+    def set_weights(self, weights: Any) -> None:
+        """Load the arrays of :meth:`get_weights`; builds the layer from their size if needed."""
+        weights = list(weights)
+        if not self.built and weights:
+            self.build((None, int(np.shape(weights[-1])[0])))
+        self._require_built("set_weights")
+        named = self._weights()
+        for (_, t), value in zip(named, self._keras_arrays(weights, [(n, tuple(t.shape)) for n, t in named])):
+            t.copy_(value.to(t))
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalise ``inputs`` by the batch's statistics (training) or the moving ones (evaluation)."""
+        owner = type(self).__name__
+        x = self._checked_features(inputs, "(batch, features) or (batch, time, features)")
+        if x.dim() > 3:
+            raise ShapeError(f"{owner}: expected (batch, features) or (batch, time, features), got shape {tuple(x.shape)}")
+        if not self.training:
+            mean, var = self.moving_mean, self.moving_variance
+        else:
+            flat = x.reshape(-1, x.shape[-1])  # (N, F): every row a sample of each feature
+            keep = None
+            if mask is not None and x.dim() == 3:
+                keep = mask.reshape(-1).to(torch.bool)  # (N,)
+                flat = flat[keep]
+            if flat.shape[0] < 2:
+                raise ShapeError(f"{owner}: training needs at least 2 values per feature to normalise by, got "
+                                 f"{flat.shape[0]} (input shape {tuple(x.shape)}); use batches of 2 or more")
+            # μ_B = mean(x), σ²_B = mean((x - μ_B)²)                                  (F,)
+            var, mean = torch.var_mean(flat, dim=0, correction=0)
+            with torch.no_grad():
+                # μ̂ ← m μ̂ + (1 - m) μ_B;  σ̂² ← m σ̂² + (1 - m) σ²_B
+                self.moving_mean.mul_(self.momentum).add_(mean.detach().to(self.moving_mean), alpha=1 - self.momentum)
+                self.moving_variance.mul_(self.momentum).add_(var.detach().to(self.moving_variance),
+                                                              alpha=1 - self.momentum)
+        # y = γ ⊙ (x - μ) / sqrt(σ² + ε) + β
+        y = (x - mean) * torch.rsqrt(var + self.epsilon)
+        if self.weight is not None:
+            y = y * self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale, "input_size": self.input_size}
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, momentum={self.momentum}, epsilon={self.epsilon}, center={self.center}, scale={self.scale}"

@@ -23,6 +23,7 @@ Conv1D, Conv2D                         the same (channels last, no groups)
 MaxPooling1D, MaxPooling2D             the same (channels last)
 GlobalAverage/MaxPooling1D             the same (channels last)
 LayerNormalization                     the same (no ``rms_scaling``)
+BatchNormalization                     the same (last axis; no ``renorm``, no virtual batches)
 Concatenate, Add, Subtract, Multiply,  the same
 Average, Maximum, Minimum
 =====================================  ==============================================
@@ -53,7 +54,7 @@ __all__ = ["to_rnnkit", "to_keras", "snake_case", "keras_weight_paths", "keras_o
 RECURRENT = ("SimpleRNN", "LSTM", "GRU")
 #: Keras layers whose ``call`` takes ``mask=`` (a functional Keras 3 config passes it to them explicitly)
 TAKES_MASK = ("SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "GlobalAveragePooling1D",
-              "GlobalMaxPooling1D")
+              "GlobalMaxPooling1D", "BatchNormalization")
 
 #: options that only shape training: left out, with a warning when they are set
 _TRAINING_ONLY = ("kernel_regularizer", "bias_regularizer", "activity_regularizer", "recurrent_regularizer",
@@ -295,6 +296,22 @@ def _layer_normalization(r: _Reading) -> dict[str, Any]:
             "scale": bool(r.get("scale", True))}
 
 
+def _batch_normalization(r: _Reading) -> dict[str, Any]:
+    axis = r.get("axis", -1)
+    if isinstance(axis, list) and len(axis) == 1:
+        axis = axis[0]
+    if axis not in (-1,):
+        raise r.fail(f"normalises axis={axis!r}; rnnkit's BatchNormalization normalises the last axis (-1) only")
+    for key in ("renorm", "virtual_batch_size"):  # Keras 2 options that change what is computed
+        if r.get(key):
+            raise r.fail(f"has {key}={r.config[key]!r}, which rnnkit does not support")
+    for key in ("synchronized", "fused", "renorm_clipping", "renorm_momentum", "adjustment", "beta_initializer",
+                "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer"):
+        r.get(key)  # how training syncs, which kernel, where the weights start: the loaded weights are what count
+    return {**_base(r), "axis": -1, "momentum": float(r.get("momentum", 0.99)), "epsilon": float(r.get("epsilon", 1e-3)),
+            "center": bool(r.get("center", True)), "scale": bool(r.get("scale", True))}
+
+
 def _concatenate(r: _Reading) -> dict[str, Any]:
     return {**_base(r), "axis": r.get("axis", -1)}
 
@@ -332,6 +349,7 @@ _READERS: dict[str, Callable[[_Reading], dict[str, Any]]] = {
     "Bidirectional": _bidirectional, "TimeDistributed": _time_distributed, "Conv1D": _conv, "Conv2D": _conv,
     "MaxPooling1D": _max_pooling, "MaxPooling2D": _max_pooling, "GlobalAveragePooling1D": _global_pooling,
     "GlobalMaxPooling1D": _global_pooling, "LayerNormalization": _layer_normalization, "Concatenate": _concatenate,
+    "BatchNormalization": _batch_normalization,
     "Add": _merge, "Subtract": _merge, "Multiply": _merge, "Average": _merge, "Maximum": _merge, "Minimum": _merge,
 }
 _ALIASES = {"Convolution1D": "Conv1D", "Convolution2D": "Conv2D", "MaxPool1D": "MaxPooling1D", "MaxPool2D": "MaxPooling2D",
@@ -455,6 +473,9 @@ def to_keras(serialized: dict[str, Any], where: str) -> dict[str, Any]:
     if cls == "LayerNormalization":
         return _keras_entry(cls, {**base, "axis": config["axis"], "epsilon": config["epsilon"], "center": config["center"],
                                   "scale": config["scale"], "rms_scaling": False})
+    if cls == "BatchNormalization":
+        return _keras_entry(cls, {**base, "axis": -1, "momentum": config["momentum"], "epsilon": config["epsilon"],
+                                  "center": config["center"], "scale": config["scale"], "synchronized": False})
     if cls == "Concatenate":
         return _keras_entry(cls, {**base, "axis": config["axis"]})
     if cls in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
