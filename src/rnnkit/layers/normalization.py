@@ -17,6 +17,17 @@ from ..saving import register_serializable
 __all__ = ["LayerNormalization", "BatchNormalization"]
 
 
+def _set_affine_options(layer: Layer, epsilon: Any, center: Any, scale: Any, input_size: Any) -> None:
+    """The options both normalisations share, checked, and their gain and offset slots (made at build)."""
+    owner = type(layer).__name__
+    layer.epsilon = check_real(owner, "epsilon", epsilon, minimum=0.0)
+    layer.center = check_bool(owner, "center", center)
+    layer.scale = check_bool(owner, "scale", scale)
+    layer.input_size = layer._check_input_size(owner, input_size)
+    layer.register_parameter("weight", None)
+    layer.register_parameter("bias", None)
+
+
 @register_serializable
 class LayerNormalization(Layer):
     r"""Layer normalisation (Ba et al. 2016): zero mean, unit variance per sample over ``axis``.
@@ -74,12 +85,7 @@ class LayerNormalization(Layer):
         super().__init__(name=name)
         owner = type(self).__name__
         self.axis = self._check_axis(axis)
-        self.epsilon = check_real(owner, "epsilon", epsilon, minimum=0.0)
-        self.center = check_bool(owner, "center", center)
-        self.scale = check_bool(owner, "scale", scale)
-        self.input_size = self._check_input_size(owner, input_size)
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
+        _set_affine_options(self, epsilon, center, scale, input_size)
         self._param_shape: tuple[int, ...] | None = None
         if self.input_size is not None:
             if not isinstance(self.axis, int):
@@ -291,12 +297,7 @@ class BatchNormalization(Layer):
         if self.momentum > 1:
             raise ConfigError(f"{owner}: `momentum` is the share of the moving statistics kept per step and must be "
                               f"in [0, 1], got {momentum!r} (PyTorch's 0.1 is Keras' 0.9)")
-        self.epsilon = check_real(owner, "epsilon", epsilon, minimum=0.0)
-        self.center = check_bool(owner, "center", center)
-        self.scale = check_bool(owner, "scale", scale)
-        self.input_size = self._check_input_size(owner, input_size)
-        self.register_parameter("weight", None)
-        self.register_parameter("bias", None)
+        _set_affine_options(self, epsilon, center, scale, input_size)
         self.register_buffer("moving_mean", None)
         self.register_buffer("moving_variance", None)
         if self.input_size is not None:
