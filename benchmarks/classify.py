@@ -22,7 +22,10 @@ and the load average before and after: on a shared machine the wall times say as
 much about the others.
 
 Usage:  RNNKIT_DATA=../shared/datasets python benchmarks/classify.py [--task imdb|sst2|imdb-lm|all] [--minutes M]
-        [--seed S] [--json PATH]
+        [--seed S] [--set NAME=VALUE ...] [--json PATH]
+
+``--set`` changes a setting of the main model only (e.g. ``--set lm_epochs=3`` or ``--set unfreeze=gradual``);
+the bag baseline keeps its defaults.
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ from pathlib import Path
 
 import torch
 
+from _settings import parse_settings  # benchmarks/, the script's own folder
 from rnnkit._kernels import cpu_level
 from rnnkit.apps.classify import ClassifyConfig, train
 
@@ -45,11 +49,13 @@ TASKS = {
 }
 
 
-def _run(task: str, model: str, minutes: float | None, out: Path, seed: int) -> dict:
+def _run(task: str, model: str, minutes: float | None, out: Path, seed: int, overrides: dict) -> dict:
     spec = TASKS[task]
     budget = dict(time_budget=minutes * 60) if minutes and model != "lm" else {}
     kind = dict(pretrain_lm=True) if model == "lm" else dict(model=model)
-    cfg = ClassifyConfig(**spec["settings"], **kind, out=str(out / f"{task}-{model}"), seed=seed, **budget)
+    changed = overrides if model == spec["models"][0] else {}
+    cfg = ClassifyConfig(**{**spec["settings"], **kind, "out": str(out / f"{task}-{model}"), "seed": seed, **budget,
+                            **changed})
     began = time.perf_counter()
     metrics = train(cfg, verbose=0)
     return {**metrics, "command_seconds": time.perf_counter() - began}
@@ -65,16 +71,21 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=None, help="training budget per model (imdb: 15; sst2: 10 epochs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=None, help="folder for the run folders (default: a temporary one)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting of the main model (not the bag), e.g. lm_epochs=3; may be repeated")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
+    overrides = parse_settings(args.set)
     out = args.out or Path(tempfile.mkdtemp(prefix="rnnkit-bench-classify-"))
     tasks = list(TASKS) if args.task == "all" else [args.task]
     results, loads = {}, {"before": _load()}
     for task in tasks:
         minutes = args.minutes or TASKS[task]["minutes"]
-        results[task] = {model: _run(task, model, minutes, out, args.seed) for model in TASKS[task]["models"]}
+        results[task] = {model: _run(task, model, minutes, out, args.seed, overrides)
+                         for model in TASKS[task]["models"]}
     loads["after"] = _load()
-    print(f"\n{torch.get_num_threads()} threads, CPU: {cpu_level()}, seed {args.seed}; load average (1, 5, 15 min) "
+    print(f"\n{torch.get_num_threads()} threads, CPU: {cpu_level()}, seed {args.seed}, settings {overrides or 'default'}; "
+          f"load average (1, 5, 15 min) "
           f"before {loads['before']}, after {loads['after']}; run folders under {out}")
     print(f"{'task':<8} {'model':<8} {'split':<5} {'accuracy':>9} {'val acc':>8} {'val-test':>9} {'macro F1':>9} "
           f"{'epochs':>6} {'train s':>8} {'wall s':>7} {'vs bag':>8}")
@@ -102,7 +113,7 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"threads": torch.get_num_threads(), "cpu": cpu_level(), "load": loads,
-                                         **results}, indent=2))
+                                         "settings": overrides, **results}, indent=2))
 
 
 if __name__ == "__main__":

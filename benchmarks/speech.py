@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from _settings import parse_settings  # benchmarks/, the script's own folder
 from rnnkit._kernels import cpu_level
 from rnnkit.apps.speech import SpeechConfig, load_run, train
 from rnnkit.apps.speech.config import TASK_DEFAULTS
@@ -106,12 +107,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder for the run folders (default: a temporary one)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    for item in args.set:
-        name, _, value = item.partition("=")
-        try:
-            OVERRIDES[name.replace("-", "_")] = json.loads(value)
-        except ValueError:
-            OVERRIDES[name.replace("-", "_")] = value
+    OVERRIDES.update(parse_settings(args.set))
     speakers = [s for s in args.speakers.split(",") if s]
     out = args.out or Path(tempfile.mkdtemp(prefix="rnnkit-bench-speech-"))
     tasks = ["words", "speakers", "digits", "speed"] if args.task == "all" else [args.task]

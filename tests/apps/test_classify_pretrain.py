@@ -137,6 +137,8 @@ def test_cli_refuses_what_cannot_give_an_encoder(tmp_path, one_line_error):
     assert "needs a word-level classifier; drop --level char" in one_line_error([*train_cmd, "--pretrain-lm",
                                                                                  "--level", "char"])
     assert "not a run folder (no config.json)" in one_line_error([*train_cmd, "--encoder", str(tmp_path / "none")])
+    assert ("--unfreeze gradual is for fine-tuning a language model; add --pretrain-lm or --encoder RUN"
+            in one_line_error([*train_cmd, "--unfreeze", "gradual"]))
     other = tmp_path / "forecast-run"
     other.mkdir()
     (other / "config.json").write_text(json.dumps({"app": "forecast", "config": {}}))
@@ -154,3 +156,29 @@ def test_cli_refuses_what_cannot_give_an_encoder(tmp_path, one_line_error):
     err = one_line_error([*train_cmd, "--encoder", str(words)])
     assert "its vocabulary knows" in err and "of the training tokens (at least 90% needed)" in err
     assert not (tmp_path / "out").exists()  # refused before any run folder was made
+
+
+@pytest.mark.parametrize("unfreeze", ["all", pytest.param("gradual", marks=pytest.mark.slow)])
+def test_unfreeze_all_trains_the_embedding_in_the_first_epoch_and_gradual_leaves_it(tmp_path, monkeypatch, unfreeze):
+    """``--unfreeze all`` (default): every group learns from the start; ``gradual``: the head alone in epoch 1."""
+    monkeypatch.setattr(pretrain, "LM_SETTINGS", {**pretrain.LM_SETTINGS, **TINY_LM})
+    data = _write(tmp_path / "train.csv", _marked(40, "m", 0))
+    lm_cfg = ClassifyConfig(data=str(data), pretrain_lm=True, lm_epochs=1, epochs=1, batch_size=8,
+                            out=str(tmp_path / "lm-run"))
+    train(lm_cfg, print_fn=lambda s: None, verbose=0)
+    lm, *_ = load_lm_run(tmp_path / "lm-run" / "lm")
+    cfg = ClassifyConfig(data=str(data), encoder=str(tmp_path / "lm-run" / "lm"), epochs=1, batch_size=8,
+                         unfreeze=unfreeze, out=str(tmp_path / unfreeze))
+    train(cfg, print_fn=lambda s: None, verbose=0)
+    model, *_ = load_run(tmp_path / unfreeze)
+    before, after = lm.layers[0].weight, model.layers[0].weight  # the LM's, and the trained classifier's
+    assert torch.equal(before, after) == (unfreeze == "gradual")
+    assert json.loads((tmp_path / unfreeze / "config.json").read_text())["config"]["unfreeze"] == unfreeze
+
+
+def test_a_run_saved_before_unfreeze_existed_resumes_as_it_was_trained():
+    """Fine-tuned runs from before --unfreeze unfroze gradually; other runs never unfroze anything."""
+    assert ClassifyConfig.from_dict({"encoder": "runs/lm"}).unfreeze == "gradual"
+    assert ClassifyConfig.from_dict({"pretrain_lm": True}).unfreeze == "gradual"
+    assert ClassifyConfig.from_dict({"model": "bilstm"}).unfreeze == "all"
+    assert ClassifyConfig.from_dict({"encoder": "runs/lm", "unfreeze": "all"}).unfreeze == "all"

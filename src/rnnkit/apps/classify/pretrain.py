@@ -19,11 +19,16 @@
    ``Dropout`` layers stay between them.
 3. **Fine-tuning**: discriminative learning rates (each lower layer group at the
    rate of the group above / :data:`FACTOR`,
-   :func:`rnnkit.training.optimizers.discriminative_groups`), gradual unfreezing
-   (:class:`rnnkit.training.callbacks.GradualUnfreezing`: the head alone in the
-   first epoch, one more group from the top each epoch) and the slanted
+   :func:`rnnkit.training.optimizers.discriminative_groups`) and the slanted
    triangular schedule (:class:`rnnkit.training.schedules.SlantedTriangular`,
-   cut_frac 0.1, ratio 32) peaking at ``--lr``.
+   cut_frac 0.1, ratio 32) peaking at ``--lr``.  Every group trains from the
+   first epoch (``--unfreeze all``, the default), or ULMFiT's gradual unfreezing
+   (``--unfreeze gradual``, :class:`rnnkit.training.callbacks.GradualUnfreezing`:
+   the head alone in the first epoch, one more group from the top each epoch).
+   Measured on IMDB with a language model of one epoch over its training texts,
+   gradual unfreezing lost about 5 points: the head alone learns little from an
+   encoder whose pooled features barely differ between reviews, and the lower
+   groups then have too few epochs left (``benchmarks/classify.py``, README).
 
 ``--encoder RUN`` skips step 1 and starts from any word-level language-model run:
 the classifier adopts its vocabulary and sizes.  A run that is not a word-level
@@ -82,6 +87,9 @@ def check(cfg: Any) -> None:
     if cfg.pretrain_lm and cfg.encoder:
         raise ConfigError(f"give {cfg.option('pretrain_lm')} (train a language model here) or {cfg.option('encoder')} "
                           "(start from one trained before), not both")
+    if cfg.unfreeze != "all" and not uses_lm(cfg):
+        raise ConfigError(f"{cfg.option('unfreeze')} {cfg.unfreeze} is for fine-tuning a language model; add "
+                          f"{cfg.option('pretrain_lm')} or {cfg.option('encoder')} RUN, or leave it out")
     if uses_lm(cfg) and cfg.level != "word":
         flag = cfg.option("pretrain_lm") if cfg.pretrain_lm else cfg.option("encoder")
         raise ConfigError(f"{flag} needs a word-level classifier; drop {cfg.option('level')} {cfg.level}")
@@ -224,8 +232,9 @@ def fine_tuning(cfg: Any, num_classes: int, say: Callable[[str], None]) -> Seque
     groups = layer_groups(model)
     model.compile(optimizer=Adam(learning_rate=cfg.learning_rate).build(discriminative_groups(groups, FACTOR)),
                   loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"], clipnorm=cfg.clipnorm)
+    trained = ("unfrozen one per epoch from the top" if cfg.unfreeze == "gradual" else "all trained from the start")
     say(f"classify: classifier from the language model {run} ({lm_cfg.layers} x {lm_cfg.units} {lm_cfg.cell}, "
-        f"embeddings {lm_cfg.embed_dim}); {len(groups)} layer groups unfrozen one per epoch from the top, learning "
+        f"embeddings {lm_cfg.embed_dim}); {len(groups)} layer groups {trained}, learning "
         f"rates {cfg.learning_rate:g} / {FACTOR}^k, slanted triangular schedule")
     return model
 

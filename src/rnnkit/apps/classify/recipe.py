@@ -108,6 +108,9 @@ class ClassifyConfig(TrainConfig):
     lm_epochs: int = setting(1, help="epochs of the --pretrain-lm language model", min=1)
     encoder: str | None = setting(None, help="start the classifier from this word-level language-model run "
                                              "(rnnkit lm train, or a classify run's lm/ folder): its vocabulary and sizes")
+    unfreeze: str = setting("all", help="fine-tuning a language model: train every layer group from the first epoch "
+                                        "(all), or unfreeze one group per epoch from the top (gradual, ULMFiT's)",
+                            choices=("all", "gradual"))
 
     def validate(self) -> None:
         if self.data in NAMED:  # a registered dataset has its own columns, groups and test split
@@ -120,6 +123,8 @@ class ClassifyConfig(TrainConfig):
     @classmethod
     def from_dict(cls, data: Any) -> "ClassifyConfig":
         """A saved config; a run written before a setting existed keeps what it was trained with (:data:`LEGACY`)."""
+        if isinstance(data, dict) and "unfreeze" not in data and (data.get("pretrain_lm") or data.get("encoder")):
+            data = {**data, "unfreeze": "gradual"}  # fine-tuned before --unfreeze existed: gradually
         return super().from_dict({**LEGACY, **data})
 
 
@@ -393,7 +398,7 @@ class _Recipe(Recipe):
         return cfg.patience
 
     def callbacks(self, cfg: ClassifyConfig, data: _Data, print_fn: Callable[[str], None]) -> list:
-        return [pretrain.unfreezing()] if pretrain.uses_lm(cfg) else []
+        return [pretrain.unfreezing()] if pretrain.uses_lm(cfg) and cfg.unfreeze == "gradual" else []
 
     def evaluate(self, cfg: ClassifyConfig, data: _Data, fitted: Fitted, print_fn: Callable[[str], None]) -> dict[str, Any]:
         run, classes, name = fitted.run, data.classes, data.test_name
