@@ -309,3 +309,21 @@ def test_moutai_multivariate_columns_and_business_day_forecast_dates(shared_data
     from rnnkit.apps.forecast.data import future_dates, infer_season
 
     assert infer_season(series.dates) == 5 and str(future_dates(series.dates, 1)[0]) == "2020-04-27"  # after a Friday
+
+
+def test_the_best_epoch_is_the_one_the_monitor_picked_not_the_last(sine_csv, tmp_path, monkeypatch):
+    """The framework finds the kept epoch in the history of its monitor (val_loss here); a variable named alike once
+    hid it, and every app then reported its last epoch's figures beside the best epoch's weights."""
+    from rnnkit.apps.forecast import recipe as forecast_recipe
+    from rnnkit.training.callbacks import Callback
+
+    class Designed(Callback):  # runs before the checkpoint and early stopping, as a recipe's callbacks do
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_loss"] = [3.0, 1.0, 2.0][epoch]
+
+    monkeypatch.setattr(forecast_recipe._Recipe, "callbacks", lambda self, cfg, data, say: [Designed()],
+                        raising=False)
+    train(ForecastConfig(data=str(sine_csv), lookback=6, horizon=1, test_size=20, units="4", epochs=3,
+                         out=str(tmp_path / "run")), **QUIET)
+    evaluation = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    assert evaluation["best_epoch"] == 2 and evaluation["epochs"] == 3

@@ -751,10 +751,10 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     if recipe.resumable:
         callbacks.append(ModelCheckpoint(str(run / CHECKPOINT), save_weights_only=False))
     every = getattr(cfg, "diagnostics", None)
-    monitor = GradientMonitor(every, run / "diagnostics.csv", append=continuing) if every else None
+    gradients = GradientMonitor(every, run / "diagnostics.csv", append=continuing) if every else None
     began = time.perf_counter()
     model.fit(**fit, epochs=epochs, callbacks=callbacks, verbose=verbose,
-              resume_from=str(run / CHECKPOINT) if continuing else None, diagnostics=monitor)
+              resume_from=str(run / CHECKPOINT) if continuing else None, diagnostics=gradients)
     wall = time.perf_counter() - began
     if not writer:
         return {}  # rank 0 scores the model and writes the rest of the run folder
@@ -766,7 +766,7 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     best = (max if mode == "max" else min)(range(len(history)), key=history.__getitem__) if history else None
     model.save(str(best_file))  # the whole model: architecture, best weights, compile settings
     write_json(run / "model.json", {"class_name": type(model).__name__, "config": model.get_config()})
-    if monitor is not None:
+    if gradients is not None:
         _diagnostic_plots(model, fit, run, say)
     offset = model.epochs_done - len(history) if history else 0  # epochs of a resumed run before this fit
     fitted = Fitted(model, run, model.epochs_done, (offset + best) if best is not None else model.epochs_done - 1,
