@@ -660,3 +660,16 @@ def test_gradual_unfreezing_every_n_epochs_and_keeps_what_was_frozen_before():
     assert not fixed.weight.requires_grad and fixed.bias.requires_grad
     with pytest.raises(ConfigError, match="GradualUnfreezing: got no layer groups"):
         GradualUnfreezing([])
+
+
+def test_history_records_what_callbacks_add_to_an_epoch_s_logs():
+    """History runs after the other callbacks (as in Keras): a figure a callback computes (a translation's val_bleu)
+    is in model.history, where the apps look up the epoch their checkpoint kept."""
+    from rnnkit import Sequential
+    from rnnkit.layers import Dense
+
+    model = Sequential([Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    scorer = LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(val_score=10.0 * epoch))
+    model.fit(torch.randn(8, 3), torch.randn(8, 1), batch_size=4, epochs=3, verbose=0, callbacks=[scorer])
+    assert model.history.history["val_score"] == [0.0, 10.0, 20.0]

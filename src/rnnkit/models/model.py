@@ -559,7 +559,11 @@ class Model(Layer):
 
     def _fit_callbacks(self, callbacks: list[Callback], verbose: int, epochs: int, steps: int | None,
                        rank: int = 0) -> CallbackList:
-        """History, then the progress display (verbose 1 or 2, unless the user gave one), then the user's.
+        """The progress display (verbose 1 or 2, unless the user gave one), the user's, then History.
+
+        History comes last, as in Keras, so that it records what the other callbacks
+        add to an epoch's logs (a ``val_bleu`` computed by a callback, say): the
+        monitor of a run's best epoch must be found in it.
 
         On a rank other than 0 of data-parallel training, the callbacks that write
         files or print (``Callback.writes``) are left out: rank 0 writes for all.
@@ -567,7 +571,7 @@ class Model(Layer):
         progress = [ProgbarLogger()] if verbose and not any(isinstance(cb, ProgbarLogger) for cb in callbacks) else []
         if rank != 0:
             progress, callbacks = [], [cb for cb in callbacks if not getattr(cb, "writes", False)]
-        return CallbackList([self.history, *progress, *callbacks], model=self,
+        return CallbackList([*progress, *callbacks, self.history], model=self,
                             params={"epochs": epochs, "steps": steps, "verbose": verbose if rank == 0 else 0})
 
     def _train_epoch(self, batches: Iterable[tuple], cbs: CallbackList, epoch: int, tbptt_steps: int | None,
