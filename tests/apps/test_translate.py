@@ -278,10 +278,13 @@ def test_a_tiny_model_learns_to_reverse_sentences_and_writes_the_run_folder(reve
 
 
 @pytest.mark.slow  # 3,000 pairs (about 5 s); the fast twin above learns 1,500 almost exactly
-def test_a_tiny_model_learns_to_reverse_sentences_exactly(tmp_path):
+def test_a_tiny_model_learns_to_reverse_sentences_nearly_exactly(tmp_path):
+    """Test BLEU 100 on AMD EPYC machines, 99.72 on an Intel Xeon (a word or two of the 600 test pairs: the float
+    sums of the kernels differ by CPU, and training amplifies them): >= 99.5 holds on both; every shown example is
+    exact on both."""
     root, _, metrics = _train_reverse(tmp_path, 3000)
     run = root / "run"
-    assert metrics["test_bleu_beam"] == 100.0 and metrics["test_bleu_greedy"] == 100.0
+    assert metrics["test_bleu_beam"] >= 99.5 and metrics["test_bleu_greedy"] >= 99.5
     _check_run_folder(run, metrics, 3000)
     for source, greedy, beam, _ in (line.split("\t") for line in
                                     (run / "examples.tsv").read_text(encoding="utf-8").splitlines()[1:]):
