@@ -15,6 +15,9 @@ $(PY):
 $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[test]'
+	@# librosa (the audio tests' reference) compiles its numba kernels at first use, about 10 s, cached in the venv:
+	@# done once here, not inside every fresh venv's first test run
+	$(PY) -c "import importlib.util, numpy; importlib.util.find_spec('librosa') and __import__('librosa').feature.mfcc(y=numpy.zeros(4096), sr=8000)"
 	touch $(STAMP)
 
 install: $(STAMP)
