@@ -106,6 +106,16 @@ def test_compile_settings_come_too(name, optimizer, config, loss, metrics):
     assert load_keras(FIXTURES / name, compile=False)._compiled is None
 
 
+def test_the_optimizers_moving_average_comes_too(tmp_path):
+    def ema_on(config):
+        config["compile_config"]["optimizer"]["config"].update(use_ema=True, ema_momentum=0.95,
+                                                               ema_overwrite_frequency=20)
+
+    spec = load_keras(_edited(tmp_path, "embedding_lstm.keras", ema_on))._optimizer_spec
+    assert (spec.use_ema, spec.ema_momentum, spec.ema_overwrite_frequency) == (True, 0.95, 20)
+    assert load_keras(FIXTURES / "embedding_lstm.keras")._optimizer_spec.use_ema is False  # Keras' use_ema=False
+
+
 def test_a_loaded_model_trains():
     model = load_keras(FIXTURES / "embedding_lstm.keras")
     model.compile(optimizer=Adam(learning_rate=0.05), loss="binary_crossentropy", device="cpu")

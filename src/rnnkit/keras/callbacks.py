@@ -10,13 +10,13 @@ name (see :class:`rnnkit.training.callbacks.ModelCheckpoint`).
 """
 from ..training.callbacks import (CSVLogger, Callback, CallbackList, EarlyStopping, History, LambdaCallback,
                                   LearningRateScheduler, ModelCheckpoint, ProgbarLogger, ReduceLROnPlateau,
-                                  TensorBoard, TerminateOnNaN, TimeBudget)
+                                  SwapEMAWeights, TensorBoard, TerminateOnNaN, TimeBudget)
 from ._missing import absent
 
 __all__ = [
     "Callback", "CallbackList", "History", "ModelCheckpoint", "EarlyStopping", "ReduceLROnPlateau",
     "LearningRateScheduler", "CSVLogger", "TensorBoard", "TerminateOnNaN", "LambdaCallback", "ProgbarLogger",
-    "TimeBudget",
+    "SwapEMAWeights", "TimeBudget",
 ]
 
 HINTS = {

@@ -41,6 +41,7 @@ from ..training import losses as _losses
 from ..training import metrics as _metrics
 from ..training import optimizers as _optimizers
 from ..training.callbacks import Callback, CallbackList, History, ProgbarLogger
+from ..training.ema import moving_average
 from ..training.data import ArrayData, as_data, batch_rows, check_finite, iterate_batches, to_device
 from ..training.progress import format_logs
 
@@ -140,7 +141,10 @@ class Model(Layer):
         self.precision = "bf16" if precision in ("bf16", "bfloat16") else None
         self.clipnorm, self.clipvalue = clipnorm, clipvalue
         self._compiled = {
-            "optimizer": optimizer if isinstance(optimizer, str) else None,
+            # a name as given, a spec as its config (its hyper-parameters and use_ema come back with load_model)
+            "optimizer": optimizer if isinstance(optimizer, str) else (
+                _optimizers.serialize(self._optimizer_spec) if isinstance(self._optimizer_spec, _optimizers.OptimizerSpec)
+                else None),
             "loss": loss if isinstance(loss, str) else None,
             "metrics": [m for m in self._metric_ids if isinstance(m, str)],
             "clipnorm": clipnorm,
@@ -479,6 +483,9 @@ class Model(Layer):
                     self.stop_training = world.sum([float(self.stop_training)])[0] > 0
                 if self.stop_training:
                     break
+            average = moving_average(self.optimizer)
+            if average is not None and self.epochs_done > initial_epoch:
+                average.finalize()  # use_ema: training ends on the averaged weights (Keras' finalize_variable_values)
             cbs.on_train_end(logs)
             if world is not None:
                 world.barrier()

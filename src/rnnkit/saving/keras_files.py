@@ -588,7 +588,9 @@ def _compile_args(cc: dict, keras2: bool) -> tuple[dict | None, list[str]]:
         kept = {k: cfg[k] for k in _OPTIMIZERS[cls] if k in cfg and cfg[k] is not None}
         if "learning_rate" in kept:  # Keras writes the float32 value (0.004999999888): the shortest decimal of it
             kept["learning_rate"] = float(str(np.float32(kept["learning_rate"])))
-        for key in ("use_ema", "gradient_accumulation_steps", "loss_scale_factor", "decay", "clipnorm"):
+        if cfg.get("use_ema") is True:  # the moving average of the weights (rnnkit.training.ema)
+            kept.update({k: cfg[k] for k in ("use_ema", "ema_momentum", "ema_overwrite_frequency") if k in cfg})
+        for key in ("gradient_accumulation_steps", "loss_scale_factor", "decay", "clipnorm"):
             if cfg.get(key) not in (None, False, 0, 0.0):
                 notes.append(f"optimizer option {key}={cfg[key]!r}")
         if cls != "AdamW" and cfg.get("weight_decay") not in (None, 0, 0.0):

@@ -11,7 +11,7 @@ optional ``tensorboard`` package).
 
 # Losses, metrics and optimizers are used as modules (losses.get, metrics.resolve,
 # optimizers.get), since losses and metrics share class names such as MeanSquaredError.
-from . import callbacks, checkpoint, losses, metrics, optimizers, schedules, tensorboard
+from . import callbacks, checkpoint, ema, losses, metrics, optimizers, schedules, tensorboard
 from .callbacks import (
     CallbackList,
     Callback,
@@ -25,6 +25,7 @@ from .callbacks import (
     MonitorCallback,
     ProgbarLogger,
     ReduceLROnPlateau,
+    SwapEMAWeights,
     TensorBoard,
     TerminateOnNaN,
     TimeBudget,
@@ -36,6 +37,6 @@ __all__ = [
     "losses", "metrics", "optimizers", "callbacks", "checkpoint", "tensorboard",
     "Callback", "CallbackList", "History", "ModelCheckpoint", "EarlyStopping", "ReduceLROnPlateau",
     "LearningRateScheduler", "CSVLogger", "MonitorCallback", "ProgbarLogger", "TensorBoard", "TerminateOnNaN", "TimeBudget", "LambdaCallback",
-    "GradualUnfreezing", "schedules",
+    "GradualUnfreezing", "SwapEMAWeights", "schedules", "ema",
     "save_file", "load_file", "EventFileWriter",
 ]

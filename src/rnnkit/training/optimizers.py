@@ -53,6 +53,7 @@ from typing import Any, Iterable, Sequence
 import torch
 
 from ..errors import ConfigError
+from .ema import WeightAverage
 
 __all__ = ["OptimizerSpec", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "get", "resolve", "serialize", "deserialize",
            "available", "discriminative_groups"]
@@ -105,8 +106,17 @@ class OptimizerSpec:
     Subclasses set ``torch_class`` and map their Keras arguments to PyTorch's in
     :meth:`_torch_kwargs`.  ``get_config()`` gives the constructor arguments.
 
+    Every optimizer also takes Keras' moving-average arguments (keyword only; they
+    appear in ``get_config()`` when ``use_ema`` is on):
+
     Args:
         learning_rate: the step size :math:`\\eta` (>= 0).
+        use_ema: keep the exponential moving average of the weights
+            (:mod:`rnnkit.training.ema`): ``fit`` ends with the weights set to it, and
+            :class:`~rnnkit.training.callbacks.SwapEMAWeights` validates with it.  Default False.
+        ema_momentum: :math:`\\mu` of :math:`\\bar w \\leftarrow \\mu \\bar w + (1-\\mu) w`, in [0, 1), default 0.99.
+        ema_overwrite_frequency: copy the average into the weights every this many steps
+            (default None: only when ``fit`` ends).
 
     >>> spec = SGD(learning_rate=0.1, momentum=0.9)
     >>> spec.get_config()
@@ -119,8 +129,17 @@ class OptimizerSpec:
     #: PyTorch has a fused kernel of this optimizer (one pass over each tensor instead of one per operation)
     fusable = False
 
-    def __init__(self, learning_rate: float):
-        self.learning_rate = _real(type(self).__name__, "learning_rate", learning_rate, 0.0)
+    def __init__(self, learning_rate: float, *, use_ema: bool = False, ema_momentum: float = 0.99,
+                 ema_overwrite_frequency: int | None = None):
+        owner = type(self).__name__
+        self.learning_rate = _real(owner, "learning_rate", learning_rate, 0.0)
+        self.use_ema = _flag(owner, "use_ema", use_ema)
+        self.ema_momentum = _real(owner, "ema_momentum", ema_momentum, 0.0, 1.0, high_open=True)
+        if ema_overwrite_frequency is not None and (isinstance(ema_overwrite_frequency, bool) or not isinstance(
+                ema_overwrite_frequency, int) or ema_overwrite_frequency < 1):
+            raise ConfigError(f"{owner}: `ema_overwrite_frequency` must be a whole number >= 1 or None, got "
+                              f"{ema_overwrite_frequency!r}")
+        self.ema_overwrite_frequency = ema_overwrite_frequency
 
     def _torch_kwargs(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -139,11 +158,14 @@ class OptimizerSpec:
         kwargs = self._torch_kwargs()
         if self.fusable and _fusable(params):
             kwargs["fused"] = True
-        return self.torch_class(params, lr=self.learning_rate, **kwargs)
+        optimizer = self.torch_class(params, lr=self.learning_rate, **kwargs)
+        if self.use_ema:
+            optimizer.rnnkit_ema = WeightAverage(optimizer, self.ema_momentum, self.ema_overwrite_frequency)
+        return optimizer
 
     def get_config(self) -> dict[str, Any]:
-        """A JSON-safe dict of constructor arguments."""
-        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        """A JSON-safe dict of constructor arguments (the moving-average ones only when ``use_ema`` is on)."""
+        names = _arguments(type(self)) if self.use_ema else _arguments(type(self))[:-len(_EMA_ARGS)]
         return {name: getattr(self, name) for name in names}
 
     @classmethod
@@ -179,8 +201,8 @@ class SGD(OptimizerSpec):
 
     torch_class = torch.optim.SGD
 
-    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False, **ema: Any):
+        super().__init__(learning_rate, **ema)
         self.momentum = _real("SGD", "momentum", momentum, 0.0, 1.0, high_open=True)
         self.nesterov = _flag("SGD", "nesterov", nesterov)
         if self.nesterov and self.momentum == 0.0:
@@ -222,8 +244,9 @@ class Adam(OptimizerSpec):
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
         amsgrad: bool = False,
+        **ema: Any,
     ):
-        super().__init__(learning_rate)
+        super().__init__(learning_rate, **ema)
         owner = type(self).__name__
         self.beta_1 = _real(owner, "beta_1", beta_1, 0.0, 1.0, high_open=True)
         self.beta_2 = _real(owner, "beta_2", beta_2, 0.0, 1.0, high_open=True)
@@ -260,8 +283,9 @@ class AdamW(Adam):
         beta_2: float = 0.999,
         epsilon: float = 1e-7,
         amsgrad: bool = False,
+        **ema: Any,
     ):
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, **ema)
         self.weight_decay = _real("AdamW", "weight_decay", weight_decay, 0.0)
 
     def _torch_kwargs(self) -> dict[str, Any]:
@@ -303,8 +327,9 @@ class RMSprop(OptimizerSpec):
         momentum: float = 0.0,
         epsilon: float = 1e-7,
         centered: bool = False,
+        **ema: Any,
     ):
-        super().__init__(learning_rate)
+        super().__init__(learning_rate, **ema)
         self.rho = _real("RMSprop", "rho", rho, 0.0, 1.0, high_open=True)
         self.momentum = _real("RMSprop", "momentum", momentum, 0.0, 1.0, high_open=True)
         self.epsilon = _real("RMSprop", "epsilon", epsilon, 0.0)
@@ -337,8 +362,9 @@ class Adagrad(OptimizerSpec):
 
     torch_class = torch.optim.Adagrad
 
-    def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7):
-        super().__init__(learning_rate)
+    def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
+                 **ema: Any):
+        super().__init__(learning_rate, **ema)
         self.initial_accumulator_value = _real("Adagrad", "initial_accumulator_value", initial_accumulator_value, 0.0)
         self.epsilon = _real("Adagrad", "epsilon", epsilon, 0.0)
 
@@ -387,6 +413,17 @@ def discriminative_groups(groups: Sequence[Any], factor: float = 2.6) -> list[di
 
 
 # ------------------------------------------------------------------------ registry
+#: the keyword-only arguments every spec takes (OptimizerSpec's), after its own
+_EMA_ARGS = ("use_ema", "ema_momentum", "ema_overwrite_frequency")
+
+
+def _arguments(cls: type[OptimizerSpec]) -> list[str]:
+    """The constructor arguments of ``cls`` by name: its own, then the moving-average ones."""
+    own = [name for name, p in inspect.signature(cls.__init__).parameters.items()
+           if name != "self" and p.kind not in (p.VAR_KEYWORD, p.KEYWORD_ONLY)]
+    return [*own, *_EMA_ARGS]
+
+
 _CLASSES: dict[str, type[OptimizerSpec]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
 _BY_CLASS_NAME = {c.__name__: c for c in _CLASSES.values()}
 
@@ -396,7 +433,7 @@ def _construct(cls: type[OptimizerSpec], kwargs: dict[str, Any]) -> OptimizerSpe
         if "learning_rate" in kwargs:
             raise ConfigError(f"{cls.__name__}: got both `lr` and `learning_rate`; pass only learning_rate")
         kwargs["learning_rate"] = kwargs.pop("lr")
-    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    valid = _arguments(cls)
     unknown = sorted(set(kwargs) - set(valid))
     if unknown:
         raise ConfigError(

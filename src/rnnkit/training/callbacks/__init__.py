@@ -7,7 +7,7 @@ monitor / mode / min_delta / best logic of the callbacks that watch a value),
 for ``verbose`` 1 and 2), :mod:`.model_checkpoint`, :mod:`.early_stopping`,
 :mod:`.reduce_lr_on_plateau`, :mod:`.learning_rate_scheduler`, :mod:`.csv_logger`,
 :mod:`.tensorboard`, :mod:`.terminate_on_nan`, :mod:`.time_budget`,
-:mod:`.lambda_callback`, :mod:`.gradual_unfreezing`.
+:mod:`.lambda_callback`, :mod:`.gradual_unfreezing`, :mod:`.swap_ema_weights`.
 
 The model contract
 ------------------
@@ -78,6 +78,7 @@ from .model_checkpoint import ModelCheckpoint
 from .monitor import MonitorCallback
 from .progbar_logger import ProgbarLogger
 from .reduce_lr_on_plateau import ReduceLROnPlateau
+from .swap_ema_weights import SwapEMAWeights
 from .tensorboard import TensorBoard
 from .terminate_on_nan import TerminateOnNaN
 from .time_budget import TimeBudget
@@ -95,6 +96,7 @@ __all__ = [
     "LearningRateScheduler",
     "CSVLogger",
     "TensorBoard",
+    "SwapEMAWeights",
     "TerminateOnNaN",
     "TimeBudget",
     "LambdaCallback",
