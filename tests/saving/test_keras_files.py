@@ -378,6 +378,16 @@ def test_round_trip_sequential_into_keras(keras, tmp_path):
     _keras_predicts_the_same(keras, tmp_path / "conv.keras", model, [seq])
 
 
+def test_keras_reads_the_moving_average_settings_rnnkit_writes(keras, tmp_path):
+    model = Sequential([Embedding(20, 4), LSTM(3), Dense(1)])
+    model(_tokens())
+    model.compile(optimizer=Adam(learning_rate=0.01, use_ema=True, ema_momentum=0.95, ema_overwrite_frequency=7),
+                  loss="mse", device="cpu")
+    model.save(tmp_path / "ema.keras")
+    theirs = keras.models.load_model(tmp_path / "ema.keras").optimizer
+    assert (theirs.use_ema, theirs.ema_momentum, theirs.ema_overwrite_frequency) == (True, 0.95, 7)
+
+
 def test_round_trip_functional_into_keras(keras, tmp_path):
     torch.manual_seed(1)
     a, b = Input(shape=(None,), dtype="int64", name="a"), Input(shape=(None, 3), name="b")
