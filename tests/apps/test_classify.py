@@ -22,6 +22,7 @@ from rnnkit.errors import ConfigError, DatasetError, ShapeError
 from rnnkit.metrics import classification_report
 from rnnkit.models import save_weights
 from rnnkit.runs import read_config
+from rnnkit.training import load_file
 
 POS, NEG = ["good", "great", "love", "wonderful", "fine"], ["bad", "awful", "hate", "terrible", "poor"]
 FILL = ["the", "film", "was", "a", "and", "it", "movie", "plot", "actors"]
@@ -263,6 +264,19 @@ def test_tiny_model_separates_two_synthetic_classes_perfectly(tmp_path):
     assert set(saved["test_per_class"]) == {"neg", "pos"} and saved["test_per_class"]["pos"]["support"] == 20
     assert predict(run, ["the film was wonderful", "a terrible plot"])[0].label == "pos"
     assert predict(run, ["a terrible plot"])[0].label == "neg"
+    # the optimizer kept the moving average of the weights over 0.7 epochs of batches of 16 (--ema-epochs)
+    optimizer = load_file(run / "model.safetensors")[1]["compile"]["optimizer"]["config"]
+    batches = -(-saved["examples"]["train"] // 16)
+    assert optimizer["use_ema"] and optimizer["ema_momentum"] == pytest.approx(1 - 1 / (0.7 * batches))
+
+
+def test_the_average_spans_ema_epochs_of_batches_and_is_off_for_a_language_model_by_default():
+    assert classify_recipe._ema_epochs(ClassifyConfig(ema_epochs=0)) == 0.0
+    assert classify_recipe._ema_epochs(ClassifyConfig(encoder="lm-run")) == 0.0  # off when fine-tuning by default
+    assert classify_recipe._ema_momentum(ClassifyConfig(encoder="lm-run", ema_epochs=1.0), 320) == 0.9  # 10 batches
+    assert classify_recipe._ema_momentum(ClassifyConfig(ema_epochs=0.1), 320) == 0.0  # one batch: the weights
+    with pytest.raises(ConfigError, match="ema_epochs"):
+        ClassifyConfig(ema_epochs=-1)
 
 
 @pytest.mark.slow

@@ -224,13 +224,18 @@ def layer_groups(model: Sequential) -> list[list[nn.Parameter]]:
     return [head, *([*layers[i].parameters()] for i in reversed(recurrent)), [*layers[0].parameters()]]
 
 
-def fine_tuning(cfg: Any, num_classes: int, say: Callable[[str], None]) -> Sequential:
-    """The compiled classifier of ``cfg``: from ``--encoder``, or from the language model trained here now."""
+def fine_tuning(cfg: Any, num_classes: int, say: Callable[[str], None],
+                ema_momentum: float | None = None) -> Sequential:
+    """The compiled classifier of ``cfg``: from ``--encoder``, or from the language model trained here now.
+
+    ``ema_momentum``: the optimizer keeps the moving average of the weights with it (None: it keeps none).
+    """
     run = _lm_run(cfg)
     lm, _, lm_cfg = load_lm_run(run)
     model = build_classifier(lm, num_classes, cfg.dropout)
     groups = layer_groups(model)
-    model.compile(optimizer=Adam(learning_rate=cfg.learning_rate).build(discriminative_groups(groups, FACTOR)),
+    ema = dict(use_ema=True, ema_momentum=ema_momentum) if ema_momentum is not None else {}
+    model.compile(optimizer=Adam(learning_rate=cfg.learning_rate, **ema).build(discriminative_groups(groups, FACTOR)),
                   loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"], clipnorm=cfg.clipnorm)
     trained = ("unfrozen one per epoch from the top" if cfg.unfreeze == "gradual" else "all trained from the start")
     say(f"classify: classifier from the language model {run} ({lm_cfg.layers} x {lm_cfg.units} {lm_cfg.cell}, "

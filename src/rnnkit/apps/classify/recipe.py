@@ -14,8 +14,13 @@
    ``max_len`` tokens (``truncating``: their last ``max_len``, Keras' ``pad_sequences``
    default, or their first, or their head and tail), reporting how many were cut;
 3. trains with batches of similar lengths (:class:`rnnkit.data.BucketBatchSampler`,
-   padding masked), Adam, gradient clipping, early stopping on validation accuracy
-   (best weights kept), within ``epochs`` or a ``time_budget``;
+   padding masked), AdamW, gradient clipping, early stopping on validation accuracy
+   (best weights kept), within ``epochs`` or a ``time_budget``.  The optimizer keeps
+   the moving average of the weights over about the last ``ema_epochs`` epochs
+   (:mod:`rnnkit.training.ema`); validation scores it and the run keeps it.  A
+   BiLSTM memorises IMDB's 22,400 training reviews within two epochs: its
+   validation figure peaks in the first or second and then falls, and the average
+   holds the peak longer;
 4. scores the best weights on the test split and writes the run folder:
    ``config.json``, ``vocab.json``, ``classes.json``, ``metrics.csv`` (per epoch),
    ``metrics.json`` (``test_accuracy``, ``test_macro_f1``, ``test_per_class``, ...),
@@ -39,6 +44,7 @@ from rnnkit.metrics import classification_report
 from rnnkit.optimizers import Adam, AdamW
 from rnnkit.plots import plot_confusion
 from rnnkit.runs import parse_duration, read_csv, read_json, write_csv, write_json
+from rnnkit.training.callbacks import SwapEMAWeights
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
 from ..framework import (AppConfig, Fitted, Recipe, ReportSection, TrainConfig, classification_sections, open_run,
@@ -78,8 +84,8 @@ class ClassifyConfig(TrainConfig):
                               choices=TRUNCATING)
     vocab: int = setting(20000, help="vocabulary size (4 ids are reserved)", min=5)
     min_freq: int = setting(2, help="words seen fewer times become <unk>", min=1)
-    embed_dim: int = setting(128, help="embedding size", min=1)
-    units: int = setting(64, help="units per recurrent layer", min=1)
+    embed_dim: int = setting(256, help="embedding size", min=1)
+    units: int = setting(128, help="units per recurrent layer", min=1)
     layers: int = setting(1, help="recurrent layers", min=1)
     dropout: float = setting(0.3, help="dropout before the output layer", min=0, lt=1)
     embed_dropout: float = setting(0.1, help="words dropped whole from the embedding in training (AWD-LSTM)",
@@ -98,6 +104,9 @@ class ClassifyConfig(TrainConfig):
     schedule: str = setting("constant", help="the learning rate over the run: constant, or linear decay to 5%",
                             choices=("constant", "linear"))
     clipnorm: float = setting(1.0, help="gradient norm clip", gt=0)
+    ema_epochs: float | None = setting(None, help="validate and keep the moving average of the weights over about the "
+                                                  "last N epochs (0: off; default 0.7, off when fine-tuning a language "
+                                                  "model)", min=0)
     patience: int = setting(2, help="early stopping: epochs without a better validation accuracy", min=1)
     valid_fraction: float = setting(0.1, help="training texts held out for early stopping", gt=0, lt=1)
     test_fraction: float = setting(0.1, help="held out for testing when the data has no test split", gt=0, lt=1)
@@ -131,7 +140,10 @@ class ClassifyConfig(TrainConfig):
 #: the values of later settings that reproduce a run folder written before them (max pooling, the last tokens,
 #: plain dropout: the dropout rates do not change the weights, so a rebuilt model needs only the first two)
 LEGACY = {"pooling": "max", "truncating": "pre", "embed_dropout": 0.0, "locked_dropout": 0.0, "weight_dropout": 0.0,
-          "weight_decay": 0.0, "schedule": "constant"}
+          "weight_decay": 0.0, "schedule": "constant", "ema_epochs": 0.0}
+#: ``ema_epochs`` when not given, for models trained from scratch: on IMDB (700 batches an epoch) the momentum 0.998
+#: measured there (README)
+EMA_EPOCHS = 0.7
 
 
 @dataclass
@@ -275,6 +287,27 @@ class _Batches:
 
 
 # ---------------------------------------------------------------- training
+def _ema_epochs(cfg: ClassifyConfig) -> float:
+    """The epochs the moving average of the weights of ``cfg`` spans (0: none kept)."""
+    if cfg.ema_epochs is not None:
+        return cfg.ema_epochs
+    return 0.0 if pretrain.uses_lm(cfg) else EMA_EPOCHS
+
+
+def _ema_momentum(cfg: ClassifyConfig, texts: int) -> float:
+    """The momentum :math:`\\mu` of that average over ``texts`` training texts.
+
+    An average with momentum :math:`\\mu` spans about :math:`1 / (1 - \\mu)` steps, so
+    :math:`\\mu = 1 - 1 / (\\text{epochs} \\cdot \\text{batches per epoch})`: the same share of an
+    epoch on a file of 400 texts as on IMDB.
+
+    >>> round(_ema_momentum(ClassifyConfig(), 22400), 5)   # IMDB: 700 batches of 32
+    0.99796
+    """
+    steps = _ema_epochs(cfg) * max(1, -(-texts // cfg.batch_size))
+    return 1.0 - 1.0 / max(steps, 1.0)  # an average over one step or less: the weights themselves (mu = 0)
+
+
 def _model_for(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> torch.nn.Module:
     return build_model(cfg.model, vocab_size, num_classes, embed_dim=cfg.embed_dim, units=cfg.units,
                        layers=cfg.layers, dropout=cfg.dropout, pooling=cfg.pooling, embed_dropout=cfg.embed_dropout,
@@ -356,13 +389,15 @@ class _Recipe(Recipe):
         write_json(run / "classes.json", {"classes": data.classes})
 
     def build(self, cfg: ClassifyConfig, data: _Data) -> Any:
+        momentum = _ema_momentum(cfg, len(data.parts["train"][0])) if _ema_epochs(cfg) else None
         if pretrain.uses_lm(cfg):
             if cfg.pretrain_lm:
                 pretrain.pretrain(cfg, data.texts["train"].texts, data.say)
-            return pretrain.fine_tuning(cfg, len(data.classes), data.say)
+            return pretrain.fine_tuning(cfg, len(data.classes), data.say, momentum)
         model = _model_for(cfg, len(data.vocab), len(data.classes))
-        optimizer = (AdamW(learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay) if cfg.weight_decay
-                     else Adam(learning_rate=cfg.learning_rate))
+        ema = dict(use_ema=True, ema_momentum=momentum) if momentum is not None else {}
+        optimizer = (AdamW(learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, **ema) if cfg.weight_decay
+                     else Adam(learning_rate=cfg.learning_rate, **ema))
         model.compile(optimizer=optimizer, loss=SparseCategoricalCrossentropy(from_logits=True),
                       metrics=["accuracy"], clipnorm=cfg.clipnorm)
         model(torch.ones(1, 1, dtype=torch.long))  # build the layers whose input sizes are inferred
@@ -398,7 +433,9 @@ class _Recipe(Recipe):
         return cfg.patience
 
     def callbacks(self, cfg: ClassifyConfig, data: _Data, print_fn: Callable[[str], None]) -> list:
-        return [pretrain.unfreezing()] if pretrain.uses_lm(cfg) and cfg.unfreeze == "gradual" else []
+        # the moving average swapped in for validation and from each epoch's end: the checkpoints keep it
+        swap = [SwapEMAWeights(swap_on_epoch=True)] if _ema_epochs(cfg) else []
+        return [*swap, pretrain.unfreezing()] if pretrain.uses_lm(cfg) and cfg.unfreeze == "gradual" else swap
 
     def evaluate(self, cfg: ClassifyConfig, data: _Data, fitted: Fitted, print_fn: Callable[[str], None]) -> dict[str, Any]:
         run, classes, name = fitted.run, data.classes, data.test_name
