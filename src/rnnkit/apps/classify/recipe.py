@@ -410,11 +410,15 @@ class _Recipe(Recipe):
         return model
 
     def describe(self, cfg: ClassifyConfig, data: _Data, parameters: int, run: Path) -> str:
+        span = _ema_epochs(cfg)
+        average = f"; validated as the moving average of its weights over {span:g} epoch{'' if span == 1 else 's'}" \
+            if span else ""
         if pretrain.uses_lm(cfg):
-            return f"classify: language-model encoder, concat pooling, {parameters:,} parameters; run folder {run}"
+            return (f"classify: language-model encoder, concat pooling, {parameters:,} parameters{average}; "
+                    f"run folder {run}")
         shape = (f"embeddings {cfg.embed_dim}" if cfg.model == "bag"
                  else f"{cfg.layers} x {cfg.units} units, embeddings {cfg.embed_dim}")
-        return f"classify: {cfg.model} ({shape}), {parameters:,} parameters; run folder {run}"
+        return f"classify: {cfg.model} ({shape}), {parameters:,} parameters{average}; run folder {run}"
 
     def fit_data(self, cfg: ClassifyConfig, data: _Data) -> dict[str, Any]:
         return dict(x=_Batches(*data.parts["train"], cfg.batch_size, shuffle=True), shuffle=False,
