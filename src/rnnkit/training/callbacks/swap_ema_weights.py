@@ -13,7 +13,8 @@ class SwapEMAWeights(Callback):
 
     Validation inside ``fit`` (and ``evaluate`` given this callback) then scores the
     averaged weights :math:`\\bar w` (:mod:`rnnkit.training.ema`) instead of the
-    last step's.  The swap exchanges the tensors in place: no third copy.
+    last step's.  The swap exchanges the tensors in place, one at a time: the
+    model is never held three times.
 
     Args:
         swap_on_epoch: also swap the average in when an epoch ends and back when the
