@@ -2,11 +2,14 @@
 
 Each scenario seeds everything, builds a model, fits it (``batch_size`` is the
 global batch) and, on rank 0, saves the final weights to ``OUT/weights.pt``;
-``OUT/pid-RANK`` holds each process id (for the kill test).  Used by
+``OUT/pid-RANK`` holds each process id (for the kill test), and
+``OUT/threads-RANK`` the names of the process's threads as the last exit
+handler sees them (after rnnkit's own have run).  Used by
 ``test_distributed.py``; not a test module itself.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import sys
@@ -176,10 +179,16 @@ def dropout_masks(out: Path) -> torch.nn.Module:
     return model
 
 
+def _write_threads(out: Path) -> None:
+    names = [(Path("/proc/self/task") / task / "comm").read_text().strip() for task in os.listdir("/proc/self/task")]
+    (out / f"threads-{_rank()}").write_text("\n".join(names))
+
+
 if __name__ == "__main__":
     scenario, out = sys.argv[1], Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
     (out / f"pid-{_rank()}").write_text(str(os.getpid()))
+    atexit.register(_write_threads, out)  # registered first, so it runs last
     torch.set_num_threads(1)
     try:
         trained = globals()[scenario](out)

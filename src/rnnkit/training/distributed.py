@@ -39,8 +39,10 @@ every rank).
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
+import gc
 import logging
 import os
 import re
@@ -90,15 +92,35 @@ def current(device: torch.device | None = None) -> "World | None":
         cuda = device is not None and device.type == "cuda"
         if cuda:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        import torch._dynamo  # noqa: F401 - before the group exists: see _leave
         try:
             dist.init_process_group("nccl" if cuda else "gloo", timeout=_timeout())
         except Exception as exc:  # noqa: BLE001 - any failure to meet the other ranks is one line
             raise DistributedError(f"could not join the {size} training processes "
                                    f"(MASTER_ADDR={os.environ.get('MASTER_ADDR')}, "
                                    f"MASTER_PORT={os.environ.get('MASTER_PORT')}): {_first_line(exc)}") from None
+        atexit.register(_leave)
     if dist.get_world_size() <= 1:
         return None
     return World(dist.get_rank(), dist.get_world_size())
+
+
+def _leave() -> None:
+    """Destroy the process group :func:`current` joined, at interpreter exit, so its threads end first.
+
+    A gloo group runs three threads of its own (``gloo_tcp_loop``, two
+    ``pt_gloo_runloop``).  They used to run on into the interpreter's teardown,
+    and there a rank that had trained well sometimes died with "terminate called
+    without an active exception" (SIGABRT), so that ``torchrun`` reported the job
+    failed.  Destroying the group stops them, once nothing else holds it: the
+    DDP wrapper is dropped when ``fit`` ends, and ``torch._dynamo`` is imported
+    before the group is made (DDP imports it; imported after the group exists,
+    it keeps the group, and its threads, alive to the end).  A group the
+    caller initialised is the caller's to destroy.
+    """
+    if dist.is_available() and dist.is_initialized():
+        gc.collect()  # a DDP wrapper in a reference cycle still holds the group
+        dist.destroy_process_group()
 
 
 def default_device() -> torch.device:
