@@ -9,15 +9,16 @@
   the wave's device; the numbers of librosa with the matching arguments.
 * :func:`normalize` and :class:`GlobalNormalizer` (:mod:`rnnkit.audio.normalize`):
   per-utterance or training-set mean and variance, padding-aware.
-* :func:`speed_perturb`, :func:`vtlp_factors` and :func:`spec_augment`
+* :func:`speed_perturb`, :func:`vtlp_factors`, :func:`add_noise` and :func:`spec_augment`
   (:mod:`rnnkit.audio.augment`): speed perturbation of waves, warp factors of vocal
   tract length perturbation (VTLP, applied by the features' ``warp`` argument
-  through :func:`vtlp_warp`) and SpecAugment's masks (seeded), for training.
+  through :func:`vtlp_warp`), white noise at a signal-to-noise ratio and
+  SpecAugment's masks (seeded), for training.
 
 The package depends only on torch, NumPy and the ground of rnnkit (errors,
 _validation); scipy and soundfile are imported when a call needs them.
 """
-from .augment import spec_augment, speed_perturb, vtlp_factors
+from .augment import add_noise, spec_augment, speed_perturb, vtlp_factors
 from .features import (log_mel, mel_filterbank, mel_frequencies, mel_scale, mel_spectrogram, mfcc, num_frames,
                        vtlp_warp)
 from .io import read_audio, resample
@@ -38,5 +39,6 @@ __all__ = [
     "GlobalNormalizer",
     "speed_perturb",
     "vtlp_factors",
+    "add_noise",
     "spec_augment",
 ]
