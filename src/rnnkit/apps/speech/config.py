@@ -54,6 +54,9 @@ class SpeechConfig(TrainConfig):
     vtlp: float | None = setting(None, help="vocal tract length perturbation: each training utterance of each batch "
                                            "through a mel filterbank warped by a factor drawn from [1-V, 1+V] (0: off; "
                                            "default 0.1 for words, 0 for digits)", min=0, max=0.5)
+    noise_snr: list[float] = setting([], help="noise augmentation: white noise added to each training utterance of "
+                                              "each batch at an SNR drawn from [LOW, HIGH] dB (e.g. 10,40; "
+                                              "default none)")
     no_augment: bool = setting(False, help="no speed perturbation, VTLP or SpecAugment of training data")
     utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
                               min=10)
@@ -84,6 +87,9 @@ class SpeechConfig(TrainConfig):
             raise ConfigError(f"{self.option('split')} must be standard or speaker:NAME, got {self.split!r}")
         if any(not 0.5 <= f <= 2.0 for f in self.speeds):
             raise ConfigError(f"{self.option('speeds')} must each be in [0.5, 2] (0.9,1.1 is usual), got {self.speeds}")
+        if self.noise_snr and (len(self.noise_snr) != 2 or self.noise_snr[0] > self.noise_snr[1]):
+            raise ConfigError(f"{self.option('noise_snr')} must be two numbers LOW,HIGH in dB with LOW <= HIGH "
+                              f"(10,40 is usual), got {self.noise_snr}")
         if self.n_mfcc > self.n_mels:
             raise ConfigError(f"{self.option('n_mfcc')} must be at most {self.option('n_mels')} = {self.n_mels}, "
                               f"got {self.n_mfcc}")

@@ -108,9 +108,10 @@ class _Recipe(Recipe):
         for name in waves:  # training utterances at each speed of SPEEDS, one drawn per batch
             if name != "train" or cfg.no_augment:
                 feats[name] = _feats(cfg, waves[name])
-            elif cfg.vtlp > 0 or cfg.speed_range > 0:  # speed and warp drawn anew for every batch
+            elif cfg.vtlp > 0 or cfg.speed_range > 0 or cfg.noise_snr:  # speed, warp, noise drawn for every batch
                 feats[name] = WaveFeatures(waves[name], cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc,
-                                           (1.0, *cfg.speeds), cfg.speed_range, cfg.vtlp)
+                                           (1.0, *cfg.speeds), cfg.speed_range, cfg.vtlp,
+                                           tuple(cfg.noise_snr) if cfg.noise_snr else None)
             else:
                 feats[name] = perturbed_features(waves[name], cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc,
                                                  (1.0, *cfg.speeds))
