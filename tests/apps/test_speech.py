@@ -153,6 +153,20 @@ def test_a_tiny_model_learns_two_tones_perfectly(words_run):
     assert [t.tokens for t in transcribe(run, files)] == [["high"], ["low"]]
 
 
+def test_gain_peak_transcribes_a_quieter_recording_alike(words_run, tmp_path):
+    _, data = words_run
+    wave = _tone(TWO_WORDS["high"], np.random.default_rng(11))
+    loud, quiet = _write_wav(tmp_path / "loud.wav", wave), _write_wav(tmp_path / "quiet.wav", wave * 10 ** (-20 / 20))
+    probability = {}
+    for gain in ("peak", "none"):
+        train(data=str(data), features="logmel", gain=gain, units=4, layers=1, epochs=1, out=str(tmp_path / gain),
+              print_fn=lambda s: None, verbose=0)
+        assert json.loads((tmp_path / gain / "speech.json").read_text())["gain"] == gain
+        probability[gain] = [t.probability for t in transcribe(tmp_path / gain, [loud, quiet])]
+    assert probability["peak"][0] == pytest.approx(probability["peak"][1], abs=5e-3)  # 20 dB down: alike to 16-bit rounding
+    assert abs(probability["none"][0] - probability["none"][1]) > 2e-2  # as recorded, the level moves the log floor
+
+
 @pytest.mark.parametrize("model", ["gru", "lstm", "cnn-bilstm", "crnn"])
 def test_every_model_reopens_from_its_run_folder_with_the_same_outputs(model, words_run, tmp_path):
     _, data = words_run

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.audio import (GlobalNormalizer, add_noise, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize, num_frames,
+from rnnkit.audio import (GlobalNormalizer, add_noise, peak_normalize, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize, num_frames,
                           read_audio, spec_augment, speed_perturb, vtlp_factors, vtlp_warp)
 from rnnkit.errors import ConfigError, DatasetError, ShapeError
 
@@ -577,6 +577,21 @@ def test_add_noise_is_white_gaussian_noise_at_the_snr(snr_db):
     assert 0.9 < spectrum[: len(spectrum) // 2].sum() / spectrum[len(spectrum) // 2:].sum() < 1.1
     assert np.array_equal(y, add_noise(x, snr_db, torch.Generator().manual_seed(3)))  # seeded: the same noise
     assert not np.array_equal(y, add_noise(x, snr_db, torch.Generator().manual_seed(4)))
+
+
+def test_peak_normalize_scales_to_the_peak_and_makes_log_mel_level_free():
+    rng = np.random.default_rng(1)
+    x = (0.2 * np.sin(2 * np.pi * 700 * np.arange(4000) / 8000) * np.hanning(4000)).astype(np.float32)
+    x[:800] = 1e-4 * rng.standard_normal(800)  # a quiet lead-in, where the log's floor matters
+    y = peak_normalize(x, 0.5)
+    np.testing.assert_allclose(y, x * (0.5 / np.abs(x).max()), rtol=1e-6)
+    quiet = x * np.float32(10 ** (-40 / 20))
+    as_recorded = (normalize(log_mel(x, 8000)) - normalize(log_mel(quiet, 8000))).abs().max()
+    levelled = (normalize(log_mel(peak_normalize(x), 8000)) - normalize(log_mel(peak_normalize(quiet), 8000))).abs().max()
+    assert as_recorded > 0.5 and levelled < 1e-3
+    assert np.array_equal(peak_normalize(np.zeros(5)), np.zeros(5, dtype=np.float32))
+    with pytest.raises(ConfigError, match="peak"):
+        peak_normalize(x, 0.0)
 
 
 def test_add_noise_leaves_silence_and_refuses_bad_input():

@@ -36,6 +36,8 @@ class SpeechConfig(TrainConfig):
                                           "speaker:NAME (that speaker is the whole test set)")
     features: str | None = setting(None, help="mfcc (words' default) or logmel (40 bands; digits' default), "
                                               "normalised per utterance", choices=("logmel", "mfcc"))
+    gain: str = setting("none", help="peak: each recording scaled to peak 1 before its features, so that they do not "
+                                     "depend on the recording level; none: as recorded", choices=("peak", "none"))
     n_mels: int = setting(40, help="mel bands", min=1)
     n_mfcc: int = setting(13, help="MFCC coefficients (with --features mfcc)", min=1)
     sample_rate: int = setting(8000, help="audio is resampled to this rate (Hz)", min=1000)
