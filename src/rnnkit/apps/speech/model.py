@@ -8,6 +8,8 @@ utterance's last real frame), the pooling and the CTC loss use.  Each is a plain
 
 * ``bilstm`` (default), ``lstm``, ``gru``: ``Masking -> [StackFrames] -> [recurrent, return_sequences] x layers``;
 * ``cnn-bilstm``: ``Masking -> [StackFrames] -> MaskedConv1D(relu, 5, same) -> Dropout -> [BiLSTM] x layers``;
+* ``crnn``: ``Masking -> SpectrogramConv(filters / 4, filters / 2) -> [StackFrames] -> [BiLSTM] x layers``: 2-D
+  convolutions over time and bands (for log-mel features), pooled over bands only;
 
 ``StackFrames(k)`` (with ``stack`` > 1) joins every ``k`` frames into one, so the
 recurrent layers run ``k`` times fewer, ``k`` times wider steps (10 ms frames
