@@ -227,9 +227,12 @@ def test_spectrogram_conv_is_torch_conv2d_and_band_pooling_over_the_real_frames(
     ref = h.permute(0, 2, 3, 1).reshape(2, 9, 2 * 5)  # (B, T, F' C)
     torch.testing.assert_close(y, ref)
     assert torch.equal(layer.compute_mask(x, mask), mask)
-    assert SpectrogramConv.from_config(layer.get_config()).get_config()["filters"] == [3, 5]
+    config = SpectrogramConv.from_config(layer.get_config()).get_config()
+    assert config["filters"] == [3, 5] and config["input_size"] == 11  # the bands of its first call
+    with pytest.raises(rnnkit.errors.ShapeError, match="built for 11 bands per frame, got 12"):
+        layer(torch.zeros(1, 4, 12))
     with pytest.raises(rnnkit.errors.ShapeError, match="3 bands cannot be pooled by 2 2 times"):
-        layer(torch.zeros(1, 4, 3))
+        SpectrogramConv([3, 5])(torch.zeros(1, 4, 3))
 
 
 @pytest.mark.slow

@@ -45,7 +45,7 @@ from rnnkit.saving import register_serializable
 
 from .data import PAD
 
-__all__ = ["MODELS", "TASKS", "build_model", "MaskedConv1D", "StackFrames"]
+__all__ = ["MODELS", "TASKS", "build_model", "MaskedConv1D", "SpectrogramConv", "StackFrames"]
 
 MODELS = ("bilstm", "gru", "lstm", "cnn-bilstm", "crnn")
 TASKS = ("words", "digits")
@@ -95,9 +95,11 @@ class SpectrogramConv(Layer):
     """
 
     def __init__(self, filters: Sequence[int] = (16, 32), kernel_size: int = 3, pool: int = 2, *,
-                 name: str | None = None) -> None:
+                 input_size: int | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
         owner = type(self).__name__
+        #: bands per frame, set by the first call when not given (ONNX export reads the model's input width here)
+        self.input_size = None if input_size is None else check_positive_int(owner, "input_size", input_size)
         self.filters = [check_positive_int(owner, "filters", f) for f in filters]
         self.kernel_size = check_positive_int(owner, "kernel_size", kernel_size)
         self.pool = check_positive_int(owner, "pool", pool)
@@ -108,6 +110,10 @@ class SpectrogramConv(Layer):
         if inputs.dim() != 3:
             raise ShapeError(f"SpectrogramConv: expected (batch, time, bands), got shape {tuple(inputs.shape)}")
         batch, time, bands = inputs.shape
+        if self.input_size is None:
+            self.input_size = bands
+        elif bands != self.input_size:
+            raise ShapeError(f"SpectrogramConv: built for {self.input_size} bands per frame, got {bands}")
         if bands < self.pool ** len(self.blocks):
             raise ShapeError(f"SpectrogramConv: {bands} bands cannot be pooled by {self.pool} {len(self.blocks)} "
                              f"times; give at least {self.pool ** len(self.blocks)} bands or fewer blocks")
@@ -125,7 +131,7 @@ class SpectrogramConv(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "filters": list(self.filters), "kernel_size": self.kernel_size,
-                "pool": self.pool}
+                "pool": self.pool, "input_size": self.input_size}
 
 
 @register_serializable(package="rnnkit.speech")
