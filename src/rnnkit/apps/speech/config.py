@@ -59,7 +59,7 @@ class SpeechConfig(TrainConfig):
     noise_snr: list[float] = setting([], help="noise augmentation: white noise added to each training utterance of "
                                               "each batch at an SNR drawn from [LOW, HIGH] dB (e.g. 10,40; "
                                               "default none)")
-    no_augment: bool = setting(False, help="no speed perturbation, VTLP or SpecAugment of training data")
+    no_augment: bool = setting(False, help="no speed perturbation, VTLP, noise or SpecAugment of training data")
     utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
                               min=10)
     epochs: int | None = setting(None, help="at most this many epochs (default 30)", min=1, group="budget")

@@ -9,10 +9,11 @@
 2. ``words``: one example per recording; ``digits``: connected strings of 2-7
    recordings built from each split's own recordings (:func:`.data.build_utterances`);
 3. features (MFCC for words and log-mel for digits unless ``--features`` says,
-   normalised per utterance), the training utterances also at 0.9x and 1.1x speed
-   (one drawn per batch; or at a speed drawn from ``--speed-range``), each through
-   a mel filterbank warped by a factor drawn per batch (VTLP, ``--vtlp``), and
-   SpecAugment on the training batches, a masked
+   normalised per utterance; with ``--gain peak`` of waves scaled to peak 1), the
+   training utterances also at 0.9x and 1.1x speed (one drawn per batch; or at a
+   speed drawn from ``--speed-range``), each through a mel filterbank warped by a
+   factor drawn per batch (VTLP, ``--vtlp``), with white noise at an SNR drawn per
+   batch (``--noise-snr``), and SpecAugment on the training batches, a masked
    recurrent model (:mod:`.model`, every ``--stack`` frames one step) trained with Adam:
    cross-entropy on the label (words) or CTC over the frames (digits), the
    learning rate on a cosine; early stopping on the validation loss, best weights kept;
