@@ -391,3 +391,10 @@ def test_task_defaults_fill_only_what_is_not_given():
     assert (words.speed_range, words.vtlp, digits.speed_range, digits.vtlp) == (0.0, 0.0, 0.0, 0.0)
     given = SpeechConfig(speed_range=0.15, vtlp=0.1).with_task_defaults()
     assert (given.speed_range, given.vtlp) == (0.15, 0.1)
+    assert (words.noise_snr, digits.noise_snr) == ([10.0, 40.0], [])
+    assert SpeechConfig(noise_snr=[0.0, 20.0]).with_task_defaults().noise_snr == [0.0, 20.0]
+    assert SpeechConfig(noise_snr="off").with_task_defaults().noise_snr == []  # as text: the CLI's way to say none
+    # a run saved before noise_snr existed trained without noise, and resumes without it
+    saved = {k: v for k, v in SpeechConfig().to_dict().items() if k != "noise_snr"}
+    assert SpeechConfig.from_dict(saved).with_task_defaults().noise_snr == []
+    assert SpeechConfig.from_dict(SpeechConfig().to_dict()).with_task_defaults().noise_snr == [10.0, 40.0]
