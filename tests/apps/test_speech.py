@@ -20,7 +20,7 @@ from rnnkit import datasets
 from rnnkit.apps.speech import SpeechConfig, load_run, train, transcribe
 from rnnkit.apps.speech.data import (PAD, Batches, WaveFeatures, build_utterances, features_of, load_recordings,
                                      speaker_of, split_recordings)
-from rnnkit.apps.speech.model import StackFrames
+from rnnkit.apps.speech.model import SpectrogramConv, StackFrames
 from rnnkit.cli import main
 from rnnkit.errors import ConfigError
 
@@ -153,7 +153,21 @@ def test_a_tiny_model_learns_two_tones_perfectly(words_run):
     assert [t.tokens for t in transcribe(run, files)] == [["high"], ["low"]]
 
 
-@pytest.mark.parametrize("model", ["gru", "lstm", "cnn-bilstm"])
+def test_gain_peak_transcribes_a_quieter_recording_alike(words_run, tmp_path):
+    _, data = words_run
+    wave = _tone(TWO_WORDS["high"], np.random.default_rng(11))
+    loud, quiet = _write_wav(tmp_path / "loud.wav", wave), _write_wav(tmp_path / "quiet.wav", wave * 10 ** (-20 / 20))
+    probability = {}
+    for gain in ("peak", "none"):
+        train(data=str(data), features="logmel", gain=gain, units=4, layers=1, epochs=1, out=str(tmp_path / gain),
+              print_fn=lambda s: None, verbose=0)
+        assert json.loads((tmp_path / gain / "speech.json").read_text())["gain"] == gain
+        probability[gain] = [t.probability for t in transcribe(tmp_path / gain, [loud, quiet])]
+    assert probability["peak"][0] == pytest.approx(probability["peak"][1], abs=5e-3)  # 20 dB down: alike to 16-bit rounding
+    assert abs(probability["none"][0] - probability["none"][1]) > 2e-2  # as recorded, the level moves the log floor
+
+
+@pytest.mark.parametrize("model", ["gru", "lstm", "cnn-bilstm", "crnn"])
 def test_every_model_reopens_from_its_run_folder_with_the_same_outputs(model, words_run, tmp_path):
     _, data = words_run
     metrics = train(data=str(data), model=model, units=4, layers=1, filters=4, epochs=1, features="mfcc",
@@ -167,7 +181,7 @@ def test_every_model_reopens_from_its_run_folder_with_the_same_outputs(model, wo
     with torch.no_grad():
         out, mask = reopened.forward_with_mask(x)
         assert out.shape == (2, 2) and torch.allclose(out, direct(x))
-    if model == "cnn-bilstm":  # the mask passes the convolution: padding changes nothing
+    if model in ("cnn-bilstm", "crnn"):  # the mask passes the convolutions: padding changes nothing
         with torch.no_grad():
             assert torch.allclose(reopened(x[1:, :20]), out[1:], atol=1e-5)
 
@@ -195,6 +209,30 @@ def test_stack_frames_joins_k_frames_and_keeps_a_step_per_started_group():
     np.testing.assert_array_equal(y.numpy(), ref.reshape(3, 3, 12))
     assert m.sum(dim=1).tolist() == [3, 2, 1]  # ceil(7/3), ceil(5/3), ceil(1/3)
     assert StackFrames.from_config(layer.get_config()).k == 3
+
+
+def test_spectrogram_conv_is_torch_conv2d_and_band_pooling_over_the_real_frames():
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 11)
+    x[1, 6:] = PAD  # 9 and 6 real frames
+    masking = rnnkit.layers.Masking(PAD)
+    mask = masking.compute_mask(x)
+    layer = SpectrogramConv([3, 5], kernel_size=3, pool=2)
+    y = layer(masking(x), mask=mask)
+    # the reference: torch's NCHW conv2d (time as height, bands as width), relu, max_pool2d over bands only
+    h = torch.where(mask[:, None, :, None], x[:, None], 0.0)  # (B, 1, T, F)
+    for conv in layer.blocks:
+        h = torch.relu(torch.nn.functional.conv2d(h, conv.weight, conv.bias, padding=1))
+        h = torch.nn.functional.max_pool2d(h, (1, 2)) * mask[:, None, :, None]  # 11 -> 5 -> 2 bands
+    ref = h.permute(0, 2, 3, 1).reshape(2, 9, 2 * 5)  # (B, T, F' C)
+    torch.testing.assert_close(y, ref)
+    assert torch.equal(layer.compute_mask(x, mask), mask)
+    config = SpectrogramConv.from_config(layer.get_config()).get_config()
+    assert config["filters"] == [3, 5] and config["input_size"] == 11  # the bands of its first call
+    with pytest.raises(rnnkit.errors.ShapeError, match="built for 11 bands per frame, got 12"):
+        layer(torch.zeros(1, 4, 12))
+    with pytest.raises(rnnkit.errors.ShapeError, match="3 bands cannot be pooled by 2 2 times"):
+        SpectrogramConv([3, 5])(torch.zeros(1, 4, 3))
 
 
 @pytest.mark.slow
@@ -323,6 +361,27 @@ def test_training_batches_draw_speed_and_vtlp_warp_anew_each_time():
         assert torch.equal(got, ref)
 
 
+def test_training_batches_add_noise_at_an_snr_drawn_from_the_range():
+    waves = [np.sin(2 * np.pi * 1000 * np.arange(n) / RATE).astype(np.float32) for n in (3000, 3400)]
+    source = WaveFeatures(waves, RATE, "logmel", speeds=(1.0,), noise_snr=(5.0, 15.0))
+    draws = [source.draw([0, 1], torch.Generator().manual_seed(seed)) for seed in range(6)]
+    clean = features_of(waves, RATE, "logmel")
+
+    def distance(snr: float) -> float:  # how far noise at one SNR moves the features from the clean ones
+        fixed = WaveFeatures(waves, RATE, "logmel", speeds=(1.0,), noise_snr=(snr, snr))
+        return float(sum((a - b).abs().mean() for a, b in zip(fixed.draw([0, 1], torch.Generator()), clean)))
+
+    assert 0 < distance(40.0) < distance(15.0) < distance(5.0)  # the lower the SNR, the further
+    drawn = [float(sum((a - b).abs().mean() for a, b in zip(d, clean))) for d in draws]
+    assert all(distance(20.0) < x < distance(2.0) for x in drawn)  # SNRs from [5, 15] dB
+    assert len({round(float(d[0].abs().sum()), 3) for d in draws}) == len(draws)  # a new SNR (and noise) every draw
+    assert all(torch.equal(a, b) for a, b in zip(draws[0], source.draw([0, 1], torch.Generator().manual_seed(0))))
+    with pytest.raises(ConfigError, match="LOW,HIGH"):
+        SpeechConfig(noise_snr=[40.0, 10.0]).validate()
+    with pytest.raises(ConfigError, match="LOW,HIGH"):
+        SpeechConfig(noise_snr=[10.0]).validate()
+
+
 def test_task_defaults_fill_only_what_is_not_given():
     assert (SpeechConfig(task="words").with_task_defaults().features, SpeechConfig(task="digits").with_task_defaults().stack) \
         == ("mfcc", 3)
@@ -332,3 +391,10 @@ def test_task_defaults_fill_only_what_is_not_given():
     assert (words.speed_range, words.vtlp, digits.speed_range, digits.vtlp) == (0.0, 0.0, 0.0, 0.0)
     given = SpeechConfig(speed_range=0.15, vtlp=0.1).with_task_defaults()
     assert (given.speed_range, given.vtlp) == (0.15, 0.1)
+    assert (words.noise_snr, digits.noise_snr) == ([10.0, 40.0], [])
+    assert SpeechConfig(noise_snr=[0.0, 20.0]).with_task_defaults().noise_snr == [0.0, 20.0]
+    assert SpeechConfig(noise_snr="off").with_task_defaults().noise_snr == []  # as text: the CLI's way to say none
+    # a run saved before noise_snr existed trained without noise, and resumes without it
+    saved = {k: v for k, v in SpeechConfig().to_dict().items() if k != "noise_snr"}
+    assert SpeechConfig.from_dict(saved).with_task_defaults().noise_snr == []
+    assert SpeechConfig.from_dict(SpeechConfig().to_dict()).with_task_defaults().noise_snr == [10.0, 40.0]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.audio import (GlobalNormalizer, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize, num_frames,
+from rnnkit.audio import (GlobalNormalizer, add_noise, peak_normalize, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize, num_frames,
                           read_audio, spec_augment, speed_perturb, vtlp_factors, vtlp_warp)
 from rnnkit.errors import ConfigError, DatasetError, ShapeError
 
@@ -561,6 +561,45 @@ def test_speed_perturb_scales_duration_and_every_frequency(factor):
     hz = np.fft.rfftfreq(len(y), 1 / rate)
     peaks = sorted(hz[np.argsort(spectrum)[-2:]])  # the two strongest bins, by NumPy's FFT
     np.testing.assert_allclose(peaks, [500 * factor, 1300 * factor], atol=1.5)
+
+
+@pytest.mark.parametrize("snr_db", [0.0, 10.0, 30.0])
+def test_add_noise_is_white_gaussian_noise_at_the_snr(snr_db):
+    rng = np.random.default_rng(0)
+    x = (0.3 * np.sin(2 * np.pi * 440 * np.arange(16000) / 8000) + 0.05 * rng.standard_normal(16000)).astype(np.float32)
+    y = add_noise(x, snr_db, torch.Generator().manual_seed(3))
+    noise = (y - x).astype(np.float64)
+    # SNR = 10 log10(mean x² / mean n²), within the sampling error of 16,000 draws
+    measured = 10 * np.log10(np.mean(x.astype(np.float64) ** 2) / np.mean(noise ** 2))
+    assert y.dtype == np.float32 and y.shape == x.shape and abs(measured - snr_db) < 0.1
+    assert abs(noise.mean()) < 4 * noise.std() / np.sqrt(len(noise))  # zero mean
+    spectrum = np.abs(np.fft.rfft(noise)) ** 2  # white: as much power in the upper half of the band as in the lower
+    assert 0.9 < spectrum[: len(spectrum) // 2].sum() / spectrum[len(spectrum) // 2:].sum() < 1.1
+    assert np.array_equal(y, add_noise(x, snr_db, torch.Generator().manual_seed(3)))  # seeded: the same noise
+    assert not np.array_equal(y, add_noise(x, snr_db, torch.Generator().manual_seed(4)))
+
+
+def test_peak_normalize_scales_to_the_peak_and_makes_log_mel_level_free():
+    rng = np.random.default_rng(1)
+    x = (0.2 * np.sin(2 * np.pi * 700 * np.arange(4000) / 8000) * np.hanning(4000)).astype(np.float32)
+    x[:800] = 1e-4 * rng.standard_normal(800)  # a quiet lead-in, where the log's floor matters
+    y = peak_normalize(x, 0.5)
+    np.testing.assert_allclose(y, x * (0.5 / np.abs(x).max()), rtol=1e-6)
+    quiet = x * np.float32(10 ** (-40 / 20))
+    as_recorded = (normalize(log_mel(x, 8000)) - normalize(log_mel(quiet, 8000))).abs().max()
+    levelled = (normalize(log_mel(peak_normalize(x), 8000)) - normalize(log_mel(peak_normalize(quiet), 8000))).abs().max()
+    assert as_recorded > 0.5 and levelled < 1e-3
+    assert np.array_equal(peak_normalize(np.zeros(5)), np.zeros(5, dtype=np.float32))
+    with pytest.raises(ConfigError, match="peak"):
+        peak_normalize(x, 0.0)
+
+
+def test_add_noise_leaves_silence_and_refuses_bad_input():
+    assert np.array_equal(add_noise(np.zeros(100, dtype=np.float32), 10.0), np.zeros(100, dtype=np.float32))
+    with pytest.raises(ConfigError, match="snr_db"):
+        add_noise(np.ones(10), float("nan"))
+    with pytest.raises(ConfigError, match="one wave"):
+        add_noise(np.zeros((2, 10)), 10.0)
 
 
 def test_speed_perturb_of_one_copies_and_bad_factors_are_one_line_errors():

@@ -111,12 +111,13 @@ def test_forecaster_round_trip_float_input(tmp_path):
 
 
 @pytest.mark.slow
-def test_speech_words_round_trip_masking_and_stacked_frames(tmp_path):
+@pytest.mark.parametrize("kind", ["bilstm", "crnn"])
+def test_speech_words_round_trip_masking_and_stacked_frames(kind, tmp_path):
     from rnnkit.apps.speech.data import PAD
     from rnnkit.apps.speech.model import build_model
 
     torch.manual_seed(2)
-    model = build_model("bilstm", "words", num_classes=4, units=5, layers=2, stack=3)
+    model = build_model(kind, "words", num_classes=4, units=5, layers=2, stack=3, filters=8)
     model(torch.zeros(1, 4, 7))
     model.eval()
     path = export_onnx(model, tmp_path / "s.onnx")

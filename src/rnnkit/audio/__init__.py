@@ -7,21 +7,23 @@
   (:mod:`rnnkit.audio.features`): one wave ``(time,)`` or a batch ``(batch, time)``
   to features ``(frames, features)`` / ``(batch, frames, features)``, time first, on
   the wave's device; the numbers of librosa with the matching arguments.
-* :func:`normalize` and :class:`GlobalNormalizer` (:mod:`rnnkit.audio.normalize`):
-  per-utterance or training-set mean and variance, padding-aware.
-* :func:`speed_perturb`, :func:`vtlp_factors` and :func:`spec_augment`
+* :func:`peak_normalize`, :func:`normalize` and :class:`GlobalNormalizer`
+  (:mod:`rnnkit.audio.normalize`): a wave's level, and per-utterance or training-set
+  mean and variance of features, padding-aware.
+* :func:`speed_perturb`, :func:`vtlp_factors`, :func:`add_noise` and :func:`spec_augment`
   (:mod:`rnnkit.audio.augment`): speed perturbation of waves, warp factors of vocal
   tract length perturbation (VTLP, applied by the features' ``warp`` argument
-  through :func:`vtlp_warp`) and SpecAugment's masks (seeded), for training.
+  through :func:`vtlp_warp`), white noise at a signal-to-noise ratio and
+  SpecAugment's masks (seeded), for training.
 
 The package depends only on torch, NumPy and the ground of rnnkit (errors,
 _validation); scipy and soundfile are imported when a call needs them.
 """
-from .augment import spec_augment, speed_perturb, vtlp_factors
+from .augment import add_noise, spec_augment, speed_perturb, vtlp_factors
 from .features import (log_mel, mel_filterbank, mel_frequencies, mel_scale, mel_spectrogram, mfcc, num_frames,
                        vtlp_warp)
 from .io import read_audio, resample
-from .normalize import GlobalNormalizer, normalize
+from .normalize import GlobalNormalizer, normalize, peak_normalize
 
 __all__ = [
     "read_audio",
@@ -34,9 +36,11 @@ __all__ = [
     "mel_spectrogram",
     "log_mel",
     "mfcc",
+    "peak_normalize",
     "normalize",
     "GlobalNormalizer",
     "speed_perturb",
     "vtlp_factors",
+    "add_noise",
     "spec_augment",
 ]

@@ -6,6 +6,8 @@ r"""Data augmentation for training: speed perturbation of waves, VTLP factors, S
 * :func:`vtlp_factors` draws the warp factors of vocal tract length perturbation
   (Jaitly and Hinton 2013), which the feature functions apply through their
   ``warp`` argument (:func:`rnnkit.audio.vtlp_warp`);
+* :func:`add_noise` adds white Gaussian noise at a signal-to-noise ratio, so a
+  model meets the noise floors of other microphones and rooms;
 * :func:`spec_augment` masks bands of channels and spans of frames (Park et al.,
   "SpecAugment: A Simple Data Augmentation Method for Automatic Speech
   Recognition", Interspeech 2019), without the time warping, which the paper found
@@ -26,7 +28,7 @@ from ..errors import ConfigError
 from ._frames import as_features, valid_frames
 from .io import resample
 
-__all__ = ["speed_perturb", "vtlp_factors", "spec_augment"]
+__all__ = ["speed_perturb", "vtlp_factors", "add_noise", "spec_augment"]
 
 
 def speed_perturb(wave: Any, factor: float) -> np.ndarray:
@@ -70,6 +72,31 @@ def vtlp_factors(count: int, max_warp: float = 0.1, generator: torch.Generator |
     r = check_real("vtlp_factors", "max_warp", max_warp, minimum=0.0, maximum=0.5)
     # α = 1 + r (2u - 1), u ~ U[0, 1)
     return 1.0 + r * (2.0 * torch.rand(count, generator=generator, dtype=torch.float64) - 1.0)
+
+
+def add_noise(wave: Any, snr_db: float, generator: torch.Generator | None = None) -> np.ndarray:
+    r"""``wave`` plus white Gaussian noise ``snr_db`` decibels below the wave's mean power: ``(time,)`` float32.
+
+    .. math::
+        y_i = x_i + \sigma n_i, \qquad n_i \sim \mathcal N(0, 1), \qquad
+        \sigma^2 = 10^{-\mathrm{SNR}/10}\ \frac{1}{N} \sum_{j=1}^{N} x_j^2
+
+    The noise comes from ``generator`` (on the CPU), so a seeded generator adds the
+    same noise again; a silent wave comes back unchanged (its power is 0).
+
+    >>> x = np.sin(np.arange(8000, dtype=np.float32))
+    >>> y = add_noise(x, 20.0, torch.Generator().manual_seed(0))
+    >>> round(float(10 * np.log10(np.mean(x ** 2) / np.mean((y - x) ** 2))))
+    20
+    """
+    snr_db = check_real("add_noise", "snr_db", snr_db)
+    x = np.asarray(wave, dtype=np.float32)
+    if x.ndim != 1:
+        raise ConfigError(f"add_noise: expected one wave (time,), got shape {tuple(x.shape)}")
+    # σ² = 10^(-SNR/10) · mean(x²)
+    sigma = float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) * 10.0 ** (-snr_db / 10.0)))
+    noise = torch.randn(len(x), generator=generator, dtype=torch.float32).numpy()  # n ~ N(0, 1)
+    return x + np.float32(sigma) * noise
 
 
 def _spans(count: int, batch: int, masks: int, limit: torch.Tensor, size: torch.Tensor,

@@ -1,6 +1,12 @@
-r"""Feature normalisation: per utterance (:func:`normalize`) or with training-set statistics (:class:`GlobalNormalizer`).
+r"""Normalisation: a wave's level (:func:`peak_normalize`), and features per utterance (:func:`normalize`) or with
+training-set statistics (:class:`GlobalNormalizer`).
 
-Both work on features laid out time first, ``(frames, features)`` or a padded
+A log-mel feature is not the same for a recording made louder or quieter: its
+floor (``eps`` of :func:`rnnkit.audio.log_mel`, ``amin`` of the MFCC's decibels) is
+absolute, so quiet frames move against it, and normalising the features after the
+log does not undo that.  Scaling the wave to one peak first does.
+
+The feature normalisations work on features laid out time first, ``(frames, features)`` or a padded
 batch ``(batch, frames, features)`` with its ``lengths`` or ``mask``: statistics
 are taken over the real frames only, and padded frames come out as 0.
 """
@@ -15,7 +21,27 @@ from .._validation import check_choice, check_real
 from ..errors import ConfigError, ShapeError
 from ._frames import as_features, valid_frames
 
-__all__ = ["normalize", "GlobalNormalizer"]
+__all__ = ["peak_normalize", "normalize", "GlobalNormalizer"]
+
+
+def peak_normalize(wave: Any, peak: float = 1.0) -> np.ndarray:
+    r"""``wave`` scaled so that its largest magnitude is ``peak``: ``(time,)`` float32.
+
+    .. math::
+        y_i = \frac{p}{\max_j |x_j|}\, x_i
+
+    So the same words recorded at any level give the same features.  A silent wave
+    (all zeros) comes back unchanged.
+
+    >>> peak_normalize(np.array([0.0, -0.25, 0.1])).tolist()
+    [0.0, -1.0, 0.4000000059604645]
+    """
+    peak = check_real("peak_normalize", "peak", peak, positive=True)
+    x = np.asarray(wave, dtype=np.float32)
+    if x.ndim != 1:
+        raise ConfigError(f"peak_normalize: expected one wave (time,), got shape {tuple(x.shape)}")
+    top = float(np.abs(x).max()) if x.size else 0.0
+    return x * np.float32(peak / top) if top > 0 else x.copy()
 
 
 def _weights(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:

@@ -9,7 +9,7 @@ with a dynamic batch and time axis:
 * ``LSTM``, ``GRU``, ``SimpleRNN`` and ``RNN`` over their cells -> :class:`RecurrentForm`:
   ONNX's own recurrent operators (:mod:`.ops`);
 * ``Bidirectional`` -> :class:`BidirectionalForm` (two recurrent forms, merged);
-* ``StackFrames`` (speech) -> :class:`StackFramesForm`;
+* ``StackFrames`` (speech) -> :class:`StackFramesForm`; its ``MaskedConv1D`` and ``SpectrogramConv`` are traced;
 * the feed-forward layers of :data:`TRACED` are traced as they are (their
   ``forward`` and ``compute_mask`` are tensor operations throughout);
 * anything else -> :class:`~rnnkit.errors.ExportError` naming the layer and why.
@@ -229,7 +229,7 @@ def _form(layer: nn.Module, label: str, accepts_mask: bool) -> nn.Module:
     speech = _speech_layers()
     if speech is not None and isinstance(layer, speech[0]):  # StackFrames
         return StackFramesForm(layer.k)
-    if speech is not None and isinstance(layer, speech[1]):  # MaskedConv1D: 'same', stride 1: no shape arithmetic
+    if speech is not None and isinstance(layer, speech[1:]):  # MaskedConv1D, SpectrogramConv: 'same', stride 1
         return _Traced(layer, accepts_mask)
     if isinstance(layer, Conv1D) and layer.strides == (1,) and layer.padding in ("same", "valid", "causal"):
         return _Traced(layer, accepts_mask)
@@ -238,18 +238,18 @@ def _form(layer: nn.Module, label: str, accepts_mask: bool) -> nn.Module:
     raise ExportError(
         f"{label} cannot be exported to ONNX: rnnkit has no ONNX form for {type(layer).__name__} (exportable: "
         "LSTM, GRU, SimpleRNN, RNN over their cells, Bidirectional, Embedding, Masking, Dense, Dropout, SpatialDropout1D, "
-        "Activation, Conv1D with stride 1, LayerNormalization, BatchNormalization, global pooling, the speech app's StackFrames and "
-        "MaskedConv1D)"
+        "Activation, Conv1D with stride 1, LayerNormalization, BatchNormalization, global pooling, the speech app's StackFrames, "
+        "MaskedConv1D and SpectrogramConv)"
     )
 
 
-def _speech_layers() -> tuple[type, type] | None:
-    """The speech app's own layers (StackFrames, MaskedConv1D), which its models hold."""
+def _speech_layers() -> tuple[type, type, type] | None:
+    """The speech app's own layers (StackFrames, MaskedConv1D, SpectrogramConv), which its models hold."""
     try:
-        from ..apps.speech.model import MaskedConv1D, StackFrames
+        from ..apps.speech.model import MaskedConv1D, SpectrogramConv, StackFrames
     except ImportError:  # pragma: no cover - the app is part of the package
         return None
-    return StackFrames, MaskedConv1D
+    return StackFrames, MaskedConv1D, SpectrogramConv
 
 
 def require_sequential(model: nn.Module) -> None:

@@ -144,7 +144,8 @@ def _input_spec(model: nn.Module, features: int | None) -> dict[str, Any]:
 
 
 def _features(model: nn.Module) -> int | None:
-    """The input features per step, read from the first layer that has weights (StackFrames divides by k)."""
+    """The input features per step, read from the first layer that has weights or knows its input width (StackFrames
+    divides by k)."""
     factor = 1
     for layer in model.layers:
         k = getattr(layer, "k", None)
@@ -156,6 +157,8 @@ def _features(model: nn.Module) -> int | None:
             size = rnn.cells[0].input_size
         elif isinstance(layer, (Dense, Conv1D)) and layer.weight is not None:
             size = layer.weight.shape[1]
+        elif type(layer).__name__ == "SpectrogramConv":  # the speech app's: bands per frame, set when it was built
+            size = layer.input_size
         else:
             continue
         return None if size is None or size % factor else size // factor

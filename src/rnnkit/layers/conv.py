@@ -97,8 +97,9 @@ class _Conv(KernelLayer):
         self._maybe_build(x)
         self._check_input_features(x, "channels")
         pads = self._pads(tuple(x.shape))
-        # channels last -> channels first: (batch, *spatial, in) -> (batch, in, *spatial)
-        xc = torch.movedim(x, -1, 1)
+        # channels last -> channels first: (batch, *spatial, in) -> (batch, in, *spatial); the axes counted from the
+        # front, as ONNX's Transpose needs them (a -1 here exported an invalid permutation for Conv2D)
+        xc = torch.movedim(x, self.rank + 1, 1)
         if all(before == after for before, after in pads):
             conv_padding = tuple(before for before, _ in pads)
         else:
@@ -110,7 +111,7 @@ class _Conv(KernelLayer):
         # z = x ⋆ W + b, a cross-correlation as in Keras and PyTorch     (batch, filters, *out_spatial)
         z = conv(xc, self.weight, self.bias, stride=self.strides, padding=conv_padding, dilation=self.dilation_rate)
         # y = φ(z), back to channels last                                (batch, *out_spatial, filters)
-        return self.activation(torch.movedim(z, 1, -1))
+        return self.activation(torch.movedim(z, 1, self.rank + 1))
 
     def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         """A convolution consumes the mask: returns None."""

@@ -115,6 +115,10 @@ class ForecastConfig(TrainConfig):
     seed: int = setting(0, help="seed of every generator")
     out: str | None = setting(None, help="run folder (default runs/forecast-<time>)")
 
+    def validate(self) -> None:
+        if self.units is not None:  # checked before the data is read (or downloaded)
+            parse_units(self.units)
+
     def resolved(self, series: Series) -> "ForecastConfig":
         """A copy with every ``None`` filled in (see the class docstring) and every value checked."""
         preset = PRESETS.get(self.data, {}) if self.data in SERIES_DATASETS else {}

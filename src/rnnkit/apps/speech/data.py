@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from rnnkit import datasets
-from rnnkit.audio import (log_mel, mfcc, normalize, num_frames, read_audio, resample, spec_augment, speed_perturb,
-                          vtlp_factors)
+from rnnkit.audio import (add_noise, log_mel, mfcc, normalize, num_frames, read_audio, resample, spec_augment,
+                          speed_perturb, vtlp_factors)
 from rnnkit.data import BucketBatchSampler, stratified_split
 from rnnkit.errors import ConfigError, DatasetError
 
@@ -224,15 +224,17 @@ class WaveFeatures:
     Per utterance and batch, a speed is drawn from ``[1 - speed_range, 1 + speed_range]``
     in steps of 0.01 (:func:`rnnkit.audio.speed_perturb` by the ratio ``100 / (100 s)``)
     or, with ``speed_range`` 0, from ``speeds`` (the waves at these speeds are made
-    once, here); and a VTLP warp factor from ``[1 - vtlp, 1 + vtlp]``
-    (:func:`rnnkit.audio.vtlp_factors`; 0: no warp).  Features as :func:`features_of`.
+    once, here); a VTLP warp factor from ``[1 - vtlp, 1 + vtlp]``
+    (:func:`rnnkit.audio.vtlp_factors`; 0: no warp); and, with ``noise_snr`` (low, high),
+    white noise at a signal-to-noise ratio drawn from ``[low, high]`` dB
+    (:func:`rnnkit.audio.add_noise`; None: no noise).  Features as :func:`features_of`.
     """
 
     def __init__(self, waves: Sequence[np.ndarray], sample_rate: int, kind: str = "logmel", n_mels: int = 40,
                  n_mfcc: int = 13, speeds: Sequence[float] = SPEEDS, speed_range: float = 0.0,
-                 vtlp: float = 0.0) -> None:
+                 vtlp: float = 0.0, noise_snr: tuple[float, float] | None = None) -> None:
         self.waves, self.sample_rate, self.kind, self.n_mels, self.n_mfcc = waves, sample_rate, kind, n_mels, n_mfcc
-        self.speed_range, self.vtlp = speed_range, vtlp
+        self.speed_range, self.vtlp, self.noise_snr = speed_range, vtlp, noise_snr
         speeds = [1.0] if speed_range > 0 else list(speeds)
         self.variants = [[w if f == 1.0 else speed_perturb(w, f) for f in speeds] for w in waves]
 
@@ -254,6 +256,11 @@ class WaveFeatures:
             waves = [self.variants[i][min(int(x * len(self.variants[i])), len(self.variants[i]) - 1)]
                      for i, x in zip(index, u)]
         warps = vtlp_factors(len(index), self.vtlp, generator).tolist() if self.vtlp > 0 else None
+        if self.noise_snr is not None:
+            low, high = self.noise_snr
+            # SNR = low + (high - low) u, u ~ U[0, 1), per utterance
+            snrs = (low + (high - low) * torch.rand(len(index), generator=generator, dtype=torch.float64)).tolist()
+            waves = [add_noise(w, snr, generator) for w, snr in zip(waves, snrs)]
         return features_of(waves, self.sample_rate, self.kind, self.n_mels, self.n_mfcc, warps)
 
 

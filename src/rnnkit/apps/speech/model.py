@@ -8,6 +8,8 @@ utterance's last real frame), the pooling and the CTC loss use.  Each is a plain
 
 * ``bilstm`` (default), ``lstm``, ``gru``: ``Masking -> [StackFrames] -> [recurrent, return_sequences] x layers``;
 * ``cnn-bilstm``: ``Masking -> [StackFrames] -> MaskedConv1D(relu, 5, same) -> Dropout -> [BiLSTM] x layers``;
+* ``crnn``: ``Masking -> SpectrogramConv(filters / 4, filters / 2) -> [StackFrames] -> [BiLSTM] x layers``: 2-D
+  convolutions over time and bands (for log-mel features), pooled over bands only;
 
 ``StackFrames(k)`` (with ``stack`` > 1) joins every ``k`` frames into one, so the
 recurrent layers run ``k`` times fewer, ``k`` times wider steps (10 ms frames
@@ -29,7 +31,7 @@ then, for ``words``, ``GlobalMaxPooling1D -> Dropout -> Dense(classes)`` (logits
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -38,14 +40,14 @@ from rnnkit import Sequential
 from rnnkit._base_layer import Layer
 from rnnkit._validation import check_positive_int
 from rnnkit.errors import ConfigError, ShapeError
-from rnnkit.layers import GRU, LSTM, Bidirectional, Conv1D, Dense, Dropout, GlobalMaxPooling1D, Masking
+from rnnkit.layers import GRU, LSTM, Bidirectional, Conv1D, Conv2D, Dense, Dropout, GlobalMaxPooling1D, Masking
 from rnnkit.saving import register_serializable
 
 from .data import PAD
 
-__all__ = ["MODELS", "TASKS", "build_model", "MaskedConv1D", "StackFrames"]
+__all__ = ["MODELS", "TASKS", "build_model", "MaskedConv1D", "SpectrogramConv", "StackFrames"]
 
-MODELS = ("bilstm", "gru", "lstm", "cnn-bilstm")
+MODELS = ("bilstm", "gru", "lstm", "cnn-bilstm", "crnn")
 TASKS = ("words", "digits")
 
 
@@ -63,6 +65,73 @@ class MaskedConv1D(Conv1D):
 
     def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
         return mask
+
+
+@register_serializable(package="rnnkit.speech")
+class SpectrogramConv(Layer):
+    r"""2-D convolutions over the (time, band) map of each utterance, each followed by max pooling over bands.
+
+    Block ``i`` (``filters[i]`` channels, ``k x k`` kernels, ``'same'`` padding):
+
+    .. math::
+        h^{(i)}_{b,t,f,:} = \max_{0 \le j < p} \mathrm{relu}\big(\mathrm{conv}(h^{(i-1)})\big)_{b,t,pf+j,:}
+            \cdot m_{b,t}
+
+    with :math:`h^{(0)}` the features as one channel and :math:`m` the mask, so
+    padded frames come out 0 after every block (the next block's kernels then see
+    zeros past the end, as at the start).  Pooling over bands, never over time,
+    keeps one output frame per input frame: a shift of the voice's formants by a
+    band or two (another speaker's vocal tract) moves a pattern the kernels still
+    match.
+
+    Shape:
+        * input: ``(batch, time, bands)``; mask ``(batch, time)``.
+        * output: ``(batch, time, (bands // p^n) * filters[-1])`` for ``n`` blocks; the mask passes.
+
+    >>> import torch
+    >>> conv = SpectrogramConv([4, 8], pool=2)
+    >>> conv(torch.zeros(2, 5, 40)).shape
+    torch.Size([2, 5, 80])
+    """
+
+    def __init__(self, filters: Sequence[int] = (16, 32), kernel_size: int = 3, pool: int = 2, *,
+                 input_size: int | None = None, name: str | None = None) -> None:
+        super().__init__(name=name)
+        owner = type(self).__name__
+        #: bands per frame, set by the first call when not given (ONNX export reads the model's input width here)
+        self.input_size = None if input_size is None else check_positive_int(owner, "input_size", input_size)
+        self.filters = [check_positive_int(owner, "filters", f) for f in filters]
+        self.kernel_size = check_positive_int(owner, "kernel_size", kernel_size)
+        self.pool = check_positive_int(owner, "pool", pool)
+        self.blocks = nn.ModuleList(Conv2D(f, self.kernel_size, padding="same", activation="relu")
+                                    for f in self.filters)
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if inputs.dim() != 3:
+            raise ShapeError(f"SpectrogramConv: expected (batch, time, bands), got shape {tuple(inputs.shape)}")
+        batch, time, bands = inputs.shape
+        if self.input_size is None:
+            self.input_size = bands
+        elif bands != self.input_size:
+            raise ShapeError(f"SpectrogramConv: built for {self.input_size} bands per frame, got {bands}")
+        if bands < self.pool ** len(self.blocks):
+            raise ShapeError(f"SpectrogramConv: {bands} bands cannot be pooled by {self.pool} {len(self.blocks)} "
+                             f"times; give at least {self.pool ** len(self.blocks)} bands or fewer blocks")
+        keep = None if mask is None else mask[:, :, None, None].to(inputs.dtype)  # (B, T, 1, 1)
+        x = inputs[..., None]  # (B, T, F, 1)
+        for conv in self.blocks:
+            x = conv(x if keep is None else x * keep)  # (B, T, F, C)
+            f = x.shape[2] // self.pool * self.pool
+            x = x[:, :, :f].unflatten(2, (f // self.pool, self.pool)).amax(dim=3)  # (B, T, F / p, C)
+        x = x if keep is None else x * keep
+        return x.reshape(batch, time, -1)  # (B, T, F' C)
+
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        return mask
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "filters": list(self.filters), "kernel_size": self.kernel_size,
+                "pool": self.pool, "input_size": self.input_size}
 
 
 @register_serializable(package="rnnkit.speech")
@@ -107,7 +176,7 @@ class StackFrames(Layer):
 
 
 def _recurrent(kind: str, units: int) -> nn.Module:
-    if kind in ("bilstm", "cnn-bilstm"):
+    if kind in ("bilstm", "cnn-bilstm", "crnn"):
         return Bidirectional(LSTM(units, return_sequences=True))
     if kind == "lstm":
         return LSTM(units, return_sequences=True)
@@ -123,6 +192,8 @@ def build_model(kind: str, task: str, num_classes: int, *, units: int = 128, lay
     if task not in TASKS:
         raise ConfigError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
     layers_: list[nn.Module] = [Masking(PAD)]  # (B, T, F), mask (B, T)
+    if kind == "crnn":
+        layers_.append(SpectrogramConv((max(filters // 4, 1), max(filters // 2, 1))))  # (B, T, F / 4 * filters / 2)
     if stack > 1:
         layers_.append(StackFrames(stack))  # (B, T', stack F), T' = ceil(T / stack)
     if kind == "cnn-bilstm":

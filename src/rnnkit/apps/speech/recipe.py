@@ -9,10 +9,11 @@
 2. ``words``: one example per recording; ``digits``: connected strings of 2-7
    recordings built from each split's own recordings (:func:`.data.build_utterances`);
 3. features (MFCC for words and log-mel for digits unless ``--features`` says,
-   normalised per utterance), the training utterances also at 0.9x and 1.1x speed
-   (one drawn per batch; or at a speed drawn from ``--speed-range``), each through
-   a mel filterbank warped by a factor drawn per batch (VTLP, ``--vtlp``), and
-   SpecAugment on the training batches, a masked
+   normalised per utterance; with ``--gain peak`` of waves scaled to peak 1), the
+   training utterances also at 0.9x and 1.1x speed (one drawn per batch; or at a
+   speed drawn from ``--speed-range``), each through a mel filterbank warped by a
+   factor drawn per batch (VTLP, ``--vtlp``), with white noise at an SNR drawn per
+   batch (``--noise-snr``), and SpecAugment on the training batches, a masked
    recurrent model (:mod:`.model`, every ``--stack`` frames one step) trained with Adam:
    cross-entropy on the label (words) or CTC over the frames (digits), the
    learning rate on a cosine; early stopping on the validation loss, best weights kept;
@@ -37,7 +38,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from rnnkit.audio import log_mel, read_audio
+from rnnkit.audio import log_mel, peak_normalize, read_audio
 from rnnkit.decoding import ctc_alignment, ctc_beam_decode, ctc_greedy_decode
 from rnnkit.errors import ConfigError, DatasetError, RnnkitError
 from rnnkit.metrics import classification_report
@@ -105,12 +106,15 @@ class _Recipe(Recipe):
             for k, name in enumerate(("train", "valid", "test")):
                 utt = build_utterances(subsets[name], sizes[name], cfg.seed + 1000 * (k + 1))
                 waves[name], targets[name] = utt.waves, utt.tokens
+        if cfg.gain == "peak":  # every wave at one level: features then do not depend on how loud it was recorded
+            waves = {name: [peak_normalize(w) for w in ws] for name, ws in waves.items()}
         for name in waves:  # training utterances at each speed of SPEEDS, one drawn per batch
             if name != "train" or cfg.no_augment:
                 feats[name] = _feats(cfg, waves[name])
-            elif cfg.vtlp > 0 or cfg.speed_range > 0:  # speed and warp drawn anew for every batch
+            elif cfg.vtlp > 0 or cfg.speed_range > 0 or cfg.noise_snr:  # speed, warp, noise drawn for every batch
                 feats[name] = WaveFeatures(waves[name], cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc,
-                                           (1.0, *cfg.speeds), cfg.speed_range, cfg.vtlp)
+                                           (1.0, *cfg.speeds), cfg.speed_range, cfg.vtlp,
+                                           tuple(cfg.noise_snr) if cfg.noise_snr else None)
             else:
                 feats[name] = perturbed_features(waves[name], cfg.sample_rate, cfg.features, cfg.n_mels, cfg.n_mfcc,
                                                  (1.0, *cfg.speeds))
@@ -128,6 +132,7 @@ class _Recipe(Recipe):
         write_json(run / INFO, {"task": data.task, "classes": data.classes, "sample_rate": cfg.sample_rate,
                                 "features": cfg.features, "n_mels": cfg.n_mels, "n_mfcc": cfg.n_mfcc,
                                 "win_ms": WIN_MS, "hop_ms": HOP_MS, "stack": cfg.stack, "normalisation": "utterance",
+                                "gain": cfg.gain,
                                 "test_speakers": data.test_speakers})
         n = len(data.waves["test"])  # 8 test utterances drawn at random (the test set is ordered by label)
         picks = np.random.default_rng(cfg.seed).choice(n, size=min(8, n), replace=False)
@@ -307,6 +312,8 @@ def decode_waves(model: torch.nn.Module, info: dict[str, Any], waves: list[np.nd
                  beam: int = 1) -> list[Transcript]:
     """The transcripts of ``waves`` (at the run's sample rate) with a run's model and ``speech.json``
     (:func:`load_run`); greedy CTC decoding with ``beam=1``, else prefix beam search."""
+    if info.get("gain", "none") == "peak":  # as the run's training waves (runs before the setting: as recorded)
+        waves = [peak_normalize(w) for w in waves]
     cfg_feats = features_of(waves, info["sample_rate"], info["features"], info["n_mels"], info["n_mfcc"])
     classes, hop = info["classes"], info["hop_ms"] * info.get("stack", 1) / 1000  # seconds per model step
     out = []
