@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.audio import (GlobalNormalizer, add_noise, peak_normalize, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize, num_frames,
-                          read_audio, spec_augment, speed_perturb, vtlp_factors, vtlp_warp)
+from rnnkit.audio import (GlobalNormalizer, add_noise, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize,
+                          num_frames, peak_normalize, read_audio, spec_augment, speed_perturb, vtlp_factors, vtlp_warp)
 from rnnkit.errors import ConfigError, DatasetError, ShapeError
 
 # 25 ms windows and 10 ms hops at 8 kHz, as librosa's arguments
