@@ -328,6 +328,22 @@ def test_config_refuses_bad_settings():
             SpeechConfig(**{name: -0.1})
 
 
+def test_the_help_names_the_defaults_each_task_trains_with(capsys):
+    """`speech train --help` against what a config that leaves the setting out ends up with, task by task."""
+    with pytest.raises(SystemExit):
+        main(["speech", "train", "--help"])
+    entries = capsys.readouterr().out.split("options:", 1)[1].split("\n  -")  # one per option, flag first
+    helps = {entry.split()[0]: " ".join(entry.split()) for entry in entries if entry.strip()}
+    shown = {"features": str, "stack": str, "speed_range": "{:g}".format, "vtlp": "{:g}".format,
+             "noise_snr": lambda snr: ",".join(f"{x:g}" for x in snr) or "off"}
+    for task in ("words", "digits"):
+        cfg = SpeechConfig(task=task).with_task_defaults()
+        for name, show in shown.items():
+            option = helps["-" + name.replace("_", "-")]
+            value = show(getattr(cfg, name))
+            assert f"default {value})" in option or f"{value} for {task}" in option, (name, task, value, option)
+
+
 def _mel_centre(band: int) -> float:
     """The centre in Hz of band ``band`` of 40 Slaney mel bands up to 4 kHz, from the scale written out here."""
     top = 15 + 27 * np.log(4.0) / np.log(6.4)  # 4 kHz in mels

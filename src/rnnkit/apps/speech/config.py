@@ -28,6 +28,22 @@ TASK_DEFAULTS = {"words": {"features": "mfcc", "stack": 2, "speed_range": 0.0, "
                  "digits": {"features": "logmel", "stack": 3, "speed_range": 0.0, "vtlp": 0.0, "noise_snr": []}}
 
 
+def _snr_text(snr: list[float]) -> str:
+    return ",".join(f"{x:g}" for x in snr) or "off"
+
+
+def _task_defaults(key: str, text: Any = "{:g}".format) -> str:
+    """The help's "default ..." for a setting that each task defaults in :data:`TASK_DEFAULTS`.
+
+    >>> _task_defaults("stack"), _task_defaults("vtlp")
+    ('default 2 for words, 3 for digits', 'default 0')
+    """
+    shown = {task: text(defaults[key]) for task, defaults in TASK_DEFAULTS.items()}
+    if len(set(shown.values())) == 1:
+        return f"default {next(iter(shown.values()))}"
+    return "default " + ", ".join(f"{value} for {task}" for task, value in shown.items())
+
+
 def parse_snr_range(text: str) -> list[float]:
     """``--noise-snr`` as given: ``'10,40'`` -> ``[10.0, 40.0]``; ``'off'`` -> ``[]`` (no noise).
 
@@ -51,8 +67,8 @@ class SpeechConfig(TrainConfig):
                         choices=TASKS)
     split: str = setting("standard", help="standard (FSDD: recordings 0-4 test; a folder: 10% test) or "
                                           "speaker:NAME (that speaker is the whole test set)")
-    features: str | None = setting(None, help="mfcc (words' default) or logmel (40 bands; digits' default), "
-                                              "normalised per utterance", choices=("logmel", "mfcc"))
+    features: str | None = setting(None, help="mfcc or logmel (--n-mels bands), normalised per utterance ("
+                                              f"{_task_defaults('features', str)})", choices=("logmel", "mfcc"))
     gain: str = setting("none", help="peak: each recording scaled to peak 1 before its features, so that they do not "
                                      "depend on the recording level; none: as recorded", choices=("peak", "none"))
     n_mels: int = setting(40, help="mel bands", min=1)
@@ -62,20 +78,20 @@ class SpeechConfig(TrainConfig):
     units: int = setting(128, help="units per recurrent layer (and direction)", min=1)
     layers: int = setting(2, help="recurrent layers", min=1)
     filters: int = setting(64, help="Conv1D filters of cnn-bilstm", min=1)
-    stack: int | None = setting(None, help="frames joined into one recurrent step: fewer, wider steps (default 2 "
-                                           "for words, 3 for digits: 20 or 30 ms)", min=1, max=8)
+    stack: int | None = setting(None, help="10 ms frames joined into one recurrent step: fewer, wider steps "
+                                           f"({_task_defaults('stack')})", min=1, max=8)
     dropout: float = setting(0.2, help="dropout rate", min=0, lt=1)
     speeds: list[float] = setting([0.9, 1.1], help="speed perturbation: training recordings also played at these "
                                                    "speeds (comma-separated, each in [0.5, 2])")
     speed_range: float | None = setting(None, help="continuous speed perturbation: each training utterance of each "
                                                   "batch played at a speed drawn from [1-R, 1+R] instead of --speeds "
-                                                  "(0: off; default 0.15 for words, 0 for digits)", min=0, max=0.5)
+                                                  f"(0: off; {_task_defaults('speed_range')})", min=0, max=0.5)
     vtlp: float | None = setting(None, help="vocal tract length perturbation: each training utterance of each batch "
-                                           "through a mel filterbank warped by a factor drawn from [1-V, 1+V] (0: off; "
-                                           "default 0.1 for words, 0 for digits)", min=0, max=0.5)
+                                           "through a mel filterbank warped by a factor drawn from [1-V, 1+V] "
+                                           f"(0: off; {_task_defaults('vtlp')})", min=0, max=0.5)
     noise_snr: list[float] | None = setting(None, help="noise augmentation: white noise added to each training "
                                                        "utterance of each batch at an SNR drawn from [LOW, HIGH] dB; "
-                                                       "off: none (default 10,40 for words, off for digits)",
+                                                       f"off: none ({_task_defaults('noise_snr', _snr_text)})",
                                             parse=parse_snr_range)
     no_augment: bool = setting(False, help="no speed perturbation, VTLP, noise or SpecAugment of training data")
     utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
