@@ -18,8 +18,8 @@ import rnnkit
 
 from rnnkit import datasets
 from rnnkit.apps.speech import SpeechConfig, load_run, train, transcribe
-from rnnkit.apps.speech.data import (PAD, Batches, WaveFeatures, build_utterances, features_of, load_recordings,
-                                     speaker_of, split_recordings)
+from rnnkit.apps.speech.data import (PAD, Batches, Recordings, WaveFeatures, build_utterances, features_of,
+                                     load_recordings, speaker_of, split_recordings)
 from rnnkit.apps.speech.model import SpectrogramConv, StackFrames
 from rnnkit.cli import main
 from rnnkit.errors import ConfigError
@@ -137,6 +137,25 @@ def test_digit_strings_use_only_the_given_recordings_and_are_deterministic(tmp_p
         assert tokens == [recs.classes.index(test.labels[k]) + 1 for k in sources]  # 0 is the blank
         pieces = sum(len(test.waves[k]) for k in sources)
         assert len(w) >= pieces + (len(sources) + 1) * int(0.05 * RATE) and np.abs(w).max() <= 1.0
+
+
+def test_digit_strings_bring_every_recording_to_one_peak_so_the_noise_lies_as_far_below_each():
+    t = np.arange(RATE // 4) / RATE
+    quiet, loud = 0.03 * np.sin(2 * np.pi * 440 * t), 0.6 * np.sin(2 * np.pi * 660 * t)  # -30.5 and -4.4 dBFS
+    recs = Recordings([quiet.astype(np.float32), loud.astype(np.float32)], ["0", "1"], ["theo", "lucas"], ["a", "b"],
+                      RATE)
+    kw = dict(min_len=1, max_len=1, gain_db=(0.0, 0.0), noise_db=-50.0)
+    strings = build_utterances(recs, 40, seed=0, **kw)
+    assert {s[0] for s in strings.sources} == {0, 1}
+    noise = 10 ** (-50 / 20)
+    for w in strings.waves:  # one recording, at -12 dBFS; the noise (std 10^(-50/20)) by up to 5 std
+        assert abs(np.abs(w).max() - 10 ** (-12 / 20)) < 5 * noise
+    as_recorded = build_utterances(recs, 40, seed=0, peak_db=None, **kw)
+    for w, src in zip(as_recorded.waves, as_recorded.sources):
+        assert abs(np.abs(w).max() - (0.03, 0.6)[src[0]]) < 5 * noise
+    gained = build_utterances(recs, 40, seed=0, peak_db=-20.0, min_len=1, max_len=1, gain_db=(-6.0, 6.0), noise_db=-200)
+    peaks_db = [20 * np.log10(np.abs(w).max()) for w in gained.waves]
+    assert -26.0 <= min(peaks_db) and max(peaks_db) <= -14.0 and max(peaks_db) - min(peaks_db) > 6.0  # then its gain
 
 
 # ---------------------------------------------------------------- training
@@ -414,3 +433,7 @@ def test_task_defaults_fill_only_what_is_not_given():
     saved = {k: v for k, v in SpeechConfig().to_dict().items() if k != "noise_snr"}
     assert SpeechConfig.from_dict(saved).with_task_defaults().noise_snr == []
     assert SpeechConfig.from_dict(SpeechConfig().to_dict()).with_task_defaults().noise_snr == [10.0, 40.0]
+    # and one saved before string_peak_db existed built its digit strings from the recordings as recorded
+    older = {k: v for k, v in SpeechConfig(task="digits").to_dict().items() if k != "string_peak_db"}
+    assert SpeechConfig.from_dict(older).string_peak_db is None and SpeechConfig().string_peak_db == -12.0
+    assert SpeechConfig.from_dict(SpeechConfig().to_dict()).string_peak_db == -12.0

@@ -96,6 +96,9 @@ class SpeechConfig(TrainConfig):
     no_augment: bool = setting(False, help="no speed perturbation, VTLP, noise or SpecAugment of training data")
     utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
                               min=10)
+    #: digits: the peak (dBFS) each recording is scaled to before its gain in a string (:func:`.data.build_utterances`;
+    #: None, as in runs saved before it: as recorded)
+    string_peak_db: float | None = setting(-12.0, cli=False, max=0)
     epochs: int | None = setting(None, help="at most this many epochs (default 30)", min=1, group="budget")
     time_budget: float | None = setting(None, help="training time, e.g. 90s, 10m (validation not counted)", gt=0,
                                         group="budget", parse=parse_duration)
@@ -121,10 +124,13 @@ class SpeechConfig(TrainConfig):
 
     @classmethod
     def from_dict(cls, data: Any) -> "SpeechConfig":
-        """The config of a run folder; a run saved before ``noise_snr`` existed trained without noise, and resumes so."""
+        """The config of a run folder; a run saved before ``noise_snr`` or ``string_peak_db`` existed trained without
+        noise or with its recordings as recorded, and resumes so."""
         cfg = super().from_dict(data)
         if "noise_snr" not in data:
             cfg.noise_snr = []
+        if "string_peak_db" not in data:
+            cfg.string_peak_db = None
         return cfg
 
     def validate(self) -> None:

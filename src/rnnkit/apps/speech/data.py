@@ -12,7 +12,9 @@
   validation set is a seeded stratified part of the training recordings only.
 * :func:`build_utterances`: connected digit strings, 2-7 recordings joined with
   random gaps, gains and low-level noise, deterministic from the seed and drawn
-  from the recordings given (so test strings hold only test recordings).
+  from the recordings given (so test strings hold only test recordings); each
+  recording is first brought to one peak level, so that the noise lies as far
+  below every speaker.
 * :func:`features_of`: log-mel (40 bands) or MFCC of each wave, normalised per
   utterance; :func:`perturbed_features`: the same for each training wave played at
   each of :data:`SPEEDS`; :class:`WaveFeatures`: training features made anew for
@@ -31,8 +33,8 @@ import numpy as np
 import torch
 
 from rnnkit import datasets
-from rnnkit.audio import (add_noise, log_mel, mfcc, normalize, num_frames, read_audio, resample, spec_augment,
-                          speed_perturb, vtlp_factors)
+from rnnkit.audio import (add_noise, log_mel, mfcc, normalize, num_frames, peak_normalize, read_audio, resample,
+                          spec_augment, speed_perturb, vtlp_factors)
 from rnnkit.data import BucketBatchSampler, stratified_split
 from rnnkit.errors import ConfigError, DatasetError
 
@@ -166,10 +168,15 @@ class Utterances:
 
 def build_utterances(recs: Recordings, count: int, seed: int, *, min_len: int = 2, max_len: int = 7,
                      gap: tuple[float, float] = (0.05, 0.4), gain_db: tuple[float, float] = (-6.0, 6.0),
-                     noise_db: float = -50.0) -> Utterances:
+                     noise_db: float = -50.0, peak_db: float | None = -12.0) -> Utterances:
     """``count`` strings of ``min_len``-``max_len`` random recordings of ``recs`` with random gaps (seconds of
     silence, also before the first and after the last), a random gain per recording and white noise
-    ``noise_db`` dB below full scale; the same ``seed`` gives the same utterances."""
+    ``noise_db`` dB below full scale; the same ``seed`` gives the same utterances.
+
+    Each recording is scaled to a peak of ``peak_db`` dB below full scale before its gain (None: as recorded).
+    FSDD's speakers recorded at levels 24 dB apart (median peaks from -6.5 dBFS, lucas, to -30.6 dBFS, theo), so
+    as recorded the -50 dBFS noise lay about 40 dB below one speaker's speech and 6 dB below another's.
+    """
     if len(recs) == 0:
         raise DatasetError("build_utterances: no recordings to build digit strings from")
     rng = np.random.default_rng(seed)
@@ -182,7 +189,8 @@ def build_utterances(recs: Recordings, count: int, seed: int, *, min_len: int = 
         pieces = []
         for k in picks:
             pieces.append(np.zeros(int(rng.uniform(*gap) * rate), dtype=np.float32))
-            wave = recs.waves[k] * np.float32(10 ** (rng.uniform(*gain_db) / 20))
+            wave = recs.waves[k] if peak_db is None else peak_normalize(recs.waves[k], 10 ** (peak_db / 20))
+            wave = wave * np.float32(10 ** (rng.uniform(*gain_db) / 20))
             pieces.append(wave.astype(np.float32))
         pieces.append(np.zeros(int(rng.uniform(*gap) * rate), dtype=np.float32))
         joined = np.concatenate(pieces)

@@ -104,7 +104,7 @@ class _Recipe(Recipe):
         else:
             sizes = {"train": cfg.utterances, "valid": max(cfg.utterances // 4, 1), "test": max(cfg.utterances // 4, 1)}
             for k, name in enumerate(("train", "valid", "test")):
-                utt = build_utterances(subsets[name], sizes[name], cfg.seed + 1000 * (k + 1))
+                utt = build_utterances(subsets[name], sizes[name], cfg.seed + 1000 * (k + 1), peak_db=cfg.string_peak_db)
                 waves[name], targets[name] = utt.waves, utt.tokens
         if cfg.gain == "peak":  # every wave at one level: features then do not depend on how loud it was recorded
             waves = {name: [peak_normalize(w) for w in ws] for name, ws in waves.items()}
