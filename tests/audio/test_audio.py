@@ -19,7 +19,8 @@ import pytest
 import torch
 
 from rnnkit.audio import (GlobalNormalizer, add_noise, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize,
-                          num_frames, peak_normalize, read_audio, spec_augment, speed_perturb, vtlp_factors, vtlp_warp)
+                          num_frames, peak_normalize, read_audio, spec_augment, speed_perturb, trim_silence, vtlp_factors,
+                          vtlp_warp)
 from rnnkit.errors import ConfigError, DatasetError, ShapeError
 
 # 25 ms windows and 10 ms hops at 8 kHz, as librosa's arguments
@@ -592,6 +593,45 @@ def test_peak_normalize_scales_to_the_peak_and_makes_log_mel_level_free():
     assert np.array_equal(peak_normalize(np.zeros(5)), np.zeros(5, dtype=np.float32))
     with pytest.raises(ConfigError, match="peak"):
         peak_normalize(x, 0.0)
+
+
+def _trims_like_librosa(y: np.ndarray, top_db: float, frame_length: int, hop_length: int) -> None:
+    kept, (start, end) = trim_silence(y, top_db, frame_length, hop_length)
+    _, expected = _librosa().effects.trim(y, top_db=top_db, frame_length=frame_length, hop_length=hop_length)
+    assert (start, end) == tuple(int(i) for i in expected)
+    assert np.array_equal(kept, np.asarray(y, dtype=np.float32)[start:end])
+
+
+@pytest.mark.parametrize("top_db, frame_length, hop_length", [(40.0, 200, 80), (60.0, 2048, 512), (20.0, 201, 50),
+                                                               (30.0, 64, 64)])
+def test_trim_silence_cuts_where_librosa_does(top_db, frame_length, hop_length):
+    rng = np.random.default_rng(int(top_db))
+    for _ in range(30):  # bursts of noise between quiet stretches of every length, some of them none
+        n = int(rng.integers(100, 6000))
+        y = (rng.standard_normal(n) * 10 ** rng.uniform(-3, 0)).astype(np.float32)
+        y[: int(rng.integers(0, n // 2))] *= 1e-3
+        y[n - int(rng.integers(0, n // 2)):] *= 1e-4
+        _trims_like_librosa(y, top_db, frame_length, hop_length)
+
+
+def test_trim_silence_cuts_real_recordings_where_librosa_does(shared_data):
+    for _, y in _fsdd_recordings(shared_data):
+        for top_db in (20.0, 40.0):
+            _trims_like_librosa(y, top_db, 200, 80)
+
+
+def test_trim_silence_keeps_the_middle_and_a_silent_wave_and_refuses_bad_input():
+    word = np.r_[np.zeros(1000), np.ones(300), np.zeros(2000), np.ones(300), np.zeros(1000)].astype(np.float32)
+    kept, (start, end) = trim_silence(word, 40.0, 200, 80)
+    assert start <= 1000 and end >= 3600 and np.count_nonzero(kept == 0) >= 2000  # the pause inside stays
+    assert 1000 - start <= 200 and end - 3600 <= 200  # and no more than a frame of each end's silence
+    whole, span = trim_silence(np.zeros(500))
+    assert span == (0, 500) and np.array_equal(whole, np.zeros(500, dtype=np.float32))
+    for bad in (dict(top_db=0.0), dict(top_db=float("nan")), dict(frame_length=0), dict(hop_length=2.5)):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            trim_silence(word, **bad)
+    with pytest.raises(ConfigError, match="one wave"):
+        trim_silence(np.zeros((2, 100)))
 
 
 def test_add_noise_leaves_silence_and_refuses_bad_input():

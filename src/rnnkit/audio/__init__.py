@@ -7,8 +7,8 @@
   (:mod:`rnnkit.audio.features`): one wave ``(time,)`` or a batch ``(batch, time)``
   to features ``(frames, features)`` / ``(batch, frames, features)``, time first, on
   the wave's device; the numbers of librosa with the matching arguments.
-* :func:`peak_normalize`, :func:`normalize` and :class:`GlobalNormalizer`
-  (:mod:`rnnkit.audio.normalize`): a wave's level, and per-utterance or training-set
+* :func:`peak_normalize`, :func:`trim_silence`, :func:`normalize` and :class:`GlobalNormalizer`
+  (:mod:`rnnkit.audio.normalize`): a wave's level and extent, and per-utterance or training-set
   mean and variance of features, padding-aware.
 * :func:`speed_perturb`, :func:`vtlp_factors`, :func:`add_noise` and :func:`spec_augment`
   (:mod:`rnnkit.audio.augment`): speed perturbation of waves, warp factors of vocal
@@ -23,7 +23,7 @@ from .augment import add_noise, spec_augment, speed_perturb, vtlp_factors
 from .features import (log_mel, mel_filterbank, mel_frequencies, mel_scale, mel_spectrogram, mfcc, num_frames,
                        vtlp_warp)
 from .io import read_audio, resample
-from .normalize import GlobalNormalizer, normalize, peak_normalize
+from .normalize import GlobalNormalizer, normalize, peak_normalize, trim_silence
 
 __all__ = [
     "read_audio",
@@ -37,6 +37,7 @@ __all__ = [
     "log_mel",
     "mfcc",
     "peak_normalize",
+    "trim_silence",
     "normalize",
     "GlobalNormalizer",
     "speed_perturb",

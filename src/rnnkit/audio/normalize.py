@@ -1,5 +1,5 @@
-r"""Normalisation: a wave's level (:func:`peak_normalize`), and features per utterance (:func:`normalize`) or with
-training-set statistics (:class:`GlobalNormalizer`).
+r"""Normalisation: a wave's level (:func:`peak_normalize`) and extent (:func:`trim_silence`), and features per
+utterance (:func:`normalize`) or with training-set statistics (:class:`GlobalNormalizer`).
 
 A log-mel feature is not the same for a recording made louder or quieter: its
 floor (``eps`` of :func:`rnnkit.audio.log_mel`, ``amin`` of the MFCC's decibels) is
@@ -21,7 +21,7 @@ from .._validation import check_choice, check_real
 from ..errors import ConfigError, ShapeError
 from ._frames import as_features, valid_frames
 
-__all__ = ["peak_normalize", "normalize", "GlobalNormalizer"]
+__all__ = ["peak_normalize", "trim_silence", "normalize", "GlobalNormalizer"]
 
 
 def peak_normalize(wave: Any, peak: float = 1.0) -> np.ndarray:
@@ -42,6 +42,51 @@ def peak_normalize(wave: Any, peak: float = 1.0) -> np.ndarray:
         raise ConfigError(f"peak_normalize: expected one wave (time,), got shape {tuple(x.shape)}")
     top = float(np.abs(x).max()) if x.size else 0.0
     return x * np.float32(peak / top) if top > 0 else x.copy()
+
+
+def trim_silence(wave: Any, top_db: float = 40.0, frame_length: int = 200,
+                 hop_length: int = 80) -> tuple[np.ndarray, tuple[int, int]]:
+    r"""``wave`` without its leading and trailing silence, and where the kept part lies: ``(wave[start:end],
+    (start, end))``.
+
+    Frame :math:`t` holds the ``frame_length`` samples centred on sample :math:`t h` (``h`` =
+    ``hop_length``; zeros beyond the ends), and its power is their mean square
+    :math:`p_t`.  A frame is silent when
+
+    .. math::
+        10 \log_{10} \frac{\max(p_t, 10^{-10})}{\max(\max_u p_u, 10^{-10})} \le -\text{top\_db}
+
+    and the wave is cut from the first loud frame's hop, :math:`t_0 h`, to the last
+    one's next, :math:`\min(n, (t_1 + 1) h)`: the rule of ``librosa.effects.trim``.
+    The defaults are 25 ms frames and 10 ms hops at 8 kHz.  Silence in the middle
+    stays; a wave with no loud frame (all zeros) comes back whole.  Speakers leave
+    different lengths of silence around a word, and features normalised per
+    utterance take their mean and variance over it too.
+
+    >>> y, (start, end) = trim_silence(np.r_[np.zeros(800), np.ones(400), np.zeros(800)])
+    >>> start, end, len(y)
+    (720, 1360, 640)
+    """
+    top_db = check_real("trim_silence", "top_db", top_db, positive=True)
+    for name, value in (("frame_length", frame_length), ("hop_length", hop_length)):
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"trim_silence: {name} must be a positive whole number of samples, got {value!r}")
+    x = np.asarray(wave, dtype=np.float32)
+    if x.ndim != 1:
+        raise ConfigError(f"trim_silence: expected one wave (time,), got shape {tuple(x.shape)}")
+    n, half = len(x), frame_length // 2
+    # p_t = (1/L) sum of x^2 over frame t of the zero-padded wave, from a running sum
+    square = np.pad(x.astype(np.float64) ** 2, (half, half))
+    running = np.concatenate([[0.0], np.cumsum(square)])
+    starts = np.arange(1 + (len(square) - frame_length) // hop_length) * hop_length if len(square) >= frame_length \
+        else np.zeros(0, dtype=np.int64)
+    power = (running[starts + frame_length] - running[starts]) / frame_length
+    top = float(power.max()) if power.size else 0.0
+    loud = np.flatnonzero(10 * np.log10(np.maximum(power, 1e-10) / max(top, 1e-10)) > -top_db)
+    if top <= 0 or loud.size == 0:
+        return x.copy(), (0, n)
+    start, end = int(loud[0]) * hop_length, min(n, (int(loud[-1]) + 1) * hop_length)
+    return x[start:end].copy(), (start, end)
 
 
 def _weights(x: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
