@@ -186,6 +186,34 @@ def test_gain_peak_transcribes_a_quieter_recording_alike(words_run, tmp_path):
     assert abs(probability["none"][0] - probability["none"][1]) > 2e-2  # as recorded, the level moves the log floor
 
 
+def test_trim_transcribes_a_recording_with_more_silence_around_it_alike(words_run, digits_run, tmp_path):
+    _, data = words_run
+    wave = _tone(TWO_WORDS["low"], np.random.default_rng(12))
+    # 0.1 s of silence around it, or 0.3 s: whole numbers of 10 ms hops, so both trim to the same samples
+    pad, more = np.zeros(800), np.zeros(2400)
+    files = [_write_wav(tmp_path / "tight.wav", np.r_[pad, wave, pad]),
+             _write_wav(tmp_path / "padded.wav", np.r_[more, wave, more])]
+    probability = {}
+    for trim in (40.0, 0.0):
+        train(data=str(data), trim_db=trim, units=4, layers=1, epochs=1, out=str(tmp_path / f"trim{trim:g}"),
+              print_fn=lambda s: None, verbose=0)
+        assert json.loads((tmp_path / f"trim{trim:g}" / "speech.json").read_text())["trim_db"] == trim
+        probability[trim] = [t.probability for t in transcribe(tmp_path / f"trim{trim:g}", files)]
+    assert probability[40.0][0] == pytest.approx(probability[40.0][1], abs=1e-6)
+    assert abs(probability[0.0][0] - probability[0.0][1]) > 1e-3  # whole, the silence moves the utterance's statistics
+    # a digits run's spans are times in the whole file: the trimmed-off lead-in shifts them by its length
+    _, digits, _ = digits_run
+    train(data=str(digits), task="digits", trim_db=40.0, units=8, layers=1, epochs=1, utterances=40, batch_size=8,
+          stack=2, out=str(tmp_path / "digits"), print_fn=lambda s: None, verbose=0)
+    rng = np.random.default_rng(1)
+    x = np.concatenate([_tone(THREE_DIGITS[d], rng, 0.2) for d in "201"])
+    plain, padded = transcribe(tmp_path / "digits", [_write_wav(tmp_path / "201.wav", np.r_[pad, x, pad]),
+                                                     _write_wav(tmp_path / "201-padded.wav", np.r_[more, x, more])])
+    assert plain.tokens and plain.tokens == padded.tokens and len(plain.spans) == len(padded.spans)
+    for (a0, a1), (b0, b1) in zip(plain.spans, padded.spans):
+        assert b0 == pytest.approx(a0 + 0.2, abs=1e-3) and b1 == pytest.approx(a1 + 0.2, abs=1e-3)
+
+
 @pytest.mark.parametrize("model", ["gru", "lstm", "cnn-bilstm", "crnn"])
 def test_every_model_reopens_from_its_run_folder_with_the_same_outputs(model, words_run, tmp_path):
     _, data = words_run
@@ -353,12 +381,12 @@ def test_the_help_names_the_defaults_each_task_trains_with(capsys):
         main(["speech", "train", "--help"])
     entries = capsys.readouterr().out.split("options:", 1)[1].split("\n  -")  # one per option, flag first
     helps = {entry.split()[0]: " ".join(entry.split()) for entry in entries if entry.strip()}
-    shown = {"features": str, "stack": str, "speed_range": "{:g}".format, "vtlp": "{:g}".format,
+    shown = {"features": str, "stack": str, "speed_range": "{:g}".format, "vtlp": "{:g}".format, "trim_db": "{:g}".format,
              "noise_snr": lambda snr: ",".join(f"{x:g}" for x in snr) or "off"}
     for task in ("words", "digits"):
         cfg = SpeechConfig(task=task).with_task_defaults()
         for name, show in shown.items():
-            option = helps["-" + name.replace("_", "-")]
+            option = helps["-" + {"trim_db": "trim"}.get(name, name).replace("_", "-")]
             value = show(getattr(cfg, name))
             assert f"default {value})" in option or f"{value} for {task}" in option, (name, task, value, option)
 

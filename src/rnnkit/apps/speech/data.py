@@ -10,6 +10,7 @@
   and digit are the test set; a folder: a seeded stratified 10%) or
   ``speaker:NAME`` (that speaker's recordings are the whole test set); the
   validation set is a seeded stratified part of the training recordings only.
+* :func:`trimmed`: recordings without their leading and trailing silence.
 * :func:`build_utterances`: connected digit strings, 2-7 recordings joined with
   random gaps, gains and low-level noise, deterministic from the seed and drawn
   from the recordings given (so test strings hold only test recordings); each
@@ -34,12 +35,12 @@ import torch
 
 from rnnkit import datasets
 from rnnkit.audio import (add_noise, log_mel, mfcc, normalize, num_frames, peak_normalize, read_audio, resample,
-                          spec_augment, speed_perturb, vtlp_factors)
+                          spec_augment, speed_perturb, trim_silence, vtlp_factors)
 from rnnkit.data import BucketBatchSampler, stratified_split
 from rnnkit.errors import ConfigError, DatasetError
 
 __all__ = ["PAD", "HOP_MS", "WIN_MS", "SPEEDS", "DIGIT_WORDS", "Recordings", "load_recordings", "split_recordings",
-           "Utterances", "build_utterances", "features_of", "perturbed_features", "WaveFeatures", "Batches"]
+           "trimmed", "Utterances", "build_utterances", "features_of", "perturbed_features", "WaveFeatures", "Batches"]
 
 PAD = -1000.0  #: the value of padded frames (no normalised feature comes near it)
 HOP_MS, WIN_MS = 10, 25
@@ -157,6 +158,17 @@ def split_recordings(recs: Recordings, split: str, seed: int, valid_fraction: fl
 
 
 # ---------------------------------------------------------------- connected digit strings
+def trimmed(waves: Sequence[np.ndarray], sample_rate: int, top_db: float) -> tuple[list[np.ndarray], list[int]]:
+    """Each wave without its leading and trailing silence (:func:`rnnkit.audio.trim_silence`, frames of the
+    features' window and hop, more than ``top_db`` dB below the loudest), and the sample each now starts at;
+    ``top_db`` 0 leaves them whole."""
+    if top_db <= 0:
+        return list(waves), [0] * len(waves)
+    frame, hop = round(WIN_MS * sample_rate / 1000), round(HOP_MS * sample_rate / 1000)
+    cut = [trim_silence(w, top_db, frame, hop) for w in waves]
+    return [w for w, _ in cut], [span[0] for _, span in cut]
+
+
 @dataclass
 class Utterances:
     """Joined utterances: waves, their token ids (class index + 1; 0 is the CTC blank) and the recordings used."""

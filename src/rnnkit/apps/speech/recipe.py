@@ -51,7 +51,7 @@ from rnnkit.training.losses import SparseCategoricalCrossentropy
 from ..framework import Fitted, Recipe, ReportSection, classification_sections, cosine_schedule, open_run, train_run
 from .config import DemoOptions, SpeechConfig, TranscribeOptions
 from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, WaveFeatures, build_utterances, features_of,
-                   load_recordings, perturbed_features, split_recordings)
+                   load_recordings, perturbed_features, split_recordings, trimmed)
 from .model import TASKS, build_model
 
 __all__ = ["train", "load_run", "transcribe", "Transcript", "transcribe_command", "demo", "demo_command",
@@ -93,6 +93,7 @@ class _Recipe(Recipe):
         cfg = cfg.with_task_defaults()
         self.history_keys = ["loss", "accuracy"] if cfg.task == "words" else ["loss"]  # the curves of training.png
         recs = load_recordings(cfg.data, cfg.sample_rate)
+        recs.waves = trimmed(recs.waves, cfg.sample_rate, cfg.trim_db)[0]
         parts = dict(zip(("train", "valid", "test"), split_recordings(recs, cfg.split, cfg.seed, cfg.valid_fraction)))
         subsets: dict[str, Recordings] = {k: recs.subset(v) for k, v in parts.items()}
         index = {c: i for i, c in enumerate(recs.classes)}
@@ -131,6 +132,7 @@ class _Recipe(Recipe):
     def save_data(self, run: Path, cfg: SpeechConfig, data: _Data) -> None:
         write_json(run / INFO, {"task": data.task, "classes": data.classes, "sample_rate": cfg.sample_rate,
                                 "features": cfg.features, "n_mels": cfg.n_mels, "n_mfcc": cfg.n_mfcc,
+                                "trim_db": cfg.trim_db,
                                 "win_ms": WIN_MS, "hop_ms": HOP_MS, "stack": cfg.stack, "normalisation": "utterance",
                                 "gain": cfg.gain,
                                 "test_speakers": data.test_speakers})
@@ -312,23 +314,26 @@ def decode_waves(model: torch.nn.Module, info: dict[str, Any], waves: list[np.nd
                  beam: int = 1) -> list[Transcript]:
     """The transcripts of ``waves`` (at the run's sample rate) with a run's model and ``speech.json``
     (:func:`load_run`); greedy CTC decoding with ``beam=1``, else prefix beam search."""
-    if info.get("gain", "none") == "peak":  # as the run's training waves (runs before the setting: as recorded)
+    whole = waves
+    # as the run's training waves (runs before these settings: whole, as recorded)
+    waves, starts = trimmed(waves, info["sample_rate"], info.get("trim_db", 0.0))
+    if info.get("gain", "none") == "peak":
         waves = [peak_normalize(w) for w in waves]
     cfg_feats = features_of(waves, info["sample_rate"], info["features"], info["n_mels"], info["n_mfcc"])
     classes, hop = info["classes"], info["hop_ms"] * info.get("stack", 1) / 1000  # seconds per model step
     out = []
-    for (z, n), wave, name in zip(_outputs(model, cfg_feats), waves, names):
+    for (z, n), wave, start, name in zip(_outputs(model, cfg_feats), whole, starts, names):
         if info["task"] == "words":
             p = torch.softmax(z, -1)
             k = int(p.argmax())
             out.append(Transcript(name, [classes[k]], probability=float(p[k])))
             continue
         tokens = (ctc_greedy_decode(z[None])[0][0] if beam == 1 else ctc_beam_decode(z[None], beam_width=beam)[0][0])
-        duration = len(wave) / info["sample_rate"]
+        duration, offset = len(wave) / info["sample_rate"], start / info["sample_rate"]  # seconds of the whole file
         spans = []
         if tokens:
-            for _, start, end in ctc_alignment(z[None], [tokens])[0][0]:
-                spans.append((round(start * hop, 3), round(min(end * hop, duration), 3)))
+            for _, first, end in ctc_alignment(z[None], [tokens])[0][0]:
+                spans.append((round(offset + first * hop, 3), round(min(offset + end * hop, duration), 3)))
         out.append(Transcript(name, [classes[t - 1] for t in tokens], spans))
     return out
 
