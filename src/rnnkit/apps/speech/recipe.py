@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -93,7 +93,7 @@ class _Recipe(Recipe):
         cfg = cfg.with_task_defaults()
         self.history_keys = ["loss", "accuracy"] if cfg.task == "words" else ["loss"]  # the curves of training.png
         recs = load_recordings(cfg.data, cfg.sample_rate)
-        recs.waves = trimmed(recs.waves, cfg.sample_rate, cfg.trim_db)[0]
+        recs = replace(recs, waves=trimmed(recs.waves, cfg.sample_rate, cfg.trim_db)[0])
         parts = dict(zip(("train", "valid", "test"), split_recordings(recs, cfg.split, cfg.seed, cfg.valid_fraction)))
         subsets: dict[str, Recordings] = {k: recs.subset(v) for k, v in parts.items()}
         index = {c: i for i, c in enumerate(recs.classes)}
