@@ -157,7 +157,6 @@ def split_recordings(recs: Recordings, split: str, seed: int, valid_fraction: fl
     return rest[keep], rest[held], test
 
 
-# ---------------------------------------------------------------- connected digit strings
 def trimmed(waves: Sequence[np.ndarray], sample_rate: int, top_db: float) -> tuple[list[np.ndarray], list[int]]:
     """Each wave without its leading and trailing silence (:func:`rnnkit.audio.trim_silence`, frames of the
     features' window and hop, more than ``top_db`` dB below the loudest), and the sample each now starts at;
@@ -169,6 +168,7 @@ def trimmed(waves: Sequence[np.ndarray], sample_rate: int, top_db: float) -> tup
     return [w for w, _ in cut], [span[0] for _, span in cut]
 
 
+# ---------------------------------------------------------------- connected digit strings
 @dataclass
 class Utterances:
     """Joined utterances: waves, their token ids (class index + 1; 0 is the CTC blank) and the recordings used."""
