@@ -195,6 +195,8 @@ def build_utterances(recs: Recordings, count: int, seed: int, *, min_len: int = 
     rng = np.random.default_rng(seed)
     index = {c: i for i, c in enumerate(recs.classes)}
     rate = recs.sample_rate
+    level = None if peak_db is None else 10 ** (peak_db / 20)
+    recordings = recs.waves if level is None else [peak_normalize(w, level) for w in recs.waves]  # once each
     waves, tokens, sources = [], [], []
     for _ in range(count):
         n = int(rng.integers(min_len, max_len + 1))
@@ -202,8 +204,7 @@ def build_utterances(recs: Recordings, count: int, seed: int, *, min_len: int = 
         pieces = []
         for k in picks:
             pieces.append(np.zeros(int(rng.uniform(*gap) * rate), dtype=np.float32))
-            wave = recs.waves[k] if peak_db is None else peak_normalize(recs.waves[k], 10 ** (peak_db / 20))
-            wave = wave * np.float32(10 ** (rng.uniform(*gain_db) / 20))
+            wave = recordings[k] * np.float32(10 ** (rng.uniform(*gain_db) / 20))
             pieces.append(wave.astype(np.float32))
         pieces.append(np.zeros(int(rng.uniform(*gap) * rate), dtype=np.float32))
         joined = np.concatenate(pieces)
