@@ -44,7 +44,7 @@ from ..models import Sequential
 from .ops import cell_blocker, onnx_rnn, onnx_weights
 
 __all__ = ["TRACED", "RecurrentForm", "BidirectionalForm", "StackFramesForm", "SequentialForm", "sequential_form",
-           "require_sequential", "layer_label"]
+           "require_sequential", "layer_label", "speech_layers"]
 
 #: feed-forward layers whose own forward and compute_mask trace exactly with dynamic axes
 TRACED: tuple[type, ...] = (Dense, Dropout, SpatialDropout1D, Activation, Embedding, Masking, GlobalAveragePooling1D,
@@ -226,7 +226,7 @@ def _form(layer: nn.Module, label: str, accepts_mask: bool) -> nn.Module:
                                  recurrent_form(layer.backward_layer, label + " (backward)"))
     if isinstance(layer, RecurrentLayer):
         return recurrent_form(layer, label)
-    speech = _speech_layers()
+    speech = speech_layers()
     if speech is not None and isinstance(layer, speech[0]):  # StackFrames
         return StackFramesForm(layer.k)
     if speech is not None and isinstance(layer, speech[1:]):  # MaskedConv1D, SpectrogramConv: 'same', stride 1
@@ -243,7 +243,7 @@ def _form(layer: nn.Module, label: str, accepts_mask: bool) -> nn.Module:
     )
 
 
-def _speech_layers() -> tuple[type, type, type] | None:
+def speech_layers() -> tuple[type, type, type] | None:
     """The speech app's own layers (StackFrames, MaskedConv1D, SpectrogramConv), which its models hold."""
     try:
         from ..apps.speech.model import MaskedConv1D, SpectrogramConv, StackFrames

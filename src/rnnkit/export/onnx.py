@@ -37,7 +37,8 @@ from ..layers import Bidirectional, Conv1D, Dense, Embedding, Masking
 from ..cells import LSTMCell
 from ..layers.recurrent import RNN
 from ..runs import read_json
-from .forms import RecurrentForm, SequentialForm, layer_label, require_sequential, sequential_form
+from .forms import (RecurrentForm, SequentialForm, layer_label, require_sequential, sequential_form,
+                    speech_layers)
 
 __all__ = ["OPSET", "TOLERANCE", "FORMAT", "export_onnx", "check_onnx", "require_onnx", "StepForm", "step_form"]
 
@@ -146,18 +147,17 @@ def _input_spec(model: nn.Module, features: int | None) -> dict[str, Any]:
 def _features(model: nn.Module) -> int | None:
     """The input features per step, read from the first layer that has weights or knows its input width (StackFrames
     divides by k)."""
-    factor = 1
+    factor, speech = 1, speech_layers()  # (StackFrames, MaskedConv1D, SpectrogramConv)
     for layer in model.layers:
-        k = getattr(layer, "k", None)
-        if type(layer).__name__ == "StackFrames" and isinstance(k, int):
-            factor *= k
+        if speech is not None and isinstance(layer, speech[0]):
+            factor *= layer.k
             continue
         rnn = layer.forward_layer if isinstance(layer, Bidirectional) else layer
         if isinstance(rnn, RNN):
             size = rnn.cells[0].input_size
         elif isinstance(layer, (Dense, Conv1D)) and layer.weight is not None:
             size = layer.weight.shape[1]
-        elif type(layer).__name__ == "SpectrogramConv":  # the speech app's: bands per frame, set when it was built
+        elif speech is not None and isinstance(layer, speech[2]):  # SpectrogramConv: bands per frame, set when built
             size = layer.input_size
         else:
             continue
