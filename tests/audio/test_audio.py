@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.audio import (GlobalNormalizer, add_noise, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize,
+from rnnkit.audio import (GlobalNormalizer, SpeakerNormalizer, add_noise, log_mel, mel_filterbank, mel_spectrogram, mfcc, normalize,
                           num_frames, peak_normalize, read_audio, spec_augment, speed_perturb, trim_silence, vtlp_factors,
                           vtlp_warp)
 from rnnkit.errors import ConfigError, DatasetError, ShapeError
@@ -494,6 +494,46 @@ def test_global_normalizer_fits_real_frames_only_and_round_trips_through_json():
         GlobalNormalizer().apply(batch)
     with pytest.raises(ShapeError, match="3 features"):
         from_list.apply(torch.zeros(4, 5))
+
+
+def test_speaker_normalizer_blends_each_speakers_statistics_with_the_prior_as_numpy_does():
+    rng = np.random.default_rng(9)
+    prior_frames = rng.normal([0.0, 5.0], [1.0, 2.0], (200, 2))
+    prior = GlobalNormalizer().fit([torch.from_numpy(prior_frames)])
+    ann = [rng.normal([3.0, -1.0], [0.5, 4.0], (n, 2)) for n in (20, 35)]
+    bob = [rng.normal([-2.0, 8.0], [2.0, 0.3], (n, 2)) for n in (15,)]
+    utterances, who = [*ann, *bob], ["ann", "ann", "bob"]
+    m0, q0 = prior_frames.mean(axis=0), (prior_frames**2).mean(axis=0)  # population statistics, by NumPy
+    for tau in (0.0, 40.0, 1e12):
+        norm = SpeakerNormalizer(prior, prior_frames=tau).fit([torch.from_numpy(u) for u in utterances], who)
+        out = norm.apply([torch.from_numpy(u).float() for u in utterances], who)
+        assert norm.speakers == ["ann", "bob"] and [o.shape for o in out] == [u.shape for u in utterances]
+        for frames, rows in ((np.concatenate(ann), (0, 1)), (bob[0], (2,))):
+            n = len(frames)
+            mean = (frames.sum(axis=0) + tau * m0) / (n + tau)
+            std = np.sqrt((frames**2).sum(axis=0) / (n + tau) + tau * q0 / (n + tau) - mean**2)
+            for i in rows:
+                np.testing.assert_allclose(out[i].numpy(), (utterances[i] - mean) / std, rtol=1e-4, atol=1e-4)
+        if tau == 0.0:  # each speaker on their own: zero mean, unit variance over all their frames
+            pooled = torch.cat(out[:2]).double()
+            np.testing.assert_allclose(pooled.mean(0).numpy(), 0.0, atol=1e-5)
+            np.testing.assert_allclose(pooled.std(0, unbiased=False).numpy(), 1.0, atol=1e-5)
+        if tau == 1e12:  # the prior alone: what GlobalNormalizer gives
+            np.testing.assert_allclose(out[2].numpy(), prior.apply(torch.from_numpy(bob[0])).numpy(), atol=1e-4)
+    # one utterance of a new speaker, as transcribing a single file: between its own statistics and the prior's
+    short = rng.normal([3.0, -1.0], [0.5, 4.0], (30, 2))
+    alone = SpeakerNormalizer(prior, prior_frames=100).fit([short], [None]).apply([short], [None])[0]
+    assert alone.shape == (30, 2) and norm.apply([torch.from_numpy(short)], ["bob"])[0].shape == (30, 2)
+    with pytest.raises(ConfigError, match="speaker 'cy' was not fitted"):
+        norm.apply([torch.from_numpy(short)], ["cy"])
+    with pytest.raises(ConfigError, match="3 utterances but 2 speakers"):
+        norm.fit(utterances, who[:2])
+    with pytest.raises(ShapeError, match="prior has 2 features"):
+        norm.fit([torch.zeros(4, 3)], ["ann"])
+    with pytest.raises(ConfigError, match="fitted GlobalNormalizer"):
+        SpeakerNormalizer(GlobalNormalizer())
+    with pytest.raises(ConfigError, match="prior_frames"):
+        SpeakerNormalizer(prior, prior_frames=-1)
 
 
 # ----------------------------------------------------------------------------- SpecAugment

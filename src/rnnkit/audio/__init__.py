@@ -7,9 +7,9 @@
   (:mod:`rnnkit.audio.features`): one wave ``(time,)`` or a batch ``(batch, time)``
   to features ``(frames, features)`` / ``(batch, frames, features)``, time first, on
   the wave's device; the numbers of librosa with the matching arguments.
-* :func:`peak_normalize`, :func:`trim_silence`, :func:`normalize` and :class:`GlobalNormalizer`
-  (:mod:`rnnkit.audio.normalize`): a wave's level and extent, and per-utterance or training-set
-  mean and variance of features, padding-aware.
+* :func:`peak_normalize`, :func:`trim_silence`, :func:`normalize`, :class:`GlobalNormalizer` and
+  :class:`SpeakerNormalizer` (:mod:`rnnkit.audio.normalize`): a wave's level and extent, and per-utterance,
+  training-set or per-speaker mean and variance of features, padding-aware.
 * :func:`speed_perturb`, :func:`vtlp_factors`, :func:`add_noise` and :func:`spec_augment`
   (:mod:`rnnkit.audio.augment`): speed perturbation of waves, warp factors of vocal
   tract length perturbation (VTLP, applied by the features' ``warp`` argument
@@ -23,7 +23,7 @@ from .augment import add_noise, spec_augment, speed_perturb, vtlp_factors
 from .features import (log_mel, mel_filterbank, mel_frequencies, mel_scale, mel_spectrogram, mfcc, num_frames,
                        vtlp_warp)
 from .io import read_audio, resample
-from .normalize import GlobalNormalizer, normalize, peak_normalize, trim_silence
+from .normalize import GlobalNormalizer, SpeakerNormalizer, normalize, peak_normalize, trim_silence
 
 __all__ = [
     "read_audio",
@@ -40,6 +40,7 @@ __all__ = [
     "trim_silence",
     "normalize",
     "GlobalNormalizer",
+    "SpeakerNormalizer",
     "speed_perturb",
     "vtlp_factors",
     "add_noise",

@@ -1,5 +1,6 @@
 r"""Normalisation: a wave's level (:func:`peak_normalize`) and extent (:func:`trim_silence`), and features per
-utterance (:func:`normalize`) or with training-set statistics (:class:`GlobalNormalizer`).
+utterance (:func:`normalize`), with training-set statistics (:class:`GlobalNormalizer`) or with each speaker's
+(:class:`SpeakerNormalizer`).
 
 A log-mel feature is not the same for a recording made louder or quieter: its
 floor (``eps`` of :func:`rnnkit.audio.log_mel`, ``amin`` of the MFCC's decibels) is
@@ -21,7 +22,7 @@ from .._validation import check_choice, check_real
 from ..errors import ConfigError, ShapeError
 from ._frames import as_features, valid_frames
 
-__all__ = ["peak_normalize", "trim_silence", "normalize", "GlobalNormalizer"]
+__all__ = ["peak_normalize", "trim_silence", "normalize", "GlobalNormalizer", "SpeakerNormalizer"]
 
 
 def peak_normalize(wave: Any, peak: float = 1.0) -> np.ndarray:
@@ -290,3 +291,120 @@ class GlobalNormalizer:
     def __repr__(self) -> str:
         features = "unfitted" if self.mean is None else f"features={len(self.mean)}, count={self.count}"
         return f"GlobalNormalizer({features}, eps={self.eps:g})"
+
+
+class SpeakerNormalizer:
+    r"""Features normalised by their speaker's mean and variance per feature, shrunk toward a prior for a speaker
+    heard briefly: speaker-level cepstral mean and variance normalisation (CMVN).
+
+    For speaker :math:`s`, with :math:`n` frames :math:`x_t` over all of their utterances given to
+    :meth:`fit`, and the prior's mean :math:`\mu_0` and standard deviation :math:`\sigma_0`
+    (``prior``, a fitted :class:`GlobalNormalizer`: e.g. the training speakers pooled),
+    counted as :math:`\tau` = ``prior_frames`` frames:
+
+    .. math::
+        \mu_s = \frac{\sum_t x_t + \tau \mu_0}{n + \tau}, \qquad
+        q_s = \frac{\sum_t x_t^2 + \tau (\sigma_0^2 + \mu_0^2)}{n + \tau}, \qquad
+        \sigma_s = \sqrt{\max(q_s - \mu_s^2, 0)}, \qquad
+        y_t = \frac{x_t - \mu_s}{\max(\sigma_s, \varepsilon)}
+
+    With :math:`\tau = 0` each speaker gets their own statistics; as :math:`\tau \to
+    \infty`, the prior's (:meth:`GlobalNormalizer.apply`).  Unlike :func:`normalize`, one
+    utterance keeps its own average spectrum (the word's), while what a speaker's
+    voice and microphone add to every utterance is taken away.  The statistics are
+    of the utterances at hand, their labels unused, so an unseen speaker is
+    normalised from their own recordings; a few seconds of them already come near
+    all of them.
+
+    Shape:
+        * features: a list of ``(frames, features)`` tensors or arrays, any lengths.
+        * speakers: one hashable key per utterance (a name; None is a speaker too).
+        * output of :meth:`apply`: a list of float tensors of the same shapes.
+
+    Args:
+        prior: a fitted :class:`GlobalNormalizer`.
+        prior_frames: :math:`\tau`, the frames the prior counts as (default 100: 1 s of 10 ms frames).
+        eps: floor of :math:`\sigma_s` (default 1e-5).
+
+    Example:
+        >>> import torch
+        >>> prior = GlobalNormalizer().fit([torch.tensor([[0.0], [2.0]])])            # mean 1, std 1
+        >>> norm = SpeakerNormalizer(prior, prior_frames=2).fit([torch.tensor([[4.0], [6.0]])], ["ann"])
+        >>> [round(v, 4) for v in norm.apply([torch.tensor([[3.0]])], ["ann"])[0].flatten().tolist()]
+        [0.0]
+    """
+
+    def __init__(self, prior: GlobalNormalizer, prior_frames: float = 100.0, eps: float = 1e-5):
+        owner = "SpeakerNormalizer"
+        if not isinstance(prior, GlobalNormalizer) or not prior.fitted:
+            raise ConfigError(f"{owner}: `prior` must be a fitted GlobalNormalizer (fit it on the training features), "
+                              f"got {prior!r:.60}")
+        self.prior = prior
+        self.prior_frames = check_real(owner, "prior_frames", prior_frames, minimum=0.0)
+        self.eps = check_real(owner, "eps", eps, positive=True)
+        self._stats: dict[Any, tuple[np.ndarray, np.ndarray]] = {}  # speaker -> (mean, std) after the blend
+
+    @property
+    def speakers(self) -> list[Any]:
+        """The speakers :meth:`fit` saw, in the order it first met them."""
+        return list(self._stats)
+
+    def fit(self, features: Any, speakers: Any) -> "SpeakerNormalizer":
+        """Forget earlier speakers and learn each speaker's statistics from their utterances; returns ``self``."""
+        features, speakers = self._pairs("SpeakerNormalizer.fit", features, speakers)
+        groups: dict[Any, GlobalNormalizer] = {}
+        for f, who in zip(features, speakers):
+            groups.setdefault(who, GlobalNormalizer()).partial_fit(f)
+        tau, mu0 = self.prior_frames, self.prior.mean
+        q0 = self.prior.std**2 + mu0**2
+        self._stats = {}
+        for who, g in groups.items():
+            if g.mean is not None and len(g.mean) != len(mu0):
+                raise ShapeError(f"SpeakerNormalizer.fit: the prior has {len(mu0)} features but speaker {who!r} has "
+                                 f"{len(g.mean)}")
+            n = g.count
+            total = g.mean * n if n else np.zeros_like(mu0)  # Σ x
+            squares = g._m2 + n * g.mean**2 if n else np.zeros_like(mu0)  # Σ x² = m2 + n mean²
+            if n + tau == 0:  # no frames and no prior weight: the prior's statistics
+                self._stats[who] = (mu0, self.prior.std)
+                continue
+            # μ_s = (Σ x + τ μ0) / (n + τ);  q_s = (Σ x² + τ q0) / (n + τ);  σ_s = sqrt(max(q_s - μ_s², 0))
+            mean = (total + tau * mu0) / (n + tau)
+            q = (squares + tau * q0) / (n + tau)
+            self._stats[who] = (mean, np.sqrt(np.maximum(q - mean**2, 0.0)))
+        return self
+
+    def apply(self, features: Any, speakers: Any) -> list[torch.Tensor]:
+        """Each utterance normalised by its speaker's statistics (of :meth:`fit`)."""
+        owner = "SpeakerNormalizer.apply"
+        features, speakers = self._pairs(owner, features, speakers)
+        out = []
+        for f, who in zip(features, speakers):
+            if who not in self._stats:
+                known = ", ".join(repr(k) for k in list(self._stats)[:5]) or "none"
+                raise ConfigError(f"{owner}: speaker {who!r} was not fitted (fitted: {known}); fit() on their "
+                                  "utterances first")
+            x, _ = as_features(owner, f)
+            x = x[0]
+            mean, std = self._stats[who]
+            if x.shape[-1] != len(mean):
+                raise ShapeError(f"{owner}: fitted on {len(mean)} features but got {x.shape[-1]} (shape "
+                                 f"{tuple(x.shape)})")
+            # y = (x - μ_s) / max(σ_s, ε)
+            out.append((x - torch.as_tensor(mean, dtype=x.dtype, device=x.device))
+                       / torch.as_tensor(np.maximum(std, self.eps), dtype=x.dtype, device=x.device))
+        return out
+
+    @staticmethod
+    def _pairs(owner: str, features: Any, speakers: Any) -> tuple[list[Any], list[Any]]:
+        if not isinstance(features, (list, tuple)):
+            raise ConfigError(f"{owner}: `features` must be a list of (frames, features) utterances, got "
+                              f"{type(features).__name__}")
+        speakers = list(speakers)
+        if len(speakers) != len(features):
+            raise ConfigError(f"{owner}: one speaker per utterance is needed: {len(features)} utterances but "
+                              f"{len(speakers)} speakers")
+        return list(features), speakers
+
+    def __repr__(self) -> str:
+        return f"SpeakerNormalizer(speakers={len(self._stats)}, prior_frames={self.prior_frames:g}, eps={self.eps:g})"
