@@ -47,8 +47,8 @@ from rnnkit.runs import parse_duration, read_csv, read_json, write_csv, write_js
 from rnnkit.training.callbacks import SwapEMAWeights
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 
-from ..framework import (AppConfig, Fitted, Recipe, ReportSection, TrainConfig, classification_sections, open_run,
-                         setting, train_run)
+from ..framework import (AppConfig, Fitted, Recipe, ReportSection, TrainConfig, classification_sections,
+                         ema_momentum, open_run, setting, train_run)
 from . import pretrain
 from .data import NAMED, Labelled, load_named, read_labelled, read_texts
 from .model import MODELS, POOLINGS, build_model
@@ -295,17 +295,12 @@ def _ema_epochs(cfg: ClassifyConfig) -> float:
 
 
 def _ema_momentum(cfg: ClassifyConfig, texts: int) -> float:
-    """The momentum :math:`\\mu` of that average over ``texts`` training texts.
-
-    An average with momentum :math:`\\mu` spans about :math:`1 / (1 - \\mu)` steps, so
-    :math:`\\mu = 1 - 1 / (\\text{epochs} \\cdot \\text{batches per epoch})`: the same share of an
-    epoch on a file of 400 texts as on IMDB.
+    """The momentum of that average over ``texts`` training texts (:func:`~rnnkit.apps.framework.ema_momentum`).
 
     >>> round(_ema_momentum(ClassifyConfig(), 22400), 5)   # IMDB: 700 batches of 32
     0.99796
     """
-    steps = _ema_epochs(cfg) * max(1, -(-texts // cfg.batch_size))
-    return 1.0 - 1.0 / max(steps, 1.0)  # an average over one step or less: the weights themselves (mu = 0)
+    return ema_momentum(_ema_epochs(cfg), texts, cfg.batch_size)
 
 
 def _model_for(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> torch.nn.Module:
