@@ -22,6 +22,7 @@ from rnnkit.apps.speech.data import (PAD, Batches, Recordings, WaveFeatures, bui
                                      load_recordings, speaker_of, split_recordings)
 from rnnkit.apps.speech.model import SpectrogramConv, StackFrames
 from rnnkit.cli import main
+from rnnkit.audio import mfcc, read_audio
 from rnnkit.errors import ConfigError
 
 RATE = 8000
@@ -382,7 +383,8 @@ def test_the_help_names_the_defaults_each_task_trains_with(capsys):
     entries = capsys.readouterr().out.split("options:", 1)[1].split("\n  -")  # one per option, flag first
     helps = {entry.split()[0]: " ".join(entry.split()) for entry in entries if entry.strip()}
     shown = {"features": str, "stack": str, "speed_range": "{:g}".format, "vtlp": "{:g}".format, "trim_db": "{:g}".format,
-             "noise_snr": lambda snr: ",".join(f"{x:g}" for x in snr) or "off"}
+             "noise_snr": lambda snr: ",".join(f"{x:g}" for x in snr) or "off", "normalise": str,
+             "ema_epochs": "{:g}".format}
     for task in ("words", "digits"):
         cfg = SpeechConfig(task=task).with_task_defaults()
         for name, show in shown.items():
@@ -465,3 +467,36 @@ def test_task_defaults_fill_only_what_is_not_given():
     older = {k: v for k, v in SpeechConfig(task="digits").to_dict().items() if k != "string_peak_db"}
     assert SpeechConfig.from_dict(older).string_peak_db is None and SpeechConfig().string_peak_db == -12.0
     assert SpeechConfig.from_dict(SpeechConfig().to_dict()).string_peak_db == -12.0
+    # words normalise by speaker and keep the moving average; runs saved before either did neither
+    assert (words.normalise, words.ema_epochs, digits.normalise, digits.ema_epochs) == ("speaker", 3.0, "utterance", 0.0)
+    before = {k: v for k, v in SpeechConfig().to_dict().items() if k not in ("normalise", "ema_epochs")}
+    assert (SpeechConfig.from_dict(before).normalise, SpeechConfig.from_dict(before).ema_epochs) == ("utterance", 0.0)
+    with pytest.raises(ConfigError, match="`normalise` speaker is for words: a digit string joins several speakers"):
+        SpeechConfig(task="digits", normalise="speaker")
+
+
+def test_a_run_normalised_by_speaker_uses_the_statistics_of_the_files_given_together(words_run, tmp_path):
+    """transcribe against the model fed MFCCs normalised by hand (NumPy): the files' pooled frames, shrunk toward the
+    training speakers' statistics in speech.json by prior_frames frames."""
+    run, _ = words_run
+    info = json.loads((run / "speech.json").read_text())
+    assert info["normalisation"] == "speaker" and info["prior_frames"] == 100
+    model, _, _ = load_run(run)
+    rng = np.random.default_rng(21)
+    files = [_write_wav(tmp_path / f"f{i}.wav", _tone(TWO_WORDS[w], rng)) for i, w in enumerate(["high", "low", "high"])]
+    raw = [mfcc(torch.from_numpy(read_audio(f, RATE)[0]), RATE, n_mfcc=info["n_mfcc"], n_mels=info["n_mels"],
+                win_ms=info["win_ms"], hop_ms=info["hop_ms"]).double().numpy() for f in files]
+    m0, s0, tau = np.array(info["speaker_prior"]["mean"]), np.array(info["speaker_prior"]["std"]), info["prior_frames"]
+
+    def by_hand(utterances):
+        x = np.concatenate(utterances)
+        mean = (x.sum(0) + tau * m0) / (len(x) + tau)
+        std = np.sqrt(((x**2).sum(0) + tau * (s0**2 + m0**2)) / (len(x) + tau) - mean**2)
+        with torch.inference_mode():
+            return [float(torch.softmax(model(torch.from_numpy((u - mean) / std).float()[None])[0], -1).max())
+                    for u in utterances]
+
+    together = [t.probability for t in transcribe(run, files)]
+    np.testing.assert_allclose(together, by_hand(raw), atol=1e-5)
+    alone = transcribe(run, files[:1])[0].probability  # one file: its own frames and the prior
+    assert alone == pytest.approx(by_hand(raw[:1])[0], abs=1e-5) and abs(alone - together[0]) > 1e-4

@@ -65,7 +65,9 @@ APP_NOTES = {
                 "target first); y: the next config.horizon scaled, transformed target values (invert the scaler, "
                 "then the transform).",
     "speech": "features: (batch, frames, features) frames as files['speech.json'] describes (features, n_mels / "
-              "n_mfcc, win_ms, hop_ms, per-utterance normalisation); a batch is right-padded with frames whose "
+              "n_mfcc, win_ms, hop_ms; normalisation 'utterance': each utterance to zero mean and unit variance per "
+              "feature; 'speaker': by the mean and variance of the speaker's frames pooled with speaker_prior's "
+              "counted as prior_frames frames); a batch is right-padded with frames whose "
               "features all equal the pad value (masked in the graph). words: logits (batch, classes); digits: "
               "CTC logits (batch, steps, classes + 1), class 0 the blank.",
 }

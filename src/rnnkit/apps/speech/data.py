@@ -17,7 +17,7 @@
   recording is first brought to one peak level, so that the noise lies as far
   below every speaker.
 * :func:`features_of`: log-mel (40 bands) or MFCC of each wave, normalised per
-  utterance; :func:`perturbed_features`: the same for each training wave played at
+  utterance (or left for :class:`rnnkit.audio.SpeakerNormalizer`: words normalise by speaker); :func:`perturbed_features`: the same for each training wave played at
   each of :data:`SPEEDS`; :class:`WaveFeatures`: training features made anew for
   every batch, each wave at a random speed through a randomly warped filterbank
   (VTLP); :class:`Batches`: padded batches (padding :data:`PAD`, which the model's
@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from rnnkit import datasets
-from rnnkit.audio import (add_noise, log_mel, mfcc, normalize, num_frames, peak_normalize, read_audio, resample,
-                          spec_augment, speed_perturb, trim_silence, vtlp_factors)
+from rnnkit.audio import (SpeakerNormalizer, add_noise, log_mel, mfcc, normalize, num_frames, peak_normalize,
+                          read_audio, resample, spec_augment, speed_perturb, trim_silence, vtlp_factors)
 from rnnkit.data import BucketBatchSampler, stratified_split
 from rnnkit.errors import ConfigError, DatasetError
 
@@ -217,9 +217,10 @@ def build_utterances(recs: Recordings, count: int, seed: int, *, min_len: int = 
 
 # ---------------------------------------------------------------- features and batches
 def features_of(waves: Sequence[np.ndarray], sample_rate: int, kind: str = "logmel", n_mels: int = 40,
-                n_mfcc: int = 13, warps: Sequence[float] | None = None) -> list[torch.Tensor]:
-    """Per-utterance normalised features ``(frames, features)`` of each wave, each through a filterbank warped by its
-    factor of ``warps`` (VTLP; default None: unwarped)."""
+                n_mfcc: int = 13, warps: Sequence[float] | None = None, per_utterance: bool = True) -> list[torch.Tensor]:
+    """Features ``(frames, features)`` of each wave, normalised per utterance (``per_utterance=False``: as they come,
+    for :class:`rnnkit.audio.SpeakerNormalizer`), each through a filterbank warped by its factor of ``warps`` (VTLP;
+    default None: unwarped)."""
     out = []
     for i, wave in enumerate(waves):  # one at a time: a padded batch would change mfcc's per-utterance peak
         w = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))
@@ -228,15 +229,20 @@ def features_of(waves: Sequence[np.ndarray], sample_rate: int, kind: str = "logm
             f = mfcc(w, sample_rate, n_mfcc=n_mfcc, n_mels=n_mels, win_ms=WIN_MS, hop_ms=HOP_MS, warp=warp)
         else:
             f = log_mel(w, sample_rate, n_mels=n_mels, win_ms=WIN_MS, hop_ms=HOP_MS, warp=warp)
-        out.append(normalize(f))
+        out.append(normalize(f) if per_utterance else f)
     return out
 
 
 def perturbed_features(waves: Sequence[np.ndarray], sample_rate: int, kind: str = "logmel", n_mels: int = 40,
-                       n_mfcc: int = 13, speeds: Sequence[float] = SPEEDS) -> list[list[torch.Tensor]]:
-    """Per wave, its features (as :func:`features_of`) at each speed of ``speeds`` (:func:`rnnkit.audio.speed_perturb`)."""
-    per_speed = [features_of([w if f == 1.0 else speed_perturb(w, f) for w in waves], sample_rate, kind, n_mels, n_mfcc)
-                 for f in speeds]
+                       n_mfcc: int = 13, speeds: Sequence[float] = SPEEDS,
+                       by_speaker: tuple[SpeakerNormalizer, Sequence[Any]] | None = None) -> list[list[torch.Tensor]]:
+    """Per wave, its features (as :func:`features_of`) at each speed of ``speeds`` (:func:`rnnkit.audio.speed_perturb`);
+    with ``by_speaker`` (a fitted normaliser and each wave's speaker), normalised by the speaker's statistics."""
+    per_speed = [features_of([w if f == 1.0 else speed_perturb(w, f) for w in waves], sample_rate, kind, n_mels, n_mfcc,
+                             per_utterance=by_speaker is None) for f in speeds]
+    if by_speaker is not None:
+        norm, speakers = by_speaker
+        per_speed = [norm.apply(feats, speakers) for feats in per_speed]
     return [list(v) for v in zip(*per_speed)]
 
 
@@ -249,14 +255,17 @@ class WaveFeatures:
     once, here); a VTLP warp factor from ``[1 - vtlp, 1 + vtlp]``
     (:func:`rnnkit.audio.vtlp_factors`; 0: no warp); and, with ``noise_snr`` (low, high),
     white noise at a signal-to-noise ratio drawn from ``[low, high]`` dB
-    (:func:`rnnkit.audio.add_noise`; None: no noise).  Features as :func:`features_of`.
+    (:func:`rnnkit.audio.add_noise`; None: no noise).  Features as :func:`features_of`; with
+    ``by_speaker`` (a fitted :class:`rnnkit.audio.SpeakerNormalizer` and each wave's
+    speaker), normalised by the statistics of each wave's speaker instead of its own.
     """
 
     def __init__(self, waves: Sequence[np.ndarray], sample_rate: int, kind: str = "logmel", n_mels: int = 40,
                  n_mfcc: int = 13, speeds: Sequence[float] = SPEEDS, speed_range: float = 0.0,
-                 vtlp: float = 0.0, noise_snr: tuple[float, float] | None = None) -> None:
+                 vtlp: float = 0.0, noise_snr: tuple[float, float] | None = None,
+                 by_speaker: tuple[SpeakerNormalizer, Sequence[Any]] | None = None) -> None:
         self.waves, self.sample_rate, self.kind, self.n_mels, self.n_mfcc = waves, sample_rate, kind, n_mels, n_mfcc
-        self.speed_range, self.vtlp, self.noise_snr = speed_range, vtlp, noise_snr
+        self.speed_range, self.vtlp, self.noise_snr, self.by_speaker = speed_range, vtlp, noise_snr, by_speaker
         speeds = [1.0] if speed_range > 0 else list(speeds)
         self.variants = [[w if f == 1.0 else speed_perturb(w, f) for f in speeds] for w in waves]
 
@@ -283,7 +292,11 @@ class WaveFeatures:
             # SNR = low + (high - low) u, u ~ U[0, 1), per utterance
             snrs = (low + (high - low) * torch.rand(len(index), generator=generator, dtype=torch.float64)).tolist()
             waves = [add_noise(w, snr, generator) for w, snr in zip(waves, snrs)]
-        return features_of(waves, self.sample_rate, self.kind, self.n_mels, self.n_mfcc, warps)
+        if self.by_speaker is None:
+            return features_of(waves, self.sample_rate, self.kind, self.n_mels, self.n_mfcc, warps)
+        norm, speakers = self.by_speaker
+        return norm.apply(features_of(waves, self.sample_rate, self.kind, self.n_mels, self.n_mfcc, warps,
+                                      per_utterance=False), [speakers[i] for i in index])
 
 
 class Batches:

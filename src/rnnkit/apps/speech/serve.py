@@ -50,8 +50,9 @@ def service(run: Path) -> Service:
             by_beam.setdefault(r.beam, []).append(i)
         found: dict[int, dict] = {}
         for beam, group in by_beam.items():  # one batch per beam width
+            # each upload its own speaker: requests in one batch may come from different people
             for i, t in zip(group, decode_waves(model, info, [requests[i].wave for i in group],
-                                                ["audio"] * len(group), beam)):
+                                                ["audio"] * len(group), beam, speakers=group)):
                 reply = {"text": t.text(), "tokens": t.tokens}
                 if t.probability is not None:
                     reply["probability"] = t.probability
