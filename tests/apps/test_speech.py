@@ -500,3 +500,6 @@ def test_a_run_normalised_by_speaker_uses_the_statistics_of_the_files_given_toge
     np.testing.assert_allclose(together, by_hand(raw), atol=1e-5)
     alone = transcribe(run, files[:1])[0].probability  # one file: its own frames and the prior
     assert alone == pytest.approx(by_hand(raw[:1])[0], abs=1e-5) and abs(alone - together[0]) > 1e-4
+    with np.load(run / "held_out.npz") as held:  # the demo's recordings keep their speakers, to be normalised by them
+        kept = json.loads(str(held["speakers"]))
+    assert len(kept) == len([k for k in held.files if k.startswith("wave")]) and set(kept) <= set(SPEAKERS)

@@ -89,6 +89,7 @@ class _Data:
     recordings: dict[str, int]
     test_speakers: list[str]
     prior: dict[str, Any] | None = None  # --normalise speaker: the training speakers' pooled statistics
+    test_speaker_of: list[Any] | None = None  # words: each test recording's speaker
 
 
 def _feats(cfg: SpeechConfig, waves: Sequence[np.ndarray], per_utterance: bool = True) -> list[torch.Tensor]:
@@ -148,7 +149,8 @@ class _Recipe(Recipe):
                  f"{counts['test']:,} test {what} ({cfg.split} split; from {len(parts['train'])}/{len(parts['valid'])}/"
                  f"{len(parts['test'])} recordings); {len(recs.classes)} classes; {cfg.features} features")
         return cfg, _Data(cfg.task, list(recs.classes), feats, targets, waves, counts,
-                          {k: len(v) for k, v in parts.items()}, test_speakers, prior and prior.get_config())
+                          {k: len(v) for k, v in parts.items()}, test_speakers, prior and prior.get_config(),
+                          subsets["test"].speakers if cfg.task == "words" else None)
 
     def save_data(self, run: Path, cfg: SpeechConfig, data: _Data) -> None:
         write_json(run / INFO, {"task": data.task, "classes": data.classes, "sample_rate": cfg.sample_rate,
@@ -160,8 +162,10 @@ class _Recipe(Recipe):
                                 "test_speakers": data.test_speakers})
         n = len(data.waves["test"])  # 8 test utterances drawn at random (the test set is ordered by label)
         picks = np.random.default_rng(cfg.seed).choice(n, size=min(8, n), replace=False)
+        speakers = {} if data.test_speaker_of is None else {  # words: whose each is, for --normalise speaker
+            "speakers": json.dumps([data.test_speaker_of[k] for k in picks])}
         np.savez_compressed(run / HELD_OUT, **{f"wave{i}": data.waves["test"][k] for i, k in enumerate(picks)},
-                            tokens=json.dumps([_as_list(data.targets["test"][k]) for k in picks]))
+                            tokens=json.dumps([_as_list(data.targets["test"][k]) for k in picks]), **speakers)
 
     def build(self, cfg: SpeechConfig, data: _Data) -> Any:
         model = build_model(cfg.model, cfg.task, len(data.classes), units=cfg.units, layers=cfg.layers,
@@ -247,8 +251,9 @@ class _Recipe(Recipe):
                                                  ["string error rate", metrics["test_string_error_rate"],
                                                   metrics.get("test_string_error_rate_beam")]]))
         if (run / HELD_OUT).is_file():
-            waves, truth = _held_out(run / HELD_OUT)
-            results = decode_waves(model, info, waves, [f"held-out {i + 1}" for i in range(len(waves))])
+            waves, truth, speakers = _held_out(run / HELD_OUT)
+            results = decode_waves(model, info, waves, [f"held-out {i + 1}" for i in range(len(waves))],
+                                   speakers=speakers)
             classes, words = info["classes"], info["task"] == "words"
             rows = [[t.file, t.text(), " ".join(classes[k] if words else classes[k - 1] for k in ref),
                      "yes" if t.tokens == [classes[k] if words else classes[k - 1] for k in ref] else "no"]
@@ -427,12 +432,14 @@ def transcribe_command(options: TranscribeOptions, print_fn: Callable[[str], Non
     return results
 
 
-def _held_out(path: Path) -> tuple[list[np.ndarray], list[list[int]]]:
-    """The waves kept in ``held_out.npz`` and their targets (class ids; digits: ids from 1)."""
+def _held_out(path: Path) -> tuple[list[np.ndarray], list[list[int]], list[Any] | None]:
+    """The waves kept in ``held_out.npz``, their targets (class ids; digits: ids from 1) and their speakers (words;
+    None for digits and for runs saved before they were kept)."""
     try:
         with np.load(path) as held:
             waves = [held[k] for k in sorted((k for k in held.files if k.startswith("wave")), key=lambda k: int(k[4:]))]
-            return waves, json.loads(str(held["tokens"]))
+            speakers = json.loads(str(held["speakers"])) if "speakers" in held.files else None
+            return waves, json.loads(str(held["tokens"])), speakers
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # a damaged file, not a bug
         raise ConfigError(f"{path} cannot be read ({type(exc).__name__}: {exc}); it is damaged (train the run "
                           "again)") from None
@@ -451,9 +458,9 @@ def demo(run: str | Path, out: str | Path = "demo.png", count: int = 3) -> tuple
     path = Path(run) / HELD_OUT
     if not path.exists():
         raise ConfigError(f"--run {run} has no {HELD_OUT}; it was not written by `rnnkit speech train`")
-    waves, truth = _held_out(path)
-    waves, truth = waves[:count], truth[:count]
-    results = decode_waves(model, info, waves, [f"held-out {i + 1}" for i in range(len(waves))])
+    waves, truth, speakers = _held_out(path)
+    waves, truth, speakers = waves[:count], truth[:count], speakers and speakers[:count]
+    results = decode_waves(model, info, waves, [f"held-out {i + 1}" for i in range(len(waves))], speakers=speakers)
     rate, hop = info["sample_rate"], info["hop_ms"] / 1000
     fig = Figure(figsize=(7.0, 2.2 * len(waves)), layout="constrained")
     FigureCanvasAgg(fig)
