@@ -17,7 +17,8 @@
   recording is first brought to one peak level, so that the noise lies as far
   below every speaker.
 * :func:`features_of`: log-mel (40 bands) or MFCC of each wave, normalised per
-  utterance (or left for :class:`rnnkit.audio.SpeakerNormalizer`: words normalise by speaker); :func:`perturbed_features`: the same for each training wave played at
+  utterance (or left for :class:`rnnkit.audio.SpeakerNormalizer`: words normalise by
+  speaker); :func:`perturbed_features`: the same for each training wave played at
   each of :data:`SPEEDS`; :class:`WaveFeatures`: training features made anew for
   every batch, each wave at a random speed through a randomly warped filterbank
   (VTLP); :class:`Batches`: padded batches (padding :data:`PAD`, which the model's
@@ -217,7 +218,8 @@ def build_utterances(recs: Recordings, count: int, seed: int, *, min_len: int = 
 
 # ---------------------------------------------------------------- features and batches
 def features_of(waves: Sequence[np.ndarray], sample_rate: int, kind: str = "logmel", n_mels: int = 40,
-                n_mfcc: int = 13, warps: Sequence[float] | None = None, per_utterance: bool = True) -> list[torch.Tensor]:
+                n_mfcc: int = 13, warps: Sequence[float] | None = None,
+                per_utterance: bool = True) -> list[torch.Tensor]:
     """Features ``(frames, features)`` of each wave, normalised per utterance (``per_utterance=False``: as they come,
     for :class:`rnnkit.audio.SpeakerNormalizer`), each through a filterbank warped by its factor of ``warps`` (VTLP;
     default None: unwarped)."""
