@@ -182,7 +182,9 @@ class TranscribeOptions(AppConfig):
     """The options of ``rnnkit speech transcribe``."""
 
     run: str = setting("", help="a run folder written by `rnnkit speech train`")
-    files: list[str] = setting([], help="audio files to transcribe", positional=True)
+    files: list[str] = setting([], help="audio files to transcribe (a run normalised by speaker, words' default, "
+                                        "takes them as one speaker's: give several of one speaker together)",
+                               positional=True)
     words: bool = setting(False, help="digits as words (seven three nine)")
     json: bool = setting(False, help="one JSON object per file, with per-token time spans (digits runs)")
     beam: int = setting(1, help="CTC beam width (1: greedy best path)", min=1)
