@@ -530,6 +530,8 @@ def test_speaker_normalizer_blends_each_speakers_statistics_with_the_prior_as_nu
         norm.fit(utterances, who[:2])
     with pytest.raises(ShapeError, match="prior has 2 features"):
         norm.fit([torch.zeros(4, 3)], ["ann"])
+    with pytest.raises(ShapeError, match="utterance 0 must be \\(frames, features\\), got shape \\(2, 4, 2\\)"):
+        norm.apply([torch.zeros(2, 4, 2)], ["ann"])
     with pytest.raises(ConfigError, match="fitted GlobalNormalizer"):
         SpeakerNormalizer(GlobalNormalizer())
     with pytest.raises(ConfigError, match="prior_frames"):

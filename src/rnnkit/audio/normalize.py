@@ -384,8 +384,7 @@ class SpeakerNormalizer:
                 known = ", ".join(repr(k) for k in list(self._stats)[:5]) or "none"
                 raise ConfigError(f"{owner}: speaker {who!r} was not fitted (fitted: {known}); fit() on their "
                                   "utterances first")
-            x, _ = as_features(owner, f)
-            x = x[0]
+            x = f
             mean, std = self._stats[who]
             if x.shape[-1] != len(mean):
                 raise ShapeError(f"{owner}: fitted on {len(mean)} features but got {x.shape[-1]} (shape "
@@ -396,7 +395,8 @@ class SpeakerNormalizer:
         return out
 
     @staticmethod
-    def _pairs(owner: str, features: Any, speakers: Any) -> tuple[list[Any], list[Any]]:
+    def _pairs(owner: str, features: Any, speakers: Any) -> tuple[list[torch.Tensor], list[Any]]:
+        """``features`` as 2-D float tensors (one utterance each) and ``speakers`` as a list, one per utterance."""
         if not isinstance(features, (list, tuple)):
             raise ConfigError(f"{owner}: `features` must be a list of (frames, features) utterances, got "
                               f"{type(features).__name__}")
@@ -404,7 +404,14 @@ class SpeakerNormalizer:
         if len(speakers) != len(features):
             raise ConfigError(f"{owner}: one speaker per utterance is needed: {len(features)} utterances but "
                               f"{len(speakers)} speakers")
-        return list(features), speakers
+        out = []
+        for i, f in enumerate(features):
+            x, single = as_features(owner, f)
+            if not single:  # a padded batch would count its padding as frames
+                raise ShapeError(f"{owner}: utterance {i} must be (frames, features), got shape {tuple(x.shape)}; "
+                                 "give a padded batch as a list of its utterances")
+            out.append(x[0])
+        return out, speakers
 
     def __repr__(self) -> str:
         return f"SpeakerNormalizer(speakers={len(self._stats)}, prior_frames={self.prior_frames:g}, eps={self.eps:g})"
