@@ -25,7 +25,7 @@ __all__ = ["SpeechConfig", "TranscribeOptions", "DemoOptions", "TASK_DEFAULTS"]
 #: four hardest held-out speakers from 77.3% to 81.2% over three seeds (each seed's mean rose) and kept the
 #: standard split at 99.3%; digits were not measured with it; trimming silence (40 dB) moved the six held-out
 #: speakers' mean by +0.4 points in one seed, within its spread, so it is off; normalising words by each
-#: speaker's statistics instead of each utterance's raised the four hardest held-out speakers by 6.5 points over two
+#: speaker's statistics instead of each utterance's raised the four hardest held-out speakers by 6.4 points over two
 #: seeds (with the moving average of the weights over 3 epochs, itself worth 1.7-3.8 there), README; digit
 #: strings join several speakers' recordings, so they stay normalised per utterance and were not measured with the
 #: average
