@@ -379,12 +379,11 @@ class SpeakerNormalizer:
         owner = "SpeakerNormalizer.apply"
         features, speakers = self._pairs(owner, features, speakers)
         out = []
-        for f, who in zip(features, speakers):
+        for x, who in zip(features, speakers):
             if who not in self._stats:
                 known = ", ".join(repr(k) for k in list(self._stats)[:5]) or "none"
                 raise ConfigError(f"{owner}: speaker {who!r} was not fitted (fitted: {known}); fit() on their "
                                   "utterances first")
-            x = f
             mean, std = self._stats[who]
             if x.shape[-1] != len(mean):
                 raise ShapeError(f"{owner}: fitted on {len(mean)} features but got {x.shape[-1]} (shape "
