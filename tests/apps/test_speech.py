@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from scipy.signal import resample_poly
 
 import rnnkit
 
@@ -163,7 +165,7 @@ def test_digit_strings_bring_every_recording_to_one_peak_so_the_noise_lies_as_fa
 def test_a_tiny_model_learns_two_tones_perfectly(words_run):
     run, data = words_run
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["test_accuracy"] == 1.0 and metrics["test_macro_f1"] == 1.0
+    assert metrics["test_accuracy"] == 1.0 and metrics["test_macro_f1"] == 1.0 and metrics["test_accuracy_own_speed"] == 1.0
     assert np.trace(metrics["test_confusion"]) == sum(map(sum, metrics["test_confusion"])) == metrics["examples"]["test"]
     for name in ("config.json", "run.json", "metrics.csv", "confusion.png", "training.png", "model.safetensors",
                  "speech.json", "held_out.npz"):
@@ -362,6 +364,21 @@ def test_cli_bad_inputs_get_one_line_and_exit_code_2(words_run, tmp_path, one_li
     assert "nothing to transcribe" in one_line_error(["speech", "transcribe", "--run", str(run)])
 
 
+def test_a_damaged_speech_json_is_a_one_line_error_naming_the_file(words_run, tmp_path, one_line_error):
+    run, data = words_run
+    wav = str(data / "high" / "high_ann_0.wav")
+    for key, value, message in (("speaker_prior", {"mean": [0.0]}, "needs its speaker_prior statistics"),
+                                ("prior_frames", "many", "needs its speaker_prior statistics"),
+                                ("test_speeds", [0.9, "fast"], "test_speeds must be a list of speeds in [0.5, 2]"),
+                                ("test_speeds", [], "test_speeds must be a list of speeds")):
+        copy = tmp_path / f"{key}-{len(str(value))}"
+        shutil.copytree(run, copy)
+        info = json.loads((copy / "speech.json").read_text())
+        (copy / "speech.json").write_text(json.dumps({**info, key: value}))
+        error = one_line_error(["speech", "transcribe", "--run", str(copy), wav])
+        assert message in error and "speech.json" in error and "the file is damaged" in error, error
+
+
 def test_config_refuses_bad_settings():
     with pytest.raises(ConfigError, match="`n_mfcc` must be at most `n_mels` = 10"):
         SpeechConfig(n_mels=10, n_mfcc=13)
@@ -384,7 +401,7 @@ def test_the_help_names_the_defaults_each_task_trains_with(capsys):
     helps = {entry.split()[0]: " ".join(entry.split()) for entry in entries if entry.strip()}
     shown = {"features": str, "stack": str, "speed_range": "{:g}".format, "vtlp": "{:g}".format, "trim_db": "{:g}".format,
              "noise_snr": lambda snr: ",".join(f"{x:g}" for x in snr) or "off", "normalise": str,
-             "ema_epochs": "{:g}".format}
+             "ema_epochs": "{:g}".format, "test_speeds": lambda speeds: ",".join(f"{x:g}" for x in speeds)}
     for task in ("words", "digits"):
         cfg = SpeechConfig(task=task).with_task_defaults()
         for name, show in shown.items():
@@ -473,33 +490,55 @@ def test_task_defaults_fill_only_what_is_not_given():
     assert (SpeechConfig.from_dict(before).normalise, SpeechConfig.from_dict(before).ema_epochs) == ("utterance", 0.0)
     with pytest.raises(ConfigError, match="`normalise` speaker is for words: a digit string joins several speakers"):
         SpeechConfig(task="digits", normalise="speaker")
+    # words are recognised at three speeds; digits and runs saved before test_speeds at their own only
+    assert (words.test_speeds, digits.test_speeds) == ([0.9, 1.0, 1.1], [1.0])
+    before = {k: v for k, v in SpeechConfig().to_dict().items() if k != "test_speeds"}
+    assert SpeechConfig.from_dict(before).with_task_defaults().test_speeds == [1.0]
+    assert SpeechConfig(test_speeds=[1.0]).with_task_defaults().test_speeds == [1.0]
+    with pytest.raises(ConfigError, match="`test_speeds` is for words: a digit string's CTC steps"):
+        SpeechConfig(task="digits", test_speeds=[0.9, 1.0])
+    SpeechConfig(task="digits", test_speeds=[1.0]).validate()
+    for bad in ([], [0.9, 2.5]):
+        with pytest.raises(ConfigError, match=r"`test_speeds` must be one or more speeds, each in \[0.5, 2\]"):
+            SpeechConfig(test_speeds=bad)
 
 
 def test_a_run_normalised_by_speaker_uses_the_statistics_of_the_files_given_together(words_run, tmp_path):
     """transcribe against the model fed MFCCs normalised by hand (NumPy): the files' pooled frames, shrunk toward the
-    training speakers' statistics in speech.json by prior_frames frames."""
+    training speakers' statistics in speech.json by prior_frames frames; each file also played at the run's other
+    test speeds (scipy's polyphase resampling), normalised by the same statistics, the log-probabilities averaged."""
     run, _ = words_run
     info = json.loads((run / "speech.json").read_text())
-    assert info["normalisation"] == "speaker" and info["prior_frames"] == 100
+    assert info["normalisation"] == "speaker" and info["prior_frames"] == 100 and info["test_speeds"] == [0.9, 1.0, 1.1]
     model, _, _ = load_run(run)
     rng = np.random.default_rng(21)
     files = [_write_wav(tmp_path / f"f{i}.wav", _tone(TWO_WORDS[w], rng)) for i, w in enumerate(["high", "low", "high"])]
-    raw = [mfcc(torch.from_numpy(read_audio(f, RATE)[0]), RATE, n_mfcc=info["n_mfcc"], n_mels=info["n_mels"],
-                win_ms=info["win_ms"], hop_ms=info["hop_ms"]).double().numpy() for f in files]
+    # speed f: resampled from p to q Hz, p / q = f, and played at the old rate
+    played = {0.9: lambda x: resample_poly(x, 10, 9), 1.0: lambda x: x, 1.1: lambda x: resample_poly(x, 10, 11)}
+
+    def features(wave):
+        return mfcc(torch.from_numpy(np.asarray(wave, dtype=np.float32)), RATE, n_mfcc=info["n_mfcc"],
+                    n_mels=info["n_mels"], win_ms=info["win_ms"], hop_ms=info["hop_ms"]).double().numpy()
+
+    waves = [read_audio(f, RATE)[0] for f in files]
+    raw = {f: [features(play(w)) for w in waves] for f, play in played.items()}
     m0, s0, tau = np.array(info["speaker_prior"]["mean"]), np.array(info["speaker_prior"]["std"]), info["prior_frames"]
 
-    def by_hand(utterances):
-        x = np.concatenate(utterances)
+    def by_hand(count):
+        x = np.concatenate(raw[1.0][:count])  # the statistics of the files at their own speed
         mean = (x.sum(0) + tau * m0) / (len(x) + tau)
         std = np.sqrt(((x**2).sum(0) + tau * (s0**2 + m0**2)) / (len(x) + tau) - mean**2)
         with torch.inference_mode():
-            return [float(torch.softmax(model(torch.from_numpy((u - mean) / std).float()[None])[0], -1).max())
-                    for u in utterances]
+            logp = [[torch.log_softmax(model(torch.from_numpy((u - mean) / std).float()[None])[0], -1).double().numpy()
+                     for u in raw[f][:count]] for f in played]
+        mean_logp = np.mean(logp, axis=0)  # (count, classes)
+        p = np.exp(mean_logp - mean_logp.max(1, keepdims=True))
+        return list((p / p.sum(1, keepdims=True)).max(1))
 
     together = [t.probability for t in transcribe(run, files)]
-    np.testing.assert_allclose(together, by_hand(raw), atol=1e-5)
+    np.testing.assert_allclose(together, by_hand(3), atol=1e-5)
     alone = transcribe(run, files[:1])[0].probability  # one file: its own frames and the prior
-    assert alone == pytest.approx(by_hand(raw[:1])[0], abs=1e-5) and abs(alone - together[0]) > 1e-4
+    assert alone == pytest.approx(by_hand(1)[0], abs=1e-5) and abs(alone - together[0]) > 1e-4
     with np.load(run / "held_out.npz") as held:  # the demo's recordings keep their speakers, to be normalised by them
         kept = json.loads(str(held["speakers"]))
     assert len(kept) == len([k for k in held.files if k.startswith("wave")]) and set(kept) <= set(SPEAKERS)

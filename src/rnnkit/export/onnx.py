@@ -68,8 +68,11 @@ APP_NOTES = {
               "n_mfcc, win_ms, hop_ms; normalisation 'utterance': each utterance to zero mean and unit variance per "
               "feature; 'speaker': by the mean and variance of the speaker's frames pooled with speaker_prior's "
               "counted as prior_frames frames); a batch is right-padded with frames whose "
-              "features all equal the pad value (masked in the graph). words: logits (batch, classes); digits: "
-              "CTC logits (batch, steps, classes + 1), class 0 the blank.",
+              "features all equal the pad value (masked in the graph). words: logits (batch, classes); rnnkit "
+              "recognises a word from the mean of log_softmax(logits) over the recording played at each speed of "
+              "files['speech.json'].test_speeds (resampled from p to q Hz, p / q = the speed, and kept at the old "
+              "rate), each speed's features normalised by the speaker statistics of the unperturbed recordings "
+              "(per utterance: each speed's features by their own); digits: CTC logits (batch, steps, classes + 1), class 0 the blank.",
 }
 
 

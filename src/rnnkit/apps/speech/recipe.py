@@ -21,17 +21,20 @@
    learning rate on a cosine; words validate and keep the moving average of the
    weights over the last 3 epochs (``--ema-epochs``); early stopping on the
    validation loss, best weights kept;
-4. scores the test set: ``words``: ``test_accuracy``, ``test_macro_f1``,
-   ``test_confusion`` and ``confusion.png``; ``digits``: ``test_digit_error_rate``
-   (edit distance / reference length) and ``test_string_error_rate`` for greedy
-   and beam decoding.  The run folder also holds ``speech.json`` (task, classes,
+4. scores the test set: ``words``, each recording also played at 0.9x and 1.1x speed
+   and the log-probabilities averaged (``--test-speeds``; test-time augmentation):
+   ``test_accuracy``, ``test_macro_f1``, ``test_confusion`` and ``confusion.png``, and
+   ``test_accuracy_own_speed`` (each recording at its own speed only); ``digits``:
+   ``test_digit_error_rate`` (edit distance / reference length) and
+   ``test_string_error_rate`` for greedy and beam decoding.  The run folder also holds ``speech.json`` (task, classes,
    feature settings, the normalisation and, by speaker, the training speakers' pooled
    statistics that shrink a briefly heard speaker's) and ``held_out.npz`` (a few test
    waves, for ``demo``).
 
-``transcribe(run, files)`` and ``demo(run)`` reopen the run folder.  A run normalised by
-speaker takes the files transcribed together as one speaker's; ``serve`` takes each
-uploaded file as its own speaker (so a file alone leans on the training statistics).
+``transcribe(run, files)`` and ``demo(run)`` reopen the run folder and recognise words at the
+run's test speeds too.  A run normalised by speaker takes the files transcribed together as
+one speaker's; ``serve`` takes each uploaded file as its own speaker (so a file alone leans
+on the training statistics).
 """
 from __future__ import annotations
 
@@ -45,7 +48,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from rnnkit.audio import GlobalNormalizer, SpeakerNormalizer, log_mel, peak_normalize, read_audio
+from rnnkit.audio import GlobalNormalizer, SpeakerNormalizer, log_mel, peak_normalize, read_audio, speed_perturb
 from rnnkit.decoding import ctc_alignment, ctc_beam_decode, ctc_greedy_decode
 from rnnkit.errors import ConfigError, DatasetError, RnnkitError
 from rnnkit.metrics import classification_report
@@ -159,7 +162,7 @@ class _Recipe(Recipe):
                                 "trim_db": cfg.trim_db,
                                 "win_ms": WIN_MS, "hop_ms": HOP_MS, "stack": cfg.stack, "normalisation": cfg.normalise,
                                 "speaker_prior": data.prior, "prior_frames": PRIOR_FRAMES,
-                                "gain": cfg.gain,
+                                "gain": cfg.gain, "test_speeds": cfg.test_speeds,
                                 "test_speakers": data.test_speakers})
         n = len(data.waves["test"])  # 8 test utterances drawn at random (the test set is ordered by label)
         picks = np.random.default_rng(cfg.seed).choice(n, size=min(8, n), replace=False)
@@ -210,16 +213,23 @@ class _Recipe(Recipe):
         common = {"task": cfg.task, "split": cfg.split, "test_speakers": data.test_speakers, **fitted.figures(),
                   "examples": data.counts, "recordings": data.recordings}
         if cfg.task == "words":
-            probs = np.stack([torch.softmax(z, -1).numpy() for z, _ in _outputs(model, data.feats["test"])])
-            report = classification_report(data.targets["test"], probs.argmax(axis=1), data.classes)
+            info = read_json(run / INFO)  # as transcribe reads it
+            logp = _word_log_probs(model, info, data.waves["test"], data.test_speaker_of)  # (S, N, C)
+            report = classification_report(data.targets["test"], logp.mean(dim=0).argmax(dim=1).numpy(),
+                                           data.classes)
+            # the model at each recording's own speed alone, as the features validation saw (no test-time speeds)
+            own = np.stack([z.numpy() for z, _ in _outputs(model, data.feats["test"])]).argmax(axis=1)
+            own_acc = float(np.mean(own == data.targets["test"]))
             valid_acc = history["val_accuracy"][fitted.best_epoch]  # the kept epoch's
             plot_confusion(run / "confusion.png", report["confusion"], data.classes,
                            title=f"{cfg.data} ({cfg.split}): accuracy {report['accuracy']:.1%}")
-            print_fn(f"speech: test accuracy {report['accuracy']:.2%}, macro F1 {report['macro_f1']:.4f} "
-                     f"(validation {valid_acc:.2%}) after {fitted.train_seconds:.0f} s of training; run folder {run}")
+            speeds = ",".join(f"{f:g}" for f in cfg.test_speeds)
+            print_fn(f"speech: test accuracy {report['accuracy']:.2%} (speeds {speeds}; at their own speed only "
+                     f"{own_acc:.2%}), macro F1 {report['macro_f1']:.4f} (validation {valid_acc:.2%}) after "
+                     f"{fitted.train_seconds:.0f} s of training; run folder {run}")
             return {"test_accuracy": report["accuracy"], "test_macro_f1": report["macro_f1"],
                     "test_per_class": report["per_class"], "test_confusion": report["confusion"],
-                    "val_accuracy": valid_acc, **common}
+                    "test_accuracy_own_speed": own_acc, "val_accuracy": valid_acc, **common}
         refs = [list(t) for t in data.targets["test"]]
         outs = _outputs(model, data.feats["test"])
         greedy = [ctc_greedy_decode(z[None])[0][0] for z, _ in outs]
@@ -320,6 +330,11 @@ def load_run(run: str | Path) -> tuple[torch.nn.Module, dict[str, Any], SpeechCo
         if not usable:
             raise ConfigError(f"{run / INFO}: a run normalised by speaker needs its speaker_prior statistics and "
                               "prior_frames; the file is damaged (restore it or train the run again)")
+    speeds = info.get("test_speeds", [1.0])
+    if not (isinstance(speeds, list) and speeds and all(isinstance(f, (int, float)) and not isinstance(f, bool)
+                                                         and 0.5 <= f <= 2.0 for f in speeds)):
+        raise ConfigError(f"{run / INFO}: test_speeds must be a list of speeds in [0.5, 2], got {speeds!r:.80}; the "
+                          "file is damaged (restore it or train the run again)")
     return model, info, cfg
 
 
@@ -354,31 +369,59 @@ def read_wave(source: Any, rate: int, name: str | None = None) -> np.ndarray:
     return wave
 
 
+def _speed_features(info: dict[str, Any], waves: Sequence[np.ndarray], speakers: Sequence[Any] | None,
+                    speeds: Sequence[float]) -> list[list[torch.Tensor]]:
+    """Per speed of ``speeds``, the features of ``waves`` (trimmed and levelled as the run's) played at that speed
+    (:func:`rnnkit.audio.speed_perturb`), normalised as the run's were: per utterance, or by the statistics of each
+    speaker's waves at their own speed (``speakers``; None: all one speaker's), shrunk toward the training speakers'.
+    Training normalised its perturbed recordings by the clean statistics too."""
+    by_speaker = info.get("normalisation") == "speaker"
+
+    def feats(ws: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        return features_of(ws, info["sample_rate"], info["features"], info["n_mels"], info["n_mfcc"],
+                           per_utterance=not by_speaker)
+
+    clean = feats(waves)
+    out = [clean if f == 1.0 else feats([speed_perturb(w, f) for w in waves]) for f in speeds]
+    if by_speaker:  # each speaker's statistics over their waves here, shrunk toward the training speakers'
+        groups = [None] * len(waves) if speakers is None else list(speakers)
+        norm = SpeakerNormalizer(GlobalNormalizer.from_config(info["speaker_prior"]), info["prior_frames"])
+        norm.fit(clean, groups)
+        out = [norm.apply(f, groups) for f in out]
+    return out
+
+
+def _word_log_probs(model: torch.nn.Module, info: dict[str, Any], waves: Sequence[np.ndarray],
+                    speakers: Sequence[Any] | None) -> torch.Tensor:
+    """``(S, N, C)``: a words model's log-probabilities of each of ``waves`` (trimmed and levelled as the run's) played
+    at each of the run's ``test_speeds`` (runs before them: 1 only).  Their mean over S is the recognised
+    distribution (test-time augmentation); the speeds go through the model as one set of batches."""
+    speeds = info.get("test_speeds", [1.0])
+    feats = [f for per_speed in _speed_features(info, waves, speakers, speeds) for f in per_speed]
+    logits = torch.stack([z for z, _ in _outputs(model, feats)])  # (S N, C)
+    return torch.log_softmax(logits, -1).reshape(len(speeds), len(waves), -1)
+
+
 def decode_waves(model: torch.nn.Module, info: dict[str, Any], waves: list[np.ndarray], names: list[str],
                  beam: int = 1, speakers: Sequence[Any] | None = None) -> list[Transcript]:
     """The transcripts of ``waves`` (at the run's sample rate) with a run's model and ``speech.json``
-    (:func:`load_run`); greedy CTC decoding with ``beam=1``, else prefix beam search.  A run normalised by speaker
-    takes each wave's speaker from ``speakers`` (default None: all the waves are one speaker's)."""
+    (:func:`load_run`): words recognised at each of the run's test speeds, their log-probabilities averaged; digits
+    by greedy CTC decoding with ``beam=1``, else prefix beam search.  A run normalised by speaker takes each wave's
+    speaker from ``speakers`` (default None: all the waves are one speaker's)."""
     whole = waves
     # as the run's training waves (runs before these settings: whole, as recorded)
     waves, starts = trimmed(waves, info["sample_rate"], info.get("trim_db", 0.0))
     if info.get("gain", "none") == "peak":
         waves = [peak_normalize(w) for w in waves]
-    by_speaker = info.get("normalisation") == "speaker"
-    cfg_feats = features_of(waves, info["sample_rate"], info["features"], info["n_mels"], info["n_mfcc"],
-                            per_utterance=not by_speaker)
-    if by_speaker:  # each speaker's statistics over their waves here, shrunk toward the training speakers'
-        groups = [None] * len(waves) if speakers is None else list(speakers)
-        norm = SpeakerNormalizer(GlobalNormalizer.from_config(info["speaker_prior"]), info["prior_frames"])
-        cfg_feats = norm.fit(cfg_feats, groups).apply(cfg_feats, groups)
+    if info["task"] == "words":
+        logp = _word_log_probs(model, info, waves, speakers).mean(dim=0)  # (N, C), over the test speeds
+        probs = torch.softmax(logp, -1)
+        return [Transcript(name, [info["classes"][int(p.argmax())]], probability=float(p.max()))
+                for p, name in zip(probs, names)]
+    (cfg_feats,) = _speed_features(info, waves, speakers, (1.0,))
     classes, hop = info["classes"], info["hop_ms"] * info.get("stack", 1) / 1000  # seconds per model step
     out = []
     for (z, n), wave, start, name in zip(_outputs(model, cfg_feats), whole, starts, names):
-        if info["task"] == "words":
-            p = torch.softmax(z, -1)
-            k = int(p.argmax())
-            out.append(Transcript(name, [classes[k]], probability=float(p[k])))
-            continue
         tokens = (ctc_greedy_decode(z[None])[0][0] if beam == 1 else ctc_beam_decode(z[None], beam_width=beam)[0][0])
         duration, offset = len(wave) / info["sample_rate"], start / info["sample_rate"]  # seconds of the whole file
         spans = []
