@@ -355,6 +355,9 @@ def test_cli_bad_inputs_get_one_line_and_exit_code_2(words_run, tmp_path, one_li
     assert "--speeds must be a number, got 'fast'" in one_line_error(["speech", "train", "--speeds", "0.9,fast"])
     assert "--speeds must each be in [0.5, 2]" in one_line_error(["speech", "train", "--speeds", "3"])
     assert "--vtlp" in one_line_error(["speech", "train", "--vtlp", "0.9"])
+    assert "--test-speeds is for words" in one_line_error(["speech", "train", "--task", "digits",
+                                                           "--test-speeds", "0.9,1"])
+    assert "--test-speeds must be a number, got 'slow'" in one_line_error(["speech", "train", "--test-speeds", "slow"])
     assert "--run is needed" in one_line_error(["speech", "demo"])
     other = tmp_path / "other"
     other.mkdir()
