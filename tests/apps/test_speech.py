@@ -165,7 +165,7 @@ def test_digit_strings_bring_every_recording_to_one_peak_so_the_noise_lies_as_fa
 def test_a_tiny_model_learns_two_tones_perfectly(words_run):
     run, data = words_run
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["test_accuracy"] == 1.0 and metrics["test_macro_f1"] == 1.0 and metrics["test_accuracy_own_speed"] == 1.0
+    assert metrics["test_accuracy"] == metrics["test_macro_f1"] == metrics["test_accuracy_own_speed"] == 1.0
     assert np.trace(metrics["test_confusion"]) == sum(map(sum, metrics["test_confusion"])) == metrics["examples"]["test"]
     for name in ("config.json", "run.json", "metrics.csv", "confusion.png", "training.png", "model.safetensors",
                  "speech.json", "held_out.npz"):

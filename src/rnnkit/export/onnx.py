@@ -72,7 +72,8 @@ APP_NOTES = {
               "recognises a word from the mean of log_softmax(logits) over the recording played at each speed of "
               "files['speech.json'].test_speeds (resampled from p to q Hz, p / q = the speed, and kept at the old "
               "rate), each speed's features normalised by the speaker statistics of the unperturbed recordings "
-              "(per utterance: each speed's features by their own); digits: CTC logits (batch, steps, classes + 1), class 0 the blank.",
+              "(per utterance: each speed's features by their own); digits: CTC logits (batch, steps, classes + 1), "
+              "class 0 the blank.",
 }
 
 

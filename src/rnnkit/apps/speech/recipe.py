@@ -26,10 +26,10 @@
    ``test_accuracy``, ``test_macro_f1``, ``test_confusion`` and ``confusion.png``, and
    ``test_accuracy_own_speed`` (each recording at its own speed only); ``digits``:
    ``test_digit_error_rate`` (edit distance / reference length) and
-   ``test_string_error_rate`` for greedy and beam decoding.  The run folder also holds ``speech.json`` (task, classes,
-   feature settings, the normalisation and, by speaker, the training speakers' pooled
-   statistics that shrink a briefly heard speaker's) and ``held_out.npz`` (a few test
-   waves, for ``demo``).
+   ``test_string_error_rate`` for greedy and beam decoding.  The run folder also
+   holds ``speech.json`` (task, classes, feature settings, the normalisation and, by
+   speaker, the training speakers' pooled statistics that shrink a briefly heard
+   speaker's, the test speeds) and ``held_out.npz`` (a few test waves, for ``demo``).
 
 ``transcribe(run, files)`` and ``demo(run)`` reopen the run folder and recognise words at the
 run's test speeds too.  A run normalised by speaker takes the files transcribed together as
@@ -373,8 +373,8 @@ def _speed_features(info: dict[str, Any], waves: Sequence[np.ndarray], speakers:
                     speeds: Sequence[float]) -> list[list[torch.Tensor]]:
     """Per speed of ``speeds``, the features of ``waves`` (trimmed and levelled as the run's) played at that speed
     (:func:`rnnkit.audio.speed_perturb`), normalised as the run's were: per utterance, or by the statistics of each
-    speaker's waves at their own speed (``speakers``; None: all one speaker's), shrunk toward the training speakers'.
-    Training normalised its perturbed recordings by the clean statistics too."""
+    speaker's unperturbed waves (``speakers``; None: all one speaker's), shrunk toward the training speakers', as
+    training normalised its perturbed recordings."""
     by_speaker = info.get("normalisation") == "speaker"
 
     def feats(ws: Sequence[np.ndarray]) -> list[torch.Tensor]:
