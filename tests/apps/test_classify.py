@@ -211,6 +211,29 @@ def test_cnn_lstm_and_every_model_give_class_logits():
         assert out.shape == (3, 4), kind
 
 
+def test_cnn_lstm_pools_every_four_steps_and_takes_texts_shorter_than_four(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("cnn-lstm", vocab_size=30, num_classes=2, embed_dim=6, units=5, dropout=0.0).eval()
+    with torch.no_grad():
+        for steps in (1, 3, 6):  # 6: one group of four and one of two
+            ids = torch.randint(1, 30, (2, steps))
+            conv = model.layers[2](model.layers[1](model.layers[0](ids))).numpy()  # (B, T, U) before the pooling
+            # Keras' 'same': ceil(T / 4) windows over T padded by (ceil(T / 4) - 1) 4 + 4 - T steps, half before
+            before = ((-(-steps // 4) - 1) * 4 + 4 - steps) // 2
+            by_hand = np.stack([conv[:, max(k - before, 0):k - before + 4].max(axis=1) for k in range(0, steps, 4)],
+                               axis=1)
+            np.testing.assert_allclose(model.layers[3](torch.from_numpy(conv)).numpy(), by_hand)
+            assert model(ids).shape == (2, 2)
+    data = tmp_path / "texts"
+    for label, words in (("pos", "good fine great"), ("neg", "bad awful")):
+        (data / label).mkdir(parents=True)
+        for i in range(12):
+            (data / label / f"{i}.txt").write_text(f"{words} {i}" if i else words.split()[0])  # one one-word text each
+    metrics = train(data=str(data), model="cnn-lstm", epochs=1, units=8, embed_dim=8, out=str(tmp_path / "run"),
+                    print_fn=lambda s: None, verbose=0)
+    assert 0 <= metrics["test_accuracy"] <= 1
+
+
 @pytest.mark.parametrize("pooling, width", [("max", 10), ("mean", 10), ("max-mean", 20), ("concat", 30)])
 def test_pooling_reaches_the_output_layer_with_its_width(pooling, width):
     model = build_model("bilstm", vocab_size=30, num_classes=2, embed_dim=6, units=5, pooling=pooling).eval()

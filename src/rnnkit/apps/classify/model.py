@@ -15,8 +15,10 @@ Every model maps token ids ``(batch, time)`` (0 = padding) to class logits
   The regularisation is AWD-LSTM's (Merity et al. 2018): embedding dropout drops
   whole words, locked dropout one mask per text for all its steps, DropConnect
   drops recurrent weights (PyTorch's fused kernel still runs).
-* ``cnn-lstm``: ``Embedding -> Dropout -> Conv1D(relu, 5) -> MaxPooling1D(4) -> LSTM -> Dense``,
-  the shape of Keras' IMDB CNN-LSTM example (no mask: the convolution mixes padded steps).
+* ``cnn-lstm``: ``Embedding -> Dropout -> Conv1D(relu, 5) -> MaxPooling1D(4, 'same') -> LSTM -> Dense``,
+  the shape of Keras' IMDB CNN-LSTM example (no mask: the convolution mixes padded steps).  Its
+  batches are as long as their longest text, so the pooling pads: a text of 1-3 tokens keeps a
+  step, and the last 1-3 steps of a longer one are pooled rather than dropped.
 * ``bag``: ``Embedding(mask_zero) -> GlobalAveragePooling1D -> Dropout -> Dense``, the
   tutorials' non-recurrent baseline (word order ignored).
 
@@ -85,7 +87,7 @@ def build_model(kind: str, vocab_size: int, num_classes: int, *, embed_dim: int 
             Embedding(vocab_size, embed_dim),  # (B, T, E)
             Dropout(dropout),
             Conv1D(units, 5, padding="same", activation="relu"),  # (B, T, U)
-            MaxPooling1D(4),  # (B, T/4, U)
+            MaxPooling1D(4, padding="same"),  # (B, ceil(T/4), U): short batches keep a step
             LSTM(units),  # last state (B, U)
             Dropout(dropout),
             Dense(num_classes),
