@@ -37,8 +37,13 @@ TASK_DEFAULTS = {"words": {"features": "mfcc", "stack": 2, "speed_range": 0.0, "
                             "trim_db": 0.0, "normalise": "utterance", "ema_epochs": 0.0, "test_speeds": [1.0]}}
 
 
+def numbers_text(values: list[float]) -> str:
+    """A list of numbers as the CLI takes it: ``[0.9, 1.0, 1.1]`` -> ``'0.9,1,1.1'``."""
+    return ",".join(f"{x:g}" for x in values)
+
+
 def _snr_text(snr: list[float]) -> str:
-    return ",".join(f"{x:g}" for x in snr) or "off"
+    return numbers_text(snr) or "off"
 
 
 def _task_defaults(key: str, text: Any = "{:g}".format) -> str:
@@ -51,10 +56,6 @@ def _task_defaults(key: str, text: Any = "{:g}".format) -> str:
     if len(set(shown.values())) == 1:
         return f"default {next(iter(shown.values()))}"
     return "default " + ", ".join(f"{value} for {task}" for task, value in shown.items())
-
-
-def _speeds_text(speeds: list[float]) -> str:
-    return ",".join(f"{x:g}" for x in speeds)
 
 
 def parse_snr_range(text: str) -> list[float]:
@@ -117,7 +118,7 @@ class SpeechConfig(TrainConfig):
     test_speeds: list[float] | None = setting(None, help="test-time augmentation (words): each recording also "
                                                         "recognised played at these speeds, the log-probabilities "
                                                         "averaged (comma-separated, each in [0.5, 2]; 1: off; "
-                                                        f"{_task_defaults('test_speeds', _speeds_text)})")
+                                                        f"{_task_defaults('test_speeds', numbers_text)})")
     no_augment: bool = setting(False, help="no speed perturbation, VTLP, noise or SpecAugment of training data")
     utterances: int = setting(4000, help="digits: training strings built (validation and test: a quarter each)",
                               min=10)

@@ -61,7 +61,7 @@ from rnnkit.training.losses import SparseCategoricalCrossentropy
 
 from ..framework import (Fitted, Recipe, ReportSection, classification_sections, cosine_schedule, ema_momentum, open_run,
                          train_run)
-from .config import DemoOptions, SpeechConfig, TranscribeOptions
+from .config import DemoOptions, SpeechConfig, TranscribeOptions, numbers_text
 from .data import (DIGIT_WORDS, HOP_MS, WIN_MS, Batches, Recordings, WaveFeatures, build_utterances, features_of,
                    load_recordings, perturbed_features, split_recordings, trimmed)
 from .model import TASKS, build_model
@@ -223,10 +223,9 @@ class _Recipe(Recipe):
             valid_acc = history["val_accuracy"][fitted.best_epoch]  # the kept epoch's
             plot_confusion(run / "confusion.png", report["confusion"], data.classes,
                            title=f"{cfg.data} ({cfg.split}): accuracy {report['accuracy']:.1%}")
-            speeds = ",".join(f"{f:g}" for f in cfg.test_speeds)
-            print_fn(f"speech: test accuracy {report['accuracy']:.2%} (speeds {speeds}; at their own speed only "
-                     f"{own_acc:.2%}), macro F1 {report['macro_f1']:.4f} (validation {valid_acc:.2%}) after "
-                     f"{fitted.train_seconds:.0f} s of training; run folder {run}")
+            print_fn(f"speech: test accuracy {report['accuracy']:.2%} (speeds {numbers_text(cfg.test_speeds)}; at "
+                     f"their own speed only {own_acc:.2%}), macro F1 {report['macro_f1']:.4f} (validation "
+                     f"{valid_acc:.2%}) after {fitted.train_seconds:.0f} s of training; run folder {run}")
             return {"test_accuracy": report["accuracy"], "test_macro_f1": report["macro_f1"],
                     "test_per_class": report["per_class"], "test_confusion": report["confusion"],
                     "test_accuracy_own_speed": own_acc, "val_accuracy": valid_acc, **common}
