@@ -47,7 +47,7 @@ RULES: list[tuple[str, tuple[str, ...], str]] = [
 #: Packages that may import the apps (everything else is the core, below them): the report and the server sit above
 #: the apps (DESIGN.md), as the report shows each app's own sections (Recipe.report_sections, found with
 #: apps.recipe_for) and the server answers with each app's Service (found with apps.service_for); the export too, as
-#: a command declared with the app framework that knows the speech app's layers (StackFrames, MaskedConv1D).
+#: a command declared with the app framework that knows the speech app's layers (StackFrames, SpectrogramConv).
 APPS_ALLOWED = ("rnnkit.apps", "rnnkit.report", "rnnkit.export", "rnnkit.serve", "rnnkit.cli")
 #: The ground: these import no other rnnkit module than each other.
 GROUND = ("rnnkit.errors", "rnnkit._validation", "rnnkit._io", "rnnkit.activations", "rnnkit.initializers",

@@ -71,6 +71,20 @@ def check_ndim(owner: str, x: torch.Tensor, ndims: int | tuple[int, ...], layout
         )
 
 
+def as_step_mask(owner: str, mask: Any, x: torch.Tensor) -> torch.Tensor:
+    """A ``(batch, time)`` bool mask matching ``x`` (batch, time, features); non-bool masks mean ``mask != 0``."""
+    m = as_tensor(owner, mask, "mask")
+    check_ndim(owner, m, 2, "(batch, time)", name="mask")
+    if tuple(m.shape) != tuple(x.shape[:2]):
+        raise ShapeError(
+            f"{owner}: expected a mask of shape (batch, time) = {tuple(x.shape[:2])} for input of shape "
+            f"{tuple(x.shape)}, got mask shape {tuple(m.shape)}"
+        )
+    if m.dtype != torch.bool:
+        m = m != 0
+    return m.to(x.device)
+
+
 def check_floating(owner: str, x: torch.Tensor, name: str = "input") -> None:
     if not x.is_floating_point():
         raise ShapeError(

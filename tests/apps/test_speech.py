@@ -236,6 +236,29 @@ def test_every_model_reopens_from_its_run_folder_with_the_same_outputs(model, wo
             assert torch.allclose(reopened(x[1:, :20]), out[1:], atol=1e-5)
 
 
+def test_a_cnn_bilstm_saved_with_the_apps_own_masked_conv_still_loads(tmp_path):
+    """Runs saved before MaskedConv1D moved into rnnkit.layers name it "rnnkit.speech>MaskedConv1D"."""
+    from rnnkit.apps.speech.model import build_model
+    from rnnkit.layers import MaskedConv1D
+    from rnnkit.saving import deserialize, serialize
+
+    torch.manual_seed(0)
+    model = build_model("cnn-bilstm", "words", 3, units=4, layers=1, filters=4).eval()
+    x = torch.randn(2, 12, 13)
+    x[1, 7:] = PAD
+    with torch.no_grad():
+        want = model(x)
+    config = serialize(model)
+    conv = [entry for entry in config["config"]["layers"] if entry["class_name"] == "MaskedConv1D"]
+    assert len(conv) == 1
+    conv[0]["registered_name"] = "rnnkit.speech>MaskedConv1D"  # as the old class was registered
+    old = deserialize(json.loads(json.dumps(config)))
+    assert sum(isinstance(layer, MaskedConv1D) for layer in old.layers) == 1
+    old.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(old.eval()(x), want)
+
+
 def test_digits_run_writes_error_rates_for_greedy_and_beam(digits_run):
     run, _, metrics = digits_run
     # two epochs leave CTC on its blank plateau, so only the figures' form is checked here (learning: the slow test)

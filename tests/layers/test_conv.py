@@ -1,4 +1,4 @@
-"""Tests of Conv1D and Conv2D against loop-based NumPy convolutions with TensorFlow's padding."""
+"""Tests of Conv1D, Conv2D and MaskedConv1D against loop-based NumPy convolutions with TensorFlow's padding."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError, ShapeError
-from rnnkit.layers.conv import Conv1D, Conv2D
+from rnnkit.layers.conv import Conv1D, Conv2D, MaskedConv1D
 
 
 def _tf_pads(size, kernel, stride, dilation, padding):
@@ -146,6 +146,53 @@ def test_conv1d_config_roundtrip_and_mask():
     clone.load_state_dict(layer.state_dict())
     assert torch.equal(clone(x), y)
     assert layer.compute_mask(x, torch.ones(2, 9, dtype=torch.bool)) is None
+
+
+# ---------------------------------------------------------------- MaskedConv1D
+_MASK = np.array([[1, 1, 1, 1, 1, 1, 1],
+                  [1, 1, 1, 1, 0, 0, 0],  # padded after its end
+                  [1, 0, 0, 0, 0, 0, 0],  # one step
+                  [1, 1, 0, 1, 1, 0, 0]], dtype=bool)  # a hole inside
+
+
+@pytest.mark.parametrize("padding, kernel, dilation", [("same", 5, 1), ("same", 4, 1), ("causal", 3, 2)])
+def test_masked_conv1d_matches_numpy_with_masked_steps_as_zeros(padding, kernel, dilation):
+    rng = np.random.default_rng(kernel)
+    x = rng.normal(size=(4, 7, 3)).astype(np.float32)
+    layer = MaskedConv1D(5, kernel, padding=padding, dilation_rate=dilation, activation="relu")
+    y = layer(torch.from_numpy(x), mask=torch.from_numpy(_MASK))
+    w, b = layer.weight.detach().numpy(), layer.bias.detach().numpy()
+    m = _MASK[..., None]
+    expected = np.maximum(_np_conv(x * m, w, b, (1,), padding, (dilation,)), 0) * m
+    np.testing.assert_allclose(y.detach().numpy(), expected, rtol=1e-5, atol=1e-5)
+    # each row padded at its end gives what it gives alone (Conv1D's own zero padding past its end)
+    for row, steps in ((1, 4), (2, 1)):
+        alone = Conv1D.from_config(layer.get_config())
+        alone.load_state_dict(layer.state_dict())
+        np.testing.assert_allclose(y[row, :steps].detach().numpy(),
+                                   alone(torch.from_numpy(x[row:row + 1, :steps]))[0].detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+    mask = torch.from_numpy(_MASK)
+    assert torch.equal(layer.compute_mask(torch.from_numpy(x), mask), mask)  # the mask passes on
+    torch.testing.assert_close(layer(torch.from_numpy(x)), Conv1D.forward(layer, torch.from_numpy(x)))  # no mask
+
+
+def test_masked_conv1d_errors_and_config():
+    with pytest.raises(ConfigError, match=r"^MaskedConv1D: strides must be 1 \(each output step is an input step, so "
+                                          r"the mask still fits\), got 2; use Conv1D for strided convolutions$"):
+        MaskedConv1D(4, 3, strides=2)
+    with pytest.raises(ConfigError, match="MaskedConv1D: `padding` must be one of 'same', 'causal', got 'valid'"):
+        MaskedConv1D(4, 3, padding="valid")
+    layer = MaskedConv1D(3, 3, input_size=2)
+    with pytest.raises(ShapeError, match=r"MaskedConv1D: expected a mask of shape \(batch, time\) = \(2, 5\) for input "
+                                         r"of shape \(2, 5, 2\), got mask shape \(2, 4\)"):
+        layer(torch.zeros(2, 5, 2), mask=torch.ones(2, 4, dtype=torch.bool))
+    config = json.loads(json.dumps(layer.get_config()))
+    assert config["padding"] == "same" and config["strides"] == 1
+    clone = MaskedConv1D.from_config(config)
+    clone.load_state_dict(layer.state_dict())
+    x, mask = torch.randn(2, 5, 2), torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    assert torch.equal(clone(x, mask=mask), layer(x, mask=mask))
 
 
 # ---------------------------------------------------------------- Conv2D

@@ -1,4 +1,4 @@
-"""Tests of the pooling layers: masked global pooling and TF-style max pooling vs NumPy."""
+"""Tests of the pooling layers: masked global pooling, TF-style max pooling and MaskedMaxPooling1D vs NumPy."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError, ShapeError
-from rnnkit.layers.pooling import GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
+from rnnkit.layers.pooling import (GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, MaskedMaxPooling1D,
+                                   MaxPooling1D, MaxPooling2D)
 
 
 def _x_and_mask(seed=0):
@@ -214,3 +215,53 @@ def test_concat_pooling_refuses_unknown_or_repeated_pools():
         GlobalConcatPooling1D(("max", "max"))
     layer = GlobalConcatPooling1D(("mean", "max"))
     assert type(layer).from_config(layer.get_config()).pools == ("mean", "max")
+
+
+# ---------------------------------------------------------------- MaskedMaxPooling1D
+@pytest.mark.parametrize("pool", [1, 2, 4, 7])
+def test_masked_max_pooling_matches_numpy_windows_from_the_first_step(pool):
+    x, mask = _x_and_mask(pool)  # 6 steps; rows padded at the end, with holes, and of one step
+    layer = MaskedMaxPooling1D(pool)
+    y = layer(torch.from_numpy(x), mask=torch.from_numpy(mask)).numpy()
+    out_mask = layer.compute_mask(torch.from_numpy(x), torch.from_numpy(mask)).numpy()
+    windows = math.ceil(6 / pool)
+    assert y.shape == (4, windows, 3) and out_mask.shape == (4, windows)
+    for b in range(4):
+        for i in range(windows):
+            steps = [t for t in range(i * pool, min((i + 1) * pool, 6)) if mask[b, t]]
+            assert out_mask[b, i] == bool(steps)
+            expected = x[b, steps].max(axis=0) if steps else np.zeros(3)
+            np.testing.assert_allclose(y[b, i], expected)
+    # without a mask: every step, the last window short
+    plain = layer(torch.from_numpy(x)).numpy()
+    for i in range(windows):
+        np.testing.assert_allclose(plain[:, i], x[:, i * pool:(i + 1) * pool].max(axis=1))
+    assert layer.compute_mask(torch.from_numpy(x), None) is None
+
+
+def test_masked_max_pooling_of_a_padded_text_is_the_text_alone():
+    x = torch.randn(1, 5, 3)
+    padded = torch.cat([x, torch.randn(1, 6, 3)], dim=1)  # 11 steps, the last 6 padding
+    mask = torch.tensor([[True] * 5 + [False] * 6])
+    layer = MaskedMaxPooling1D(4)
+    y, m = layer(padded, mask=mask), layer.compute_mask(padded, mask)
+    assert m.tolist() == [[True, True, False]]
+    torch.testing.assert_close(y[:, :2], layer(x))  # MaxPooling1D(4, 'same') would centre 11 steps' windows otherwise
+    assert torch.equal(y[:, 2], torch.zeros(1, 3))
+
+
+def test_masked_max_pooling_gradients_reach_real_steps_only_and_errors():
+    x = torch.randn(2, 5, 3, requires_grad=True)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [0, 0, 0, 0, 0]], dtype=torch.bool)
+    MaskedMaxPooling1D(2)(x, mask=mask).sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad[~mask].abs().sum() == 0 and x.grad[mask].abs().sum() > 0
+    layer = MaskedMaxPooling1D(3, name="p")
+    assert MaskedMaxPooling1D.from_config(json.loads(json.dumps(layer.get_config()))).pool_size == 3
+    with pytest.raises(ConfigError, match="MaskedMaxPooling1D: `pool_size` must be a positive integer"):
+        MaskedMaxPooling1D(0)
+    with pytest.raises(ShapeError, match=r"MaskedMaxPooling1D: expected input of 3 dims \(batch, steps, channels\)"):
+        layer(torch.zeros(2, 5))
+    with pytest.raises(ShapeError, match="MaskedMaxPooling1D: expected a floating-point input"):
+        layer(torch.zeros(2, 5, 3, dtype=torch.long))
+    with pytest.raises(ShapeError, match=r"MaskedMaxPooling1D: expected a mask of shape \(batch, time\) = \(2, 5\)"):
+        layer(torch.zeros(2, 5, 3), mask=torch.ones(2, 6, dtype=torch.bool))

@@ -9,7 +9,7 @@ with a dynamic batch and time axis:
 * ``LSTM``, ``GRU``, ``SimpleRNN`` and ``RNN`` over their cells -> :class:`RecurrentForm`:
   ONNX's own recurrent operators (:mod:`.ops`);
 * ``Bidirectional`` -> :class:`BidirectionalForm` (two recurrent forms, merged);
-* ``StackFrames`` (speech) -> :class:`StackFramesForm`; its ``MaskedConv1D`` and ``SpectrogramConv`` are traced;
+* ``StackFrames`` (speech) -> :class:`StackFramesForm`; its ``SpectrogramConv`` is traced;
 * the feed-forward layers of :data:`TRACED` are traced as they are (their
   ``forward`` and ``compute_mask`` are tensor operations throughout);
 * anything else -> :class:`~rnnkit.errors.ExportError` naming the layer and why.
@@ -38,7 +38,7 @@ from torch import nn
 from ..errors import ExportError
 from ..layers import (GRU, LSTM, RNN, Activation, BatchNormalization, Bidirectional, Conv1D, Dense, Dropout, Embedding,
                       GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, LayerNormalization, Masking,
-                      SimpleRNN, SpatialDropout1D)
+                      MaskedMaxPooling1D, SimpleRNN, SpatialDropout1D)
 from ..layers.recurrent import RecurrentLayer
 from ..models import Sequential
 from .ops import cell_blocker, onnx_rnn, onnx_weights
@@ -48,7 +48,8 @@ __all__ = ["TRACED", "RecurrentForm", "BidirectionalForm", "StackFramesForm", "S
 
 #: feed-forward layers whose own forward and compute_mask trace exactly with dynamic axes
 TRACED: tuple[type, ...] = (Dense, Dropout, SpatialDropout1D, Activation, Embedding, Masking, GlobalAveragePooling1D,
-                            GlobalMaxPooling1D, GlobalConcatPooling1D, LayerNormalization, BatchNormalization)
+                            GlobalMaxPooling1D, GlobalConcatPooling1D, MaskedMaxPooling1D, LayerNormalization,
+                            BatchNormalization)
 
 
 def layer_label(layer: nn.Module, index: int | None = None) -> str:
@@ -229,7 +230,7 @@ def _form(layer: nn.Module, label: str, accepts_mask: bool) -> nn.Module:
     speech = speech_layers()
     if speech is not None and isinstance(layer, speech[0]):  # StackFrames
         return StackFramesForm(layer.k)
-    if speech is not None and isinstance(layer, speech[1:]):  # MaskedConv1D, SpectrogramConv: 'same', stride 1
+    if speech is not None and isinstance(layer, speech[1]):  # SpectrogramConv: 'same', stride 1 over time
         return _Traced(layer, accepts_mask)
     if isinstance(layer, Conv1D) and layer.strides == (1,) and layer.padding in ("same", "valid", "causal"):
         return _Traced(layer, accepts_mask)
@@ -238,18 +239,18 @@ def _form(layer: nn.Module, label: str, accepts_mask: bool) -> nn.Module:
     raise ExportError(
         f"{label} cannot be exported to ONNX: rnnkit has no ONNX form for {type(layer).__name__} (exportable: "
         "LSTM, GRU, SimpleRNN, RNN over their cells, Bidirectional, Embedding, Masking, Dense, Dropout, SpatialDropout1D, "
-        "Activation, Conv1D with stride 1, LayerNormalization, BatchNormalization, global pooling, the speech app's StackFrames, "
-        "MaskedConv1D and SpectrogramConv)"
+        "Activation, Conv1D and MaskedConv1D with stride 1, MaskedMaxPooling1D, LayerNormalization, BatchNormalization, global "
+        "pooling, the speech app's StackFrames and SpectrogramConv)"
     )
 
 
-def speech_layers() -> tuple[type, type, type] | None:
-    """The speech app's own layers (StackFrames, MaskedConv1D, SpectrogramConv), which its models hold."""
+def speech_layers() -> tuple[type, type] | None:
+    """The speech app's own layers (StackFrames, SpectrogramConv), which its models hold."""
     try:
-        from ..apps.speech.model import MaskedConv1D, SpectrogramConv, StackFrames
+        from ..apps.speech.model import SpectrogramConv, StackFrames
     except ImportError:  # pragma: no cover - the app is part of the package
         return None
-    return StackFrames, MaskedConv1D, SpectrogramConv
+    return StackFrames, SpectrogramConv
 
 
 def require_sequential(model: nn.Module) -> None:

@@ -153,7 +153,7 @@ def _input_spec(model: nn.Module, features: int | None) -> dict[str, Any]:
 def _features(model: nn.Module) -> int | None:
     """The input features per step, read from the first layer that has weights or knows its input width (StackFrames
     divides by k)."""
-    factor, speech = 1, speech_layers()  # (StackFrames, MaskedConv1D, SpectrogramConv)
+    factor, speech = 1, speech_layers()  # (StackFrames, SpectrogramConv)
     for layer in model.layers:
         if speech is not None and isinstance(layer, speech[0]):
             factor *= layer.k
@@ -163,7 +163,7 @@ def _features(model: nn.Module) -> int | None:
             size = rnn.cells[0].input_size
         elif isinstance(layer, (Dense, Conv1D)) and layer.weight is not None:
             size = layer.weight.shape[1]
-        elif speech is not None and isinstance(layer, speech[2]):  # SpectrogramConv: bands per frame, set when built
+        elif speech is not None and isinstance(layer, speech[1]):  # SpectrogramConv: bands per frame, set when built
             size = layer.input_size
         else:
             continue

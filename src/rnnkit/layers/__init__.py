@@ -7,14 +7,15 @@ from .adaptive_softmax import AdaptiveSoftmax
 from ..saving import deserialize, register_serializable, serialize
 from .attention import AdditiveAttention, Attention
 from .bidirectional import Bidirectional
-from .conv import Conv1D, Conv2D
+from .conv import Conv1D, Conv2D, MaskedConv1D
 from .core import Activation, Dense, Dropout, Flatten, LockedDropout, Masking, SpatialDropout1D
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .min_rnn import MinGRU, MinLSTM
 from .normalization import BatchNormalization, LayerNormalization
-from .pooling import GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, MaxPooling1D, MaxPooling2D
+from .pooling import (GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, MaskedMaxPooling1D, MaxPooling1D,
+                      MaxPooling2D)
 from .wrappers import TimeDistributed
 from .convert import from_torch, load_torch_state_dict, to_torch, torch_state_dict
 from .recurrent import GRU, LSTM, RNN, RecurrentLayer, SimpleRNN
@@ -45,8 +46,10 @@ __all__ = [
     "GlobalConcatPooling1D",
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaskedMaxPooling1D",
     "Conv1D",
     "Conv2D",
+    "MaskedConv1D",
     "LayerNormalization",
     "BatchNormalization",
     "Attention",

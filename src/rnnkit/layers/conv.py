@@ -1,4 +1,8 @@
-"""Channels-last convolutions: Conv1D and Conv2D with Keras' 'valid', 'same' and 'causal' padding."""
+"""Channels-last convolutions: Conv1D and Conv2D with Keras' 'valid', 'same' and 'causal' padding, and MaskedConv1D.
+
+Keras' convolutions consume a mask (the steps after them are all real); rnnkit's
+``MaskedConv1D`` keeps it, for padded batches of texts or utterances.
+"""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -6,12 +10,12 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from .._validation import as_int_tuple, as_tensor, check_choice, check_floating, check_ndim, check_positive_int
+from .._validation import as_int_tuple, as_step_mask, as_tensor, check_choice, check_floating, check_ndim, check_positive_int
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 from .core import KernelLayer
 
-__all__ = ["Conv1D", "Conv2D"]
+__all__ = ["Conv1D", "Conv2D", "MaskedConv1D"]
 
 
 
@@ -212,6 +216,79 @@ class Conv1D(_Conv):
             filters, kernel_size, strides, padding, dilation_rate, activation, use_bias,
             kernel_initializer, bias_initializer, input_size, name,
         )
+
+
+@register_serializable
+class MaskedConv1D(Conv1D):
+    r"""A :class:`Conv1D` over padded sequences that uses the mask and keeps it (an rnnkit layer; Keras has none).
+
+    .. math::
+        y_{b,t,f} = m_{b,t}\, \phi\Big(b_f + \sum_{c} \sum_{j=0}^{k-1}
+            W_{f,c,j}\, \widetilde{(m x)}_{b,\, t + d j,\, c}\Big)
+
+    with :math:`m` the ``(batch, steps)`` mask (1 = a real step).  Masked input
+    steps count as zeros, as the ``'same'`` or ``'causal'`` padding does, so a
+    sequence's outputs do not depend on the padding after it (or inside it) in its
+    batch: alone or padded, it gives the same real steps.  Masked output steps are
+    0 and stay masked for the next layer.  Strides are 1, so each output step is
+    an input step and the mask still fits.  Without a mask it is :class:`Conv1D`.
+
+    Shape:
+        * input: ``(batch, steps, input_size)``; mask ``(batch, steps)``.
+        * output: ``(batch, steps, filters)``; the mask passes.
+        * ``weight``, ``bias``: as :class:`Conv1D`.
+
+    Args:
+        filters, kernel_size, dilation_rate, activation, use_bias, kernel_initializer, bias_initializer,
+        input_size, name: as :class:`Conv1D`.
+        padding: ``'same'`` (default) or ``'causal'``.
+        strides: 1 only (accepted so a saved ``Conv1D`` config loads).
+
+    Example:
+        >>> import torch
+        >>> conv = MaskedConv1D(1, 3, use_bias=False, kernel_initializer="ones")
+        >>> x = torch.tensor([[[1.0], [2.0], [9.0]]])
+        >>> conv(x, mask=torch.tensor([[True, True, False]])).flatten().tolist()
+        [3.0, 3.0, 0.0]
+    """
+
+    _paddings = ("same", "causal")
+
+    def __init__(
+        self,
+        filters: int,
+        kernel_size: int | tuple[int],
+        strides: int | tuple[int] = 1,
+        padding: str = "same",
+        dilation_rate: int | tuple[int] = 1,
+        activation: str | Callable | None = None,
+        use_bias: bool = True,
+        kernel_initializer: str | Callable = "glorot_uniform",
+        bias_initializer: str | Callable = "zeros",
+        input_size: int | None = None,
+        *,
+        name: str | None = None,
+    ) -> None:
+        if as_int_tuple(type(self).__name__, "strides", strides, 1) != (1,):
+            raise ConfigError(f"{type(self).__name__}: strides must be 1 (each output step is an input step, so the "
+                              f"mask still fits), got {strides!r}; use Conv1D for strided convolutions")
+        super().__init__(filters, kernel_size, 1, padding, dilation_rate, activation, use_bias, kernel_initializer,
+                         bias_initializer, input_size, name=name)
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Convolve ``inputs`` with their masked steps as zeros; masked output steps are 0."""
+        if mask is None:
+            return super().forward(inputs)
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        check_ndim(owner, x, 3, self._layout)
+        m = as_step_mask(owner, mask, x).unsqueeze(-1)  # (B, T, 1)
+        # y = m · φ(W ⋆ (m x) + b)                                       (B, T, filters)
+        return super().forward(x * m.to(x.dtype)) * m.to(x.dtype)
+
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The steps are the input's, so the mask passes unchanged."""
+        return mask
 
 
 @register_serializable

@@ -1,4 +1,4 @@
-"""Pooling layers: mask-aware global pooling over time, and channels-last max pooling."""
+"""Pooling layers: mask-aware global pooling over time, channels-last max pooling, and MaskedMaxPooling1D."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,26 +7,13 @@ import torch
 import torch.nn.functional as F
 
 from .._base_layer import Layer
-from .._validation import as_int_tuple, as_tensor, check_bool, check_choice, check_floating, check_ndim
+from .._validation import as_int_tuple, as_step_mask, as_tensor, check_bool, check_positive_int, check_choice, check_floating, check_ndim
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 from .conv import same_padding
 
-__all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalConcatPooling1D", "MaxPooling1D", "MaxPooling2D"]
-
-
-def _check_mask(owner: str, mask: Any, x: torch.Tensor) -> torch.Tensor:
-    """A ``(batch, time)`` bool mask matching ``x`` (batch, time, features); non-bool masks mean ``mask != 0``."""
-    m = as_tensor(owner, mask, "mask")
-    check_ndim(owner, m, 2, "(batch, time)", name="mask")
-    if tuple(m.shape) != tuple(x.shape[:2]):
-        raise ShapeError(
-            f"{owner}: expected a mask of shape (batch, time) = {tuple(x.shape[:2])} for input of shape "
-            f"{tuple(x.shape)}, got mask shape {tuple(m.shape)}"
-        )
-    if m.dtype != torch.bool:
-        m = m != 0
-    return m.to(x.device)
+__all__ = ["GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalConcatPooling1D", "MaxPooling1D", "MaxPooling2D",
+           "MaskedMaxPooling1D"]
 
 
 def _mean(x: torch.Tensor, m: torch.Tensor | None, keepdims: bool = False) -> torch.Tensor:
@@ -80,7 +67,7 @@ class _GlobalPooling1D(Layer):
         x = as_tensor(owner, inputs)
         check_ndim(owner, x, 3, "(batch, time, features)")
         check_floating(owner, x)
-        return x, None if mask is None else _check_mask(owner, mask, x)
+        return x, None if mask is None else as_step_mask(owner, mask, x)
 
     def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         """The time axis is pooled away, so no mask flows on: returns None."""
@@ -313,6 +300,78 @@ class MaxPooling1D(_MaxPooling):
         name: str | None = None,
     ) -> None:
         super().__init__(pool_size, strides, padding, name)
+
+
+@register_serializable
+class MaskedMaxPooling1D(Layer):
+    r"""Max pooling over windows of ``pool_size`` real steps of padded sequences, keeping a mask (rnnkit's).
+
+    .. math::
+        y_{b,i,c} = \max_{\{j \,:\, 0 \le j < p,\ m_{b,pi+j}\}} x_{b,\, p i + j,\, c},
+        \qquad m'_{b,i} = \bigvee_{0 \le j < p} m_{b,pi+j}
+
+    with :math:`p` = ``pool_size`` and :math:`m` the ``(batch, steps)`` mask.
+    The windows start at the first step and do not overlap; the last is filled
+    out with masked steps (PyTorch's ``ceil_mode``), so ``ceil(steps / p)``
+    outputs.  A sequence of ``n`` real steps has ``ceil(n / p)`` real outputs, and
+    they do not depend on the padding after it in its batch (``MaxPooling1D``'s
+    ``'same'`` centres its windows on the batch's width, so they do).  Windows with
+    no real step give 0 and are masked.  Without a mask every step is real.
+
+    Shape:
+        * input: ``(batch, steps, channels)``, floating point; mask ``(batch, steps)``.
+        * output: ``(batch, ceil(steps / pool_size), channels)``; mask ``(batch, ceil(steps / pool_size))``.
+
+    Args:
+        pool_size: steps per window (default 2).
+        name: layer name.
+
+    Example:
+        >>> import torch
+        >>> x = torch.tensor([[[1.0], [5.0], [2.0], [4.0], [3.0]]])
+        >>> MaskedMaxPooling1D(2)(x, mask=torch.tensor([[True, True, True, False, False]])).flatten().tolist()
+        [5.0, 2.0, 0.0]
+    """
+
+    def __init__(self, pool_size: int = 2, *, name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.pool_size = check_positive_int(type(self).__name__, "pool_size", pool_size)
+
+    def _pool(self, x: torch.Tensor) -> torch.Tensor:
+        """Max over windows of ``pool_size`` steps of ``x`` (batch, steps, channels) from the first step, the last one
+        short (``ceil_mode``: no padding to build, so an exported graph keeps the steps dynamic)."""
+        p = self.pool_size
+        return F.max_pool1d(x.transpose(1, 2), p, p, ceil_mode=True).transpose(1, 2)  # (B, ceil(T/p), C)
+
+    def _real(self, m: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """m'_i: whether window i of the ``(batch, steps)`` mask ``m`` holds a real step   (B, ceil(T/p))."""
+        return self._pool(m.to(dtype).unsqueeze(-1)).squeeze(-1) > 0
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        check_ndim(owner, x, 3, "(batch, steps, channels)")
+        check_floating(owner, x)
+        if mask is None:
+            return self._pool(x)
+        m = as_step_mask(owner, mask, x)
+        # y_i = max over the real steps of window i; -inf never wins          (B, ceil(T/p), C)
+        y = self._pool(x.masked_fill(~m.unsqueeze(-1), float("-inf")))
+        return y.masked_fill(~self._real(m, x.dtype).unsqueeze(-1), 0.0)  # no real step: 0
+
+    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
+        """m'_i = any real step in window i; None without a mask."""
+        if mask is None:
+            return None
+        owner = type(self).__name__
+        x = as_tensor(owner, inputs)
+        return self._real(as_step_mask(owner, mask, x), x.dtype if x.is_floating_point() else torch.float32)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pool_size": self.pool_size}
+
+    def extra_repr(self) -> str:
+        return f"pool_size={self.pool_size}"
 
 
 @register_serializable

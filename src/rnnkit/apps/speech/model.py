@@ -40,31 +40,23 @@ from rnnkit import Sequential
 from rnnkit._base_layer import Layer
 from rnnkit._validation import check_positive_int
 from rnnkit.errors import ConfigError, ShapeError
-from rnnkit.layers import GRU, LSTM, Bidirectional, Conv1D, Conv2D, Dense, Dropout, GlobalMaxPooling1D, Masking
+from rnnkit.layers import (GRU, LSTM, Bidirectional, Conv2D, Dense, Dropout, GlobalMaxPooling1D, MaskedConv1D,
+                           Masking)
 from rnnkit.saving import register_serializable
 
 from .data import PAD
 
-__all__ = ["MODELS", "TASKS", "build_model", "MaskedConv1D", "SpectrogramConv", "StackFrames"]
+__all__ = ["MODELS", "TASKS", "build_model", "SpectrogramConv", "StackFrames"]
 
 MODELS = ("bilstm", "gru", "lstm", "cnn-bilstm", "crnn")
 TASKS = ("words", "digits")
 
 
-@register_serializable(package="rnnkit.speech")
-class MaskedConv1D(Conv1D):
-    """A ``Conv1D`` with ``padding='same'`` and stride 1 that keeps the mask: padded steps come out 0 and stay masked."""
-
-    def __init__(self, filters: int, kernel_size: int, activation: Any = None, **kwargs: Any) -> None:
-        kwargs.pop("padding", None), kwargs.pop("strides", None)
-        super().__init__(filters, kernel_size, padding="same", activation=activation, **kwargs)
-
-    def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        y = super().forward(inputs)
-        return y if mask is None else y * mask[:, :, None].to(y.dtype)
-
-    def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
-        return mask
+@register_serializable(package="rnnkit.speech", name="MaskedConv1D")
+class _SavedMaskedConv1D(MaskedConv1D):
+    """The name that speech runs saved before ``MaskedConv1D`` moved into :mod:`rnnkit.layers` carry in their model
+    files, so that they still load; the layer is the core one (their inputs are 0 at masked steps, as it makes
+    them, so their outputs do not change)."""
 
 
 @register_serializable(package="rnnkit.speech")
