@@ -195,12 +195,12 @@ def test_report_agrees_with_scikit_learn_where_installed():
 
 
 # ---------------------------------------------------------------- models
-@pytest.mark.parametrize("kind", [k for k in MODELS if k != "cnn-lstm"])
+@pytest.mark.parametrize("kind", MODELS)
 def test_padding_does_not_change_a_masked_models_output(kind):
     torch.manual_seed(0)
     model = build_model(kind, vocab_size=30, num_classes=3, embed_dim=6, units=5, layers=2, dropout=0.0).eval()
-    ids = torch.tensor([[4, 9, 7, 12]])
-    padded = torch.tensor([[4, 9, 7, 12, 0, 0, 0]])
+    ids = torch.tensor([[4, 9, 7, 12, 3, 8]])
+    padded = torch.tensor([[4, 9, 7, 12, 3, 8, 0, 0, 0, 0, 0]])  # the cnn-lstm: 2 pooled steps, 3 padded
     with torch.no_grad():
         torch.testing.assert_close(model(padded), model(ids))
 
@@ -218,10 +218,8 @@ def test_cnn_lstm_pools_every_four_steps_and_takes_texts_shorter_than_four(tmp_p
         for steps in (1, 3, 6):  # 6: one group of four and one of two
             ids = torch.randint(1, 30, (2, steps))
             conv = model.layers[2](model.layers[1](model.layers[0](ids))).numpy()  # (B, T, U) before the pooling
-            # Keras' 'same': ceil(T / 4) windows over T padded by (ceil(T / 4) - 1) 4 + 4 - T steps, half before
-            before = ((-(-steps // 4) - 1) * 4 + 4 - steps) // 2
-            by_hand = np.stack([conv[:, max(k - before, 0):k - before + 4].max(axis=1) for k in range(0, steps, 4)],
-                               axis=1)
+            # windows of four from the first step, the last one short: ceil(T / 4) of them
+            by_hand = np.stack([conv[:, k:k + 4].max(axis=1) for k in range(0, steps, 4)], axis=1)
             np.testing.assert_allclose(model.layers[3](torch.from_numpy(conv)).numpy(), by_hand)
             assert model(ids).shape == (2, 2)
     data = tmp_path / "texts"
@@ -232,6 +230,12 @@ def test_cnn_lstm_pools_every_four_steps_and_takes_texts_shorter_than_four(tmp_p
     metrics = train(data=str(data), model="cnn-lstm", epochs=1, units=8, embed_dim=8, out=str(tmp_path / "run"),
                     print_fn=lambda s: None, verbose=0)
     assert 0 <= metrics["test_accuracy"] <= 1
+    # a text's probabilities do not depend on the longer texts predicted with it (the padding after it is masked)
+    long = " ".join(["great fine good bad awful"] * 5)
+    for text in ("good", "bad awful", "fine great good 3"):
+        alone = predict(tmp_path / "run", [text])[0].probabilities
+        together = predict(tmp_path / "run", [long, text, long + " bad"])[1].probabilities
+        assert together == pytest.approx(alone, abs=1e-6)
 
 
 @pytest.mark.parametrize("pooling, width", [("max", 10), ("mean", 10), ("max-mean", 20), ("concat", 30)])

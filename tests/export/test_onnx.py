@@ -20,6 +20,7 @@ pytest.importorskip("onnxruntime", reason="the [onnx] extra (onnx, onnxruntime) 
 import onnxruntime as ort  # noqa: E402
 
 from rnnkit import Sequential  # noqa: E402
+from rnnkit.apps.classify.model import build_model  # noqa: E402
 from rnnkit.errors import ConfigError, ExportError  # noqa: E402
 from rnnkit.export import export_onnx  # noqa: E402
 from rnnkit.layers import (GRU, LSTM, BatchNormalization, Bidirectional, Dense, Dropout, Embedding,  # noqa: E402
@@ -56,6 +57,8 @@ def classifiers():
         "rnn-bigru": Sequential([Embedding(40, 6, mask_zero=True), SimpleRNN(5, return_sequences=True, activation="relu"),
                                  Bidirectional(GRU(4, return_sequences=True, zero_output_for_mask=True), merge_mode="ave"),
                                  GlobalMaxPooling1D(), Dense(2)]),
+        # the classify app's CNN-LSTM: the mask through the convolution and the pooling to the LSTM's last state
+        "cnn-lstm": build_model("cnn-lstm", vocab_size=40, num_classes=3, embed_dim=6, units=5),
         # --pretrain-lm's head: concat pooling, batch normalisation with moving statistics (frozen in the graph)
         "lm-head": Sequential([Embedding(40, 6, mask_zero=True), LSTM(5, return_sequences=True),
                                GlobalConcatPooling1D(), BatchNormalization(), Dropout(0.2), Dense(4, activation="relu"),
@@ -71,7 +74,7 @@ def classifiers():
     return models
 
 
-@pytest.mark.parametrize("kind", ["bilstm", "lm-head", pytest.param("gru-lstm", marks=pytest.mark.slow),
+@pytest.mark.parametrize("kind", ["bilstm", "lm-head", "cnn-lstm", pytest.param("gru-lstm", marks=pytest.mark.slow),
                                   pytest.param("rnn-bigru", marks=pytest.mark.slow)])
 def test_classifier_round_trip_with_padding(classifiers, kind, tmp_path):
     model = classifiers[kind]

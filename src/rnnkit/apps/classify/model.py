@@ -15,10 +15,11 @@ Every model maps token ids ``(batch, time)`` (0 = padding) to class logits
   The regularisation is AWD-LSTM's (Merity et al. 2018): embedding dropout drops
   whole words, locked dropout one mask per text for all its steps, DropConnect
   drops recurrent weights (PyTorch's fused kernel still runs).
-* ``cnn-lstm``: ``Embedding -> Dropout -> Conv1D(relu, 5) -> MaxPooling1D(4, 'same') -> LSTM -> Dense``,
-  the shape of Keras' IMDB CNN-LSTM example (no mask: the convolution mixes padded steps).  Its
-  batches are as long as their longest text, so the pooling pads: a text of 1-3 tokens keeps a
-  step, and the last 1-3 steps of a longer one are pooled rather than dropped.
+* ``cnn-lstm``: ``Embedding(mask_zero) -> Dropout -> MaskedConv1D(relu, 5) -> MaskedMaxPooling1D(4) -> LSTM
+  -> Dropout -> Dense``, the shape of Keras' IMDB CNN-LSTM example with the padding masked throughout: the
+  convolution sees padded words as zeros (as past a text's ends), the pooling's windows start at each text's first
+  word, and the LSTM's last state is at its last window.  So a text's prediction does not depend on the longer
+  texts it is batched with (with Keras' layers, which drop the mask, it does).  A text of 1-4 words pools to one step.
 * ``bag``: ``Embedding(mask_zero) -> GlobalAveragePooling1D -> Dropout -> Dense``, the
   tutorials' non-recurrent baseline (word order ignored).
 
@@ -33,8 +34,9 @@ from torch import nn
 
 from rnnkit import Sequential
 from rnnkit.errors import ConfigError
-from rnnkit.layers import (GRU, LSTM, Bidirectional, Conv1D, Dense, Dropout, Embedding, GlobalAveragePooling1D,
-                           GlobalConcatPooling1D, GlobalMaxPooling1D, MaxPooling1D, MinGRU, SpatialDropout1D)
+from rnnkit.layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, GlobalAveragePooling1D,
+                           GlobalConcatPooling1D, GlobalMaxPooling1D, MaskedConv1D, MaskedMaxPooling1D, MinGRU,
+                           SpatialDropout1D)
 
 __all__ = ["MODELS", "POOLINGS", "build_model"]
 
@@ -84,11 +86,11 @@ def build_model(kind: str, vocab_size: int, num_classes: int, *, embed_dim: int 
         ])
     if kind == "cnn-lstm":
         return Sequential([
-            Embedding(vocab_size, embed_dim),  # (B, T, E)
+            Embedding(vocab_size, embed_dim, mask_zero=True),  # (B, T, E), mask (B, T)
             Dropout(dropout),
-            Conv1D(units, 5, padding="same", activation="relu"),  # (B, T, U)
-            MaxPooling1D(4, padding="same"),  # (B, ceil(T/4), U): short batches keep a step
-            LSTM(units),  # last state (B, U)
+            MaskedConv1D(units, 5, activation="relu"),  # (B, T, U), 0 at padded steps
+            MaskedMaxPooling1D(4),  # (B, ceil(T/4), U), mask (B, ceil(T/4)): windows of each text's words
+            LSTM(units),  # the state at each text's last window (B, U)
             Dropout(dropout),
             Dense(num_classes),
         ])
