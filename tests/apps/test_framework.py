@@ -96,6 +96,45 @@ def test_readme_toy_app_is_the_tested_example_and_its_run_reopens_without_the_ap
         toy.train(out=str(tmp_path / "bad"), lookback=1)
 
 
+def _toy_app():
+    spec = importlib.util.spec_from_file_location("toy_app", ROOT / "examples" / "toy_app.py")
+    toy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(toy)
+    return toy
+
+
+def test_a_run_folder_that_failed_before_saving_weights_is_removed_so_its_out_starts_afresh(tmp_path, monkeypatch):
+    toy = _toy_app()
+    built = toy.WaveRecipe.build
+
+    def broken(self, cfg, data):  # a model that cannot be built (the cnn-lstm's old pooling refused one-word batches)
+        raise ConfigError("the model cannot be built")
+
+    monkeypatch.setattr(toy.WaveRecipe, "build", broken)
+    run = tmp_path / "wave"
+    with pytest.raises(ConfigError, match="the model cannot be built"):
+        toy.train(out=str(run), epochs=1)
+    assert not run.exists()  # made by that call, holding no weights: gone
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    (existing / "notes.txt").write_text("keep")
+    with pytest.raises(ConfigError, match="the model cannot be built"):
+        toy.train(out=str(existing), epochs=1)
+    assert (existing / "notes.txt").read_text() == "keep"  # a folder the user made stays, with what it held
+
+    def after_weights(self, cfg, data):  # --pretrain-lm trains a language model into RUN/lm before the classifier
+        (Path(cfg.out) / "lm").mkdir()
+        (Path(cfg.out) / "lm" / "model.safetensors").write_bytes(b"weights")
+        raise ConfigError("the classifier cannot be built")
+
+    monkeypatch.setattr(toy.WaveRecipe, "build", after_weights)
+    with pytest.raises(ConfigError, match="the classifier cannot be built"):
+        toy.train(out=str(tmp_path / "lm-run"), epochs=1)
+    assert (tmp_path / "lm-run" / "lm" / "model.safetensors").read_bytes() == b"weights"  # kept for --resume
+    monkeypatch.setattr(toy.WaveRecipe, "build", built)
+    assert toy.train(out=str(run), epochs=1)["epochs"] == 1  # the same --out again, no --resume needed
+
+
 @pytest.mark.parametrize("app", ["classify", "forecast"])
 def test_every_app_is_callable_with_keyword_settings_that_name_the_field(app):
     module = importlib.import_module(f"rnnkit.apps.{app}")

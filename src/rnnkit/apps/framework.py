@@ -51,6 +51,7 @@ import contextvars
 import dataclasses
 import functools
 import math
+import shutil
 import sys
 import time
 import types
@@ -700,6 +701,19 @@ def _resumed(recipe: Recipe, cfg: Any) -> tuple[Any, Path]:
     return saved, run
 
 
+@contextlib.contextmanager
+def _removed_if_it_fails(run: Path, created: bool) -> Iterator[None]:
+    """Removes the run folder ``run`` when the block fails, if this call ``created`` it and no weights were saved in
+    it yet (a model that could not be built, a first epoch that failed): the same ``--out`` then starts afresh. A
+    folder holding weights (a language model, a checkpoint) stays, for ``--resume``."""
+    try:
+        yield
+    except Exception:
+        if created and not any(run.rglob("*.safetensors")):
+            shutil.rmtree(run, ignore_errors=True)
+        raise
+
+
 def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Callable[[str], None] | None = print,
               verbose: int = 1) -> dict[str, Any]:
     """Train ``recipe``'s app with settings ``cfg`` into a run folder; returns ``metrics.json``'s content.
@@ -736,6 +750,7 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     cfg, data = recipe.prepare(cfg, saved, say)
     cfg.check()
     continuing = saved is not None  # from the run's checkpoint (else from the start)
+    existed = cfg.out is not None and Path(cfg.out).exists()  # a folder this call makes is removed if nothing trains
     if writer:
         run = new_run_dir(recipe.name, cfg.out, resume=resume)
         if resume:  # the temporary files of writes a kill interrupted (no other process writes in a run folder)
@@ -744,38 +759,39 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
         run = Path(world.broadcast(str(run) if writer else None))
     cfg.out = str(run)
     set_seed(cfg.seed)  # after prepare, whose trial models (a budget's size choice) draw from the generators
-    if writer and not continuing:
-        _write_run_files(run, recipe, cfg)
-        recipe.save_data(run, cfg, data)
-    # built after the run folder is made: a --pretrain-lm classifier trains its language model into RUN/lm here
-    model = recipe.build(cfg, data)
-    params = sum(p.numel() for p in model.parameters())
-    say(recipe.describe(cfg, data, params, run))
-    fit = recipe.fit_data(cfg, data)
-    epochs = cfg.epochs or (100_000 if cfg.time_budget else recipe.default_epochs)
-    clock = recipe.clock(cfg, epochs, print_fn)
-    best_file = run / "model.safetensors"
-    validated = fit.get("validation_data") is not None
-    monitor, mode = recipe.monitoring(cfg)
-    callbacks = [clock, *recipe.callbacks(cfg, data, say), CSVLogger(str(run / "metrics.csv"), append=continuing)]
-    if validated:  # the best epoch's whole model, so that even an interrupted run reopens with load_model
-        callbacks.append(ModelCheckpoint(str(best_file), monitor=monitor, mode=mode, save_best_only=True))
-        patience = recipe.patience(cfg)
-        if patience is not None:
-            callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=patience))
-    if recipe.resumable:
-        callbacks.append(ModelCheckpoint(str(run / CHECKPOINT), save_weights_only=False))
-    every = getattr(cfg, "diagnostics", None)
-    gradients = GradientMonitor(every, run / "diagnostics.csv", append=continuing) if every else None
-    began = time.perf_counter()
-    model.fit(**fit, epochs=epochs, callbacks=callbacks, verbose=verbose,
-              resume_from=str(run / CHECKPOINT) if continuing else None, diagnostics=gradients)
-    wall = time.perf_counter() - began
+    with _removed_if_it_fails(run, created=writer and not resume and not existed):
+        if writer and not continuing:
+            _write_run_files(run, recipe, cfg)
+            recipe.save_data(run, cfg, data)
+        # built after the run folder is made: a --pretrain-lm classifier trains its language model into RUN/lm here
+        model = recipe.build(cfg, data)
+        params = sum(p.numel() for p in model.parameters())
+        say(recipe.describe(cfg, data, params, run))
+        fit = recipe.fit_data(cfg, data)
+        epochs = cfg.epochs or (100_000 if cfg.time_budget else recipe.default_epochs)
+        clock = recipe.clock(cfg, epochs, print_fn)
+        best_file = run / "model.safetensors"
+        validated = fit.get("validation_data") is not None
+        monitor, mode = recipe.monitoring(cfg)
+        callbacks = [clock, *recipe.callbacks(cfg, data, say), CSVLogger(str(run / "metrics.csv"), append=continuing)]
+        if validated:  # the best epoch's whole model, so that even an interrupted run reopens with load_model
+            callbacks.append(ModelCheckpoint(str(best_file), monitor=monitor, mode=mode, save_best_only=True))
+            patience = recipe.patience(cfg)
+            if patience is not None:
+                callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=patience))
+        if recipe.resumable:
+            callbacks.append(ModelCheckpoint(str(run / CHECKPOINT), save_weights_only=False))
+        every = getattr(cfg, "diagnostics", None)
+        gradients = GradientMonitor(every, run / "diagnostics.csv", append=continuing) if every else None
+        began = time.perf_counter()
+        model.fit(**fit, epochs=epochs, callbacks=callbacks, verbose=verbose,
+                  resume_from=str(run / CHECKPOINT) if continuing else None, diagnostics=gradients)
+        wall = time.perf_counter() - began
+        if writer and validated and not best_file.exists():
+            raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was saved")
     if not writer:
         return {}  # rank 0 scores the model and writes the rest of the run folder
     if validated:
-        if not best_file.exists():
-            raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was saved")
         model.load_weights(str(best_file))
     history = model.history.history.get(monitor) if validated else None
     best = (max if mode == "max" else min)(range(len(history)), key=history.__getitem__) if history else None
