@@ -239,8 +239,9 @@ class MaskedConv1D(Conv1D):
         * ``weight``, ``bias``: as :class:`Conv1D`.
 
     Args:
-        filters, kernel_size, dilation_rate, activation, use_bias, kernel_initializer, bias_initializer,
-        input_size, name: as :class:`Conv1D`.
+        filters, kernel_size: as :class:`Conv1D`.
+        dilation_rate, activation, use_bias, kernel_initializer, bias_initializer, input_size, name: as
+            :class:`Conv1D`, by keyword.
         padding: ``'same'`` (default) or ``'causal'``.
         strides: 1 only (accepted so a saved ``Conv1D`` config loads).
 
@@ -254,26 +255,12 @@ class MaskedConv1D(Conv1D):
 
     _paddings = ("same", "causal")
 
-    def __init__(
-        self,
-        filters: int,
-        kernel_size: int | tuple[int],
-        strides: int | tuple[int] = 1,
-        padding: str = "same",
-        dilation_rate: int | tuple[int] = 1,
-        activation: str | Callable | None = None,
-        use_bias: bool = True,
-        kernel_initializer: str | Callable = "glorot_uniform",
-        bias_initializer: str | Callable = "zeros",
-        input_size: int | None = None,
-        *,
-        name: str | None = None,
-    ) -> None:
+    def __init__(self, filters: int, kernel_size: int | tuple[int], strides: int | tuple[int] = 1,
+                 padding: str = "same", **kwargs: Any) -> None:
         if as_int_tuple(type(self).__name__, "strides", strides, 1) != (1,):
             raise ConfigError(f"{type(self).__name__}: strides must be 1 (each output step is an input step, so the "
                               f"mask still fits), got {strides!r}; use Conv1D for strided convolutions")
-        super().__init__(filters, kernel_size, 1, padding, dilation_rate, activation, use_bias, kernel_initializer,
-                         bias_initializer, input_size, name=name)
+        super().__init__(filters, kernel_size, 1, padding, **kwargs)  # the other arguments are Conv1D's, by keyword
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Convolve ``inputs`` with their masked steps as zeros; masked output steps are 0."""
