@@ -21,6 +21,7 @@ import torch
 
 import rnnkit
 from rnnkit import errors
+from rnnkit.apps.classify.model import build_model as build_classifier
 from rnnkit.layers import (GRU, LSTM, Add, Bidirectional, Concatenate, Conv1D, Dense, Embedding, GlobalAveragePooling1D,
                            Input, LayerNormalization, Masking, MaxPooling1D, MinGRU, SimpleRNN, SpatialDropout1D,
                            TimeDistributed)
@@ -444,6 +445,12 @@ def test_spatial_dropout_crosses_to_keras_and_back(keras, tmp_path):
 def test_what_the_writer_refuses(tmp_path):
     with pytest.raises(errors.ConfigError, match=r"layer 'min' \(MinGRU\) has no Keras 3 counterpart"):
         save_keras(Sequential([Input(shape=(None, 2)), MinGRU(3, name="min")]), tmp_path / "m.keras")
+    cnn = build_classifier("cnn-lstm", vocab_size=20, num_classes=2, embed_dim=4, units=3)
+    cnn(torch.ones(1, 3, dtype=torch.long))
+    with pytest.raises(errors.ConfigError, match=r"\(MaskedConv1D\) keeps the padding mask, which Keras' convolutions "
+                                                 "and pooling drop"):
+        save_keras(cnn, tmp_path / "cnn.keras")
+    assert not (tmp_path / "cnn.keras").exists()
 
     class Custom(rnnkit.Model):
         def forward(self, x):

@@ -482,6 +482,9 @@ def to_keras(serialized: dict[str, Any], where: str) -> dict[str, Any]:
         return _keras_entry(cls, base)
     if cls in ("RNN", "MinGRU", "MinLSTM", "Attention", "AdditiveAttention"):
         raise fail("has no Keras 3 counterpart that this writer knows; keep the model in rnnkit's format")
+    if cls in ("MaskedConv1D", "MaskedMaxPooling1D"):
+        raise fail("keeps the padding mask, which Keras' convolutions and pooling drop, so a Keras model would predict "
+                   "otherwise on padded input; keep the model in rnnkit's format")
     raise fail("is not a layer the Keras writer knows (a custom or non-rnnkit layer); keep the model in rnnkit's format")
 
 
