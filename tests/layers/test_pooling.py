@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from rnnkit.errors import ConfigError, ShapeError
-from rnnkit.layers.pooling import (GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, MaskedMaxPooling1D,
-                                   MaxPooling1D, MaxPooling2D)
+from rnnkit.layers.pooling import (GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D,
+                                   MaskedMaxPooling1D, MaxPooling1D, MaxPooling2D)
 
 
 def _x_and_mask(seed=0):

@@ -788,7 +788,8 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
                   resume_from=str(run / CHECKPOINT) if continuing else None, diagnostics=gradients)
         wall = time.perf_counter() - began
         if writer and validated and not best_file.exists():
-            raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was saved")
+            raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was "
+                              "saved")
     if not writer:
         return {}  # rank 0 scores the model and writes the rest of the run folder
     if validated:

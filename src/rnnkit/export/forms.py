@@ -238,9 +238,9 @@ def _form(layer: nn.Module, label: str, accepts_mask: bool) -> nn.Module:
         return _Traced(layer, accepts_mask)
     raise ExportError(
         f"{label} cannot be exported to ONNX: rnnkit has no ONNX form for {type(layer).__name__} (exportable: "
-        "LSTM, GRU, SimpleRNN, RNN over their cells, Bidirectional, Embedding, Masking, Dense, Dropout, SpatialDropout1D, "
-        "Activation, Conv1D and MaskedConv1D with stride 1, MaskedMaxPooling1D, LayerNormalization, BatchNormalization, global "
-        "pooling, the speech app's StackFrames and SpectrogramConv)"
+        "LSTM, GRU, SimpleRNN, RNN over their cells, Bidirectional, Embedding, Masking, Dense, Dropout, "
+        "SpatialDropout1D, Activation, Conv1D and MaskedConv1D with stride 1, MaskedMaxPooling1D, LayerNormalization, "
+        "BatchNormalization, global pooling, the speech app's StackFrames and SpectrogramConv)"
     )
 
 

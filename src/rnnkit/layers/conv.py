@@ -10,7 +10,8 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from .._validation import as_int_tuple, as_step_mask, as_tensor, check_choice, check_floating, check_ndim, check_positive_int
+from .._validation import (as_int_tuple, as_step_mask, as_tensor, check_choice, check_floating, check_ndim,
+                           check_positive_int)
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 from .core import KernelLayer
@@ -228,8 +229,8 @@ class MaskedConv1D(Conv1D):
 
     with :math:`m` the ``(batch, steps)`` mask (1 = a real step).  Masked input
     steps count as zeros, as the ``'same'`` or ``'causal'`` padding does, so a
-    sequence's outputs do not depend on the padding after it (or inside it) in its
-    batch: alone or padded, it gives the same real steps.  Masked output steps are
+    sequence's outputs do not depend on the padding after it in its batch: alone
+    or padded, it gives the same real steps.  Masked output steps are
     0 and stay masked for the next layer.  Strides are 1, so each output step is
     an input step and the mask still fits.  Without a mask it is :class:`Conv1D`.
 
@@ -243,7 +244,7 @@ class MaskedConv1D(Conv1D):
         dilation_rate, activation, use_bias, kernel_initializer, bias_initializer, input_size, name: as
             :class:`Conv1D`, by keyword.
         padding: ``'same'`` (default) or ``'causal'``.
-        strides: 1 only (accepted so a saved ``Conv1D`` config loads).
+        strides: 1 only (accepted because a saved config names it).
 
     Example:
         >>> import torch

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from .._base_layer import Layer
-from .._validation import as_int_tuple, as_step_mask, as_tensor, check_bool, check_positive_int, check_choice, check_floating, check_ndim
+from .._validation import (as_int_tuple, as_step_mask, as_tensor, check_bool, check_choice, check_floating, check_ndim,
+                           check_positive_int)
 from ..errors import ConfigError, ShapeError
 from ..saving import register_serializable
 from .conv import same_padding
