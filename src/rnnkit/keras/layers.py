@@ -19,8 +19,8 @@ from ..layers import (GRU, LSTM, RNN, Activation, AdaptiveSoftmax, Add, Additive
                       BatchNormalization, Bidirectional, Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding,
                       Flatten, GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, Layer,
                       LayerNormalization,
-                      LockedDropout, Masking, Maximum, MaxPooling1D, MaxPooling2D, MinGRU, Minimum, MinLSTM, Multiply,
-                      SimpleRNN, SpatialDropout1D,
+                      LockedDropout, MaskedConv1D, MaskedMaxPooling1D, Masking, Maximum, MaxPooling1D, MaxPooling2D,
+                      MinGRU, Minimum, MinLSTM, Multiply, SimpleRNN, SpatialDropout1D,
                       Subtract, TimeDistributed, deserialize, serialize)
 from ._missing import absent
 from ._wiring import PENDING, Input, InputLayer
@@ -35,7 +35,7 @@ __all__ = [
     "Dense", "Dropout", "SpatialDropout1D", "LockedDropout", "Activation", "Flatten", "Masking", "Embedding", "TimeDistributed",
     "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "MaxPooling1D", "MaxPooling2D", "MaxPool1D", "MaxPool2D",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalConcatPooling1D",
-    "LayerNormalization", "BatchNormalization", "Attention", "AdditiveAttention",
+    "MaskedConv1D", "MaskedMaxPooling1D", "LayerNormalization", "BatchNormalization", "Attention", "AdditiveAttention",
     "MinGRU", "MinLSTM", "MinGRUCell", "MinLSTMCell", "AdaptiveSoftmax",
     "Input", "InputLayer", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "serialize", "deserialize",
@@ -46,7 +46,8 @@ _DOT = "no Dot layer in rnnkit; in a subclassed keras.Model write (a * b).sum(-1
 _ACTIVATION = "use keras.layers.Activation('{}') or the activation= argument of Dense"
 _DROPOUT = "use keras.layers.Dropout, or the dropout=/recurrent_dropout= arguments of the recurrent layers"
 _IN_CALL = "subclass keras.Model and write it in call() with torch operations ({})"
-_POOL = "rnnkit has GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalConcatPooling1D, MaxPooling1D and MaxPooling2D"
+_POOL = ("rnnkit has GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalConcatPooling1D, MaxPooling1D, MaxPooling2D and "
+         "MaskedMaxPooling1D")
 _LOOKUP = "turn text into ids before the model with keras.preprocessing.text.Tokenizer (or rnnkit.data.Vocab)"
 _SCALE = "scale the data before fit with rnnkit.data.MinMaxScaler or StandardScaler"
 
