@@ -114,7 +114,7 @@ def test_forecaster_round_trip_float_input(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["bilstm", "crnn"])
+@pytest.mark.parametrize("kind", ["bilstm", "cnn-bilstm", "crnn"])
 def test_speech_words_round_trip_masking_and_stacked_frames(kind, tmp_path):
     from rnnkit.apps.speech.data import PAD
     from rnnkit.apps.speech.model import build_model
