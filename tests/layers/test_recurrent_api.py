@@ -50,7 +50,7 @@ def test_bad_inputs_raise_shape_errors():
         layer(torch.zeros(2, 5, 4))
     with pytest.raises(ShapeError, match=r"GRUCell: built for input_size=2, got inputs with 5 features \(shape \(1, 5\)\)"):
         GRUCell(3, input_size=2)(torch.zeros(1, 5))
-    with pytest.raises(ShapeError, match=r"expected mask of shape \(batch, time\) = \(2, 5\), got \(2, 4\)"):
+    with pytest.raises(ShapeError, match=r"expected a mask of shape \(batch, time\) = \(2, 5\) for input of shape \(2, 5, \d+\), got mask shape \(2, 4\)"):
         layer(torch.zeros(2, 5, 3), mask=torch.ones(2, 4, dtype=torch.bool))
     with pytest.raises(ShapeError, match=r"`initial_state` needs 2 tensor\(s\) of sizes \(4, 4\), got 1"):
         layer(torch.zeros(2, 5, 3), initial_state=torch.zeros(2, 4))

@@ -270,9 +270,9 @@ class MaskedConv1D(Conv1D):
         owner = type(self).__name__
         x = as_tensor(owner, inputs)
         check_ndim(owner, x, 3, self._layout)
-        m = as_step_mask(owner, mask, x).unsqueeze(-1)  # (B, T, 1)
+        m = as_step_mask(owner, mask, x).unsqueeze(-1).to(x.dtype)  # (B, T, 1), 1 = a real step
         # y = m · φ(W ⋆ (m x) + b)                                       (B, T, filters)
-        return super().forward(x * m.to(x.dtype)) * m.to(x.dtype)
+        return super().forward(x * m) * m
 
     def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
         """The steps are the input's, so the mask passes unchanged."""

@@ -344,9 +344,9 @@ class MaskedMaxPooling1D(Layer):
         p = self.pool_size
         return F.max_pool1d(x.transpose(1, 2), p, p, ceil_mode=True).transpose(1, 2)  # (B, ceil(T/p), C)
 
-    def _real(self, m: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    def _real(self, m: torch.Tensor) -> torch.Tensor:
         """m'_i: whether window i of the ``(batch, steps)`` mask ``m`` holds a real step   (B, ceil(T/p))."""
-        return self._pool(m.to(dtype).unsqueeze(-1)).squeeze(-1) > 0
+        return self._pool(m.float().unsqueeze(-1)).squeeze(-1) > 0
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         owner = type(self).__name__
@@ -358,15 +358,14 @@ class MaskedMaxPooling1D(Layer):
         m = as_step_mask(owner, mask, x)
         # y_i = max over the real steps of window i; -inf never wins          (B, ceil(T/p), C)
         y = self._pool(x.masked_fill(~m.unsqueeze(-1), float("-inf")))
-        return y.masked_fill(~self._real(m, x.dtype).unsqueeze(-1), 0.0)  # no real step: 0
+        return y.masked_fill(~self._real(m).unsqueeze(-1), 0.0)  # no real step: 0
 
     def compute_mask(self, inputs: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor | None:
         """m'_i = any real step in window i; None without a mask."""
         if mask is None:
             return None
         owner = type(self).__name__
-        x = as_tensor(owner, inputs)
-        return self._real(as_step_mask(owner, mask, x), x.dtype if x.is_floating_point() else torch.float32)
+        return self._real(as_step_mask(owner, mask, as_tensor(owner, inputs)))
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "pool_size": self.pool_size}

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from .._base_layer import Layer
-from .._validation import as_tensor, check_bool, check_choice, check_floating, check_ndim
+from .._validation import as_step_mask, as_tensor, check_bool, check_choice, check_floating, check_ndim
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells._base import State
 from ..errors import ConfigError, ShapeError
@@ -199,15 +199,7 @@ class RecurrentLayer(Layer):
 
     # ------------------------------------------------------------- call
     def _check_mask(self, mask: Any, x: torch.Tensor) -> torch.Tensor | None:
-        if mask is None:
-            return None
-        owner = type(self).__name__
-        mask = as_tensor(owner, mask, "mask")
-        if tuple(mask.shape) != tuple(x.shape[:2]):
-            raise ShapeError(
-                f"{owner}: expected mask of shape (batch, time) = {tuple(x.shape[:2])}, got {tuple(mask.shape)}"
-            )
-        return mask.to(device=x.device, dtype=torch.bool)
+        return None if mask is None else as_step_mask(type(self).__name__, mask, x)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, initial_state: StateArg = None) -> Any:
         owner = type(self).__name__
