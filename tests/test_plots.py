@@ -6,7 +6,7 @@ import matplotlib.figure
 import pytest
 
 from rnnkit.errors import ConfigError
-from rnnkit.plots import plot_history, plot_series
+from rnnkit.plots import plot_histories, plot_history, plot_series
 from rnnkit.training.callbacks import CSVLogger
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -49,6 +49,27 @@ def test_dict_history_writes_a_png_with_one_subplot_per_family(tmp_path, saved_f
     assert 5_000 < out.stat().st_size < 2_000_000
     # loss first, each family with its validation twin; lr is left out
     assert saved_figures == [(2, [["loss", "val_loss"], ["accuracy", "val_accuracy"]])]
+
+
+def test_several_runs_share_the_subplots_one_colour_per_run(tmp_path, monkeypatch):
+    first = tmp_path / "first.csv"
+    first.write_text("epoch,loss,accuracy,val_accuracy\n0,0.9,0.5,0.4\n1,0.5,0.7,0.6\n")
+    second = {"loss": [0.8, 0.6, 0.4], "accuracy": [0.6, 0.7, 0.8]}
+    drawn = []
+    original = matplotlib.figure.Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        drawn.extend([(line.get_label(), line.get_color(), line.get_linestyle()) for line in ax.get_lines()]
+                     for ax in self.axes)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    plot_histories({"member 1": first, "member 2": second}, tmp_path / "members.png", title="ensemble")
+    assert drawn == [[("member 1 loss", "C0", "-"), ("member 2 loss", "C1", "-")],
+                     [("member 1 accuracy", "C0", "-"), ("member 1 val_accuracy", "C0", "--"),
+                      ("member 2 accuracy", "C1", "-")]]
+    with pytest.raises(ConfigError, match="no histories given"):
+        plot_histories({}, tmp_path / "none.png")
 
 
 def test_more_families_make_a_taller_image(tmp_path):

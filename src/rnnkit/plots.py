@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 from ._io import atomic_write
 from .errors import ConfigError
 
-__all__ = ["plot_history", "plot_series", "plot_confusion", "plot_attention", "plot_images", "save_figure"]
+__all__ = ["plot_history", "plot_histories", "plot_series", "plot_confusion", "plot_attention", "plot_images", "save_figure"]
 
 _VAL = "val_"
 _SKIPPED = {"epoch", "epochs", "step", "steps", "batch", "lr", "learning_rate"}
@@ -205,18 +205,48 @@ def plot_history(
         >>> out.read_bytes()[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
         True
     """
-    epochs, families = _collect(history, keys)
-    fig, axes = _figure(len(families), 1.0 + 2.4 * len(families))
+    return plot_histories({"": history}, path, title=title, keys=keys)
+
+
+def plot_histories(
+    histories: Mapping[str, Any],
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    keys: Sequence[str] | None = None,
+) -> pathlib.Path:
+    """Draw the per-epoch curves of several runs on shared subplots: one colour per run, validation dashed.
+
+    ``histories`` maps a label (``"member 1"``) to what :func:`plot_history` takes (a dict, a
+    History or a metrics.csv path); ``title`` and ``keys`` are :func:`plot_history`'s.  An
+    ensemble's members are drawn this way.  Returns ``path``.
+
+    Example:
+        >>> import os, tempfile
+        >>> runs = {"seed 0": {"loss": [0.9, 0.5], "val_loss": [1.0, 0.7]}, "seed 1": {"loss": [0.8, 0.6]}}
+        >>> out = plot_histories(runs, os.path.join(tempfile.mkdtemp(), "runs.png"))
+        >>> out.read_bytes()[:4] == b"\\x89PNG"
+        True
+    """
+    if not histories:
+        raise ConfigError("plot_histories: no histories given; pass {label: history, ...}")
+    collected = {label: _collect(history, keys) for label, history in histories.items()}
+    bases = list(dict.fromkeys(family[0][0] for _, families in collected.values() for family in families))
+    fig, axes = _figure(len(bases), 1.0 + 2.4 * len(bases))
     from matplotlib.ticker import MaxNLocator
 
-    for ax, family in zip(axes, families):
-        for name, values in family:
-            x = epochs if epochs is not None and len(epochs) == len(values) else range(1, len(values) + 1)
-            ax.plot(list(x), values, marker="o" if len(values) <= 30 else None, markersize=3,
-                    linestyle="--" if name.startswith(_VAL) else "-", label=name)
-        ax.set_ylabel(family[0][0])
+    for colour, (label, (epochs, families)) in enumerate(collected.items()):
+        for family in families:
+            ax = axes[bases.index(family[0][0])]
+            for name, values in family:
+                x = epochs if epochs is not None and len(epochs) == len(values) else range(1, len(values) + 1)
+                ax.plot(list(x), values, marker="o" if len(values) <= 30 else None, markersize=3,
+                        linestyle="--" if name.startswith(_VAL) else "-", label=f"{label} {name}".strip(),
+                        color=f"C{colour % 10}" if len(collected) > 1 else None)
+    for ax, base in zip(axes, bases):
+        ax.set_ylabel(base)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="best")
+        ax.legend(loc="best", fontsize="small" if len(collected) > 1 else None)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[-1].set_xlabel("epoch")
     if title:
