@@ -407,6 +407,64 @@ def test_evaluate_reports_on_a_labelled_file_and_refuses_unknown_labels(tmp_path
         evaluate(tmp_path / "run", other)
 
 
+# ---------------------------------------------------------------- ensembles
+def _probabilities(run, texts, classes=("neg", "pos")) -> np.ndarray:
+    return np.array([[p.probabilities[c] for c in classes] for p in predict(run, texts)])
+
+
+def test_an_ensemble_predicts_the_mean_of_its_members_each_a_run_of_its_own(tmp_path):
+    data = _write_csv(tmp_path / "syn.csv", _synthetic(200))
+    test = _write_csv(tmp_path / "test.csv", _synthetic(60, seed=5))
+    metrics = _quick(tmp_path, data, epochs=2, ensemble=3)
+    run = tmp_path / "run"
+    texts = [t for t, _ in _synthetic(60, seed=5)]
+    # each member is a run folder of its own, and predicts alone
+    members = np.stack([_probabilities(run / "members" / str(k), texts) for k in (1, 2, 3)])  # (K, N, C)
+    np.testing.assert_allclose(_probabilities(run, texts), members.mean(axis=0), atol=1e-6)
+    assert not np.allclose(members[0], members[1], atol=1e-3)  # seeds 0, 1, 2: three different models
+    truth = np.array([("neg", "pos").index(y) for _, y in _synthetic(60, seed=5)])
+    assert evaluate(run, test)["accuracy"] == pytest.approx(np.mean(members.mean(axis=0).argmax(axis=1) == truth))
+    # metrics.json: the ensemble's figures, and each member's from its own metrics.json
+    assert metrics["ensemble"] == 3 and [m["seed"] for m in metrics["members"]] == [0, 1, 2]
+    for k, figures in enumerate(metrics["members"], 1):
+        own = json.loads((run / "members" / str(k) / "metrics.json").read_text())
+        assert figures["test_accuracy"] == own["test_accuracy"] and figures["folder"] == f"members/{k}"
+        assert read_config(run / "members" / str(k), "classify")["member"] == k
+    assert metrics["epochs"] == 6 and metrics["parameters"] == sum(m["parameters"] for m in metrics["members"])
+    for name in ("model.safetensors", "model.json", "metrics.json", "training.png", "confusion.png", "mistakes.csv",
+                 "vocab.json"):
+        assert (run / name).is_file(), name
+    # the first member is the model a single run of the same seed trains
+    _quick(tmp_path, data, epochs=2, name="single")
+    np.testing.assert_allclose(_probabilities(tmp_path / "single", texts), members[0], atol=1e-6)
+
+
+def test_each_member_trains_with_its_own_seed_and_a_share_of_the_time_budget(tmp_path):
+    cfg = ClassifyConfig(data="reviews.csv", seed=7, ensemble=3, time_budget=90.0, out="r")
+    member = classify_recipe.RECIPE.member_config(cfg, 2, tmp_path / "m")
+    assert (member.ensemble, member.member, member.seed, member.time_budget, member.out) == (1, 2, 7, 30.0,
+                                                                                           str(tmp_path / "m"))
+    assert classify_recipe.RECIPE.member_config(ClassifyConfig(ensemble=2, epochs=4), 1, tmp_path).epochs == 4
+
+
+def test_an_ensemble_exports_to_onnx_as_the_average_of_its_members(tmp_path):
+    ort = pytest.importorskip("onnxruntime", reason="the [onnx] extra (onnx, onnxruntime) is not installed")
+    from rnnkit.export import export_onnx
+
+    data = _write_csv(tmp_path / "syn.csv", _synthetic(200))
+    _quick(tmp_path, data, epochs=1, ensemble=2, model="cnn-lstm")
+    path = export_onnx(tmp_path / "run")
+    model, vocab, classes, cfg = load_run(tmp_path / "run")
+    texts = ["the movie was fine", "awful actors and a poor plot", "good"]
+    ids = [vocab.encode(tokenize(t, cfg.level)) for t in texts]
+    batch = np.zeros((3, max(map(len, ids))), dtype=np.int64)
+    for row, seq in enumerate(ids):
+        batch[row, : len(seq)] = seq
+    (logits,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"ids": batch})
+    want = np.stack([_probabilities(tmp_path / "run" / "members" / str(k), texts) for k in (1, 2)]).mean(axis=0)
+    np.testing.assert_allclose(torch.softmax(torch.from_numpy(logits), -1).numpy(), want, atol=1e-5)
+
+
 # ---------------------------------------------------------------- CLI
 def _cli(capsys, *argv):
     code = main(list(argv))
@@ -448,6 +506,10 @@ def test_cli_bad_inputs_get_one_line_and_exit_code_2(tmp_path, one_line_error):
     assert "line 3 is not valid UTF-8" in one_line_error(["classify", "train", "--data", str(tmp_path / "latin.csv")])
     assert "no such file" in one_line_error(["classify", "train", "--data", str(tmp_path / "missing.csv")])
     assert "--max-len must be" in one_line_error(["classify", "train", "--data", str(tmp_path / "latin.csv"), "--max-len", "0"])
+    assert "--ensemble 3 with --pretrain-lm would train the language model 3 times" in one_line_error(
+        ["classify", "train", "--data", str(tmp_path / "latin.csv"), "--ensemble", "3", "--pretrain-lm"])
+    assert "--ensemble must be a whole number from 1 to 32, got 0" in one_line_error(
+        ["classify", "train", "--data", str(tmp_path / "latin.csv"), "--ensemble", "0"])
 
 
 # predict's and train's refusals of a run folder (an empty text, an empty line of --file, a folder as --file, not

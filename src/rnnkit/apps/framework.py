@@ -66,9 +66,9 @@ from ..diagnostics import GradientMonitor, gradient_flow, plot_gradient_flow, pl
 from ..diagnostics._trace import first_examples, take
 from ..errors import ConfigError, RnnkitError
 from ..models import load_model
-from ..plots import plot_history
+from ..plots import plot_histories, plot_history
 from ..random import set_seed
-from ..runs import new_run_dir, read_config, write_config, write_json
+from ..runs import new_run_dir, read_config, read_json, write_config, write_json
 from ..training import distributed
 from ..training.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, TimeBudget
 
@@ -78,6 +78,7 @@ __all__ = ["setting", "setting_rules", "AppConfig", "TrainConfig", "cli_vocabula
 
 RUN_FILE = "run.json"
 CHECKPOINT = "checkpoint.safetensors"  # a resumable run's last epoch: weights, optimizer, progress (--resume)
+MEMBERS = "members"  # an ensemble's members, each a run folder of its own: RUN/members/1, RUN/members/2 ...
 _FLAGS = contextvars.ContextVar("rnnkit_cli_flags", default=False)
 _META = "rnnkit"
 
@@ -579,10 +580,11 @@ class Fitted:
     model: Any
     run: Path
     epochs: int
-    best_epoch: int
+    best_epoch: int | None  # counted from 0; None for an ensemble (its members' best epochs differ)
     train_seconds: float
     wall_seconds: float
     parameters: int
+    monitored: float | None = None  # the kept model's validation figure (Recipe.monitoring's); None unvalidated
 
     def figures(self) -> dict[str, Any]:
         return {"epochs": self.epochs, "train_seconds": self.train_seconds, "wall_seconds": self.wall_seconds,
@@ -659,6 +661,19 @@ class Recipe:
         samples, a confusion matrix, examples ... (``metrics``: the run's ``metrics.json``; may be partial)."""
         return []
 
+    def ensemble(self, cfg: Any, members: list) -> Any:
+        """The one model of an ensemble of ``members`` (trained models, as loaded from their run folders),
+        compiled for ``evaluate`` (an :class:`~rnnkit.models.Ensemble`); an app that offers ``--ensemble``
+        overrides it."""
+        raise ConfigError(f"{self.name} models cannot be averaged as an ensemble; train one model")
+
+    def member_config(self, cfg: Any, member: int, folder: Path) -> Any:
+        """The settings of member ``member`` (from 1) of an ensemble of ``cfg``, trained into ``folder``: one model
+        (``ensemble`` 1) with a share of a time budget; ``member`` N draws its weights and batches from seed
+        ``seed + N - 1`` (``train_run``), while the data (splits, vocabulary) are the ensemble's."""
+        budget = cfg.time_budget / cfg.ensemble if cfg.time_budget else None
+        return dataclasses.replace(cfg, ensemble=1, member=member, time_budget=budget, out=str(folder))
+
     def rebuild(self, cfg: Any, run: Path) -> Any:
         """The untrained model of a run folder written before ``run.json`` (rnnkit 0.1 saved weights only);
         None where the app has no such folders."""
@@ -725,11 +740,18 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     writes.  The best validation epoch's weights are kept; with no validation the
     last epoch's.
 
+    With ``cfg.ensemble`` N > 1 (an app whose recipe has :meth:`Recipe.ensemble`), N models
+    are trained one after the other on the same data, each into a run folder of its own,
+    ``RUN/members/1`` ... ``RUN/members/N`` (:meth:`Recipe.member_config`: its own seed for
+    the weights and batches, 1/N of a time budget), and ``RUN/model.safetensors`` is the
+    :class:`~rnnkit.models.Ensemble` of their best weights; ``metrics.json`` scores the
+    ensemble and lists each member's figures under ``members``.
+
     ``resume=True`` continues the run in ``cfg.out`` from its ``checkpoint.safetensors``
     (the last completed epoch), with its saved settings; one stopped before its
     first epoch ended is trained again from the start.  Either way it ends as an
     uninterrupted run would, and the temporary files of writes a kill cut short are
-    removed from the folder.
+    removed from the folder.  (The apps that offer ensembles are not resumable.)
     """
     world = distributed.current(distributed.default_device())  # under torchrun: join the others before any work
     writer = world is None or world.rank == 0  # rank 0 writes the run folder and speaks for all
@@ -758,40 +780,56 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     if world is not None:  # the folder rank 0 made (its default name holds rank 0's clock)
         run = Path(world.broadcast(str(run) if writer else None))
     cfg.out = str(run)
-    set_seed(cfg.seed)  # after prepare, whose trial models (a budget's size choice) draw from the generators
     with _removed_if_it_fails(run, created=writer and not resume and not existed):
         if writer and not continuing:
             _write_run_files(run, recipe, cfg)
             recipe.save_data(run, cfg, data)
-        # built after the run folder is made: a --pretrain-lm classifier trains its language model into RUN/lm here
-        model = recipe.build(cfg, data)
-        params = sum(p.numel() for p in model.parameters())
-        say(recipe.describe(cfg, data, params, run))
-        fit = recipe.fit_data(cfg, data)
-        epochs = cfg.epochs or (100_000 if cfg.time_budget else recipe.default_epochs)
-        clock = recipe.clock(cfg, epochs, print_fn)
-        best_file = run / "model.safetensors"
-        validated = fit.get("validation_data") is not None
-        monitor, mode = recipe.monitoring(cfg)
-        callbacks = [clock, *recipe.callbacks(cfg, data, say), CSVLogger(str(run / "metrics.csv"), append=continuing)]
-        if validated:  # the best epoch's whole model, so that even an interrupted run reopens with load_model
-            callbacks.append(ModelCheckpoint(str(best_file), monitor=monitor, mode=mode, save_best_only=True))
-            patience = recipe.patience(cfg)
-            if patience is not None:
-                callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=patience))
-        if recipe.resumable:
-            callbacks.append(ModelCheckpoint(str(run / CHECKPOINT), save_weights_only=False))
-        every = getattr(cfg, "diagnostics", None)
-        gradients = GradientMonitor(every, run / "diagnostics.csv", append=continuing) if every else None
-        began = time.perf_counter()
-        model.fit(**fit, epochs=epochs, callbacks=callbacks, verbose=verbose,
-                  resume_from=str(run / CHECKPOINT) if continuing else None, diagnostics=gradients)
-        wall = time.perf_counter() - began
-        if writer and validated and not best_file.exists():
-            raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was "
-                              "saved")
+        if _ensemble_size(cfg) > 1:
+            return _train_ensemble(recipe, cfg, data, run, writer, print_fn, verbose)
+        fitted = _train_model(recipe, cfg, data, run, continuing, writer, print_fn, verbose)
+    return _scored(recipe, cfg, data, fitted, say) if fitted is not None else {}
+
+
+def _ensemble_size(cfg: Any) -> int:
+    """How many models a run of ``cfg`` trains and averages (``ensemble``; 1 where the app has no such setting)."""
+    return getattr(cfg, "ensemble", None) or 1
+
+
+def _train_model(recipe: Recipe, cfg: Any, data: Any, run: Path, continuing: bool, writer: bool,
+                 print_fn: Callable[[str], None] | None, verbose: int) -> "Fitted | None":
+    """Build and fit one model into ``run`` (from its checkpoint when ``continuing``); save its best weights as the
+    whole model.  Returns what :meth:`Recipe.evaluate` needs (None on a process other than rank 0)."""
+    say = print_fn or (lambda line: None)
+    set_seed(cfg.seed + max(getattr(cfg, "member", None) or 1, 1) - 1)  # after prepare, whose trial models draw too
+    # built after the run folder is made: a --pretrain-lm classifier trains its language model into RUN/lm here
+    model = recipe.build(cfg, data)
+    params = sum(p.numel() for p in model.parameters())
+    say(recipe.describe(cfg, data, params, run))
+    fit = recipe.fit_data(cfg, data)
+    epochs = cfg.epochs or (100_000 if cfg.time_budget else recipe.default_epochs)
+    clock = recipe.clock(cfg, epochs, print_fn)
+    best_file = run / "model.safetensors"
+    validated = fit.get("validation_data") is not None
+    monitor, mode = recipe.monitoring(cfg)
+    callbacks = [clock, *recipe.callbacks(cfg, data, say), CSVLogger(str(run / "metrics.csv"), append=continuing)]
+    if validated:  # the best epoch's whole model, so that even an interrupted run reopens with load_model
+        callbacks.append(ModelCheckpoint(str(best_file), monitor=monitor, mode=mode, save_best_only=True))
+        patience = recipe.patience(cfg)
+        if patience is not None:
+            callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=patience))
+    if recipe.resumable:
+        callbacks.append(ModelCheckpoint(str(run / CHECKPOINT), save_weights_only=False))
+    every = getattr(cfg, "diagnostics", None)
+    gradients = GradientMonitor(every, run / "diagnostics.csv", append=continuing) if every else None
+    began = time.perf_counter()
+    model.fit(**fit, epochs=epochs, callbacks=callbacks, verbose=verbose,
+              resume_from=str(run / CHECKPOINT) if continuing else None, diagnostics=gradients)
+    wall = time.perf_counter() - began
+    if writer and validated and not best_file.exists():
+        raise ConfigError("training stopped before the first epoch finished (time budget too short?); nothing was "
+                          "saved")
     if not writer:
-        return {}  # rank 0 scores the model and writes the rest of the run folder
+        return None  # rank 0 scores the model and writes the rest of the run folder
     if validated:
         model.load_weights(str(best_file))
     history = model.history.history.get(monitor) if validated else None
@@ -801,12 +839,60 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     if gradients is not None:
         _diagnostic_plots(model, fit, run, say)
     offset = model.epochs_done - len(history) if history else 0  # epochs of a resumed run before this fit
-    fitted = Fitted(model, run, model.epochs_done, (offset + best) if best is not None else model.epochs_done - 1,
-                    clock.elapsed, wall, params)
-    metrics = recipe.evaluate(cfg, data, fitted, say)
-    write_json(run / "metrics.json", metrics)
-    plot_history(run / "metrics.csv", run / recipe.history_plot, title=recipe.title(cfg), keys=recipe.history_keys)
+    return Fitted(model, run, model.epochs_done, (offset + best) if best is not None else model.epochs_done - 1,
+                  clock.elapsed, wall, params, monitored=history[best] if best is not None else None)
+
+
+def _scored(recipe: Recipe, cfg: Any, data: Any, fitted: "Fitted", say: Callable[[str], None],
+            extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The recipe's evaluation of the kept model, written as ``metrics.json`` (with ``extra``), and the training
+    curves' plot."""
+    metrics = {**recipe.evaluate(cfg, data, fitted, say), **(extra or {})}
+    write_json(fitted.run / "metrics.json", metrics)
+    if (fitted.run / "metrics.csv").is_file():
+        plot_history(fitted.run / "metrics.csv", fitted.run / recipe.history_plot, title=recipe.title(cfg),
+                     keys=recipe.history_keys)
     return metrics
+
+
+def _train_ensemble(recipe: Recipe, cfg: Any, data: Any, run: Path, writer: bool,
+                    print_fn: Callable[[str], None] | None, verbose: int) -> dict[str, Any]:
+    """Train the members of an ensemble one after the other, each into a run folder ``RUN/members/K`` of its own,
+    then score their :meth:`Recipe.ensemble` as the run's model."""
+    say = print_fn or (lambda line: None)
+    size, members, figures = _ensemble_size(cfg), [], []
+    folders = [run / MEMBERS / str(k) for k in range(1, size + 1)]
+    for k, folder in enumerate(folders, 1):
+        member = recipe.member_config(cfg, k, folder)
+        if writer:
+            folder.mkdir(parents=True, exist_ok=True)
+            _write_run_files(folder, recipe, member)
+            recipe.save_data(folder, member, data)
+        say(f"{recipe.name}: member {k} of {size} into {folder}")
+        fitted = _train_model(recipe, member, data, folder, False, writer, print_fn, verbose)
+        if fitted is not None:
+            _scored(recipe, member, data, fitted, say)
+        if writer:
+            members.append(load_model(str(folder / "model.safetensors"), compile=False))
+            figures.append(read_json(folder / "metrics.json"))
+    if not writer:
+        return {}
+    plot_histories({f"member {k}": folder / "metrics.csv" for k, folder in enumerate(folders, 1)},
+                   run / recipe.history_plot, title=f"{recipe.title(cfg)}: {size} members", keys=recipe.history_keys)
+    model = recipe.ensemble(cfg, members)
+    model.save(str(run / "model.safetensors"))
+    write_json(run / "model.json", {"class_name": type(model).__name__, "config": model.get_config()})
+    monitor, _ = recipe.monitoring(cfg)
+    valid = recipe.fit_data(cfg, data).get("validation_data")
+    monitored = model.evaluate(valid, return_dict=True).get(monitor.removeprefix("val_")) if valid is not None else None
+    # the members' Fitted.figures(), as their metrics.json holds them (apps with ensembles write them there)
+    total = {key: sum(f.get(key) or 0 for f in figures) for key in ("epochs", "train_seconds", "wall_seconds", "parameters")}
+    fitted = Fitted(model, run, total["epochs"], None, total["train_seconds"], total["wall_seconds"],
+                    total["parameters"], monitored=monitored)
+    scalars = [{"member": k, "folder": f"{MEMBERS}/{k}", "seed": cfg.seed + k - 1,
+                **{key: v for key, v in f.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+               for k, f in enumerate(figures, 1)]
+    return _scored(recipe, cfg, data, fitted, say, {"ensemble": size, "members": scalars})
 
 
 def _diagnostic_plots(model: Any, fit: Mapping[str, Any], run: Path, say: Callable[[str], None]) -> None:

@@ -14,6 +14,10 @@ with a dynamic batch and time axis:
   ``forward`` and ``compute_mask`` are tensor operations throughout);
 * anything else -> :class:`~rnnkit.errors.ExportError` naming the layer and why.
 
+An :class:`~rnnkit.models.Ensemble` of Sequentials becomes :class:`EnsembleForm`: its
+members' forms side by side, their outputs combined by the Ensemble's own
+:func:`~rnnkit.models.ensemble.average_outputs`.
+
 Masks flow between forms exactly as :meth:`Sequential.forward_with_mask` passes
 them (each layer's ``compute_mask``), as (B, T) bool tensors inside the graph.
 
@@ -40,11 +44,12 @@ from ..layers import (GRU, LSTM, RNN, Activation, BatchNormalization, Bidirectio
                       GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, LayerNormalization, Masking,
                       MaskedMaxPooling1D, SimpleRNN, SpatialDropout1D)
 from ..layers.recurrent import RecurrentLayer
-from ..models import Sequential
+from ..models import Ensemble, Sequential
+from ..models.ensemble import average_outputs
 from .ops import cell_blocker, onnx_rnn, onnx_weights
 
-__all__ = ["TRACED", "RecurrentForm", "BidirectionalForm", "StackFramesForm", "SequentialForm", "sequential_form",
-           "require_sequential", "layer_label", "speech_layers"]
+__all__ = ["TRACED", "RecurrentForm", "BidirectionalForm", "StackFramesForm", "SequentialForm", "EnsembleForm",
+           "sequential_form", "model_form", "require_sequential", "layer_label", "speech_layers"]
 
 #: feed-forward layers whose own forward and compute_mask trace exactly with dynamic axes
 TRACED: tuple[type, ...] = (Dense, Dropout, SpatialDropout1D, Activation, Embedding, Masking, GlobalAveragePooling1D,
@@ -203,6 +208,17 @@ class SequentialForm(nn.Module):
         return x
 
 
+class EnsembleForm(nn.Module):
+    """The forms of an Ensemble's members; ``forward(x)`` combines their outputs as the Ensemble does."""
+
+    def __init__(self, forms: list[SequentialForm], average: str) -> None:
+        super().__init__()
+        self.forms, self.average = nn.ModuleList(forms), average
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return average_outputs([form(x) for form in self.forms], self.average)
+
+
 def recurrent_form(layer: nn.Module, label: str) -> RecurrentForm:
     """The form of a recurrent layer, or an ExportError saying why it has none."""
     if not isinstance(layer, RNN):
@@ -257,8 +273,9 @@ def require_sequential(model: nn.Module) -> None:
     """An ExportError unless ``model`` is a :class:`~rnnkit.models.Sequential`, the one kind with an export form."""
     if not isinstance(model, Sequential):
         raise ExportError(
-            f"{type(model).__name__} cannot be exported to ONNX as one graph: only Sequential models are (a "
-            "subclassed model's forward is Python that rnnkit cannot rewrite into ONNX's recurrent operators)"
+            f"{type(model).__name__} cannot be exported to ONNX as one graph: only Sequential models and Ensembles "
+            "of them are (a subclassed model's forward is Python that rnnkit cannot rewrite into ONNX's recurrent "
+            "operators)"
         )
 
 
@@ -268,3 +285,17 @@ def sequential_form(model: nn.Module) -> SequentialForm:
     forms = [_form(layer, layer_label(layer, i), accepts)
              for i, (layer, accepts) in enumerate(zip(model.layers, model._accepts))]
     return SequentialForm(forms).eval()
+
+
+def model_form(model: nn.Module) -> SequentialForm | EnsembleForm:
+    """The export form of a Sequential, or of an :class:`~rnnkit.models.Ensemble` of Sequentials; an ExportError
+    naming the member otherwise."""
+    if not isinstance(model, Ensemble):
+        return sequential_form(model)
+    forms = []
+    for i, member in enumerate(model.members):
+        try:
+            forms.append(sequential_form(member))
+        except ExportError as exc:
+            raise ExportError(f"Ensemble member {i}: {exc}") from None
+    return EnsembleForm(forms, model.average).eval()

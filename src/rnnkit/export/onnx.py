@@ -37,7 +37,8 @@ from ..layers import Bidirectional, Conv1D, Dense, Embedding, Masking
 from ..cells import LSTMCell
 from ..layers.recurrent import RNN
 from ..runs import read_json
-from .forms import (RecurrentForm, SequentialForm, layer_label, require_sequential, sequential_form,
+from ..models import Ensemble
+from .forms import (RecurrentForm, SequentialForm, layer_label, model_form, require_sequential, sequential_form,
                     speech_layers)
 
 __all__ = ["OPSET", "TOLERANCE", "FORMAT", "export_onnx", "check_onnx", "require_onnx", "StepForm", "step_form"]
@@ -137,7 +138,15 @@ def step_form(model: nn.Module) -> tuple[StepForm, list[str], list[int]]:
 
 # ----------------------------------------------------------------------------- inputs
 def _input_spec(model: nn.Module, features: int | None) -> dict[str, Any]:
-    """The model's input: name, dtype, shape with named axes, the feature count, and whether it masks."""
+    """The model's input: name, dtype, shape with named axes, the feature count, and whether it masks (an
+    ensemble's: its members', which must agree)."""
+    if isinstance(model, Ensemble):
+        specs = [_input_spec(member, features) for member in model.members]
+        for i, spec in enumerate(specs[1:], 1):
+            if spec != specs[0]:
+                raise ExportError(f"Ensemble members 0 and {i} take different inputs ({specs[0]} and {spec}); the "
+                                  "graph has one input")
+        return specs[0]
     first = model.layers[0]
     if isinstance(first, Embedding):
         return {"name": "ids", "dtype": "int64", "shape": ["batch", "time"], "vocabulary": first.input_dim,
@@ -253,7 +262,7 @@ def _check_step(model: nn.Module, data: bytes, names: list[str], widths: list[in
 
 
 def _export_model(model: nn.Module, spec: dict[str, Any]) -> tuple[bytes, dict[str, Any]]:
-    form = sequential_form(model)
+    form = model_form(model)
     example = torch.from_numpy(_example(spec, 2, 3, pad=False))
     with torch.no_grad():
         out = form(example)
@@ -356,7 +365,13 @@ def export_onnx(source: Any, out: str | Path | None = None, *, step: bool | None
     if step is None:
         step = app == "textgen"
 
-    require_sequential(model)
+    if isinstance(model, Ensemble):
+        if step:
+            raise ExportError("an Ensemble has no step graph (step.onnx carries one model's recurrent state); "
+                              "export its members one by one")
+        step = False
+    else:
+        require_sequential(model)
     spec = _input_spec(model, features)
     data, graph = _export_model(model, spec)
     graph["file"] = out.name

@@ -41,6 +41,7 @@ import torch
 from rnnkit.data import BucketBatchSampler, Vocab, stratified_split, tokenize
 from rnnkit.errors import ConfigError, DatasetError
 from rnnkit.metrics import classification_report
+from rnnkit.models import Ensemble
 from rnnkit.optimizers import Adam, AdamW
 from rnnkit.plots import plot_confusion
 from rnnkit.runs import parse_duration, read_csv, read_json, write_csv, write_json
@@ -111,6 +112,11 @@ class ClassifyConfig(TrainConfig):
     valid_fraction: float = setting(0.1, help="training texts held out for early stopping", gt=0, lt=1)
     test_fraction: float = setting(0.1, help="held out for testing when the data has no test split", gt=0, lt=1)
     seed: int = setting(0, help="seed of every generator")
+    ensemble: int = setting(1, help="train N models one after the other (seeds seed .. seed+N-1 for their weights, "
+                                    "one split and vocabulary, each 1/N of a time budget) into RUN/members/ and "
+                                    "predict with the average of their probabilities", min=1, max=32)
+    member: int | None = setting(None, cli=False, min=1, help="this run is member N of an ensemble: seed + N - 1 "
+                                                              "draws its weights and batches, seed its splits")
     out: str | None = setting(None, help="run folder (default runs/classify-<time>)")
     pretrain_lm: bool = setting(False, help="first train a word-level language model on the training texts (into "
                                             "RUN/lm), then fine-tune its encoder as the classifier (ULMFiT)")
@@ -127,6 +133,11 @@ class ClassifyConfig(TrainConfig):
                 if getattr(self, name) is not None:
                     raise ConfigError(f"{self.option(name)} is for a file given to {self.option('data')}; "
                                       f"{self.data} has its own columns, groups and test split, so leave it out")
+        if self.ensemble > 1 and self.pretrain_lm:
+            raise ConfigError(f"{self.option('ensemble')} {self.ensemble} with {self.option('pretrain_lm')} would train "
+                              f"the language model {self.ensemble} times; train it once (rnnkit classify train "
+                              f"{self.option('pretrain_lm')}, or rnnkit lm train) and pass its folder as "
+                              f"{self.option('encoder')}")
         pretrain.check(self)
 
     @classmethod
@@ -398,6 +409,12 @@ class _Recipe(Recipe):
         model(torch.ones(1, 1, dtype=torch.long))  # build the layers whose input sizes are inferred
         return model
 
+    def ensemble(self, cfg: ClassifyConfig, members: list) -> Ensemble:
+        """The members' logits joined as the log of their averaged probabilities (a valid vector of logits)."""
+        model = Ensemble(members, average="probabilities")
+        model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        return model
+
     def rebuild(self, cfg: ClassifyConfig, run: Path) -> Any:
         classes = _read_classes(run)
         model = _model_for(cfg, len(Vocab.load(run / "vocab.json")), len(classes))
@@ -441,7 +458,7 @@ class _Recipe(Recipe):
         test_ids, test_y = data.parts[name]
         probs = _probabilities(fitted.model, test_ids)
         report = classification_report(test_y, probs.argmax(axis=1), classes)
-        valid_acc = max(fitted.model.history.history["val_accuracy"])  # the epoch whose weights were kept
+        valid_acc = fitted.monitored  # the validation accuracy of the weights kept (or of the ensemble)
         metrics = {
             "test_accuracy": report["accuracy"], "test_macro_f1": report["macro_f1"],
             "test_per_class": report["per_class"], "test_confusion": report["confusion"],
@@ -452,7 +469,8 @@ class _Recipe(Recipe):
         plot_confusion(run / "confusion.png", report["confusion"], classes,
                        title=f"{cfg.data} {name}: accuracy {report['accuracy']:.1%}")
         _write_mistakes(run / "mistakes.csv", data.texts[name].texts, test_y, probs, classes)
-        print_fn(f"classify: {name} accuracy {report['accuracy']:.2%}, macro F1 {report['macro_f1']:.4f} "
+        whose = f"the ensemble of {cfg.ensemble} models: " if cfg.ensemble > 1 else ""
+        print_fn(f"classify: {whose}{name} accuracy {report['accuracy']:.2%}, macro F1 {report['macro_f1']:.4f} "
                  f"(validation {valid_acc:.2%}) after {fitted.train_seconds:.0f} s of training; run folder {run} "
                  "(metrics.json, confusion.png, training.png, mistakes.csv)")
         return metrics
