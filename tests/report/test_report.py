@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -115,6 +116,28 @@ def test_each_curve_holds_its_metrics_csv_column(report):
     for name, series in by_name.items():
         assert series["x"] == [int(r["epoch"]) + 1 for r in rows]
         assert series["y"] == [float(r[name]) for r in rows]
+
+
+def test_an_ensemble_shows_each_members_curves_and_figures(textgen_runs, tmp_path):
+    run = tmp_path / "ensemble"  # as train_run writes one: the members are run folders of their own
+    for k, member in enumerate(textgen_runs, 1):
+        shutil.copytree(member, run / "members" / str(k))
+    shutil.copy(textgen_runs[0] / "config.json", run / "config.json")
+    figures = [{"member": k, "folder": f"members/{k}", "seed": k - 1,
+                "val_loss": json.loads((m / "metrics.json").read_text())["val_loss"]} for k, m in enumerate(textgen_runs, 1)]
+    (run / "metrics.json").write_text(json.dumps({"val_loss": 1.5, "ensemble": 2, "members": figures}))
+    text, page = _parse(write_report(run))
+    assert "An ensemble: each member trained on its own" in text and "No metrics.csv" not in text
+    charts = [json.loads(a["data-chart"]) for t, a in page.tags if t == "figure" and "data-chart" in a]
+    by_name = {s["name"]: s for c in charts for s in c["series"]}
+    for k, member in enumerate(textgen_runs, 1):
+        with open(member / "metrics.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        for name in ("loss", "val_loss"):
+            assert by_name[f"member {k} {name}"]["y"] == [float(r[name]) for r in rows]
+    shown = [(a["data-key"], json.loads(a["data-value"])) for _, a in page.cells["members"]]
+    assert [v for key, v in shown if key == "val_loss"] == [f["val_loss"] for f in figures]
+    assert {a["data-key"] for _, a in page.cells["metrics"]} == {"val_loss", "ensemble"}  # members: their own table
 
 
 def test_curve_families_pair_each_figure_with_its_validation_twin():

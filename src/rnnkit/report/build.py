@@ -69,11 +69,16 @@ def _subtitle(record: RunRecord) -> list[str]:
 def _metrics_section(record: RunRecord) -> str:
     if not record.metrics:
         return '<p class="note">No metrics.json: the training did not finish.</p>'
-    rows = [[f"<td>{esc(key)}</td>", cell(value, key)] for key, value in flatten(record.metrics).items()]
+    shown = {k: v for k, v in record.metrics.items() if k != "members"}  # an ensemble's members: their own section
+    rows = [[f"<td>{esc(key)}</td>", cell(value, key)] for key, value in flatten(shown).items()]
     return table(["metric", "value"], rows, ident="metrics", cells=True)
 
 
 def _curves_section(record: RunRecord) -> str:
+    if not record.history and record.members:
+        charts = _overlaid([f"member {m.path.name}" for m in record.members], record.members)
+        return ('<p class="note">An ensemble: each member trained on its own, one colour per member; validation curves '
+                f'dashed.</p><div class="charts">{"".join(charts)}</div>')
     if not record.history:
         return '<p class="note">No metrics.csv: no epoch finished.</p>'
     xs, charts = record.epochs(), []
@@ -158,6 +163,8 @@ def render_report(record: RunRecord) -> str:
     """The HTML of one run's report."""
     sections = [("metrics", "Final metrics", _metrics_section(record)),
                 ("curves", "Training curves", _curves_section(record))]
+    if record.metrics.get("members"):
+        sections.append(("members", "Ensemble members", _members_section(record)))
     app_sections, shown = _app_sections(record)
     sections += app_sections
     diagnostics = _diagnostics_section(record)
@@ -227,23 +234,38 @@ def _side_by_side(ident: str, labels: Sequence[str], keyed: Sequence[dict[str, A
     return toggle + table([first, *labels], rows, ident=ident, row_classes=classes, cells=True)
 
 
+def _overlaid(labels: Sequence[str], records: Sequence[RunRecord]) -> list[str]:
+    """One chart per family of curves, each run's in its colour (``labels`` name the runs)."""
+    families: dict[str, list[str]] = {}
+    for r in records:
+        for base, names in curve_families(list(r.history)):
+            families.setdefault(base, [])
+            families[base] += [n for n in names if n not in families[base]]
+    charts = []
+    for base, names in families.items():
+        series = [Series(f"{label} {name}", r.epochs(), r.history[name], PALETTE[i % len(PALETTE)],
+                         dashed=name.startswith("val_"))
+                  for i, (label, r) in enumerate(zip(labels, records)) for name in names if name in r.history]
+        charts.append(line_chart(_TITLES.get(base, base), series, log=False if base != "grad_norm" else None))
+    return charts
+
+
+def _members_section(record: RunRecord) -> str:
+    """An ensemble's members side by side: each one's figures alone (``metrics.json``'s ``members``)."""
+    rows = record.metrics.get("members") or []
+    keys = list(dict.fromkeys(k for row in rows for k in row))
+    return ('<p class="note">Each member scored alone; the final metrics above are the ensemble\'s. Each member\'s '
+            "folder is a run of its own (<code>rnnkit report --run RUN/members/1</code>).</p>"
+            + table(keys, [[cell(row.get(k), k) for k in keys] for row in rows], ident="members", cells=True))
+
+
 def render_comparison(records: Sequence[RunRecord]) -> str:
     """The HTML of the page comparing ``records``."""
     labels = _labels(records)
     overview = table(["run", "app", "folder", "epochs", "created"],
                      [[label, r.app, str(r.path.resolve()), len(r.epochs()) if r.history else None,
                        r.info.get("created")] for label, r in zip(labels, records)])
-    families: dict[str, list[str]] = {}
-    for r in records:
-        for base, members in curve_families(list(r.history)):
-            families.setdefault(base, [])
-            families[base] += [m for m in members if m not in families[base]]
-    charts = []
-    for base, members in families.items():
-        series = [Series(f"{label} {name}", r.epochs(), r.history[name], PALETTE[i % len(PALETTE)],
-                         dashed=name.startswith("val_"))
-                  for i, (label, r) in enumerate(zip(labels, records)) for name in members if name in r.history]
-        charts.append(line_chart(_TITLES.get(base, base), series, log=False if base != "grad_norm" else None))
+    charts = _overlaid(labels, records)
     curves = (f'<p class="note">One colour per run; validation curves dashed.</p><div class="charts">{"".join(charts)}</div>'
               if charts else '<p class="note">No run has a metrics.csv.</p>')
     configs = [{"app": r.app, "rnnkit": r.version, **r.config} for r in records]

@@ -5,7 +5,8 @@
 "config"}``), and usually ``run.json``, ``metrics.json``, ``metrics.csv`` (one row
 per epoch) and PNG plots; a run that recorded gradient flow
 (:mod:`rnnkit.diagnostics`) also has ``diagnostics.csv`` (``step, epoch, loss``,
-then ``grad_norm:L`` and ``reach:L`` per recurrent layer or direction ``L``).
+then ``grad_norm:L`` and ``reach:L`` per recurrent layer or direction ``L``); an
+ensemble's members are run folders of their own in ``members/1``, ``members/2`` ...
 Missing optional files are simply absent from the :class:`RunRecord`; a folder
 without ``config.json`` is refused with a one-line :class:`~rnnkit.errors.ConfigError`.
 """
@@ -38,6 +39,7 @@ class RunRecord:
     history: dict[str, list[float]] = field(default_factory=dict)  # metrics.csv, column -> per-epoch values
     diagnostics: dict[str, list[float]] = field(default_factory=dict)  # diagnostics.csv, column -> per-step values
     images: list[str] = field(default_factory=list)  # PNG file names, sorted
+    members: list["RunRecord"] = field(default_factory=list)  # an ensemble's members (members/1, members/2 ...)
 
     @property
     def name(self) -> str:
@@ -88,6 +90,10 @@ def read_run(run: str | Path, flag: str = "--run") -> RunRecord:
     record.history = _columns(path / "metrics.csv")
     record.diagnostics = _columns(path / "diagnostics.csv")
     record.images = sorted(p.name for p in path.glob("*.png") if p.is_file())
+    members = path / "members"
+    if members.is_dir():
+        folders = [p for p in members.iterdir() if p.name.isdigit() and (p / "config.json").is_file()]
+        record.members = [read_run(p, flag) for p in sorted(folders, key=lambda p: int(p.name))]
     return record
 
 
