@@ -31,6 +31,23 @@ def test_health_and_models_list_every_run_with_its_app_created_and_metrics(clien
     assert {m["app"]: m["upload"] for m in models}["speech"] == "audio"
 
 
+def test_an_ensemble_run_answers_with_its_members_averaged(runs, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from rnnkit.apps.classify import ClassifyConfig, predict, train
+    run = tmp_path / "ensemble-run"
+    train(ClassifyConfig(data=str(runs["classify"].parent / "reviews.csv"), embed_dim=8, units=8, epochs=1,
+                         ensemble=2, out=str(run)), print_fn=lambda line: None, verbose=0)
+    texts = ["good film", "bad plot", "the film"]
+    members = [[p.probabilities for p in predict(run / "members" / str(k), texts)] for k in (1, 2)]
+    with TestClient(create_app(load_runs([str(run)]), limits=Limits(timeout=20))) as c:
+        answer = c.post("/models/ensemble-run/predict", json={"texts": texts}).json()["predictions"]
+        assert c.get("/models").json()[0]["metrics"]["ensemble"] == 2
+    for got, first, second in zip(answer, *members):
+        for label in ("neg", "pos"):
+            assert got["probabilities"][label] == pytest.approx((first[label] + second[label]) / 2, abs=1e-6)
+
+
 def test_each_app_answers_its_request(client, runs, tmp_path, wav):
     name = {app: p.name for app, p in runs.items()}
     text = client.post(f"/models/{name['textgen']}/predict", json={"prompt": "the ", "length": 30, "seed": 3}).json()
