@@ -182,3 +182,25 @@ def test_a_run_saved_before_unfreeze_existed_resumes_as_it_was_trained():
     assert ClassifyConfig.from_dict({"pretrain_lm": True}).unfreeze == "gradual"
     assert ClassifyConfig.from_dict({"model": "bilstm"}).unfreeze == "all"
     assert ClassifyConfig.from_dict({"encoder": "runs/lm", "unfreeze": "all"}).unfreeze == "all"
+
+
+@pytest.mark.slow
+def test_an_ensemble_fine_tunes_each_member_from_one_language_model(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrain, "LM_SETTINGS", {**pretrain.LM_SETTINGS, **TINY_LM})
+    data = _write(tmp_path / "train.csv", _marked(40, "m", 0))
+    train(ClassifyConfig(data=str(data), pretrain_lm=True, lm_epochs=1, epochs=1, batch_size=8,
+                         out=str(tmp_path / "lm-run")), print_fn=lambda s: None, verbose=0)
+    lm, *_ = load_lm_run(tmp_path / "lm-run" / "lm")
+    run = tmp_path / "ensemble"
+    train(ClassifyConfig(data=str(data), encoder=str(tmp_path / "lm-run" / "lm"), epochs=1, batch_size=8,
+                         unfreeze="gradual", ensemble=2, out=str(run)), print_fn=lambda s: None, verbose=0)
+    members = [load_run(run / "members" / str(k))[0] for k in (1, 2)]
+    for member in members:  # gradual unfreezing left each member's embedding at the language model's
+        assert torch.equal(member.layers[0].weight, lm.layers[0].weight)
+    assert not torch.equal(members[0].layers[-1].weight, members[1].layers[-1].weight)  # heads from seeds 0 and 1
+    texts = ["good film m1", "awful it"]
+    want = [(a.probabilities[c] + b.probabilities[c]) / 2 for a, b in
+            zip(predict(run / "members" / "1", texts), predict(run / "members" / "2", texts)) for c in ("neg", "pos")]
+    got = [p.probabilities[c] for p in predict(run, texts) for c in ("neg", "pos")]
+    assert got == pytest.approx(want, abs=1e-6)
+    assert not (run / "lm").exists() and not (run / "members" / "1" / "lm").exists()  # no language model retrained
