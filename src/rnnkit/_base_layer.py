@@ -233,6 +233,12 @@ class Layer(nn.Module):
         """The input shape for which :meth:`build` creates weights of the stored shapes (None: cannot tell)."""
         return None
 
+    @property
+    def weights_pending(self) -> bool:
+        """Whether the layer's weights wait for its first call, which gives their input size (a file saved now
+        would hold none of them)."""
+        return not self.built and type(self)._input_shape_from_state is not Layer._input_shape_from_state
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
         # A layer whose input size was left to the first call builds itself from the
         # stored weights' shapes, so load_state_dict works on a freshly created model.

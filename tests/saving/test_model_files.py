@@ -124,3 +124,18 @@ def test_the_regularisation_options_survive_save_and_load(tmp_path):
             outputs.append(m(ids))
         assert torch.equal(*outputs)
         assert not torch.equal(outputs[0], model.eval()(ids))
+
+
+def test_a_model_whose_weights_wait_for_its_first_call_is_not_saved_without_them(tmp_path):
+    from rnnkit.errors import NotBuiltError
+    from rnnkit.layers import LSTM, Embedding
+
+    model = Sequential([Embedding(30, 5, mask_zero=True), LSTM(4), Dense(3)])  # LSTM and Dense sized at the call
+    for save in (lambda p: model.save(str(p)), lambda p: model.save_weights(str(p))):
+        with pytest.raises(NotBuiltError, match=r"'lstm\w*', .*have no weights yet .*call the model on a batch"):
+            save(tmp_path / "m.safetensors")
+        assert not (tmp_path / "m.safetensors").exists()
+    x = torch.tensor([[3, 4, 0]])
+    want = model(x)
+    model.save(str(tmp_path / "m.safetensors"))
+    torch.testing.assert_close(load_model(str(tmp_path / "m.safetensors"))(x), want, atol=0, rtol=0)

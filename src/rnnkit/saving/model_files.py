@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, NotBuiltError
 from ..random import get_rng_state, set_rng_state
 from . import checkpoint
 from ._guards import allocation_budget, file_errors
@@ -87,6 +87,15 @@ def _keras_suffix(path: Any) -> str | None:
     return next((s for s in (".keras", ".h5", ".hdf5") if name.endswith(s)), None)
 
 
+def _require_weights(model: Any, what: str) -> None:
+    """A NotBuiltError naming the layers whose weights wait for the model's first call (a file would lose them)."""
+    pending = [getattr(m, "name", type(m).__name__) for m in model.modules() if getattr(m, "weights_pending", False)]
+    if pending:
+        shown = ", ".join(repr(n) for n in pending[:3]) + (f" and {len(pending) - 3} more" if len(pending) > 3 else "")
+        raise NotBuiltError(f"{what}: {shown} have no weights yet (their input size comes from the first call); call "
+                            "the model on a batch, or start it with Input(shape=...), before saving")
+
+
 def save_model(model: Any, path: str | os.PathLike) -> None:
     """Write ``model`` (weights, config, compile settings, optimizer state) to one file.
 
@@ -100,6 +109,7 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     if _keras_suffix(path) is not None:
         raise CheckpointError(f"save_model: rnnkit writes Keras files as .keras (Keras 3's format), not "
                               f"{_keras_suffix(path)}; or give another name for rnnkit's own format")
+    _require_weights(model, "save_model")
     config = model.get_config()
     tensors = {f"model/{k}": v for k, v in model.state_dict().items()}
     meta: dict[str, Any] = {"format": _MODEL, "class_name": type(model).__name__, "config": config,
@@ -186,6 +196,7 @@ def load_model(path: str | os.PathLike, custom_objects: dict[str, type] | None =
 
 def save_weights(model: Any, path: str | os.PathLike) -> None:
     """Write the weights only (``load_weights`` needs a model of the same architecture)."""
+    _require_weights(model, "save_weights")
     checkpoint.save_file(path, dict(model.state_dict()), {"format": _WEIGHTS, "class_name": type(model).__name__})
 
 
