@@ -218,3 +218,23 @@ def test_a_failing_nproc_run_says_why_per_rank_and_once_overall_without_the_agen
     assert all(re.match(r"rnnkit \(rank [01]\): error: .*missing.csv: no such file or folder", line) for line in lines[:-1]), run.stderr
     assert re.fullmatch(r"rnnkit: error: training process [01] of 2 failed \(exit code 2\); the "
                         r"processes stopped, the run folder keeps its last checkpoint", lines[-1])
+
+
+def test_an_ensemble_trained_with_nproc_2_writes_the_folders_of_one_process(tmp_path):
+    data = _reviews(tmp_path / "reviews.csv")
+    common = ["classify", "train", "--data", str(data), "--epochs", "2", "--units", "8", "--embed-dim", "8",
+              "--batch-size", "16", "--dropout", "0", "--embed-dropout", "0", "--locked-dropout", "0",
+              "--weight-dropout", "0", "--ensemble", "2"]
+    two = _rnnkit(*common, "--out", str(tmp_path / "two"), "--nproc", "2")
+    assert two.returncode == 0, two.stderr[-3000:]
+    one = _rnnkit(*common, "--out", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr[-3000:]
+    for folder in ("", "members/1", "members/2"):
+        assert (sorted(p.name for p in (tmp_path / "two" / folder).iterdir())
+                == sorted(p.name for p in (tmp_path / "one" / folder).iterdir())), folder
+    assert two.stdout.count("run folder") == one.stdout.count("run folder")  # rank 1 printed nothing of its own
+    assert two.stdout.count("classify: member ") == 2
+    import json
+    metrics = [json.loads((tmp_path / run / "metrics.json").read_text()) for run in ("one", "two")]
+    assert [m["seed"] for m in metrics[1]["members"]] == [0, 1]
+    assert abs(metrics[0]["test_accuracy"] - metrics[1]["test_accuracy"]) <= 0.02  # the same models, up to rounding
