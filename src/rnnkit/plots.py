@@ -28,7 +28,8 @@ from typing import Any, Mapping, Sequence
 from ._io import atomic_write
 from .errors import ConfigError
 
-__all__ = ["plot_history", "plot_histories", "plot_series", "plot_confusion", "plot_attention", "plot_images", "save_figure"]
+__all__ = ["plot_history", "plot_histories", "plot_series", "plot_confusion", "plot_attention", "plot_images",
+           "save_figure"]
 
 _VAL = "val_"
 _SKIPPED = {"epoch", "epochs", "step", "steps", "batch", "lr", "learning_rate"}

@@ -135,6 +135,43 @@ def test_a_run_folder_that_failed_before_saving_weights_is_removed_so_its_out_st
     assert toy.train(out=str(run), epochs=1)["epochs"] == 1  # the same --out again, no --resume needed
 
 
+def test_any_app_with_an_ensemble_setting_and_hook_averages_its_members(tmp_path):
+    from rnnkit.apps.framework import train_run
+    from rnnkit.models import Ensemble
+
+    toy = _toy_app()
+
+    @dataclass
+    class Config(toy.WaveConfig):
+        ensemble: int = setting(1, help="models averaged", min=1)
+        member: int | None = setting(None, cli=False, min=1)
+
+    class NoHook(toy.WaveRecipe):
+        config = Config
+
+    with pytest.raises(ConfigError, match="wave models cannot be averaged as an ensemble"):
+        train_run(NoHook(), Config(out=str(tmp_path / "refused"), ensemble=2), print_fn=None, verbose=0)
+    assert not (tmp_path / "refused").exists()  # refused before any work
+
+    class Averaged(NoHook):
+        def ensemble(self, cfg, members):
+            model = Ensemble(members)  # values: their plain mean
+            model.compile(loss="mse")
+            return model
+
+    run = tmp_path / "wave"
+    metrics = train_run(Averaged(), Config(out=str(run), ensemble=3, epochs=2), print_fn=None, verbose=0)
+    x, y = toy.WaveRecipe().prepare(Config(), None, print)[1]["valid"]
+    with torch.no_grad():
+        each = np.stack([rnnkit.load_model(run / "members" / str(k))(torch.from_numpy(x)).numpy() for k in (1, 2, 3)])
+        whole = rnnkit.load_model(run)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(whole, each.mean(axis=0), atol=1e-6)
+    assert metrics["val_mse"] == pytest.approx(float(((each.mean(axis=0) - y) ** 2).mean()), rel=1e-5)
+    assert [m["seed"] for m in metrics["members"]] == [0, 1, 2] and metrics["epochs"] == 6
+    assert [m["val_mse"] for m in metrics["members"]] == [
+        json.loads((run / "members" / str(k) / "metrics.json").read_text())["val_mse"] for k in (1, 2, 3)]
+
+
 @pytest.mark.parametrize("app", ["classify", "forecast"])
 def test_every_app_is_callable_with_keyword_settings_that_name_the_field(app):
     module = importlib.import_module(f"rnnkit.apps.{app}")

@@ -299,7 +299,8 @@ ROWS: dict[str, list[tuple[list[str], str]]] = {
         (["--run", "{missing}"], "--run {missing}: no such folder"),
         (["--run", "{folder}"], "{folder} is not a run folder (no run.json)"),
         (["--run", "{run_textgen}"], "does not start with a safetensors header"),
-        (["--run", "{seq2seq}"], "Seq2Seq cannot be exported to ONNX as one graph: only Sequential models and Ensembles"),
+        (["--run", "{seq2seq}"], "Seq2Seq cannot be exported to ONNX as one graph: only Sequential models and "
+                                 "Ensembles"),
         (["--run", "{good_classify}", "--out", "{folder}/model.txt"], "the output file should end in .onnx"),
     ],
     "serve": [

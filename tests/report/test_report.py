@@ -124,7 +124,8 @@ def test_an_ensemble_shows_each_members_curves_and_figures(textgen_runs, tmp_pat
         shutil.copytree(member, run / "members" / str(k))
     shutil.copy(textgen_runs[0] / "config.json", run / "config.json")
     figures = [{"member": k, "folder": f"members/{k}", "seed": k - 1,
-                "val_loss": json.loads((m / "metrics.json").read_text())["val_loss"]} for k, m in enumerate(textgen_runs, 1)]
+                "val_loss": json.loads((m / "metrics.json").read_text())["val_loss"]}
+               for k, m in enumerate(textgen_runs, 1)]
     (run / "metrics.json").write_text(json.dumps({"val_loss": 1.5, "ensemble": 2, "members": figures}))
     text, page = _parse(write_report(run))
     assert "An ensemble: each member trained on its own" in text and "No metrics.csv" not in text

@@ -664,8 +664,8 @@ class Recipe:
     def ensemble(self, cfg: Any, members: list) -> Any:
         """The one model of an ensemble of ``members`` (trained models, as loaded from their run folders),
         compiled for ``evaluate`` (an :class:`~rnnkit.models.Ensemble`); an app that offers ``--ensemble``
-        overrides it."""
-        raise ConfigError(f"{self.name} models cannot be averaged as an ensemble; train one model")
+        (an ``ensemble`` setting, and ``member`` for its members' configs) overrides it."""
+        raise NotImplementedError
 
     def member_config(self, cfg: Any, member: int, folder: Path) -> Any:
         """The settings of member ``member`` (from 1) of an ensemble of ``cfg``, trained into ``folder``: one model
@@ -769,6 +769,8 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
         if cfg.out and (Path(cfg.out) / "config.json").is_file():
             new_run_dir(recipe.name, cfg.out)  # refuses a folder that holds a run, before any work
     cfg.check()
+    if _ensemble_size(cfg) > 1 and type(recipe).ensemble is Recipe.ensemble:
+        raise ConfigError(f"{recipe.name} models cannot be averaged as an ensemble; train one model")
     cfg, data = recipe.prepare(cfg, saved, say)
     cfg.check()
     continuing = saved is not None  # from the run's checkpoint (else from the start)
@@ -795,12 +797,17 @@ def _ensemble_size(cfg: Any) -> int:
     return getattr(cfg, "ensemble", None) or 1
 
 
+def _training_seed(cfg: Any) -> int:
+    """The seed of a model's weights and batches: ``seed``, or ``seed + N - 1`` for member N of an ensemble."""
+    return cfg.seed + (getattr(cfg, "member", None) or 1) - 1
+
+
 def _train_model(recipe: Recipe, cfg: Any, data: Any, run: Path, continuing: bool, writer: bool,
                  print_fn: Callable[[str], None] | None, verbose: int) -> "Fitted | None":
     """Build and fit one model into ``run`` (from its checkpoint when ``continuing``); save its best weights as the
     whole model.  Returns what :meth:`Recipe.evaluate` needs (None on a process other than rank 0)."""
     say = print_fn or (lambda line: None)
-    set_seed(cfg.seed + max(getattr(cfg, "member", None) or 1, 1) - 1)  # after prepare, whose trial models draw too
+    set_seed(_training_seed(cfg))  # after prepare, whose trial models (a budget's size choice) draw from the generators
     # built after the run folder is made: a --pretrain-lm classifier trains its language model into RUN/lm here
     model = recipe.build(cfg, data)
     params = sum(p.numel() for p in model.parameters())
@@ -862,8 +869,8 @@ def _train_ensemble(recipe: Recipe, cfg: Any, data: Any, run: Path, writer: bool
     say = print_fn or (lambda line: None)
     size, members, figures = _ensemble_size(cfg), [], []
     folders = [run / MEMBERS / str(k) for k in range(1, size + 1)]
-    for k, folder in enumerate(folders, 1):
-        member = recipe.member_config(cfg, k, folder)
+    configs = [recipe.member_config(cfg, k, folder) for k, folder in enumerate(folders, 1)]
+    for k, (folder, member) in enumerate(zip(folders, configs), 1):
         if writer:
             folder.mkdir(parents=True, exist_ok=True)
             _write_run_files(folder, recipe, member)
@@ -883,15 +890,18 @@ def _train_ensemble(recipe: Recipe, cfg: Any, data: Any, run: Path, writer: bool
     model.save(str(run / "model.safetensors"))
     write_json(run / "model.json", {"class_name": type(model).__name__, "config": model.get_config()})
     monitor, _ = recipe.monitoring(cfg)
-    valid = recipe.fit_data(cfg, data).get("validation_data")
-    monitored = model.evaluate(valid, return_dict=True).get(monitor.removeprefix("val_")) if valid is not None else None
+    valid, monitored = recipe.fit_data(cfg, data).get("validation_data"), None  # (x, y) as fit takes it, or batches
+    if valid is not None:
+        scored = model.evaluate(*(valid if isinstance(valid, tuple) else (valid,)), return_dict=True)
+        monitored = scored.get(monitor.removeprefix("val_"))
     # the members' Fitted.figures(), as their metrics.json holds them (apps with ensembles write them there)
-    total = {key: sum(f.get(key) or 0 for f in figures) for key in ("epochs", "train_seconds", "wall_seconds", "parameters")}
+    total = {key: sum(f.get(key) or 0 for f in figures)
+             for key in ("epochs", "train_seconds", "wall_seconds", "parameters")}
     fitted = Fitted(model, run, total["epochs"], None, total["train_seconds"], total["wall_seconds"],
                     total["parameters"], monitored=monitored)
-    scalars = [{"member": k, "folder": f"{MEMBERS}/{k}", "seed": cfg.seed + k - 1,
+    scalars = [{"member": k, "folder": f"{MEMBERS}/{k}", "seed": _training_seed(member),
                 **{key: v for key, v in f.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
-               for k, f in enumerate(figures, 1)]
+               for k, (member, f) in enumerate(zip(configs, figures), 1)]
     return _scored(recipe, cfg, data, fitted, say, {"ensemble": size, "members": scalars})
 
 

@@ -12,5 +12,5 @@ from .saving import load_model, load_weights, save_model, save_weights
 from .seq2seq import Seq2Seq
 from .sequential import Sequential
 
-__all__ = ["Model", "Sequential", "Functional", "Input", "Seq2Seq", "Ensemble", "load_model", "save_model", "load_weights",
-           "save_weights"]
+__all__ = ["Model", "Sequential", "Functional", "Input", "Seq2Seq", "Ensemble", "load_model", "save_model",
+           "load_weights", "save_weights"]

@@ -93,7 +93,8 @@ class Ensemble(Model):
             raise ConfigError(f"Ensemble: needs two or more members, got {len(members)}; use the model itself")
         for i, member in enumerate(members):
             if not isinstance(member, nn.Module):
-                raise ConfigError(f"Ensemble: member {i} must be a model (a torch.nn.Module), got {type(member).__name__}")
+                raise ConfigError(f"Ensemble: member {i} must be a model (a torch.nn.Module), got "
+                                  f"{type(member).__name__}")
         self.members = nn.ModuleList(members)
         self.average = check_choice("Ensemble", "average", average, AVERAGES)
 

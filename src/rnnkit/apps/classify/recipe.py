@@ -134,8 +134,8 @@ class ClassifyConfig(TrainConfig):
                     raise ConfigError(f"{self.option(name)} is for a file given to {self.option('data')}; "
                                       f"{self.data} has its own columns, groups and test split, so leave it out")
         if self.ensemble > 1 and self.pretrain_lm:
-            raise ConfigError(f"{self.option('ensemble')} {self.ensemble} with {self.option('pretrain_lm')} would train "
-                              f"the language model {self.ensemble} times; train it once (rnnkit classify train "
+            raise ConfigError(f"{self.option('ensemble')} {self.ensemble} with {self.option('pretrain_lm')} would "
+                              f"train the language model {self.ensemble} times; train it once (rnnkit classify train "
                               f"{self.option('pretrain_lm')}, or rnnkit lm train) and pass its folder as "
                               f"{self.option('encoder')}")
         pretrain.check(self)
