@@ -106,7 +106,8 @@ def _over_seeds(task: str, by_seed: dict) -> list[str]:
     lines = []
     for model in TASKS[task]["models"]:
         acc = [rows[model]["test_accuracy"] for rows in by_seed.values()]
-        lines.append(f"{task}: {model} over {len(acc)} seeds: mean {statistics.mean(acc):.4f}, "
+        label = _label(model, next(iter(by_seed.values()))[model])
+        lines.append(f"{task}: {label} over {len(acc)} seeds: mean {statistics.mean(acc):.4f}, "
                      f"sd {statistics.stdev(acc):.4f}, range {min(acc):.4f}-{max(acc):.4f}")
     return lines
 
