@@ -178,6 +178,25 @@ def test_a_layer_with_no_onnx_form_is_named_and_nothing_is_written(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_ensemble_is_one_graph_averaging_its_members_probabilities(classifiers, tmp_path):
+    from rnnkit.models import Ensemble
+
+    members = [classifiers["bilstm"], classifiers["cnn-lstm"]]  # 3 classes over 40 ids each
+    path = export_onnx(Ensemble(members, average="probabilities"), tmp_path / "model.onnx")
+    ids = _padded_ids(6, 11, 40, seed=4)
+    (logits,) = _session(path).run(None, {"ids": ids})
+    with torch.no_grad():
+        each = [torch.softmax(m(torch.from_numpy(ids)), -1).numpy() for m in members]
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    np.testing.assert_allclose(e / e.sum(axis=-1, keepdims=True), np.mean(each, axis=0), atol=TOL, rtol=0)
+    with pytest.raises(ExportError, match="an Ensemble has no step graph"):
+        export_onnx(Ensemble(members), tmp_path / "step" / "model.onnx", step=True)
+    unexportable = Sequential([Embedding(40, 4, mask_zero=True), MinGRU(3, input_size=4), Dense(3, input_size=3)])
+    with pytest.raises(ExportError, match=r"Ensemble member 1: layer 1 'mingru\w*' \(MinGRU\) cannot be exported"):
+        export_onnx(Ensemble([members[0], unexportable]), tmp_path / "bad" / "model.onnx")
+    assert not (tmp_path / "step").exists() and not (tmp_path / "bad").exists()
+
+
 def test_custom_activation_is_refused_with_the_reason(tmp_path):
     model = Sequential([LSTM(3, activation="softsign", input_size=2)])
     model(torch.zeros(1, 2, 2))

@@ -270,7 +270,8 @@ def speech_layers() -> tuple[type, type] | None:
 
 
 def require_sequential(model: nn.Module) -> None:
-    """An ExportError unless ``model`` is a :class:`~rnnkit.models.Sequential`, the one kind with an export form."""
+    """An ExportError unless ``model`` is a :class:`~rnnkit.models.Sequential`, the one kind of model with an export
+    form of its own (an Ensemble's is its members', :func:`model_form`)."""
     if not isinstance(model, Sequential):
         raise ExportError(
             f"{type(model).__name__} cannot be exported to ONNX as one graph: only Sequential models and Ensembles "
