@@ -136,7 +136,7 @@ def test_an_ensemble_shows_each_members_curves_and_figures(textgen_runs, tmp_pat
             rows = list(csv.DictReader(f))
         for name in ("loss", "val_loss"):
             assert by_name[f"member {k} {name}"]["y"] == [float(r[name]) for r in rows]
-    shown = [(a["data-key"], json.loads(a["data-value"])) for _, a in page.cells["members"]]
+    shown = [(a["data-key"], json.loads(a["data-value"])) for _, a in page.cells["members-table"]]
     assert [v for key, v in shown if key == "val_loss"] == [f["val_loss"] for f in figures]
     assert {a["data-key"] for _, a in page.cells["metrics"]} == {"val_loss", "ensemble"}  # members: their own table
 

@@ -163,7 +163,7 @@ def render_report(record: RunRecord) -> str:
     """The HTML of one run's report."""
     sections = [("metrics", "Final metrics", _metrics_section(record)),
                 ("curves", "Training curves", _curves_section(record))]
-    if record.metrics.get("members"):
+    if _members(record):
         sections.append(("members", "Ensemble members", _members_section(record)))
     app_sections, shown = _app_sections(record)
     sections += app_sections
@@ -250,13 +250,19 @@ def _overlaid(labels: Sequence[str], records: Sequence[RunRecord]) -> list[str]:
     return charts
 
 
+def _members(record: RunRecord) -> list[dict[str, Any]]:
+    """The figures of an ensemble's members in ``metrics.json`` (a damaged entry is left out)."""
+    rows = record.metrics.get("members")
+    return [row for row in rows if isinstance(row, dict)] if isinstance(rows, list) else []
+
+
 def _members_section(record: RunRecord) -> str:
     """An ensemble's members side by side: each one's figures alone (``metrics.json``'s ``members``)."""
-    rows = record.metrics.get("members") or []
+    rows = _members(record)
     keys = list(dict.fromkeys(k for row in rows for k in row))
     return ('<p class="note">Each member scored alone; the final metrics above are the ensemble\'s. Each member\'s '
             "folder is a run of its own (<code>rnnkit report --run RUN/members/1</code>).</p>"
-            + table(keys, [[cell(row.get(k), k) for k in keys] for row in rows], ident="members", cells=True))
+            + table(keys, [[cell(row.get(k), k) for k in keys] for row in rows], ident="members-table", cells=True))
 
 
 def render_comparison(records: Sequence[RunRecord]) -> str:
