@@ -71,7 +71,8 @@ _name_counters: dict[str, itertools.count] = defaultdict(itertools.count)
 
 
 def _auto_name(class_name: str) -> str:
-    base = re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", class_name).lower()
+    # GlobalMaxPooling1D -> global_max_pooling1d, SimpleRNN -> simplernn, HashedNGrams -> hashed_n_grams
+    base = re.sub(r"(?<!^)(?=[A-Z][a-z])|(?<=[a-z])(?=[A-Z][A-Z][a-z])", "_", class_name).lower()
     index = next(_name_counters[base])
     return base if index == 0 else f"{base}_{index}"
 

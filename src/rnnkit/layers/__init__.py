@@ -11,6 +11,7 @@ from .conv import Conv1D, Conv2D, MaskedConv1D
 from .core import Activation, Dense, Dropout, Flatten, LockedDropout, Masking, SpatialDropout1D
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
+from .ngrams import HashedNGrams, NaiveBayesBag
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .min_rnn import MinGRU, MinLSTM
 from .normalization import BatchNormalization, LayerNormalization
@@ -41,6 +42,8 @@ __all__ = [
     "Flatten",
     "Masking",
     "Embedding",
+    "HashedNGrams",
+    "NaiveBayesBag",
     "GlobalAveragePooling1D",
     "GlobalMaxPooling1D",
     "GlobalConcatPooling1D",
