@@ -22,6 +22,11 @@ Every model maps token ids ``(batch, time)`` (0 = padding) to class logits
   texts it is batched with (with Keras' layers, which drop the mask, it does).  A text of 1-4 words pools to one step.
 * ``bag``: ``Embedding(mask_zero) -> GlobalAveragePooling1D -> Dropout -> Dense``, the
   tutorials' non-recurrent baseline (word order ignored).
+* ``nbsvm``: ``HashedNGrams(ngrams) -> NaiveBayesBag``, logistic regression on the set of a
+  text's words and n-grams, each weighted by its naive-Bayes log-count ratio over the
+  training texts (NBSVM's logistic form, Wang & Manning 2012; :func:`adapt_nbsvm` sets the
+  ratios before training).  The strong linear baseline of sentiment, and a member whose
+  errors differ from a recurrent model's (``--ensemble-with nbsvm``).
 
 >>> import torch
 >>> model = build_model("bilstm", vocab_size=50, num_classes=3, embed_dim=8, units=4)
@@ -30,17 +35,22 @@ torch.Size([2, 3])
 """
 from __future__ import annotations
 
+from typing import Iterable
+
+import torch
 from torch import nn
 
 from rnnkit import Sequential
 from rnnkit.errors import ConfigError
 from rnnkit.layers import (GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, GlobalAveragePooling1D,
-                           GlobalConcatPooling1D, GlobalMaxPooling1D, MaskedConv1D, MaskedMaxPooling1D, MinGRU,
-                           SpatialDropout1D)
+                           GlobalConcatPooling1D, GlobalMaxPooling1D, HashedNGrams, MaskedConv1D, MaskedMaxPooling1D,
+                           MinGRU, NaiveBayesBag, SpatialDropout1D)
 
-__all__ = ["MODELS", "POOLINGS", "build_model"]
+__all__ = ["MODELS", "NGRAM_BINS", "POOLINGS", "build_model", "adapt_nbsvm"]
 
-MODELS = ("bilstm", "lstm", "gru", "mingru", "cnn-lstm", "bag")
+MODELS = ("bilstm", "lstm", "gru", "mingru", "cnn-lstm", "bag", "nbsvm")
+#: the hash bins of ``nbsvm``'s n-grams (IMDB's 25,000 reviews hold about 1.5 million distinct words and bigrams)
+NGRAM_BINS = 2 ** 21
 #: ``pooling`` of the recurrent models, and the reductions each concatenates
 POOLINGS = {"max": ("max",), "mean": ("mean",), "max-mean": ("max", "mean"), "concat": ("max", "mean", "last")}
 
@@ -57,7 +67,7 @@ def _recurrent(kind: str, units: int, weight_dropout: float) -> nn.Module:
 
 def build_model(kind: str, vocab_size: int, num_classes: int, *, embed_dim: int = 128, units: int = 64,
                 layers: int = 1, dropout: float = 0.3, pooling: str = "max", embed_dropout: float = 0.0,
-                locked_dropout: float = 0.0, weight_dropout: float = 0.0) -> Sequential:
+                locked_dropout: float = 0.0, weight_dropout: float = 0.0, ngrams: int = 2) -> Sequential:
     """A classifier of ``kind`` (one of :data:`MODELS`) giving ``num_classes`` logits.
 
     ``dropout`` is before the output layer (and after the embedding of ``cnn-lstm``
@@ -77,6 +87,11 @@ def build_model(kind: str, vocab_size: int, num_classes: int, *, embed_dim: int 
             raise ConfigError(f"{name} must be in [0, 1), got {value!r}")
     if pooling not in POOLINGS:
         raise ConfigError(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+    if kind == "nbsvm":
+        return Sequential([
+            HashedNGrams(ngrams, NGRAM_BINS),  # the bins of each text's distinct 1..n-grams (B, n T), 0 = none
+            NaiveBayesBag(NGRAM_BINS, num_classes),  # logits (B, C)
+        ])
     if kind == "bag":
         return Sequential([
             Embedding(vocab_size, embed_dim, mask_zero=True),  # (B, T, E), mask (B, T)
@@ -103,3 +118,9 @@ def build_model(kind: str, vocab_size: int, num_classes: int, *, embed_dim: int 
     stack += [GlobalMaxPooling1D() if pools == ("max",) else GlobalConcatPooling1D(pools),  # (B, k U')
               Dropout(dropout), Dense(num_classes)]  # logits (B, C)
     return Sequential(stack)
+
+
+def adapt_nbsvm(model: Sequential, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Set the naive-Bayes ratios of an ``nbsvm`` model from ``(ids (B, T), labels (B,))`` training batches."""
+    ngrams, bag = model.layers
+    bag.adapt((ngrams(x), y) for x, y in batches)
