@@ -16,6 +16,7 @@ from rnnkit.apps.classify import data as classify_data
 from rnnkit.apps.classify import recipe as classify_recipe
 from rnnkit.apps.classify.data import read_labelled, read_texts
 from rnnkit.apps.classify.model import MODELS, build_model
+from rnnkit.apps.framework import member_budget
 from rnnkit.cli import main
 from rnnkit.data import Vocab, stratified_split, tokenize
 from rnnkit.errors import ConfigError, DatasetError, ShapeError
@@ -440,11 +441,49 @@ def test_an_ensemble_predicts_the_mean_of_its_members_each_a_run_of_its_own(tmp_
 
 
 def test_each_member_trains_with_its_own_seed_and_a_share_of_the_time_budget(tmp_path):
+    recipe = classify_recipe.RECIPE
     cfg = ClassifyConfig(data="reviews.csv", seed=7, ensemble=3, time_budget=90.0, out="r")
-    member = classify_recipe.RECIPE.member_config(cfg, 2, tmp_path / "m")
+    member = recipe.member_config(cfg, 2, tmp_path / "m", 30.0)
     assert (member.ensemble, member.member, member.seed, member.time_budget, member.out) == (1, 2, 7, 30.0,
                                                                                            str(tmp_path / "m"))
-    assert classify_recipe.RECIPE.member_config(ClassifyConfig(ensemble=2, epochs=4), 1, tmp_path).epochs == 4
+    assert recipe.member_config(ClassifyConfig(ensemble=2, epochs=4), 1, tmp_path, None).epochs == 4
+    # the budget left after the members trained so far, shared equally by the rest (at least half an equal share)
+    assert [member_budget(90.0, spent, 3, left) for spent, left in ((0, 3), (20, 2), (50, 1), (85, 1))] == [
+        30.0, 35.0, 40.0, 15.0]
+    assert member_budget(None, 12.0, 3, 2) is None
+    # --ensemble-with: more members of other kinds, after --model's and trained before them, from scratch
+    cfg = ClassifyConfig(data="reviews.csv", pretrain_lm=True, ensemble_with="nbsvm, bag", learning_rate=0.005,
+                         out="r")
+    assert recipe.ensemble_size(cfg) == 3 and recipe.member_order(cfg) == [2, 3, 1]
+    first, second, third = (recipe.member_config(cfg, k, tmp_path / str(k), None) for k in (1, 2, 3))
+    assert (first.model, first.pretrain_lm, second.model, second.pretrain_lm, third.model) == (
+        "bilstm", True, "nbsvm", False, "bag")
+    assert (first.learning_rate, second.learning_rate, third.learning_rate) == (0.005, 0.002, 0.002)
+    assert first.ensemble_with is second.ensemble_with is None and second.seed == 0 and second.member == 2
+    # --pretrain-lm --ensemble 3: member 1 trains the language model, the others fine-tune from it
+    cfg = ClassifyConfig(data="reviews.csv", pretrain_lm=True, ensemble=3, out="r")
+    members = [recipe.member_config(cfg, k, tmp_path / "members" / str(k), None) for k in (1, 2, 3)]
+    assert [(m.pretrain_lm, m.encoder) for m in members] == [
+        (True, None), *[(False, str(tmp_path / "members" / "1" / "lm"))] * 2]
+
+
+def test_an_nbsvm_member_averages_with_a_recurrent_one_and_trains_first(tmp_path):
+    data = _write_csv(tmp_path / "syn.csv", _synthetic(200))
+    texts = [t for t, _ in _synthetic(60, seed=5)]
+    truth = np.array([("neg", "pos").index(y) for _, y in _synthetic(60, seed=5)])
+    lines: list[str] = []
+    metrics = train(ClassifyConfig(data=str(data), embed_dim=16, units=16, epochs=3, batch_size=16, learning_rate=1e-2,
+                                   ensemble_with="nbsvm", out=str(tmp_path / "run")), print_fn=lines.append, verbose=0)
+    run = tmp_path / "run"
+    recurrent, ngrams = (_probabilities(run / "members" / str(k), texts) for k in (1, 2))
+    np.testing.assert_allclose(_probabilities(run, texts), (recurrent + ngrams) / 2, atol=1e-6)
+    assert np.mean(ngrams.argmax(axis=1) == truth) >= 0.9  # one word tells the class: the n-grams find it
+    assert [m["model"] for m in metrics["members"]] == ["bilstm", "nbsvm"]
+    assert read_config(run / "members" / "2", "classify")["model"] == "nbsvm"
+    assert [line.split(" into ")[0] for line in lines if line.startswith("classify: member")] == [
+        "classify: member 2 of 2 (nbsvm)", "classify: member 1 of 2 (bilstm)"]  # the n-grams first
+    with pytest.raises(ConfigError, match="'svm' is not a model; give some of bilstm"):
+        ClassifyConfig(ensemble_with="nbsvm,svm")
 
 
 def test_an_ensemble_exports_to_onnx_as_the_average_of_its_members(tmp_path):
@@ -506,8 +545,8 @@ def test_cli_bad_inputs_get_one_line_and_exit_code_2(tmp_path, one_line_error):
     assert "line 3 is not valid UTF-8" in one_line_error(["classify", "train", "--data", str(tmp_path / "latin.csv")])
     assert "no such file" in one_line_error(["classify", "train", "--data", str(tmp_path / "missing.csv")])
     assert "--max-len must be" in one_line_error(["classify", "train", "--data", str(tmp_path / "latin.csv"), "--max-len", "0"])
-    assert "--ensemble 3 with --pretrain-lm would train the language model 3 times" in one_line_error(
-        ["classify", "train", "--data", str(tmp_path / "latin.csv"), "--ensemble", "3", "--pretrain-lm"])
+    assert "--ensemble-with: 'svm' is not a model; give some of bilstm" in one_line_error(
+        ["classify", "train", "--data", str(tmp_path / "latin.csv"), "--ensemble-with", "nbsvm,svm"])
     assert "--ensemble must be a whole number from 1 to 32, got 0" in one_line_error(
         ["classify", "train", "--data", str(tmp_path / "latin.csv"), "--ensemble", "0"])
 

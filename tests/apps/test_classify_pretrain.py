@@ -204,3 +204,21 @@ def test_an_ensemble_fine_tunes_each_member_from_one_language_model(tmp_path, mo
     got = [p.probabilities[c] for p in predict(run, texts) for c in ("neg", "pos")]
     assert got == pytest.approx(want, abs=1e-6)
     assert not (run / "lm").exists() and not (run / "members" / "1" / "lm").exists()  # no language model retrained
+
+
+@pytest.mark.slow
+def test_pretrain_lm_with_an_ensemble_trains_one_language_model_for_every_member(tmp_path, monkeypatch):
+    monkeypatch.setattr(pretrain, "LM_SETTINGS", {**pretrain.LM_SETTINGS, **TINY_LM})
+    data = _write(tmp_path / "train.csv", _marked(40, "m", 0))
+    run = tmp_path / "run"
+    train(ClassifyConfig(data=str(data), pretrain_lm=True, lm_epochs=1, epochs=1, batch_size=8, unfreeze="gradual",
+                         ensemble=2, ensemble_with="nbsvm", out=str(run)), print_fn=lambda s: None, verbose=0)
+    lm, *_ = load_lm_run(run / "members" / "1" / "lm")
+    for k in (1, 2):  # gradual unfreezing left each member's embedding at the one language model's
+        assert torch.equal(load_run(run / "members" / str(k))[0].layers[0].weight, lm.layers[0].weight)
+    assert not (run / "members" / "2" / "lm").exists() and not (run / "members" / "3" / "lm").exists()
+    assert load_run(run / "members" / "3")[3].model == "nbsvm"
+    texts = ["good film m1", "awful it"]
+    each = [predict(run / "members" / str(k), texts) for k in (1, 2, 3)]
+    want = [sum(p[i].probabilities[c] for p in each) / 3 for i in range(2) for c in ("neg", "pos")]
+    assert [p.probabilities[c] for p in predict(run, texts) for c in ("neg", "pos")] == pytest.approx(want, abs=1e-6)

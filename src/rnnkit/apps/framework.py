@@ -667,11 +667,24 @@ class Recipe:
         (an ``ensemble`` setting, and ``member`` for its members' configs) overrides it."""
         raise NotImplementedError
 
-    def member_config(self, cfg: Any, member: int, folder: Path) -> Any:
+    def ensemble_size(self, cfg: Any) -> int:
+        """How many models a run of ``cfg`` trains and averages (``ensemble``; 1 where the app has no such setting)."""
+        return getattr(cfg, "ensemble", None) or 1
+
+    def member_order(self, cfg: Any) -> list[int]:
+        """The order in which the members of an ensemble of ``cfg`` train (1 .. N): an app whose quick members
+        should go first, leaving the rest of a time budget to the slow ones, reorders them."""
+        return list(range(1, self.ensemble_size(cfg) + 1))
+
+    def member_label(self, cfg: Any) -> str:
+        """What a member of an ensemble is, in a line of progress and in ``metrics.json`` (default: its title)."""
+        return self.title(cfg)
+
+    def member_config(self, cfg: Any, member: int, folder: Path, budget: float | None) -> Any:
         """The settings of member ``member`` (from 1) of an ensemble of ``cfg``, trained into ``folder``: one model
-        (``ensemble`` 1) with a share of a time budget; ``member`` N draws its weights and batches from seed
-        ``seed + N - 1`` (``train_run``), while the data (splits, vocabulary) are the ensemble's."""
-        budget = cfg.time_budget / cfg.ensemble if cfg.time_budget else None
+        (``ensemble`` 1) with ``budget`` seconds of training (:func:`member_budget`; None: no time budget);
+        ``member`` N draws its weights and batches from seed ``seed + N - 1`` (``train_run``), while the data
+        (splits, vocabulary) are the ensemble's."""
         return dataclasses.replace(cfg, ensemble=1, member=member, time_budget=budget, out=str(folder))
 
     def rebuild(self, cfg: Any, run: Path) -> Any:
@@ -743,7 +756,7 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
     With ``cfg.ensemble`` N > 1 (an app whose recipe has :meth:`Recipe.ensemble`), N models
     are trained one after the other on the same data, each into a run folder of its own,
     ``RUN/members/1`` ... ``RUN/members/N`` (:meth:`Recipe.member_config`: its own seed for
-    the weights and batches, 1/N of a time budget), and ``RUN/model.safetensors`` is the
+    the weights and batches, a share of a time budget), and ``RUN/model.safetensors`` is the
     :class:`~rnnkit.models.Ensemble` of their best weights; ``metrics.json`` scores the
     ensemble and lists each member's figures under ``members``.
 
@@ -769,7 +782,7 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
         if cfg.out and (Path(cfg.out) / "config.json").is_file():
             new_run_dir(recipe.name, cfg.out)  # refuses a folder that holds a run, before any work
     cfg.check()
-    if _ensemble_size(cfg) > 1 and type(recipe).ensemble is Recipe.ensemble:
+    if recipe.ensemble_size(cfg) > 1 and type(recipe).ensemble is Recipe.ensemble:
         raise ConfigError(f"{recipe.name} models cannot be averaged as an ensemble; train one model")
     cfg, data = recipe.prepare(cfg, saved, say)
     cfg.check()
@@ -786,15 +799,10 @@ def train_run(recipe: Recipe, cfg: Any, *, resume: bool = False, print_fn: Calla
         if writer and not continuing:
             _write_run_files(run, recipe, cfg)
             recipe.save_data(run, cfg, data)
-        if _ensemble_size(cfg) > 1:
-            return _train_ensemble(recipe, cfg, data, run, writer, print_fn, verbose)
+        if recipe.ensemble_size(cfg) > 1:
+            return _train_ensemble(recipe, cfg, data, run, world, print_fn, verbose)
         fitted = _train_model(recipe, cfg, data, run, continuing, writer, print_fn, verbose)
     return _scored(recipe, cfg, data, fitted, say) if fitted is not None else {}
-
-
-def _ensemble_size(cfg: Any) -> int:
-    """How many models a run of ``cfg`` trains and averages (``ensemble``; 1 where the app has no such setting)."""
-    return getattr(cfg, "ensemble", None) or 1
 
 
 def _training_seed(cfg: Any) -> int:
@@ -862,31 +870,50 @@ def _scored(recipe: Recipe, cfg: Any, data: Any, fitted: "Fitted", say: Callable
     return metrics
 
 
-def _train_ensemble(recipe: Recipe, cfg: Any, data: Any, run: Path, writer: bool,
+def member_budget(budget: float | None, spent: float, members: int, left: int) -> float | None:
+    """The time budget of the next member of an ensemble: an equal share of what ``budget`` has left after
+    ``spent`` seconds, among the ``left`` members still to train, and never below half of an equal share of the
+    whole (``members`` in all), so that a member that ran over does not starve the next ones.
+
+    >>> member_budget(900.0, 0.0, 3, 3), member_budget(900.0, 60.0, 3, 2), member_budget(900.0, 880.0, 3, 1)
+    (300.0, 420.0, 150.0)
+    """
+    if budget is None:
+        return None
+    return max((budget - spent) / left, budget / members / 2)
+
+
+def _train_ensemble(recipe: Recipe, cfg: Any, data: Any, run: Path, world: Any,
                     print_fn: Callable[[str], None] | None, verbose: int) -> dict[str, Any]:
-    """Train the members of an ensemble one after the other, each into a run folder ``RUN/members/K`` of its own,
-    then score their :meth:`Recipe.ensemble` as the run's model."""
+    """Train the members of an ensemble one after the other (:meth:`Recipe.member_order`), each into a run folder
+    ``RUN/members/K`` of its own with its share of a time budget (:func:`member_budget`), then score their
+    :meth:`Recipe.ensemble` as the run's model."""
     say = print_fn or (lambda line: None)
-    size, members, figures = _ensemble_size(cfg), [], []
-    folders = [run / MEMBERS / str(k) for k in range(1, size + 1)]
-    configs = [recipe.member_config(cfg, k, folder) for k, folder in enumerate(folders, 1)]
-    for k, (folder, member) in enumerate(zip(folders, configs), 1):
+    writer = world is None or world.rank == 0
+    size, spent = recipe.ensemble_size(cfg), 0.0
+    folders = {k: run / MEMBERS / str(k) for k in range(1, size + 1)}
+    configs, models, figures = {}, {}, {}
+    for done, k in enumerate(recipe.member_order(cfg)):
+        member = configs[k] = recipe.member_config(cfg, k, folders[k], member_budget(cfg.time_budget, spent, size,
+                                                                                     size - done))
         if writer:
-            folder.mkdir(parents=True, exist_ok=True)
-            _write_run_files(folder, recipe, member)
-            recipe.save_data(folder, member, data)
-        say(f"{recipe.name}: member {k} of {size} into {folder}")
-        fitted = _train_model(recipe, member, data, folder, False, writer, print_fn, verbose)
+            folders[k].mkdir(parents=True, exist_ok=True)
+            _write_run_files(folders[k], recipe, member)
+            recipe.save_data(folders[k], member, data)
+        say(f"{recipe.name}: member {k} of {size} ({recipe.member_label(member)}) into {folders[k]}")
+        fitted = _train_model(recipe, member, data, folders[k], False, writer, print_fn, verbose)
         if fitted is not None:
             _scored(recipe, member, data, fitted, say)
-        if writer:
-            members.append(load_model(str(folder / "model.safetensors"), compile=False))
-            figures.append(read_json(folder / "metrics.json"))
+            models[k] = load_model(str(folders[k] / "model.safetensors"), compile=False)
+            figures[k] = read_json(folders[k] / "metrics.json")
+        seconds = fitted.train_seconds if fitted is not None else None
+        spent += world.broadcast(seconds) if world is not None else seconds  # every rank: rank 0's clock
     if not writer:
         return {}
-    plot_histories({f"member {k}": folder / "metrics.csv" for k, folder in enumerate(folders, 1)},
+    numbers = range(1, size + 1)
+    plot_histories({f"member {k} ({recipe.member_label(configs[k])})": folders[k] / "metrics.csv" for k in numbers},
                    run / recipe.history_plot, title=f"{recipe.title(cfg)}: {size} members", keys=recipe.history_keys)
-    model = recipe.ensemble(cfg, members)
+    model = recipe.ensemble(cfg, [models[k] for k in numbers])
     model.save(str(run / "model.safetensors"))
     write_json(run / "model.json", {"class_name": type(model).__name__, "config": model.get_config()})
     monitor, _ = recipe.monitoring(cfg)
@@ -895,13 +922,14 @@ def _train_ensemble(recipe: Recipe, cfg: Any, data: Any, run: Path, writer: bool
         scored = model.evaluate(*(valid if isinstance(valid, tuple) else (valid,)), return_dict=True)
         monitored = scored.get(monitor.removeprefix("val_"))
     # the members' Fitted.figures(), as their metrics.json holds them (apps with ensembles write them there)
-    total = {key: sum(f.get(key) or 0 for f in figures)
+    total = {key: sum(figures[k].get(key) or 0 for k in numbers)
              for key in ("epochs", "train_seconds", "wall_seconds", "parameters")}
     fitted = Fitted(model, run, total["epochs"], None, total["train_seconds"], total["wall_seconds"],
                     total["parameters"], monitored=monitored)
-    scalars = [{"member": k, "folder": f"{MEMBERS}/{k}", "seed": _training_seed(member),
-                **{key: v for key, v in f.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
-               for k, (member, f) in enumerate(zip(configs, figures), 1)]
+    scalars = [{"member": k, "folder": f"{MEMBERS}/{k}", "model": recipe.member_label(configs[k]),
+                "seed": _training_seed(configs[k]),
+                **{key: v for key, v in figures[k].items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+               for k in numbers]
     return _scored(recipe, cfg, data, fitted, say, {"ensemble": size, "members": scalars})
 
 

@@ -31,6 +31,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -52,7 +53,7 @@ from ..framework import (AppConfig, Fitted, Recipe, ReportSection, TrainConfig, 
                          ema_momentum, open_run, setting, train_run)
 from . import pretrain
 from .data import NAMED, Labelled, load_named, read_labelled, read_texts
-from .model import MODELS, POOLINGS, build_model
+from .model import MODELS, NGRAM_BINS, POOLINGS, adapt_nbsvm, build_model
 
 __all__ = ["ClassifyConfig", "PredictOptions", "EvaluateOptions", "train", "predict", "evaluate", "load_run",
            "Prediction", "predict_command", "evaluate_command", "label_texts"]
@@ -86,6 +87,7 @@ class ClassifyConfig(TrainConfig):
     vocab: int = setting(20000, help="vocabulary size (4 ids are reserved)", min=5)
     min_freq: int = setting(2, help="words seen fewer times become <unk>", min=1)
     embed_dim: int = setting(256, help="embedding size", min=1)
+    ngrams: int = setting(2, help="--model nbsvm: the longest n-gram (1: words alone)", min=1, max=5)
     units: int = setting(128, help="units per recurrent layer", min=1)
     layers: int = setting(1, help="recurrent layers", min=1)
     dropout: float = setting(0.3, help="dropout before the output layer", min=0, lt=1)
@@ -113,8 +115,13 @@ class ClassifyConfig(TrainConfig):
     test_fraction: float = setting(0.1, help="held out for testing when the data has no test split", gt=0, lt=1)
     seed: int = setting(0, help="seed of every generator")
     ensemble: int = setting(1, help="train N models one after the other (seeds seed .. seed+N-1 for their weights, "
-                                    "one split and vocabulary, each 1/N of a time budget) into RUN/members/ and "
-                                    "predict with the average of their probabilities", min=1, max=32)
+                                    "one split and vocabulary, an equal share of a time budget; with --pretrain-lm "
+                                    "one language model for all) into RUN/members/ and predict with the average of "
+                                    "their probabilities", min=1, max=32)
+    ensemble_with: str | None = setting(None, help="members of other kinds besides them: --model names, "
+                                                   "comma-separated (nbsvm: n-gram errors differ from a recurrent "
+                                                   "model's), trained first at the default --lr; the rest of a time "
+                                                   "budget is the --model members'")
     member: int | None = setting(None, cli=False, min=1, help="this run is member N of an ensemble: seed + N - 1 "
                                                               "draws its weights and batches, seed its splits")
     out: str | None = setting(None, help="run folder (default runs/classify-<time>)")
@@ -133,12 +140,16 @@ class ClassifyConfig(TrainConfig):
                 if getattr(self, name) is not None:
                     raise ConfigError(f"{self.option(name)} is for a file given to {self.option('data')}; "
                                       f"{self.data} has its own columns, groups and test split, so leave it out")
-        if self.ensemble > 1 and self.pretrain_lm:
-            raise ConfigError(f"{self.option('ensemble')} {self.ensemble} with {self.option('pretrain_lm')} would "
-                              f"train the language model {self.ensemble} times; train it once (rnnkit classify train "
-                              f"{self.option('pretrain_lm')}, or rnnkit lm train) and pass its folder as "
-                              f"{self.option('encoder')}")
+        for name in self.others:
+            if name not in MODELS:
+                raise ConfigError(f"{self.option('ensemble_with')}: {name!r} is not a model; give some of "
+                                  f"{', '.join(MODELS)}, comma-separated")
         pretrain.check(self)
+
+    @property
+    def others(self) -> list[str]:
+        """The models of ``ensemble_with``, in order (members ``ensemble + 1`` ...)."""
+        return [name.strip() for name in self.ensemble_with.split(",")] if self.ensemble_with else []
 
     @classmethod
     def from_dict(cls, data: Any) -> "ClassifyConfig":
@@ -148,6 +159,8 @@ class ClassifyConfig(TrainConfig):
         return super().from_dict({**LEGACY, **data})
 
 
+#: the --lr of a model trained from scratch, and of the --ensemble-with members
+_DEFAULT_LR = next(f.default for f in dataclasses.fields(ClassifyConfig) if f.name == "learning_rate")
 #: the values of later settings that reproduce a run folder written before them (max pooling, the last tokens,
 #: plain dropout: the dropout rates do not change the weights, so a rebuilt model needs only the first two)
 LEGACY = {"pooling": "max", "truncating": "pre", "embed_dropout": 0.0, "locked_dropout": 0.0, "weight_dropout": 0.0,
@@ -317,7 +330,7 @@ def _ema_momentum(cfg: ClassifyConfig, texts: int) -> float:
 def _model_for(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> torch.nn.Module:
     return build_model(cfg.model, vocab_size, num_classes, embed_dim=cfg.embed_dim, units=cfg.units,
                        layers=cfg.layers, dropout=cfg.dropout, pooling=cfg.pooling, embed_dropout=cfg.embed_dropout,
-                       locked_dropout=cfg.locked_dropout, weight_dropout=cfg.weight_dropout)
+                       locked_dropout=cfg.locked_dropout, weight_dropout=cfg.weight_dropout, ngrams=cfg.ngrams)
 
 
 @torch.inference_mode()
@@ -401,6 +414,8 @@ class _Recipe(Recipe):
                 pretrain.pretrain(cfg, data.texts["train"].texts, data.say)
             return pretrain.fine_tuning(cfg, len(data.classes), data.say, momentum)
         model = _model_for(cfg, len(data.vocab), len(data.classes))
+        if cfg.model == "nbsvm":  # the naive-Bayes ratios of the training texts' n-grams, before any step
+            adapt_nbsvm(model, _Batches(*data.parts["train"], 256, shuffle=False))
         ema = dict(use_ema=True, ema_momentum=momentum) if momentum is not None else {}
         optimizer = (AdamW(learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay, **ema) if cfg.weight_decay
                      else Adam(learning_rate=cfg.learning_rate, **ema))
@@ -415,6 +430,30 @@ class _Recipe(Recipe):
         model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         return model
 
+    def ensemble_size(self, cfg: ClassifyConfig) -> int:
+        return cfg.ensemble + len(cfg.others)
+
+    def member_order(self, cfg: ClassifyConfig) -> list[int]:
+        """The ``--ensemble-with`` members first (an n-gram model takes a minute on IMDB), then the ``--model``
+        ones, which share what is left of a time budget."""
+        return [*range(cfg.ensemble + 1, self.ensemble_size(cfg) + 1), *range(1, cfg.ensemble + 1)]
+
+    def member_label(self, cfg: ClassifyConfig) -> str:
+        return "language-model encoder" if pretrain.uses_lm(cfg) else cfg.model
+
+    def member_config(self, cfg: ClassifyConfig, member: int, folder: Path, budget: float | None) -> ClassifyConfig:
+        """Members 1 .. ``ensemble`` are ``--model``'s; the next ones the ``--ensemble-with`` models, trained from
+        scratch.  With ``--pretrain-lm`` member 1 trains the language model (into ``RUN/members/1/lm``) and the
+        other ``--model`` members fine-tune from it (as ``--encoder``)."""
+        config = dataclasses.replace(super().member_config(cfg, member, folder, budget), ensemble_with=None)
+        if member == 1 or (member <= cfg.ensemble and not cfg.pretrain_lm):
+            return config
+        if member <= cfg.ensemble:  # trained after member 1, whose language model is there by then
+            return dataclasses.replace(config, pretrain_lm=False, encoder=str(folder.parent / "1" / pretrain.LM_FOLDER))
+        # the --lr given is --model's (a language model's fine-tuning peak is no rate for an n-gram model)
+        return dataclasses.replace(config, model=cfg.others[member - cfg.ensemble - 1], pretrain_lm=False,
+                                   encoder=None, unfreeze="all", learning_rate=_DEFAULT_LR)
+
     def rebuild(self, cfg: ClassifyConfig, run: Path) -> Any:
         classes = _read_classes(run)
         model = _model_for(cfg, len(Vocab.load(run / "vocab.json")), len(classes))
@@ -428,8 +467,8 @@ class _Recipe(Recipe):
         if pretrain.uses_lm(cfg):
             return (f"classify: language-model encoder, concat pooling, {parameters:,} parameters{average}; "
                     f"run folder {run}")
-        shape = (f"embeddings {cfg.embed_dim}" if cfg.model == "bag"
-                 else f"{cfg.layers} x {cfg.units} units, embeddings {cfg.embed_dim}")
+        shape = {"bag": f"embeddings {cfg.embed_dim}", "nbsvm": f"1- to {cfg.ngrams}-grams in {NGRAM_BINS:,} bins"
+                 }.get(cfg.model, f"{cfg.layers} x {cfg.units} units, embeddings {cfg.embed_dim}")
         return f"classify: {cfg.model} ({shape}), {parameters:,} parameters{average}; run folder {run}"
 
     def fit_data(self, cfg: ClassifyConfig, data: _Data) -> dict[str, Any]:
@@ -469,7 +508,8 @@ class _Recipe(Recipe):
         plot_confusion(run / "confusion.png", report["confusion"], classes,
                        title=f"{cfg.data} {name}: accuracy {report['accuracy']:.1%}")
         _write_mistakes(run / "mistakes.csv", data.texts[name].texts, test_y, probs, classes)
-        whose = f"the ensemble of {cfg.ensemble} models: " if cfg.ensemble > 1 else ""
+        size = self.ensemble_size(cfg)
+        whose = f"the ensemble of {size} models: " if size > 1 else ""
         print_fn(f"classify: {whose}{name} accuracy {report['accuracy']:.2%}, macro F1 {report['macro_f1']:.4f} "
                  f"(validation {valid_acc:.2%}) after {fitted.train_seconds:.0f} s of training; run folder {run} "
                  "(metrics.json, confusion.png, training.png, mistakes.csv)")
