@@ -24,7 +24,8 @@ from rnnkit.apps.classify.model import build_model  # noqa: E402
 from rnnkit.errors import ConfigError, ExportError  # noqa: E402
 from rnnkit.export import export_onnx  # noqa: E402
 from rnnkit.layers import (GRU, LSTM, BatchNormalization, Bidirectional, Dense, Dropout, Embedding,  # noqa: E402
-                           GlobalConcatPooling1D, GlobalMaxPooling1D, MinGRU, SimpleRNN, SpatialDropout1D)
+                           GlobalConcatPooling1D, GlobalMaxPooling1D, HashedNGrams, MinGRU, NaiveBayesBag, SimpleRNN,
+                           SpatialDropout1D)
 
 TOL = 1e-4
 
@@ -63,7 +64,12 @@ def classifiers():
         "lm-head": Sequential([Embedding(40, 6, mask_zero=True), LSTM(5, return_sequences=True),
                                GlobalConcatPooling1D(), BatchNormalization(), Dropout(0.2), Dense(4, activation="relu"),
                                BatchNormalization(momentum=0.5), Dense(2)]),
+        # the classify app's nbsvm: hashed 1..3-grams (sort, remainder) and the naive-Bayes weighted bag
+        "nbsvm": Sequential([HashedNGrams(3, 997), NaiveBayesBag(997, 3)]),
     }
+    ngrams, bag = models["nbsvm"].layers
+    bag.adapt((ngrams(torch.from_numpy(_padded_ids(30, 9, 40, seed=7))), torch.arange(30) % 3))
+    torch.nn.init.normal_(bag.weight)
     for m in models.values():
         m.eval()
         m(torch.ones(1, 1, dtype=torch.long))
@@ -74,7 +80,7 @@ def classifiers():
     return models
 
 
-@pytest.mark.parametrize("kind", ["bilstm", "lm-head", "cnn-lstm", pytest.param("gru-lstm", marks=pytest.mark.slow),
+@pytest.mark.parametrize("kind", ["bilstm", "lm-head", "cnn-lstm", "nbsvm", pytest.param("gru-lstm", marks=pytest.mark.slow),
                                   pytest.param("rnn-bigru", marks=pytest.mark.slow)])
 def test_classifier_round_trip_with_padding(classifiers, kind, tmp_path):
     model = classifiers[kind]

@@ -41,8 +41,8 @@ from torch import nn
 
 from ..errors import ExportError
 from ..layers import (GRU, LSTM, RNN, Activation, BatchNormalization, Bidirectional, Conv1D, Dense, Dropout, Embedding,
-                      GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, LayerNormalization, Masking,
-                      MaskedMaxPooling1D, SimpleRNN, SpatialDropout1D)
+                      GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, HashedNGrams, LayerNormalization,
+                      Masking, MaskedMaxPooling1D, NaiveBayesBag, SimpleRNN, SpatialDropout1D)
 from ..layers.recurrent import RecurrentLayer
 from ..models import Ensemble, Sequential
 from ..models.ensemble import average_outputs
@@ -54,7 +54,7 @@ __all__ = ["TRACED", "RecurrentForm", "BidirectionalForm", "StackFramesForm", "S
 #: feed-forward layers whose own forward and compute_mask trace exactly with dynamic axes
 TRACED: tuple[type, ...] = (Dense, Dropout, SpatialDropout1D, Activation, Embedding, Masking, GlobalAveragePooling1D,
                             GlobalMaxPooling1D, GlobalConcatPooling1D, MaskedMaxPooling1D, LayerNormalization,
-                            BatchNormalization)
+                            BatchNormalization, HashedNGrams, NaiveBayesBag)
 
 
 def layer_label(layer: nn.Module, index: int | None = None) -> str:
@@ -256,7 +256,8 @@ def _form(layer: nn.Module, label: str, accepts_mask: bool) -> nn.Module:
         f"{label} cannot be exported to ONNX: rnnkit has no ONNX form for {type(layer).__name__} (exportable: "
         "LSTM, GRU, SimpleRNN, RNN over their cells, Bidirectional, Embedding, Masking, Dense, Dropout, "
         "SpatialDropout1D, Activation, Conv1D and MaskedConv1D with stride 1, MaskedMaxPooling1D, LayerNormalization, "
-        "BatchNormalization, global pooling, the speech app's StackFrames and SpectrogramConv)"
+        "BatchNormalization, global pooling, HashedNGrams, NaiveBayesBag, the speech app's StackFrames and "
+        "SpectrogramConv)"
     )
 
 

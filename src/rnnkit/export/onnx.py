@@ -33,7 +33,7 @@ from torch import nn
 from .. import __version__
 from .._io import atomic_write
 from ..errors import ConfigError, ExportError
-from ..layers import Bidirectional, Conv1D, Dense, Embedding, Masking
+from ..layers import Bidirectional, Conv1D, Dense, Embedding, HashedNGrams, Masking
 from ..cells import LSTMCell
 from ..layers.recurrent import RNN
 from ..runs import read_json
@@ -137,20 +137,29 @@ def step_form(model: nn.Module) -> tuple[StepForm, list[str], list[int]]:
 
 
 # ----------------------------------------------------------------------------- inputs
+def _same_input(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two members' inputs agree: equal but for a vocabulary that one of them leaves open (None)."""
+    known = a.get("vocabulary"), b.get("vocabulary")
+    return {**a, "vocabulary": None} == {**b, "vocabulary": None} and (None in known or known[0] == known[1])
+
+
 def _input_spec(model: nn.Module, features: int | None) -> dict[str, Any]:
     """The model's input: name, dtype, shape with named axes, the feature count, and whether it masks (an
     ensemble's: its members', which must agree)."""
     if isinstance(model, Ensemble):
         specs = [_input_spec(member, features) for member in model.members]
         for i, spec in enumerate(specs[1:], 1):
-            if spec != specs[0]:
+            if not _same_input(specs[0], spec):
                 raise ExportError(f"Ensemble members 0 and {i} take different inputs ({specs[0]} and {spec}); the "
                                   "graph has one input")
-        return specs[0]
+        # ids: the members' vocabulary (a HashedNGrams member takes any id)
+        return max(specs, key=lambda spec: spec.get("vocabulary") is not None)
     first = model.layers[0]
     if isinstance(first, Embedding):
         return {"name": "ids", "dtype": "int64", "shape": ["batch", "time"], "vocabulary": first.input_dim,
                 "padding": 0 if first.mask_zero else None}
+    if isinstance(first, HashedNGrams):  # hashes any id >= 0; 0 is padding
+        return {"name": "ids", "dtype": "int64", "shape": ["batch", "time"], "vocabulary": None, "padding": 0}
     feats = features or _features(model)
     if feats is None:
         raise ExportError(f"{layer_label(first, 0)}: cannot tell how many features each step has; pass features=")
@@ -184,7 +193,7 @@ def _example(spec: dict[str, Any], batch: int, steps: int, *, pad: bool, seed: i
     """An input of ``spec``; with ``pad`` some rows padded at the end, one padded at step 1 only, one empty."""
     rng = np.random.default_rng(seed)
     if spec["dtype"] == "int64":
-        x = rng.integers(1, spec["vocabulary"], size=(batch, steps)).astype(np.int64)
+        x = rng.integers(1, spec["vocabulary"] or 1000, size=(batch, steps)).astype(np.int64)
     else:
         x = rng.standard_normal((batch, steps, spec["shape"][2])).astype(np.float32)
     if pad and spec.get("padding") is not None and batch >= 3 and steps >= 3:
