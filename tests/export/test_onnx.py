@@ -187,7 +187,8 @@ def test_a_layer_with_no_onnx_form_is_named_and_nothing_is_written(tmp_path):
 def test_an_ensemble_is_one_graph_averaging_its_members_probabilities(classifiers, tmp_path):
     from rnnkit.models import Ensemble
 
-    members = [classifiers["bilstm"], classifiers["cnn-lstm"]]  # 3 classes over 40 ids each
+    # 3 classes over 40 ids each; the n-gram member takes any id, so the graph's input is the others' vocabulary
+    members = [classifiers["bilstm"], classifiers["cnn-lstm"], classifiers["nbsvm"]]
     path = export_onnx(Ensemble(members, average="probabilities"), tmp_path / "model.onnx")
     ids = _padded_ids(6, 11, 40, seed=4)
     (logits,) = _session(path).run(None, {"ids": ids})
