@@ -451,6 +451,9 @@ def test_what_the_writer_refuses(tmp_path):
                                                  "and pooling drop"):
         save_keras(cnn, tmp_path / "cnn.keras")
     assert not (tmp_path / "cnn.keras").exists()
+    nbsvm = build_classifier("nbsvm", vocab_size=20, num_classes=2)
+    with pytest.raises(errors.ConfigError, match=r"\(HashedNGrams\) has no Keras 3 counterpart"):
+        save_keras(nbsvm, tmp_path / "nbsvm.keras")
 
     class Custom(rnnkit.Model):
         def forward(self, x):

@@ -480,7 +480,7 @@ def to_keras(serialized: dict[str, Any], where: str) -> dict[str, Any]:
         return _keras_entry(cls, {**base, "axis": config["axis"]})
     if cls in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
         return _keras_entry(cls, base)
-    if cls in ("RNN", "MinGRU", "MinLSTM", "Attention", "AdditiveAttention"):
+    if cls in ("RNN", "MinGRU", "MinLSTM", "Attention", "AdditiveAttention", "HashedNGrams", "NaiveBayesBag"):
         raise fail("has no Keras 3 counterpart that this writer knows; keep the model in rnnkit's format")
     if cls in ("MaskedConv1D", "MaskedMaxPooling1D"):
         raise fail("keeps the padding mask, which Keras' convolutions and pooling drop, so a Keras model would predict "
