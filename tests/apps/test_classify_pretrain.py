@@ -211,9 +211,13 @@ def test_pretrain_lm_with_an_ensemble_trains_one_language_model_for_every_member
     monkeypatch.setattr(pretrain, "LM_SETTINGS", {**pretrain.LM_SETTINGS, **TINY_LM})
     data = _write(tmp_path / "train.csv", _marked(40, "m", 0))
     run = tmp_path / "run"
-    train(ClassifyConfig(data=str(data), pretrain_lm=True, lm_epochs=1, epochs=1, batch_size=8, unfreeze="gradual",
-                         ensemble=2, ensemble_with="nbsvm", out=str(run)), print_fn=lambda s: None, verbose=0)
+    metrics = train(ClassifyConfig(data=str(data), pretrain_lm=True, lm_epochs=1, epochs=1, batch_size=8,
+                                   unfreeze="gradual", ensemble=2, ensemble_with="nbsvm", out=str(run)),
+                    print_fn=lambda s: None, verbose=0)
     lm, *_ = load_lm_run(run / "members" / "1" / "lm")
+    lm_metrics = json.loads((run / "members" / "1" / "lm" / "metrics.json").read_text())
+    assert metrics["lm_run"] == str(run / "members" / "1" / "lm")  # the ensemble's figures name its language model
+    assert metrics["lm_val_perplexity"] == lm_metrics["val_perplexity"]
     for k in (1, 2):  # gradual unfreezing left each member's embedding at the one language model's
         assert torch.equal(load_run(run / "members" / str(k))[0].layers[0].weight, lm.layers[0].weight)
     assert not (run / "members" / "2" / "lm").exists() and not (run / "members" / "3" / "lm").exists()

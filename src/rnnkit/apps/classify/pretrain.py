@@ -55,6 +55,7 @@ from rnnkit.training.callbacks import GradualUnfreezing
 from rnnkit.training.losses import SparseCategoricalCrossentropy
 from rnnkit.training.schedules import SlantedTriangular
 
+from ..framework import MEMBERS
 from ..textgen import TextgenConfig  # the language model is textgen's: this app uses its public face
 from ..textgen import load_run as load_lm_run
 from ..textgen import train as train_lm
@@ -97,7 +98,11 @@ def check(cfg: Any) -> None:
 
 # ---------------------------------------------------------------- the language model
 def _lm_run(cfg: Any) -> Path:
-    return Path(cfg.encoder) if cfg.encoder else Path(cfg.out) / LM_FOLDER
+    """The language model of ``cfg``: ``--encoder``, its own ``RUN/lm``, or for an ensemble member 1's."""
+    if cfg.encoder:
+        return Path(cfg.encoder)
+    members = getattr(cfg, "ensemble", 1) > 1 or getattr(cfg, "ensemble_with", None)
+    return Path(cfg.out) / (f"{MEMBERS}/1/{LM_FOLDER}" if members else LM_FOLDER)
 
 
 def _checked_encoder(cfg: Any) -> Path:
