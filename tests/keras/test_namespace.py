@@ -19,7 +19,7 @@ MODULES = ["", "layers", "losses", "metrics", "optimizers", "callbacks", "models
 #: names rnnkit.keras has that Keras 3 does not, and why
 EXTRAS = {
     "layers": {"MinGRU", "MinLSTM", "MinGRUCell", "MinLSTMCell", "AdaptiveSoftmax", "GlobalConcatPooling1D",
-               "LockedDropout", "MaskedConv1D", "MaskedMaxPooling1D"},  # rnnkit's own
+               "LockedDropout", "MaskedConv1D", "MaskedMaxPooling1D", "HashedNGrams", "NaiveBayesBag"},  # rnnkit's own
     "losses": {"mse", "mae"},  # Keras 2's names
     "metrics": {"Perplexity"},  # keras_hub's metric in Keras 3
     "callbacks": {"TimeBudget"},  # rnnkit's own callback

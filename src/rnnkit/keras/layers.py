@@ -17,8 +17,8 @@ False
 from ..cells import GRUCell, LSTMCell, MinGRUCell, MinLSTMCell, SimpleRNNCell
 from ..layers import (GRU, LSTM, RNN, Activation, AdaptiveSoftmax, Add, AdditiveAttention, Attention, Average,
                       BatchNormalization, Bidirectional, Concatenate, Conv1D, Conv2D, Dense, Dropout, Embedding,
-                      Flatten, GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, Layer,
-                      LayerNormalization,
+                      Flatten, GlobalAveragePooling1D, GlobalConcatPooling1D, GlobalMaxPooling1D, HashedNGrams, Layer,
+                      LayerNormalization, NaiveBayesBag,
                       LockedDropout, MaskedConv1D, MaskedMaxPooling1D, Masking, Maximum, MaxPooling1D, MaxPooling2D,
                       MinGRU, Minimum, MinLSTM, Multiply, SimpleRNN, SpatialDropout1D,
                       Subtract, TimeDistributed, deserialize, serialize)
@@ -36,7 +36,7 @@ __all__ = [
     "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "MaxPooling1D", "MaxPooling2D", "MaxPool1D", "MaxPool2D",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalConcatPooling1D",
     "MaskedConv1D", "MaskedMaxPooling1D", "LayerNormalization", "BatchNormalization", "Attention", "AdditiveAttention",
-    "MinGRU", "MinLSTM", "MinGRUCell", "MinLSTMCell", "AdaptiveSoftmax",
+    "MinGRU", "MinLSTM", "MinGRUCell", "MinLSTMCell", "AdaptiveSoftmax", "HashedNGrams", "NaiveBayesBag",
     "Input", "InputLayer", "Concatenate", "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
     "serialize", "deserialize",
 ]
