@@ -78,6 +78,12 @@ def test_naive_bayes_bag_is_dense_on_the_multi_hot_bag_and_adapt_follows_the_rat
         q = alpha + hot[y != c, 1:].sum(0)
         r[1:, c] = np.log(p / p.sum()) - np.log(q / q.sum())
     np.testing.assert_allclose(bag.ratios.numpy(), r, rtol=1e-5, atol=1e-6)
+    # min_count: a bin held by fewer rows than that tells nothing
+    rare = NaiveBayesBag(bins, classes, alpha=alpha, min_count=9)
+    rare.adapt((torch.from_numpy(x), torch.from_numpy(y)))
+    held = hot.sum(0)
+    assert 0 < (held[1:] < 9).sum() < bins - 1  # some bins on each side of the line
+    np.testing.assert_allclose(rare.ratios.numpy(), np.where((held < 9)[:, None], 0.0, r), rtol=1e-5, atol=1e-6)
     with torch.no_grad():
         bag.weight.copy_(torch.from_numpy(rng.normal(size=(bins, classes))))
         bag.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
