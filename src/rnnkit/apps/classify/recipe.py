@@ -516,7 +516,7 @@ class _Recipe(Recipe):
         return metrics
 
     def title(self, cfg: ClassifyConfig) -> str:
-        return f"{cfg.data}: {cfg.model}"
+        return f"{cfg.data}: {'+'.join([cfg.model, *cfg.others])}"  # imdb: bilstm+nbsvm for a mixed ensemble
 
     def report_sections(self, run: Path, metrics: dict[str, Any]) -> list[ReportSection]:
         """The test split's confusion matrix and per-class figures, and the most confident mistakes."""
