@@ -179,9 +179,8 @@ class NaiveBayesBag(Layer):
     def forward(self, inputs: Any, mask: torch.Tensor | None = None) -> torch.Tensor:
         """The logits of each row's bag (see the class notes)."""
         x = self._bins(inputs)                                          # (B, F)
-        table = self.ratios * self.weight                               # r_{k,c} w_{k,c} (K, C)
-        # z_{b,c} = sum_{k in S_b} r_{k,c} w_{k,c} + bias_c   (bin 0 adds nothing)
-        return (table[x] * (x != 0).unsqueeze(-1)).sum(dim=1) + self.bias
+        # z_{b,c} = sum_{k in S_b} r_{k,c} w_{k,c} + bias_c   (bin 0 adds nothing); only the rows of x are read
+        return (self.ratios[x] * self.weight[x] * (x != 0).unsqueeze(-1)).sum(dim=1) + self.bias
 
     @torch.no_grad()
     def adapt(self, data: Any) -> None:
@@ -190,7 +189,7 @@ class NaiveBayesBag(Layer):
         owner = type(self).__name__
         batches: Iterable[Any] = [data] if isinstance(data, tuple) else data
         holding = torch.zeros(self.num_bins, self.units, dtype=torch.float64, device=self.weight.device)  # P (K, C)
-        rows = torch.zeros(self.units, dtype=torch.float64, device=self.weight.device)
+        rows = 0
         for batch in batches:
             if not isinstance(batch, (tuple, list)) or len(batch) != 2:
                 raise ConfigError(f"{owner}.adapt: expected (bins, labels) batches, got {type(batch).__name__}")
@@ -203,8 +202,8 @@ class NaiveBayesBag(Layer):
             classes = y.unsqueeze(1).expand_as(x)                       # (B, F): the row's class per slot
             holding.index_put_((x.reshape(-1), classes.reshape(-1)), torch.ones(x.numel(), dtype=torch.float64,
                                device=x.device), accumulate=True)
-            rows += torch.bincount(y, minlength=self.units).to(rows)
-        if not rows.sum():
+            rows += y.numel()
+        if not rows:
             raise ConfigError(f"{owner}.adapt: no labelled rows were given")
         holding[0] = 0                                                   # bin 0 is no feature
         others = holding.sum(dim=1, keepdim=True) - holding              # Q (K, C)
