@@ -461,7 +461,7 @@ def test_each_member_trains_with_its_own_seed_and_a_share_of_the_time_budget(tmp
     assert (first.learning_rate, second.learning_rate, third.learning_rate) == (0.005, 0.002, 0.002)
     assert first.ensemble_with is second.ensemble_with is None and second.seed == 0 and second.member == 2
     # --pretrain-lm --ensemble 3: member 1 trains the language model, the others fine-tune from it
-    cfg = ClassifyConfig(data="reviews.csv", pretrain_lm=True, ensemble=3, out="r")
+    cfg = ClassifyConfig(data="reviews.csv", pretrain_lm=True, ensemble=3, out=str(tmp_path))
     members = [recipe.member_config(cfg, k, tmp_path / "members" / str(k), None) for k in (1, 2, 3)]
     assert [(m.pretrain_lm, m.encoder) for m in members] == [
         (True, None), *[(False, str(tmp_path / "members" / "1" / "lm"))] * 2]

@@ -61,7 +61,8 @@ from ..textgen import load_run as load_lm_run
 from ..textgen import train as train_lm
 
 __all__ = ["LM_SETTINGS", "FACTOR", "MIN_COVERAGE", "FINE_TUNE_EPOCHS", "uses_lm", "check", "encoder_vocab",
-           "pretrain", "build_classifier", "layer_groups", "fine_tuning", "unfreezing", "schedule", "lm_figures"]
+           "pretrain", "lm_run", "build_classifier", "layer_groups", "fine_tuning", "unfreezing", "schedule",
+           "lm_figures"]
 
 #: the language model ``--pretrain-lm`` trains (the rest are textgen's defaults); see the module notes for why
 LM_SETTINGS: dict[str, Any] = dict(level="word", cell="lstm", layers=2, units=256, embed_dim=256, dropout=0.1,
@@ -97,7 +98,7 @@ def check(cfg: Any) -> None:
 
 
 # ---------------------------------------------------------------- the language model
-def _lm_run(cfg: Any) -> Path:
+def lm_run(cfg: Any) -> Path:
     """The language model of ``cfg``: ``--encoder``, its own ``RUN/lm``, or for an ensemble member 1's."""
     if cfg.encoder:
         return Path(cfg.encoder)
@@ -163,8 +164,7 @@ def _write_corpus(path: Path, texts: Sequence[str], level: str, seed: int) -> in
 
 def pretrain(cfg: Any, texts: Sequence[str], say: Callable[[str], None]) -> Path:
     """Train the language model on ``texts`` (the training texts only) into ``RUN/lm``; returns that folder."""
-    run = Path(cfg.out)
-    folder = run / LM_FOLDER
+    run, folder = Path(cfg.out), lm_run(cfg)
     corpus = folder / CORPUS
     tokens = _write_corpus(corpus, texts, cfg.level, cfg.seed)
     say(f"classify: pretraining a language model on the {len(texts):,} training texts ({tokens:,} tokens, "
@@ -179,7 +179,7 @@ def lm_figures(cfg: Any) -> dict[str, Any]:
     """What ``metrics.json`` of the classifier records of its language model (empty without one)."""
     if not uses_lm(cfg):
         return {}
-    run = _lm_run(cfg)
+    run = lm_run(cfg)
     lm = read_json(run / "metrics.json") if (run / "metrics.json").is_file() else {}
     out: dict[str, Any] = {"lm_run": str(run)}
     for key in ("val_perplexity", "train_seconds", "wall_seconds", "epochs"):
@@ -235,7 +235,7 @@ def fine_tuning(cfg: Any, num_classes: int, say: Callable[[str], None],
 
     ``ema_momentum``: the optimizer keeps the moving average of the weights with it (None: it keeps none).
     """
-    run = _lm_run(cfg)
+    run = lm_run(cfg)
     lm, _, lm_cfg = load_lm_run(run)
     model = build_classifier(lm, num_classes, cfg.dropout)
     groups = layer_groups(model)

@@ -159,8 +159,6 @@ class ClassifyConfig(TrainConfig):
         return super().from_dict({**LEGACY, **data})
 
 
-#: the --lr of a model trained from scratch, and of the --ensemble-with members
-_DEFAULT_LR = next(f.default for f in dataclasses.fields(ClassifyConfig) if f.name == "learning_rate")
 #: the values of later settings that reproduce a run folder written before them (max pooling, the last tokens,
 #: plain dropout: the dropout rates do not change the weights, so a rebuilt model needs only the first two)
 LEGACY = {"pooling": "max", "truncating": "pre", "embed_dropout": 0.0, "locked_dropout": 0.0, "weight_dropout": 0.0,
@@ -449,10 +447,10 @@ class _Recipe(Recipe):
         if member == 1 or (member <= cfg.ensemble and not cfg.pretrain_lm):
             return config
         if member <= cfg.ensemble:  # trained after member 1, whose language model is there by then
-            return dataclasses.replace(config, pretrain_lm=False, encoder=str(folder.parent / "1" / pretrain.LM_FOLDER))
+            return dataclasses.replace(config, pretrain_lm=False, encoder=str(pretrain.lm_run(cfg)))
         # the --lr given is --model's (a language model's fine-tuning peak is no rate for an n-gram model)
         return dataclasses.replace(config, model=cfg.others[member - cfg.ensemble - 1], pretrain_lm=False,
-                                   encoder=None, unfreeze="all", learning_rate=_DEFAULT_LR)
+                                   encoder=None, unfreeze="all", learning_rate=ClassifyConfig.learning_rate)
 
     def rebuild(self, cfg: ClassifyConfig, run: Path) -> Any:
         classes = _read_classes(run)
